@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make run` (the demo end to end) and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+export REDSTAR_HOME ?= $(CURDIR)/data
+
+.PHONY: run test test-fast ui pools bench lint venv clean-data
+
+venv: $(VENV)/.installed
+
+# torch is pinned to the CPU wheel in pyproject.toml; a looser spec would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+pools: venv
+	@$(BIN)/dagster instance concurrency set gpu 1 >/dev/null
+
+run: venv pools
+	$(BIN)/redstar run --profile demo
+
+test: venv
+	$(BIN)/pytest -q -rs
+
+test-fast: venv
+	$(BIN)/pytest -q -m "not slow"
+
+ui: venv pools
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+bench: venv
+	$(BIN)/python benchmarks/make_run_time.py
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean-data:
+	rm -rf data dagster_home/storage dagster_home/logs dagster_home/history dagster_home/schedules dagster_home/.logs_queue dagster_home/.telemetry

@@ -1,0 +1,1 @@
+"""Stage 3: difficulty scores and the subsets students are trained on."""

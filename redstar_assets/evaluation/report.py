@@ -1,0 +1,105 @@
+"""The ablation table and scaling plot, assembled from the experiments' recorded lineage."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+
+from redstar_assets.profile import Profile
+from redstar_assets.storage import Store
+
+
+def latest_materialization(instance: DagsterInstance, asset: str, partition: str | None):
+    """The newest materialization event of one asset partition, through the public instance API."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition] if partition else None), limit=1)
+    return records.records[0] if records.records else None
+
+
+def ablation_table(instance: DagsterInstance, store: Store, profile: Profile) -> pl.DataFrame:
+    """One row per (experiment, stage, benchmark) with the experiment's axes and the run that scored it."""
+    rows = []
+    for exp in profile.experiments:
+        record = latest_materialization(instance, "benchmark_scores", exp.name)
+        if record is None or not store.exists("benchmark_scores", exp.name):
+            continue
+        recipe = profile.subset_recipes.get(exp.subset) if exp.subset else None
+        subset = store.read_json("sft_subsets", exp.subset) if recipe and store.exists("sft_subsets", exp.subset) else {}
+        for s in store.read("benchmark_scores", exp.name).iter_rows(named=True):
+            trained = s["stage"] != "base"
+            rows.append({
+                "experiment": exp.name, "stage": s["stage"], "base_model": exp.base_model,
+                "scale": recipe.scale if recipe and trained else 0,
+                "strategy": recipe.strategy if recipe and trained else "none",
+                "target_format": recipe.target_format if recipe and trained else "none",
+                "benchmark": s["benchmark"], "pass_at_1": s["pass_at_1_greedy"], "avg_at_n": s["avg_at_n"],
+                "n": s["n"], "stderr": s["stderr"], "num_problems": s["num_problems"],
+                "subset_hash": subset.get("subset_hash"), "scored_run_id": record.run_id,
+                "scored_at": record.timestamp,
+            })
+    return pl.DataFrame(rows)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(frame: pl.DataFrame) -> str:
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Plot:
+    path: Path
+    markdown: str
+
+
+def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
+    """Score against subset scale per benchmark: the random long-CoT ladder as a line, other arms as points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    benchmarks = sorted(table["benchmark"].unique().to_list()) if table.height else []
+    fig, axes = plt.subplots(1, max(1, len(benchmarks)), figsize=(5 * max(1, len(benchmarks)), 3.8), squeeze=False)
+    for ax, bench in zip(axes[0], benchmarks, strict=False):
+        rows = table.filter(pl.col("benchmark") == bench)
+        ladder = rows.filter((pl.col("stage") == "sft") & (pl.col("strategy") == "random")
+                             & (pl.col("target_format") == "long_cot")).sort("scale")
+        ax.plot(ladder["scale"], ladder["pass_at_1"], "o-", label="SFT long-CoT, random")
+        for label, cond, marker in [
+            ("SFT long-CoT, hard-first", (pl.col("stage") == "sft") & (pl.col("strategy") == "hard_first"), "s"),
+            ("SFT answer-only", (pl.col("stage") == "sft") & (pl.col("target_format") == "answer_only"), "x"),
+            ("SFT + DPO", pl.col("stage") == "rl", "^"),
+        ]:
+            arm = rows.filter(cond)
+            if arm.height:
+                ax.scatter(arm["scale"], arm["pass_at_1"], marker=marker, s=60, label=label, zorder=3)
+        for base in rows.filter(pl.col("stage") == "base").iter_rows(named=True):
+            ax.axhline(base["pass_at_1"], ls="--", color="grey", label=f"untrained ({base['experiment']})")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("subset scale (training traces)")
+        ax.set_ylabel("pass@1 (greedy)")
+        ax.set_title(bench)
+        ax.grid(alpha=0.3)
+    if benchmarks:
+        axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    path.write_bytes(buf.getvalue())
+    encoded = base64.b64encode(buf.getvalue()).decode()
+    return Plot(path=path, markdown=f"![score vs scale](data:image/png;base64,{encoded})")

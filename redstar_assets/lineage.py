@@ -1,0 +1,32 @@
+"""Metadata every materialization carries: its config hash and the data versions it read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dagster import MetadataValue
+import polars as pl
+
+from redstar_assets.profile import spec_hash
+
+
+def lineage_metadata(config: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Config hash, the config itself and input data versions, as UI-readable metadata."""
+    return {
+        "config_hash": spec_hash(config),
+        "config": MetadataValue.json(config if isinstance(config, (dict, list)) else {"value": str(config)}),
+        "input_data_versions": MetadataValue.json(inputs),
+    }
+
+
+def preview(frame: pl.DataFrame, rows: int = 5, width: int = 160) -> MetadataValue:
+    """A few rows as a markdown table, long strings cut, for the UI."""
+    if frame.height == 0:
+        return MetadataValue.md("_empty_")
+    head = frame.head(rows).with_columns(
+        [pl.col(c).cast(pl.String).str.slice(0, width).str.replace_all("\n", " ⏎ ").str.replace_all(r"\|", "/")
+         for c in frame.columns]
+    )
+    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in head.iter_rows()]
+    return MetadataValue.md("\n".join(lines))

@@ -1,0 +1,1 @@
+"""Stage 1: problem sources are ingested, validated, normalized and deduplicated."""

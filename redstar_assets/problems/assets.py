@@ -1,0 +1,51 @@
+
+import polars as pl
+from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
+
+from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.problems.normalize import normalize_problems
+from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.problems.sources import load_source
+from redstar_assets.profile import active_profile
+from redstar_assets.resources import RedstarHome
+
+
+@asset(partitions_def=source_partitions, group_name="problems")
+def raw_problems(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+    """Problems as ingested from one source (a built-in generator or a local JSONL/Parquet file),
+    mapped to the common fields. Rows that fail validation go to a quarantine table naming the
+    file, line, field and reason, so one bad row never costs the good ones."""
+    spec = active_profile().source(context.partition_key)
+    rows, quarantine = load_source(spec)
+    store = redstar.store()
+    version = store.write(rows, "raw_problems", context.partition_key)
+    store.write(quarantine, "raw_problems", context.partition_key, name="quarantine")
+    if quarantine.height:
+        context.log.warning(f"{quarantine.height} row(s) of source {context.partition_key!r} quarantined")
+    return MaterializeResult(
+        metadata={"rows": rows.height, "quarantined": quarantine.height,
+                  "quarantine_sample": preview(quarantine.select("file", "line", "field", "reason")),
+                  "sample": preview(rows.select("problem", "answer", "level")),
+                  "path": MetadataValue.path(str(store.path("raw_problems", context.partition_key))),
+                  **lineage_metadata(spec, {})},
+        data_version=DataVersion(version),
+    )
+
+
+@asset(partitions_def=source_partitions, group_name="problems", deps=[raw_problems])
+def problems(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+    """Normalized problems with a content-hash id (domain + normalized text), exact duplicates
+    removed keeping the first: the unit every trace, subset and held-out check refers to."""
+    store = redstar.store()
+    raw = store.read("raw_problems", context.partition_key)
+    frame, duplicates = normalize_problems(raw)
+    version = store.write(frame, "problems", context.partition_key)
+    levels = frame.group_by("level").len().sort("level")
+    return MaterializeResult(
+        metadata={"rows": frame.height, "duplicates_removed": duplicates,
+                  "levels": MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
+                  "sample": preview(frame.select("problem_id", "problem", "answer")),
+                  **lineage_metadata({"normalizer": "nfc-whitespace-v1"},
+                                     {"raw_problems": store.version("raw_problems", context.partition_key)})},
+        data_version=DataVersion(version),
+    )

@@ -1,0 +1,121 @@
+"""Problem sources: the built-in arithmetic generator and local JSONL/Parquet files with a field mapping.
+
+Every source yields the same columns (RAW_SCHEMA). Rows that fail validation are not dropped
+silently: they go to a quarantine table with the file, line, field and reason, and the good rows
+go on.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+RAW_SCHEMA = {
+    "source": pl.String, "source_row": pl.Int64, "domain": pl.String, "problem": pl.String,
+    "answer": pl.String, "level": pl.Int64, "subject": pl.String,
+}
+QUARANTINE_SCHEMA = {
+    "source": pl.String, "file": pl.String, "line": pl.Int64, "field": pl.String, "reason": pl.String,
+    "raw": pl.String,
+}
+MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain")
+
+
+def arithmetic_problems(name: str, count: int, digits: tuple[int, int] = (1, 3), ops: list[str] | None = None,
+                        seed: int = 0, **_: Any) -> pl.DataFrame:
+    """Seeded `Compute A op B.` problems; each operand's digit count is drawn from `digits`.
+
+    Level is the larger operand's digit count (plus one for subtraction), the difficulty knob the
+    procedural teacher feels through its per-column slips.
+    """
+    ops = ops or ["+"]
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        a = rng.randrange(0, 10 ** rng.randint(digits[0], digits[1]))
+        b = rng.randrange(0, 10 ** rng.randint(digits[0], digits[1]))
+        op = rng.choice(ops)
+        if op == "-" and b > a:
+            a, b = b, a
+        answer = a + b if op == "+" else a - b
+        level = max(len(str(a)), len(str(b))) + (op == "-")
+        rows.append({"source": name, "source_row": i, "domain": "math", "problem": f"Compute {a} {op} {b}.",
+                     "answer": str(answer), "level": level, "subject": "arithmetic"})
+    return pl.DataFrame(rows, schema=RAW_SCHEMA)
+
+
+def _records(path: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
+    """(line number, record or None, raw text) for JSONL; (row index, record, '') for Parquet."""
+    if path.suffix == ".parquet":
+        return [(i + 1, rec, "") for i, rec in enumerate(pl.read_parquet(path).to_dicts())]
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                out.append((lineno, rec if isinstance(rec, dict) else None, line.strip()))
+            except json.JSONDecodeError:
+                out.append((lineno, None, line.strip()))
+    return out
+
+
+def _validate(rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, Any]) -> tuple[dict | None, str, str]:
+    """Maps one record to the raw schema; returns (row, field, reason) with row None when invalid."""
+    row: dict[str, Any] = dict(defaults)
+    for target in MAPPABLE_FIELDS:
+        src = mapping.get(target, target)
+        if src in rec and rec[src] is not None:
+            row[target] = rec[src]
+    for required in ("problem", "answer"):
+        value = row.get(required)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None, mapping.get(required, required), f"missing or empty {required}"
+        if isinstance(value, (list, dict)):
+            return None, mapping.get(required, required), f"{required} must be text or a number, got {type(value).__name__}"
+        row[required] = str(value)
+    if row.get("level") is not None:
+        try:
+            row["level"] = int(str(row["level"]).removeprefix("Level ").strip())
+        except ValueError:
+            return None, mapping.get("level", "level"), f"level {row['level']!r} is not an integer"
+    return row, "", ""
+
+
+def file_problems(name: str, path: str, mapping: dict[str, str] | None = None, domain: str = "math",
+                  **_: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
+    files = sorted(Path().glob(path)) if any(c in path for c in "*?[") else [Path(path)]
+    missing = [f for f in files if not f.exists()]
+    if not files or missing:
+        raise FileNotFoundError(f"source {name!r}: no file matches {path!r}")
+    good, bad = [], []
+    defaults = {"domain": domain, "level": None, "subject": None}
+    for file in files:
+        for lineno, rec, raw in _records(file):
+            if rec is None:
+                bad.append({"source": name, "file": str(file), "line": lineno, "field": "<record>",
+                            "reason": "not a JSON object", "raw": raw[:2000]})
+                continue
+            row, field, reason = _validate(rec, mapping or {}, defaults)
+            if row is None:
+                bad.append({"source": name, "file": str(file), "line": lineno, "field": field, "reason": reason,
+                            "raw": (raw or json.dumps(rec, default=str))[:2000]})
+            else:
+                good.append({**row, "source": name, "source_row": lineno})
+    return pl.DataFrame(good, schema=RAW_SCHEMA), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
+
+
+def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Dispatches on the source's `kind`; every kind returns (rows, quarantine)."""
+    kind = spec.get("kind")
+    if kind == "arithmetic":
+        return arithmetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    if kind == "file":
+        return file_problems(**spec)
+    raise ValueError(f"source {spec.get('name')!r}: unknown kind {kind!r}; known kinds: arithmetic, file")

@@ -1,0 +1,97 @@
+"""The Parquet store under REDSTAR_HOME: one file set per asset partition, written atomically.
+
+Every table is written to a temporary name and renamed into place, with a sidecar holding its
+content hash, so a killed run never leaves half a table and lineage can name exact inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+
+
+def frame_hash(frame: pl.DataFrame) -> str:
+    """Content hash of a table's rows and schema, independent of Parquet encoding."""
+    digest = hashlib.sha256(json.dumps({k: str(v) for k, v in frame.schema.items()}).encode())
+    digest.update(frame.write_ndjson().encode())
+    return digest.hexdigest()[:16]
+
+
+class Store:
+    """Paths and atomic reads/writes for the pipeline's tables and model folders."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+
+    def path(self, asset: str, partition: str | None = None, name: str = "data") -> Path:
+        base = self.root / asset / (partition or "_")
+        return base / f"{name}.parquet"
+
+    def folder(self, asset: str, partition: str | None = None) -> Path:
+        return self.root / asset / (partition or "_")
+
+    def write(self, frame: pl.DataFrame, asset: str, partition: str | None = None, name: str = "data") -> str:
+        """Writes atomically and returns the content hash (the table's data version)."""
+        path = self.path(asset, partition, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".parquet.tmp")
+        frame.write_parquet(tmp)
+        version = frame_hash(frame)
+        meta_tmp = path.with_suffix(".json.tmp")
+        meta_tmp.write_text(json.dumps({"hash": version, "rows": frame.height}))
+        os.replace(tmp, path)
+        os.replace(meta_tmp, path.with_suffix(".json"))
+        return version
+
+    def exists(self, asset: str, partition: str | None = None, name: str = "data") -> bool:
+        return self.path(asset, partition, name).exists()
+
+    def read(self, asset: str, partition: str | None = None, name: str = "data") -> pl.DataFrame:
+        path = self.path(asset, partition, name)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} does not exist: materialize {asset}"
+                + (f" partition {partition!r}" if partition else "")
+                + " first"
+            )
+        return pl.read_parquet(path)
+
+    def version(self, asset: str, partition: str | None = None, name: str = "data") -> str | None:
+        meta = self.path(asset, partition, name).with_suffix(".json")
+        return json.loads(meta.read_text())["hash"] if meta.exists() else None
+
+    def partitions(self, asset: str, name: str = "data") -> list[str]:
+        """Partitions of an asset that have been written, in sorted order."""
+        base = self.root / asset
+        if not base.exists():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / f"{name}.parquet").exists())
+
+    def read_all(self, asset: str, partitions: list[str] | None = None, name: str = "data") -> pl.DataFrame:
+        """Concatenates the named (or all written) partitions; diagonal so optional columns may differ."""
+        keys = self.partitions(asset, name) if partitions is None else partitions
+        frames = [self.read(asset, key, name) for key in keys]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+
+    def versions(self, asset: str, partitions: list[str] | None = None, name: str = "data") -> dict[str, str | None]:
+        keys = self.partitions(asset, name) if partitions is None else partitions
+        return {key: self.version(asset, key, name) for key in keys}
+
+    def write_json(self, data: dict, asset: str, partition: str | None = None, name: str = "manifest") -> Path:
+        """A small JSON manifest beside a partition's tables, written atomically."""
+        path = self.folder(asset, partition) / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+        os.replace(tmp, path)
+        return path
+
+    def read_json(self, asset: str, partition: str | None = None, name: str = "manifest") -> dict:
+        path = self.folder(asset, partition) / f"{name}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist: materialize {asset} partition {partition!r} first")
+        return json.loads(path.read_text())

@@ -1,0 +1,50 @@
+
+import polars as pl
+from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
+
+from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.problems.assets import problems
+from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.profile import active_profile
+from redstar_assets.resources import RedstarHome
+from redstar_assets.traces.teacher import generate_traces
+from redstar_assets.traces.verification import verify_traces
+
+
+@asset(partitions_def=source_partitions, group_name="traces", deps=[problems])
+def teacher_traces(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+    """N sampled long chain-of-thought completions per problem from the profile's teacher, each with
+    teacher id, prompt version, sampling parameters, token count and finish reason, so any trace can
+    be traced back to exactly how it was produced."""
+    spec = active_profile().teacher
+    store = redstar.store()
+    frame = generate_traces(store.read("problems", context.partition_key), spec)
+    version = store.write(frame, "teacher_traces", context.partition_key)
+    finish = frame.group_by("finish_reason").len()
+    return MaterializeResult(
+        metadata={"rows": frame.height, "problems": frame["problem_id"].n_unique(),
+                  "completion_tokens": int(frame["completion_tokens"].sum() or 0),
+                  "finish_reasons": MetadataValue.json({r["finish_reason"]: r["len"] for r in finish.to_dicts()}),
+                  "sample_trace": MetadataValue.md(f"```\n{frame['text'][0][:1500]}\n```" if frame.height else ""),
+                  **lineage_metadata(spec, {"problems": store.version("problems", context.partition_key)})},
+        data_version=DataVersion(version),
+    )
+
+
+@asset(partitions_def=source_partitions, group_name="traces", deps=[teacher_traces])
+def verified_traces(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+    """Every teacher trace with its extracted final answer and the shared verifier's verdict
+    (correct, wrong, no_answer, timeout, error) and reason, plus quality flags: rejection sampling
+    keeps the correct ones, and DPO pairs them with the wrong ones."""
+    store = redstar.store()
+    frame = verify_traces(store.read("teacher_traces", context.partition_key))
+    version = store.write(frame, "verified_traces", context.partition_key)
+    counts = {r["status"]: r["len"] for r in frame.group_by("status").len().to_dicts()}
+    return MaterializeResult(
+        metadata={"rows": frame.height, "statuses": MetadataValue.json(counts),
+                  "correct_rate": round(counts.get("correct", 0) / max(1, frame.height), 4),
+                  "wrong_sample": preview(frame.filter(pl.col("status") != "correct").select("problem", "reason")),
+                  **lineage_metadata({"verifier": frame["verifier_version"][0] if frame.height else None},
+                                     {"teacher_traces": store.version("teacher_traces", context.partition_key)})},
+        data_version=DataVersion(version),
+    )

@@ -1,0 +1,25 @@
+"""Judging traces with the shared verifier and flagging quality problems."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from redstar_training.verify import VERIFIER_VERSION, verify_completion
+
+
+def verify_traces(traces: pl.DataFrame) -> pl.DataFrame:
+    """Adds extracted answer, status, reason and quality flags to every trace."""
+    rows = []
+    for t in traces.iter_rows(named=True):
+        if t["finish_reason"] == "error":
+            status, reason, extracted = "error", f"teacher error: {t['error']}", None
+        else:
+            v = verify_completion(t["answer"], t["text"], t["finish_reason"])
+            status, reason, extracted = v.status, v.reason, v.extracted
+        rows.append({"trace_id": t["trace_id"], "extracted": extracted, "status": status, "reason": reason,
+                     "truncated": t["finish_reason"] == "length",
+                     "has_think": "<think>" in t["text"] and "</think>" in t["text"]})
+    verdicts = pl.DataFrame(rows, schema={"trace_id": pl.String, "extracted": pl.String, "status": pl.String,
+                                          "reason": pl.String, "truncated": pl.Boolean, "has_think": pl.Boolean})
+    return traces.join(verdicts, on="trace_id", how="left").with_columns(
+        pl.lit(VERIFIER_VERSION).alias("verifier_version"))

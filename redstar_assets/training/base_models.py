@@ -1,0 +1,25 @@
+"""Where an experiment's base model comes from: a tiny model built here, a local folder or a hub id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from redstar_assets.profile import spec_hash
+from redstar_assets.storage import Store
+
+
+def base_model_ref(store: Store, name: str, spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(path or id the trainer loads, tiny spec to build it from when it does not exist yet)."""
+    kind = spec.get("kind")
+    if kind == "tiny_qwen2":
+        tiny = {k: v for k, v in spec.items() if k != "kind"}
+        return str(store.root / "base_models" / f"{name}-{spec_hash(tiny)}"), tiny
+    if kind == "local":
+        path = Path(spec["path"])
+        if not path.exists():
+            raise FileNotFoundError(f"base model {name!r}: folder {path} does not exist")
+        return str(path), {}
+    if kind == "hub":
+        return spec["id"], {}
+    raise ValueError(f"base model {name!r}: unknown kind {kind!r}; known: tiny_qwen2, local, hub")

@@ -1,0 +1,61 @@
+"""What every trained checkpoint folder gets: a lineage model card, a content hash and a smoke test."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+
+def folder_hash(folder: Path) -> str:
+    """Content hash of a model folder's weights and tokenizer; the checkpoint's data version."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix in {".safetensors", ".json", ".jinja"} and path.name != "trainer_state.json":
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def write_model_card(folder: Path, lineage: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """README.md with the YAML-ish lineage block a person or `redstar lineage` can read back."""
+    lines = ["---", "library_name: transformers", "tags: [redstar, long-cot]", "---", "",
+             f"# {lineage.get('experiment', 'checkpoint')} ({lineage.get('stage', '')})", "",
+             "Trained by the RedStar pipeline. Lineage:", "", "```json",
+             json.dumps(lineage, indent=2, sort_keys=True, default=str), "```", "", "Metrics:", "",
+             "```json", json.dumps(metrics, indent=2, sort_keys=True, default=str), "```", ""]
+    (Path(folder) / "README.md").write_text("\n".join(lines))
+    (Path(folder) / "redstar_lineage.json").write_text(json.dumps(lineage, indent=2, sort_keys=True, default=str))
+
+
+def publish(tmp: Path, final: Path) -> None:
+    """Replaces `final` with `tmp` in one rename, so readers never see half a checkpoint."""
+    if final.exists():
+        old = final.with_name(final.name + f".old-{int(time.time())}")
+        final.rename(old)
+        shutil.rmtree(old, ignore_errors=True)
+    tmp.rename(final)
+
+
+def smoke_generate(folder: Path, prompt: str, max_new_tokens: int = 64) -> dict[str, Any]:
+    """Loads the folder from disk afresh and generates greedily: the 'loads and generates' check."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    model.eval()
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    with torch.no_grad():
+        out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
+    new = out[0, ids["input_ids"].shape[1]:].tolist()
+    return {
+        "new_tokens": len(new),
+        "stopped_at_eos": tokenizer.eos_token_id in new,
+        "text": tokenizer.decode(new, skip_special_tokens=True),
+    }

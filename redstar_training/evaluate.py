@@ -1,0 +1,134 @@
+"""Benchmark evaluation: generate with a checkpoint, verify with the shared verifier, score.
+
+    python -m redstar_training.evaluate --config eval.yaml
+
+For each model (stage) and benchmark it runs one greedy pass (pass@1) and `samples` sampled passes
+with recorded seeds (avg@n, with the standard error across the n runs), keeps every output with
+its verdict, and writes `outputs.parquet` and `scores.parquet` under `output_dir`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redstar_training.pipes import dagster_pipes, log
+from redstar_training.runconfig import load_config
+from redstar_training.tiny_model import ensure_base_model
+from redstar_training.verify import VERIFIER_VERSION, verify_completion
+
+
+@dataclass
+class EvalRunConfig:
+    models: list[dict[str, Any]] = field(default_factory=list)  # [{stage, path, tiny_spec?}]
+    benchmarks: list[dict[str, str]] = field(default_factory=list)  # [{name, file}] parquet: problem_id, problem, answer
+    output_dir: str = ""
+    max_new_tokens: int = 160
+    samples: int = 4
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int = 1234
+    batch_size: int = 128
+    threads: int = 1
+
+
+def generate(model, tokenizer, prompts: list[str], cfg: EvalRunConfig, seed: int | None) -> list[tuple[str, str]]:
+    """Batched left-padded generation; returns (text, finish_reason) per prompt."""
+    import torch
+
+    tokenizer.padding_side = "left"
+    results: list[tuple[str, str]] = []
+    if seed is not None:
+        torch.manual_seed(seed)
+    for start in range(0, len(prompts), cfg.batch_size):
+        chunk = [
+            tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+            for p in prompts[start:start + cfg.batch_size]
+        ]
+        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+        sampling = {"do_sample": True, "temperature": cfg.temperature, "top_p": cfg.top_p} if seed is not None else {
+            "do_sample": False}
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=cfg.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                 eos_token_id=tokenizer.eos_token_id, **sampling)
+        for row in out[:, enc["input_ids"].shape[1]:].tolist():
+            stopped = tokenizer.eos_token_id in row
+            if stopped:
+                row = row[: row.index(tokenizer.eos_token_id)]
+            results.append((tokenizer.decode(row, skip_special_tokens=True), "stop" if stopped else "length"))
+    return results
+
+
+def stderr_of(values: list[float]) -> float | None:
+    """Standard error of the mean across independent runs; undefined for a single run."""
+    if len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
+
+
+def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict]]:
+    import polars as pl
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(cfg.threads)
+    outputs, scores = [], []
+    for spec in cfg.models:
+        ensure_base_model(spec["path"], spec.get("tiny_spec"))
+        tokenizer = AutoTokenizer.from_pretrained(spec["path"])
+        model = AutoModelForCausalLM.from_pretrained(spec["path"]).eval()
+        for bench in cfg.benchmarks:
+            problems = pl.read_parquet(bench["file"]).to_dicts()
+            prompts = [p["problem"] for p in problems]
+            runs: dict[str, float] = {}
+            seeds = [None] + [cfg.seed + i for i in range(cfg.samples)]
+            started = time.time()
+            for seed in seeds:
+                run_name = "greedy" if seed is None else f"seed{seed}"
+                correct = 0
+                for prob, (text, finish) in zip(problems, generate(model, tokenizer, prompts, cfg, seed), strict=True):
+                    verdict = verify_completion(str(prob["answer"]), text, finish)
+                    correct += verdict.status == "correct"
+                    outputs.append({"stage": spec["stage"], "benchmark": bench["name"], "problem_id": prob["problem_id"],
+                                    "run": run_name, "seed": seed, "output": text, "finish_reason": finish,
+                                    "extracted": verdict.extracted, "status": verdict.status})
+                runs[run_name] = correct / max(1, len(problems))
+            sampled = [v for k, v in runs.items() if k != "greedy"]
+            scores.append({
+                "stage": spec["stage"], "benchmark": bench["name"], "model_path": spec["path"],
+                "num_problems": len(problems), "pass_at_1_greedy": runs["greedy"],
+                "avg_at_n": sum(sampled) / len(sampled) if sampled else None, "n": len(sampled),
+                "stderr": stderr_of(sampled), "seeds": json.dumps(seeds[1:]),
+                "temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens,
+                "verifier_version": VERIFIER_VERSION,
+            })
+            log(pipes, f"{spec['stage']} {bench['name']}: pass@1 {runs['greedy']:.3f}, avg@{len(sampled)} "
+                       f"{scores[-1]['avg_at_n'] or 0:.3f} ({time.time() - started:.1f}s)")
+    return outputs, scores
+
+
+def main(argv: list[str] | None = None) -> None:
+    import polars as pl
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("overrides", nargs="*")
+    ns = parser.parse_args(argv)
+    cfg = load_config(EvalRunConfig, ns.config, ns.overrides)
+    with dagster_pipes() as pipes:
+        outputs, scores = evaluate(cfg, pipes)
+        out = Path(cfg.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(outputs).write_parquet(out / "outputs.parquet")
+        pl.DataFrame(scores).write_parquet(out / "scores.parquet")
+        log(pipes, f"wrote {len(scores)} score rows and {len(outputs)} outputs to {out}")
+
+
+if __name__ == "__main__":
+    main()

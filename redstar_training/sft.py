@@ -1,0 +1,203 @@
+"""Supervised fine-tuning of a student on a Long-CoT subset with TRL's SFTTrainer.
+
+Run it on its own or let the `sft_checkpoints` asset launch it through Dagster Pipes:
+
+    CPU:    python -m redstar_training.sft --config run.yaml
+    1 GPU:  python -m redstar_training.sft --config run.yaml bf16=true threads=8
+    8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \
+                -m redstar_training.sft --config run.yaml bf16=true
+
+The loss covers assistant tokens only (the chat template's generation markers), every assistant
+turn ends in the EOS token, and a killed run resumes from its last saved epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redstar_training.checkpoints import folder_hash, publish, smoke_generate, write_model_card
+from redstar_training.pipes import dagster_pipes, log
+from redstar_training.runconfig import config_hash, load_config
+from redstar_training.tiny_model import ensure_base_model
+
+
+@dataclass
+class SFTRunConfig:
+    """One SFT run; the asset writes it, a person can write it by hand."""
+
+    base_model: str = ""
+    tiny_spec: dict[str, Any] = field(default_factory=dict)  # build base_model from this if missing
+    train_file: str = ""
+    output_dir: str = ""
+    epochs: float = 3.0
+    learning_rate: float = 3e-3
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    max_length: int = 256
+    packing: bool = False
+    assistant_only_loss: bool = True
+    gradient_checkpointing: bool = False
+    lora: bool = False
+    lora_rank: int = 16
+    bf16: bool = False
+    weight_decay: float = 0.0
+    adam_beta2: float = 0.999
+    seed: int = 0
+    threads: int = 1
+    report_to: str = "none"
+    smoke_prompt: str = "Compute 12 + 34."
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def load_messages(train_file: str):
+    """The subset's chat rows as a datasets.Dataset; an empty subset fails before training starts."""
+    import polars as pl
+    from datasets import Dataset
+
+    frame = pl.read_parquet(train_file, columns=["messages"])
+    if frame.height == 0:
+        raise SystemExit(f"{train_file}: the subset has no rows; nothing to train on")
+    return Dataset.from_list(frame.to_dicts())
+
+
+def _prepare_trainer_dir(trainer_dir: Path, cfg: SFTRunConfig) -> bool:
+    """True when a checkpoint of this very config exists to resume from; stale ones are cleared."""
+    stamp = trainer_dir / "run_config_hash"
+    if stamp.exists() and stamp.read_text() == config_hash(cfg):
+        return any(trainer_dir.glob("checkpoint-*"))
+    shutil.rmtree(trainer_dir, ignore_errors=True)
+    trainer_dir.mkdir(parents=True)
+    stamp.write_text(config_hash(cfg))
+    return False
+
+
+def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
+    """Trains, saves a Hugging Face folder with lineage card, reloads it and generates once."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    torch.set_num_threads(cfg.threads)
+    ensure_base_model(cfg.base_model, cfg.tiny_spec)
+    if not Path(cfg.base_model).exists() and cfg.base_model.count("/") != 1:
+        raise SystemExit(f"base_model {cfg.base_model!r} is neither a model folder nor a hub id (org/name)")
+    dataset = load_messages(cfg.train_file)
+    out = Path(cfg.output_dir)
+    trainer_dir = out / "trainer"
+    tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
+    model = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
+    peft_config = None
+    if cfg.lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank, target_modules="all-linear")
+    steps_per_epoch = max(1, len(dataset) // (cfg.batch_size * cfg.gradient_accumulation_steps))
+    args = SFTConfig(
+        output_dir=str(trainer_dir),
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=int(cfg.warmup_ratio * steps_per_epoch * cfg.epochs),
+        weight_decay=cfg.weight_decay,
+        adam_beta2=cfg.adam_beta2,
+        max_length=cfg.max_length,
+        packing=cfg.packing,
+        assistant_only_loss=cfg.assistant_only_loss,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        bf16=cfg.bf16,
+        use_cpu=not torch.cuda.is_available(),
+        logging_steps=max(1, steps_per_epoch // 4),
+        save_strategy="epoch",
+        save_total_limit=1,
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    losses: list[tuple[int, float]] = []
+
+    class Progress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                losses.append((state.global_step, float(logs["loss"])))
+                log(pipes, f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f}")
+
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+        peft_config=peft_config, callbacks=[Progress()],
+    )
+    resume = _prepare_trainer_dir(trainer_dir, cfg)
+    start = time.time()
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.time() - start
+    if cfg.lora:
+        trainer.model = trainer.model.merge_and_unload()
+    tmp = out / "model.tmp"
+    trainer.save_model(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    trainer.model.generation_config.save_pretrained(str(tmp))
+    tokens = sum(len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"])
+                 for r in dataset)
+    metrics = {
+        "train_loss": float(result.training_loss),
+        "first_loss": losses[0][1] if losses else None,
+        "last_loss": losses[-1][1] if losses else None,
+        "steps": int(result.global_step),
+        "train_seconds": round(seconds, 1),
+        "tokens_per_second": round(tokens * cfg.epochs / max(seconds, 1e-9), 1),
+        "train_rows": len(dataset),
+        "resumed": resume,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "loss_curve": losses,
+    }
+    write_model_card(tmp, {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg)}, metrics)
+    publish(tmp, out / "model")
+    metrics["smoke"] = smoke_generate(out / "model", cfg.smoke_prompt)
+    metrics["checkpoint_hash"] = folder_hash(out / "model")
+    return metrics
+
+
+def report(pipes: Any, model_dir: Path, metrics: dict[str, Any]) -> None:
+    """Sends metrics and the 'loads and generates' check back to the asset that launched us."""
+    if pipes is None:
+        return
+    smoke = metrics["smoke"]
+    pipes.report_asset_check(
+        check_name="checkpoint_loads_and_generates",
+        passed=smoke["new_tokens"] > 0,
+        metadata={"new_tokens": smoke["new_tokens"], "stopped_at_eos": smoke["stopped_at_eos"],
+                  "sample": {"raw_value": smoke["text"][:500], "type": "text"}},
+    )
+    flat = {k: v for k, v in metrics.items() if k not in {"smoke", "loss_curve"}}
+    flat["loss_curve"] = {"raw_value": json.dumps(metrics["loss_curve"]), "type": "text"}
+    flat["model_dir"] = {"raw_value": str(model_dir), "type": "path"}
+    pipes.report_asset_materialization(metadata=flat, data_version=metrics["checkpoint_hash"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("overrides", nargs="*", help="key=value")
+    ns = parser.parse_args(argv)
+    cfg = load_config(SFTRunConfig, ns.config, ns.overrides)
+    with dagster_pipes() as pipes:
+        log(pipes, f"SFT {cfg.base_model} on {cfg.train_file}: {json.dumps(dataclasses.asdict(cfg), default=str)}")
+        metrics = train(cfg, pipes)
+        log(pipes, f"done: {json.dumps({k: v for k, v in metrics.items() if k != 'loss_curve'}, default=str)}")
+        report(pipes, Path(cfg.output_dir) / "model", metrics)
+
+
+if __name__ == "__main__":
+    main()
