@@ -29,7 +29,7 @@ def plan(profile) -> dict:
     for s in profile.sources:
         count = s.get("count")
         sources.append({"name": s["name"], "kind": s["kind"], "where": s.get("path") or s.get("dataset") or "built-in",
-                        "problems": count if count is not None else "from file",
+                        "problems": count if count is not None else f"all in the {s['kind']} source",
                         "teacher_samples": count * n if count is not None else f"{n} per problem"})
     return {
         "profile": profile.name, "file": str(profile.path), "sources": sources,

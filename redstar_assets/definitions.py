@@ -13,7 +13,6 @@ from dagster import AssetSelection, Definitions, PipesSubprocessClient, define_a
 from redstar_assets.curation.assets import difficulty_scores, sft_subsets
 from redstar_assets.evaluation.assets import ablation_report, benchmark_scores
 from redstar_assets.problems.assets import problems, raw_problems
-from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.resources import RedstarHome, TrainingLauncher
 from redstar_assets.traces.assets import teacher_traces, verified_traces
 from redstar_assets.training.assets import rl_checkpoints, sft_checkpoints
@@ -33,7 +32,7 @@ def resources() -> dict:
 
 
 curation_job = define_asset_job(
-    "curate_source", selection=AssetSelection.assets(*SOURCE_ASSETS), partitions_def=source_partitions,
+    "curate_source", selection=AssetSelection.assets(*SOURCE_ASSETS),
     description="Ingest, distill, verify and score one problem source (one partition per source).",
 )
 

@@ -20,6 +20,8 @@ import yaml
 STAGES = ("base", "sft", "rl")
 STRATEGIES = ("random", "hard_first")
 TARGET_FORMATS = ("long_cot", "answer_only")
+TEACHER_BACKENDS = ("procedural", "vllm", "openai", "transformers")
+BASE_MODEL_KINDS = ("tiny_qwen2", "local", "hub")
 
 
 class ProfileError(ValueError):
@@ -122,9 +124,19 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 def _validate(p: Profile) -> None:
     where = str(p.path)
+    from redstar_assets.problems.sources import SOURCE_KINDS
+
     names = [s.get("name") for s in p.sources]
     if not names or None in names or len(set(names)) != len(names):
         raise ProfileError(f"{where}: sources need unique names, got {names}")
+    for spec in [*p.sources, *p.benchmarks]:
+        if spec.get("kind") not in SOURCE_KINDS:
+            raise ProfileError(f"{where}: {spec.get('name')!r}.kind {spec.get('kind')!r} is not one of {SOURCE_KINDS}")
+    if p.teacher.get("backend", "procedural") not in TEACHER_BACKENDS:
+        raise ProfileError(f"{where}: teacher.backend {p.teacher.get('backend')!r} is not one of {TEACHER_BACKENDS}")
+    for name, spec in p.base_models.items():
+        if spec.get("kind") not in BASE_MODEL_KINDS:
+            raise ProfileError(f"{where}: base_models.{name}.kind {spec.get('kind')!r} is not one of {BASE_MODEL_KINDS}")
     for recipe in p.subset_recipes.values():
         if recipe.strategy not in STRATEGIES:
             raise ProfileError(f"{where}: subset_recipes.{recipe.name}.strategy {recipe.strategy!r} not in {STRATEGIES}")

@@ -1,4 +1,5 @@
-"""Problem sources: the built-in arithmetic generator and local JSONL/Parquet files with a field mapping.
+"""Problem sources: the built-in arithmetic generator, local JSONL/Parquet files and Hugging Face
+datasets, each read through a field mapping.
 
 Every source yields the same columns (RAW_SCHEMA). Rows that fail validation are not dropped
 silently: they go to a quarantine table with the file, line, field and reason, and the good rows
@@ -9,10 +10,13 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from redstar_training.verify import last_boxed
 
 RAW_SCHEMA = {
     "source": pl.String, "source_row": pl.Int64, "domain": pl.String, "problem": pl.String,
@@ -23,6 +27,8 @@ QUARANTINE_SCHEMA = {
     "raw": pl.String,
 }
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain")
+SOURCE_KINDS = ("arithmetic", "file", "huggingface")
+ANSWER_TRANSFORMS = (None, "last_boxed")
 
 
 def arithmetic_problems(name: str, count: int, digits: tuple[int, int] = (1, 3), ops: list[str] | None = None,
@@ -65,7 +71,8 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
     return out
 
 
-def _validate(rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, Any]) -> tuple[dict | None, str, str]:
+def _validate(rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, Any],
+              answer_transform: str | None) -> tuple[dict | None, str, str]:
     """Maps one record to the raw schema; returns (row, field, reason) with row None when invalid."""
     row: dict[str, Any] = dict(defaults)
     for target in MAPPABLE_FIELDS:
@@ -79,6 +86,11 @@ def _validate(rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, 
         if isinstance(value, (list, dict)):
             return None, mapping.get(required, required), f"{required} must be text or a number, got {type(value).__name__}"
         row[required] = str(value)
+    if answer_transform == "last_boxed":
+        boxed = last_boxed(row["answer"])
+        if boxed is None:
+            return None, mapping.get("answer", "answer"), "no \\boxed{} answer in the mapped field"
+        row["answer"] = boxed
     if row.get("level") is not None:
         try:
             row["level"] = int(str(row["level"]).removeprefix("Level ").strip())
@@ -87,28 +99,53 @@ def _validate(rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, 
     return row, "", ""
 
 
-def file_problems(name: str, path: str, mapping: dict[str, str] | None = None, domain: str = "math",
-                  **_: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
-    files = sorted(Path().glob(path)) if any(c in path for c in "*?[") else [Path(path)]
-    missing = [f for f in files if not f.exists()]
-    if not files or missing:
-        raise FileNotFoundError(f"source {name!r}: no file matches {path!r}")
+def map_records(name: str, records: Iterable[tuple[str, int, dict | None, str]], mapping: dict[str, str] | None,
+                domain: str, answer_transform: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Shared by every tabular source: (file, line, record, raw) in, (good rows, quarantine) out."""
+    if answer_transform not in ANSWER_TRANSFORMS:
+        raise ValueError(f"source {name!r}: unknown answer_transform {answer_transform!r}; known: {ANSWER_TRANSFORMS}")
     good, bad = [], []
     defaults = {"domain": domain, "level": None, "subject": None}
-    for file in files:
-        for lineno, rec, raw in _records(file):
-            if rec is None:
-                bad.append({"source": name, "file": str(file), "line": lineno, "field": "<record>",
-                            "reason": "not a JSON object", "raw": raw[:2000]})
-                continue
-            row, field, reason = _validate(rec, mapping or {}, defaults)
-            if row is None:
-                bad.append({"source": name, "file": str(file), "line": lineno, "field": field, "reason": reason,
-                            "raw": (raw or json.dumps(rec, default=str))[:2000]})
-            else:
-                good.append({**row, "source": name, "source_row": lineno})
+    for file, lineno, rec, raw in records:
+        if rec is None:
+            bad.append({"source": name, "file": file, "line": lineno, "field": "<record>",
+                        "reason": "not a JSON object", "raw": raw[:2000]})
+            continue
+        row, field, reason = _validate(rec, mapping or {}, defaults, answer_transform)
+        if row is None:
+            bad.append({"source": name, "file": file, "line": lineno, "field": field, "reason": reason,
+                        "raw": (raw or json.dumps(rec, default=str))[:2000]})
+        else:
+            good.append({**row, "source": name, "source_row": lineno})
     return pl.DataFrame(good, schema=RAW_SCHEMA), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
+
+
+def file_problems(name: str, path: str, mapping: dict[str, str] | None = None, domain: str = "math",
+                  answer_transform: str | None = None, **_: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
+    files = sorted(Path().glob(path)) if any(c in path for c in "*?[") else [Path(path)]
+    if not files or not all(f.exists() for f in files):
+        raise FileNotFoundError(f"source {name!r}: no file matches {path!r}")
+    records = ((str(f), lineno, rec, raw) for f in files for lineno, rec, raw in _records(f))
+    return map_records(name, records, mapping, domain, answer_transform)
+
+
+def huggingface_problems(name: str, dataset: str, split: str = "train", revision: str | None = None,
+                         config: str | None = None, mapping: dict[str, str] | None = None, domain: str = "math",
+                         answer_transform: str | None = None, **_: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A Hugging Face dataset by id, split and revision; offline, a clear error says what to do instead."""
+    try:
+        from datasets import load_dataset
+
+        rows = load_dataset(dataset, config, split=split, revision=revision)
+    except Exception as exc:
+        raise RuntimeError(
+            f"source {name!r}: could not load Hugging Face dataset {dataset!r} (split {split!r}, revision "
+            f"{revision!r}): {exc}. Without Hub access, download it elsewhere and declare a `file` source."
+        ) from exc
+    label = f"hf://{dataset}@{revision or 'main'}/{split}"
+    return map_records(name, ((label, i + 1, dict(r), "") for i, r in enumerate(rows)), mapping, domain,
+                       answer_transform)
 
 
 def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -118,4 +155,6 @@ def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
         return arithmetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     if kind == "file":
         return file_problems(**spec)
-    raise ValueError(f"source {spec.get('name')!r}: unknown kind {kind!r}; known kinds: arithmetic, file")
+    if kind == "huggingface":
+        return huggingface_problems(**spec)
+    raise ValueError(f"source {spec.get('name')!r}: unknown kind {kind!r}; known kinds: {SOURCE_KINDS}")

@@ -1,0 +1,143 @@
+"""Pure data logic of the stages, without Dagster: ingestion with quarantine, normalization and
+dedupe, difficulty, subset selection, preference pairs and profiles."""
+
+import json
+
+import polars as pl
+import pytest
+
+from redstar_assets.curation.difficulty import difficulty_scores
+from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, subset_messages
+from redstar_assets.problems.normalize import normalize_problems, normalize_text, problem_id
+from redstar_assets.problems.sources import arithmetic_problems, file_problems
+from redstar_assets.profile import ProfileError, SubsetRecipe, load_profile
+from redstar_assets.storage import Store, frame_hash
+from redstar_assets.traces.teacher import generate_traces
+from redstar_assets.traces.verification import verify_traces
+from redstar_assets.training.pairs import preference_pairs
+
+TEACHER = {"backend": "procedural", "samples_per_problem": 4, "slip_per_column": 0.05, "slip_per_carry": 0.15,
+           "catch_rate": 0.5, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def verified():
+    raw = arithmetic_problems("arith", count=200, digits=(1, 3), ops=["+", "-"], seed=3)
+    problems, _ = normalize_problems(raw)
+    return verify_traces(generate_traces(problems, TEACHER))
+
+
+def test_arithmetic_generator_is_seeded_and_levelled():
+    a = arithmetic_problems("x", count=50, digits=(1, 3), ops=["+", "-"], seed=1)
+    assert a.equals(arithmetic_problems("x", count=50, digits=(1, 3), ops=["+", "-"], seed=1))
+    assert set(a["level"].to_list()) <= {1, 2, 3, 4}
+    for row in a.iter_rows(named=True):
+        expr = row["problem"].removeprefix("Compute ").rstrip(".")
+        assert str(eval(expr)) == row["answer"] and eval(expr) >= 0
+
+
+def test_malformed_file_rows_are_quarantined_with_line_field_and_reason(tmp_path):
+    path = tmp_path / "pool.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"question": "What is 2+2?", "final": "4", "lvl": "Level 2"}),
+        "{not json",
+        json.dumps({"question": "", "final": "1"}),
+        json.dumps({"question": "Solve x+1=3.", "final": None}),
+        json.dumps({"question": "Find y.", "final": "3", "lvl": "hard"}),
+        json.dumps(["a", "list"]),
+        json.dumps({"question": "What is 3*3?", "final": 9}),
+    ]) + "\n")
+    good, bad = file_problems("pool", str(path), mapping={"problem": "question", "answer": "final", "level": "lvl"})
+    assert good["problem"].to_list() == ["What is 2+2?", "What is 3*3?"]
+    assert good["answer"].to_list() == ["4", "9"] and good["level"].to_list() == [2, None]
+    assert good["source_row"].to_list() == [1, 7]
+    assert bad.select("line", "field").rows() == [(2, "<record>"), (3, "question"), (4, "final"), (5, "lvl"),
+                                                  (6, "<record>")]
+    assert all(bad["file"] == str(path)) and "empty problem" in bad["reason"][1]
+
+
+def test_real_benchmark_file_loads_through_a_mapping(shared_data):
+    good, bad = file_problems("math500", str(shared_data / "benchmarks" / "math500.jsonl"),
+                              mapping={"problem": "problem", "answer": "answer", "level": "level",
+                                       "subject": "subject"})
+    assert good.height == 500 and bad.height == 0
+    assert good["level"].min() == 1 and good["level"].max() == 5
+
+
+def test_normalization_ids_and_exact_dedupe():
+    assert normalize_text("  Compute\n 1 +\t2. ") == "Compute 1 + 2."
+    assert problem_id("math", "Compute 1 + 2.") == problem_id("math", " Compute  1 + 2.\n")
+    assert problem_id("math", "x") != problem_id("code", "x")
+    raw = pl.DataFrame({"source": ["s"] * 3, "source_row": [0, 1, 2], "domain": ["math"] * 3,
+                        "problem": ["Compute 1 + 2.", "Compute  1 + 2. ", "Compute 2 + 2."],
+                        "answer": ["3", "3", "4"], "level": [1, 1, 1], "subject": [None] * 3})
+    frame, removed = normalize_problems(raw)
+    assert removed == 1 and frame["source_row"].to_list() == [0, 2]
+
+
+def test_verified_traces_and_difficulty(verified):
+    assert set(verified["status"].unique()) <= {"correct", "wrong", "no_answer", "error"}
+    assert (verified["status"] == "correct").mean() > 0.6 and (verified["status"] == "wrong").sum() > 0
+    scores = difficulty_scores(verified, {"easy": 0.75, "medium": 0.4})
+    assert scores.height == verified["problem_id"].n_unique()
+    by_level = dict(scores.group_by("level").agg(pl.col("teacher_pass_rate").mean()).rows())
+    assert by_level[1] > by_level[4] + 0.05  # one column vs three columns with borrows
+    assert set(scores["bucket"].unique()) <= {"easy", "medium", "hard"}
+
+
+def test_subset_selection_strategies_formats_and_hash(verified):
+    scores = difficulty_scores(verified, {})
+    random_recipe = SubsetRecipe(name="r", scale=30, strategy="random", seed=0)
+    picked = select_traces(verified, scores, random_recipe)
+    assert picked.height == 30 and picked["problem_id"].n_unique() == 30
+    assert (picked["status"] == "correct").all()
+    assert picked["trace_id"].to_list() == sorted(picked["trace_id"].to_list())
+    assert select_traces(verified, scores, random_recipe).equals(picked)
+    hard = select_traces(verified, scores, SubsetRecipe(name="h", scale=30, strategy="hard_first"))
+    rate = dict(scores.select("problem_id", "teacher_pass_rate").rows())
+    assert sum(rate[p] for p in hard["problem_id"]) < sum(rate[p] for p in picked["problem_id"])
+    answer_only = subset_messages(picked, SubsetRecipe(name="a", scale=30, target_format="answer_only"))
+    assert all(m[1]["content"].startswith("\\boxed{") and "<think>" not in m[1]["content"]
+               for m in answer_only["messages"].to_list())
+    long_cot = subset_messages(picked, random_recipe)
+    assert all("<think>" in m[1]["content"] for m in long_cot["messages"].to_list())
+    ids = picked["trace_id"].to_list()
+    assert subset_hash(ids, random_recipe) != subset_hash(ids, SubsetRecipe(name="r", scale=30,
+                                                                            target_format="answer_only"))
+
+
+def test_recipe_larger_than_pool_names_recipe_and_both_counts(verified):
+    with pytest.raises(SubsetTooSmall, match=r"'too-big' asks for 5000 traces but only \d+ are eligible"):
+        select_traces(verified, difficulty_scores(verified, {}), SubsetRecipe(name="too-big", scale=5000))
+
+
+def test_preference_pairs_pair_correct_with_wrong(verified):
+    pairs = preference_pairs(verified)
+    assert pairs.height > 0 and pairs["problem_id"].n_unique() == pairs.height
+    status = dict(verified.select("trace_id", "status").rows())
+    assert all(status[c] == "correct" and status[r] == "wrong" for c, r in pairs.select("chosen_id", "rejected_id").rows())
+
+
+def test_store_writes_atomically_with_content_hash(tmp_path):
+    store = Store(tmp_path)
+    frame = pl.DataFrame({"a": [1, 2]})
+    version = store.write(frame, "t", "p")
+    assert version == frame_hash(frame) == store.version("t", "p")
+    assert store.read("t", "p").equals(frame) and store.partitions("t") == ["p"]
+    assert not list(tmp_path.rglob("*.tmp"))
+    with pytest.raises(FileNotFoundError, match="materialize t partition 'q' first"):
+        store.read("t", "q")
+
+
+def test_profiles_validate_with_file_and_key(tmp_path):
+    demo = load_profile("demo")
+    assert demo.experiment("cot-random-4k").stages == ("sft",)
+    tiny = load_profile("demo-tiny")
+    assert tiny.subset_recipes.keys().isdisjoint({"cot-random-4k"}) and tiny.teacher["backend"] == "procedural"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: demo\nreplace: [experiments]\nexperiments:\n"
+                   "  - {name: x, base_model: nope, stages: [sft], subset: cot-random-1k, training: sft-tiny}\n")
+    with pytest.raises(ProfileError, match=r"bad.yaml: experiments.x.base_model 'nope'"):
+        load_profile(str(bad))
+    with pytest.raises(ProfileError, match="unknown profile 'missing'"):
+        load_profile("missing")
