@@ -27,18 +27,24 @@ def main() -> int:
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", out / "dagster_home" / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(out / "dagster_home"), "REDSTAR_HOME": str(out / "data")}
     bin_dir = Path(sys.executable).parent
-    subprocess.run([bin_dir / "dagster", "instance", "concurrency", "set", "gpu", "1"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [bin_dir / "dagster", "instance", "concurrency", "set", "gpu", "1"], env=env, check=True, capture_output=True
+    )
     started = time.time()
-    proc = subprocess.run([bin_dir / "redstar", "run", "--profile", "demo"], cwd=ROOT, env=env, text=True,
-                          capture_output=True)
+    proc = subprocess.run(
+        [bin_dir / "redstar", "run", "--profile", "demo"], cwd=ROOT, env=env, text=True, capture_output=True
+    )
     seconds = time.time() - started
     (out / "stdout.log").write_text(proc.stdout)
     (out / "stderr.log").write_text(proc.stderr)
     steps = re.findall(r"^\[\s*[\d.]+s\] (.+?): (ok|FAILED) \(([\d.]+)s", proc.stdout, flags=re.M)
     table = proc.stdout.split("Ablation report", 1)[-1] if proc.returncode == 0 else ""
-    result = {"seconds": round(seconds, 1), "returncode": proc.returncode, "cpus": os.cpu_count(),
-              "steps": [{"step": s, "status": st, "seconds": float(t)} for s, st, t in steps]}
+    result = {
+        "seconds": round(seconds, 1),
+        "returncode": proc.returncode,
+        "cpus": os.cpu_count(),
+        "steps": [{"step": s, "status": st, "seconds": float(t)} for s, st, t in steps],
+    }
     (ROOT / "benchmarks" / "results" / "make_run_time.json").write_text(json.dumps(result, indent=2))
     for s in result["steps"]:
         print(f"{s['seconds']:7.1f}s  {s['status']:<6} {s['step']}")

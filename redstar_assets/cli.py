@@ -1,8 +1,8 @@
 """`redstar`: run a profile end to end, validate a profile's plan, print the ablation report.
 
-    redstar run --profile demo              # materialize the whole graph into DAGSTER_HOME
-    redstar run --profile redstar-math --dry-run
-    redstar ablation                        # print the last ablation table
+redstar run --profile demo              # materialize the whole graph into DAGSTER_HOME
+redstar run --profile redstar-math --dry-run
+redstar ablation                        # print the last ablation table
 """
 
 from __future__ import annotations
@@ -28,22 +28,52 @@ def plan(profile) -> dict:
     sources = []
     for s in profile.sources:
         count = s.get("count")
-        sources.append({"name": s["name"], "kind": s["kind"], "where": s.get("path") or s.get("dataset") or "built-in",
-                        "problems": count if count is not None else f"all in the {s['kind']} source",
-                        "teacher_samples": count * n if count is not None else f"{n} per problem"})
+        sources.append(
+            {
+                "name": s["name"],
+                "kind": s["kind"],
+                "where": s.get("path") or s.get("dataset") or "built-in",
+                "problems": count if count is not None else f"all in the {s['kind']} source",
+                "teacher_samples": count * n if count is not None else f"{n} per problem",
+            }
+        )
     return {
-        "profile": profile.name, "file": str(profile.path), "sources": sources,
-        "teacher": profile.teacher, "base_models": profile.base_models,
-        "subsets": {k: {"scale": r.scale, "strategy": r.strategy, "target_format": r.target_format}
-                    for k, r in profile.subset_recipes.items()},
-        "experiments": [{"name": e.name, "base_model": e.base_model, "stages": list(e.stages), "subset": e.subset,
-                         "training": e.training, "rl": e.rl} for e in profile.experiments],
-        "benchmarks": [{"name": b["name"], "kind": b.get("kind"), "where": b.get("path") or b.get("dataset")
-                        or "built-in", "count": b.get("count", "all")} for b in profile.benchmarks],
-        "runs": {"source partitions": len(profile.sources), "subsets": len(profile.subset_recipes),
-                 "sft trainings": len(profile.experiments_with("sft")),
-                 "rl trainings": len(profile.experiments_with("rl")),
-                 "evaluations": sum(len(e.stages) for e in profile.experiments) * len(profile.benchmarks)},
+        "profile": profile.name,
+        "file": str(profile.path),
+        "sources": sources,
+        "teacher": profile.teacher,
+        "base_models": profile.base_models,
+        "subsets": {
+            k: {"scale": r.scale, "strategy": r.strategy, "target_format": r.target_format}
+            for k, r in profile.subset_recipes.items()
+        },
+        "experiments": [
+            {
+                "name": e.name,
+                "base_model": e.base_model,
+                "stages": list(e.stages),
+                "subset": e.subset,
+                "training": e.training,
+                "rl": e.rl,
+            }
+            for e in profile.experiments
+        ],
+        "benchmarks": [
+            {
+                "name": b["name"],
+                "kind": b.get("kind"),
+                "where": b.get("path") or b.get("dataset") or "built-in",
+                "count": b.get("count", "all"),
+            }
+            for b in profile.benchmarks
+        ],
+        "runs": {
+            "source partitions": len(profile.sources),
+            "subsets": len(profile.subset_recipes),
+            "sft trainings": len(profile.experiments_with("sft")),
+            "rl trainings": len(profile.experiments_with("rl")),
+            "evaluations": sum(len(e.stages) for e in profile.experiments) * len(profile.benchmarks),
+        },
     }
 
 
@@ -51,7 +81,9 @@ def print_plan(p: dict) -> None:
     print(f"profile {p['profile']} ({p['file']}): valid")
     print("sources:")
     for s in p["sources"]:
-        print(f"  {s['name']:<24} {s['kind']:<11} {s['where']}  problems={s['problems']} samples={s['teacher_samples']}")
+        print(
+            f"  {s['name']:<24} {s['kind']:<11} {s['where']}  problems={s['problems']} samples={s['teacher_samples']}"
+        )
     print(f"teacher: {json.dumps(p['teacher'])}")
     print("base models:")
     for name, spec in p["base_models"].items():
@@ -80,12 +112,13 @@ def run_profile(profile_name: str) -> int:
 
     def show(step, result, seconds):
         status = "ok" if result.success else "FAILED"
-        print(f"[{time.time() - started:7.1f}s] {step.label}: {status} ({seconds:.1f}s, run {result.run_id[:8]})",
-              flush=True)
+        print(
+            f"[{time.time() - started:7.1f}s] {step.label}: {status} ({seconds:.1f}s, run {result.run_id[:8]})",
+            flush=True,
+        )
 
     resources = d.resources()
-    failed = run_pipeline(DagsterInstance.get(), active_profile(), resources, on_step=show,
-                          tags={"redstar/cli": "run"})
+    failed = run_pipeline(DagsterInstance.get(), active_profile(), resources, on_step=show, tags={"redstar/cli": "run"})
     if failed is not None:
         for event in failed.all_events:
             if event.is_failure:
@@ -100,8 +133,9 @@ def run_profile(profile_name: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="redstar", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="redstar", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a profile end to end (or validate it with --dry-run)")
     run.add_argument("--profile", default="demo", help="profile name under configs/profiles or a YAML path")

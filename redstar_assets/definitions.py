@@ -18,8 +18,18 @@ from redstar_assets.traces.assets import teacher_traces, verified_traces
 from redstar_assets.training.assets import rl_checkpoints, sft_checkpoints
 
 # Pipeline order; the CLI materializes them in this order, partition by partition.
-ALL_ASSETS = [raw_problems, problems, teacher_traces, verified_traces, difficulty_scores, sft_subsets,
-              sft_checkpoints, rl_checkpoints, benchmark_scores, ablation_report]
+ALL_ASSETS = [
+    raw_problems,
+    problems,
+    teacher_traces,
+    verified_traces,
+    difficulty_scores,
+    sft_subsets,
+    sft_checkpoints,
+    rl_checkpoints,
+    benchmark_scores,
+    ablation_report,
+]
 SOURCE_ASSETS = [raw_problems, problems, teacher_traces, verified_traces, difficulty_scores]
 
 
@@ -32,7 +42,8 @@ def resources() -> dict:
 
 
 curation_job = define_asset_job(
-    "curate_source", selection=AssetSelection.assets(*SOURCE_ASSETS),
+    "curate_source",
+    selection=AssetSelection.assets(*SOURCE_ASSETS),
     description="Ingest, distill, verify and score one problem source (one partition per source).",
 )
 

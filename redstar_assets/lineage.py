@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dagster import MetadataValue
 import polars as pl
+from dagster import MetadataValue
 
 from redstar_assets.profile import spec_hash
 
@@ -24,8 +24,10 @@ def preview(frame: pl.DataFrame, rows: int = 5, width: int = 160) -> MetadataVal
     if frame.height == 0:
         return MetadataValue.md("_empty_")
     head = frame.head(rows).with_columns(
-        [pl.col(c).cast(pl.String).str.slice(0, width).str.replace_all("\n", " ⏎ ").str.replace_all(r"\|", "/")
-         for c in frame.columns]
+        [
+            pl.col(c).cast(pl.String).str.slice(0, width).str.replace_all("\n", " ⏎ ").str.replace_all(r"\|", "/")
+            for c in frame.columns
+        ]
     )
     lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
     lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in head.iter_rows()]

@@ -43,18 +43,30 @@ def pipeline_steps(profile: Profile) -> Iterator[Step]:
     yield Step([d.ablation_report], None)
 
 
-def run_pipeline(instance: DagsterInstance, profile: Profile, resources: dict[str, Any],
-                 on_step: Callable[[Step, ExecuteInProcessResult, float], None] = lambda *_: None,
-                 tags: dict[str, str] | None = None, log_level: str = "INFO") -> ExecuteInProcessResult | None:
+def run_pipeline(
+    instance: DagsterInstance,
+    profile: Profile,
+    resources: dict[str, Any],
+    on_step: Callable[[Step, ExecuteInProcessResult, float], None] = lambda *_: None,
+    tags: dict[str, str] | None = None,
+    log_level: str = "INFO",
+) -> ExecuteInProcessResult | None:
     """Materializes every step; stops at the first failed run and returns it (None when all succeed)."""
     from redstar_assets import definitions as d
 
     instance.add_dynamic_partitions("sources", [s["name"] for s in profile.sources])
     for step in pipeline_steps(profile):
         started = time.time()
-        result = materialize(d.ALL_ASSETS, selection=step.assets, partition_key=step.partition, instance=instance,
-                             resources=resources, tags={"redstar/profile": profile.name, **(tags or {})},
-                             raise_on_error=False, run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+        result = materialize(
+            d.ALL_ASSETS,
+            selection=step.assets,
+            partition_key=step.partition,
+            instance=instance,
+            resources=resources,
+            tags={"redstar/profile": profile.name, **(tags or {})},
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
         on_step(step, result, time.time() - started)
         if not result.success:
             return result

@@ -136,10 +136,14 @@ def _validate(p: Profile) -> None:
         raise ProfileError(f"{where}: teacher.backend {p.teacher.get('backend')!r} is not one of {TEACHER_BACKENDS}")
     for name, spec in p.base_models.items():
         if spec.get("kind") not in BASE_MODEL_KINDS:
-            raise ProfileError(f"{where}: base_models.{name}.kind {spec.get('kind')!r} is not one of {BASE_MODEL_KINDS}")
+            raise ProfileError(
+                f"{where}: base_models.{name}.kind {spec.get('kind')!r} is not one of {BASE_MODEL_KINDS}"
+            )
     for recipe in p.subset_recipes.values():
         if recipe.strategy not in STRATEGIES:
-            raise ProfileError(f"{where}: subset_recipes.{recipe.name}.strategy {recipe.strategy!r} not in {STRATEGIES}")
+            raise ProfileError(
+                f"{where}: subset_recipes.{recipe.name}.strategy {recipe.strategy!r} not in {STRATEGIES}"
+            )
         if recipe.target_format not in TARGET_FORMATS:
             raise ProfileError(f"{where}: subset_recipes.{recipe.name}.target_format must be one of {TARGET_FORMATS}")
         if recipe.scale <= 0:
@@ -151,8 +155,10 @@ def _validate(p: Profile) -> None:
         if not exp.stages or any(s not in STAGES for s in exp.stages):
             raise ProfileError(f"{key}.stages {list(exp.stages)} must be drawn from {STAGES}")
         if "sft" in exp.stages and (exp.subset not in p.subset_recipes or exp.training not in p.training_recipes):
-            raise ProfileError(f"{key}: an sft stage needs a known subset and training recipe "
-                               f"(got subset={exp.subset!r}, training={exp.training!r})")
+            raise ProfileError(
+                f"{key}: an sft stage needs a known subset and training recipe "
+                f"(got subset={exp.subset!r}, training={exp.training!r})"
+            )
         if "rl" in exp.stages and ("sft" not in exp.stages or exp.rl not in p.rl_recipes):
             raise ProfileError(f"{key}: an rl stage needs an sft stage and a known rl recipe (got rl={exp.rl!r})")
     if len({e.name for e in p.experiments}) != len(p.experiments) or not p.experiments:
@@ -166,20 +172,34 @@ def load_profile(name_or_path: str) -> Profile:
     try:
         recipes = {k: SubsetRecipe(name=k, **v) for k, v in (raw.get("subset_recipes") or {}).items()}
         experiments = [
-            Experiment(name=e["name"], base_model=e["base_model"], stages=tuple(e.get("stages", ["base"])),
-                       subset=e.get("subset"), training=e.get("training"), rl=e.get("rl"),
-                       description=e.get("description", ""))
+            Experiment(
+                name=e["name"],
+                base_model=e["base_model"],
+                stages=tuple(e.get("stages", ["base"])),
+                subset=e.get("subset"),
+                training=e.get("training"),
+                rl=e.get("rl"),
+                description=e.get("description", ""),
+            )
             for e in raw.get("experiments") or []
         ]
     except (TypeError, KeyError) as exc:
         raise ProfileError(f"{path}: {exc}") from exc
     profile = Profile(
-        name=raw.get("name", path.stem), path=path, description=raw.get("description", ""),
-        sources=raw.get("sources") or [], teacher=raw.get("teacher") or {}, difficulty=raw.get("difficulty") or {},
-        base_models=raw.get("base_models") or {}, subset_recipes=recipes,
-        training_recipes=raw.get("training_recipes") or {}, rl_recipes=raw.get("rl_recipes") or {},
-        benchmarks=raw.get("benchmarks") or [], evaluation=raw.get("evaluation") or {},
-        experiments=experiments, raw=raw,
+        name=raw.get("name", path.stem),
+        path=path,
+        description=raw.get("description", ""),
+        sources=raw.get("sources") or [],
+        teacher=raw.get("teacher") or {},
+        difficulty=raw.get("difficulty") or {},
+        base_models=raw.get("base_models") or {},
+        subset_recipes=recipes,
+        training_recipes=raw.get("training_recipes") or {},
+        rl_recipes=raw.get("rl_recipes") or {},
+        benchmarks=raw.get("benchmarks") or [],
+        evaluation=raw.get("evaluation") or {},
+        experiments=experiments,
+        raw=raw,
     )
     _validate(profile)
     return profile

@@ -22,11 +22,27 @@ def folder_hash(folder: Path) -> str:
 
 def write_model_card(folder: Path, lineage: dict[str, Any], metrics: dict[str, Any]) -> None:
     """README.md with the YAML-ish lineage block a person or `redstar lineage` can read back."""
-    lines = ["---", "library_name: transformers", "tags: [redstar, long-cot]", "---", "",
-             f"# {lineage.get('experiment', 'checkpoint')} ({lineage.get('stage', '')})", "",
-             "Trained by the RedStar pipeline. Lineage:", "", "```json",
-             json.dumps(lineage, indent=2, sort_keys=True, default=str), "```", "", "Metrics:", "",
-             "```json", json.dumps(metrics, indent=2, sort_keys=True, default=str), "```", ""]
+    lines = [
+        "---",
+        "library_name: transformers",
+        "tags: [redstar, long-cot]",
+        "---",
+        "",
+        f"# {lineage.get('experiment', 'checkpoint')} ({lineage.get('stage', '')})",
+        "",
+        "Trained by the RedStar pipeline. Lineage:",
+        "",
+        "```json",
+        json.dumps(lineage, indent=2, sort_keys=True, default=str),
+        "```",
+        "",
+        "Metrics:",
+        "",
+        "```json",
+        json.dumps(metrics, indent=2, sort_keys=True, default=str),
+        "```",
+        "",
+    ]
     (Path(folder) / "README.md").write_text("\n".join(lines))
     (Path(folder) / "redstar_lineage.json").write_text(json.dumps(lineage, indent=2, sort_keys=True, default=str))
 
@@ -53,7 +69,7 @@ def smoke_generate(folder: Path, prompt: str, max_new_tokens: int = 64) -> dict[
     )
     with torch.no_grad():
         out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
-    new = out[0, ids["input_ids"].shape[1]:].tolist()
+    new = out[0, ids["input_ids"].shape[1] :].tolist()
     return {
         "new_tokens": len(new),
         "stopped_at_eos": tokenizer.eos_token_id in new,

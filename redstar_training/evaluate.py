@@ -26,7 +26,9 @@ from redstar_training.verify import VERIFIER_VERSION, verify_completion
 @dataclass
 class EvalRunConfig:
     models: list[dict[str, Any]] = field(default_factory=list)  # [{stage, path, tiny_spec?}]
-    benchmarks: list[dict[str, str]] = field(default_factory=list)  # [{name, file}] parquet: problem_id, problem, answer
+    benchmarks: list[dict[str, str]] = field(
+        default_factory=list
+    )  # [{name, file}] parquet: problem_id, problem, answer
     output_dir: str = ""
     max_new_tokens: int = 160
     samples: int = 4
@@ -48,15 +50,23 @@ def generate(model, tokenizer, prompts: list[str], cfg: EvalRunConfig, seed: int
     for start in range(0, len(prompts), cfg.batch_size):
         chunk = [
             tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
-            for p in prompts[start:start + cfg.batch_size]
+            for p in prompts[start : start + cfg.batch_size]
         ]
         enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
-        sampling = {"do_sample": True, "temperature": cfg.temperature, "top_p": cfg.top_p} if seed is not None else {
-            "do_sample": False}
+        sampling = (
+            {"do_sample": True, "temperature": cfg.temperature, "top_p": cfg.top_p}
+            if seed is not None
+            else {"do_sample": False}
+        )
         with torch.no_grad():
-            out = model.generate(**enc, max_new_tokens=cfg.max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                 eos_token_id=tokenizer.eos_token_id, **sampling)
-        for row in out[:, enc["input_ids"].shape[1]:].tolist():
+            out = model.generate(
+                **enc,
+                max_new_tokens=cfg.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                **sampling,
+            )
+        for row in out[:, enc["input_ids"].shape[1] :].tolist():
             stopped = tokenizer.eos_token_id in row
             if stopped:
                 row = row[: row.index(tokenizer.eos_token_id)]
@@ -95,21 +105,43 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                 for prob, (text, finish) in zip(problems, generate(model, tokenizer, prompts, cfg, seed), strict=True):
                     verdict = verify_completion(str(prob["answer"]), text, finish)
                     correct += verdict.status == "correct"
-                    outputs.append({"stage": spec["stage"], "benchmark": bench["name"], "problem_id": prob["problem_id"],
-                                    "run": run_name, "seed": seed, "output": text, "finish_reason": finish,
-                                    "extracted": verdict.extracted, "status": verdict.status})
+                    outputs.append(
+                        {
+                            "stage": spec["stage"],
+                            "benchmark": bench["name"],
+                            "problem_id": prob["problem_id"],
+                            "run": run_name,
+                            "seed": seed,
+                            "output": text,
+                            "finish_reason": finish,
+                            "extracted": verdict.extracted,
+                            "status": verdict.status,
+                        }
+                    )
                 runs[run_name] = correct / max(1, len(problems))
             sampled = [v for k, v in runs.items() if k != "greedy"]
-            scores.append({
-                "stage": spec["stage"], "benchmark": bench["name"], "model_path": spec["path"],
-                "num_problems": len(problems), "pass_at_1_greedy": runs["greedy"],
-                "avg_at_n": sum(sampled) / len(sampled) if sampled else None, "n": len(sampled),
-                "stderr": stderr_of(sampled), "seeds": json.dumps(seeds[1:]),
-                "temperature": cfg.temperature, "top_p": cfg.top_p, "max_new_tokens": cfg.max_new_tokens,
-                "verifier_version": VERIFIER_VERSION,
-            })
-            log(pipes, f"{spec['stage']} {bench['name']}: pass@1 {runs['greedy']:.3f}, avg@{len(sampled)} "
-                       f"{scores[-1]['avg_at_n'] or 0:.3f} ({time.time() - started:.1f}s)")
+            scores.append(
+                {
+                    "stage": spec["stage"],
+                    "benchmark": bench["name"],
+                    "model_path": spec["path"],
+                    "num_problems": len(problems),
+                    "pass_at_1_greedy": runs["greedy"],
+                    "avg_at_n": sum(sampled) / len(sampled) if sampled else None,
+                    "n": len(sampled),
+                    "stderr": stderr_of(sampled),
+                    "seeds": json.dumps(seeds[1:]),
+                    "temperature": cfg.temperature,
+                    "top_p": cfg.top_p,
+                    "max_new_tokens": cfg.max_new_tokens,
+                    "verifier_version": VERIFIER_VERSION,
+                }
+            )
+            log(
+                pipes,
+                f"{spec['stage']} {bench['name']}: pass@1 {runs['greedy']:.3f}, avg@{len(sampled)} "
+                f"{scores[-1]['avg_at_n'] or 0:.3f} ({time.time() - started:.1f}s)",
+            )
     return outputs, scores
 
 

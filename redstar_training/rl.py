@@ -51,12 +51,16 @@ def load_pairs(pairs_file: str):
     frame = pl.read_parquet(pairs_file)
     if frame.height == 0:
         raise SystemExit(f"{pairs_file}: no preference pairs; DPO needs problems with a correct and a wrong trace")
-    return Dataset.from_list([
-        {"prompt": [{"role": "user", "content": r["prompt"]}],
-         "chosen": [{"role": "assistant", "content": r["chosen"]}],
-         "rejected": [{"role": "assistant", "content": r["rejected"]}]}
-        for r in frame.iter_rows(named=True)
-    ])
+    return Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                "rejected": [{"role": "assistant", "content": r["rejected"]}],
+            }
+            for r in frame.iter_rows(named=True)
+        ]
+    )
 
 
 def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
@@ -72,23 +76,39 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     model = AutoModelForCausalLM.from_pretrained(cfg.model)
     args = DPOConfig(
-        output_dir=str(trainer_dir), beta=cfg.beta, num_train_epochs=cfg.epochs, learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler, per_device_train_batch_size=cfg.batch_size, max_length=cfg.max_length,
-        bf16=cfg.bf16, use_cpu=not torch.cuda.is_available(), logging_steps=5, save_strategy="no",
-        report_to=cfg.report_to, seed=cfg.seed, disable_tqdm=True, dataloader_num_workers=0,
+        output_dir=str(trainer_dir),
+        beta=cfg.beta,
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        per_device_train_batch_size=cfg.batch_size,
+        max_length=cfg.max_length,
+        bf16=cfg.bf16,
+        use_cpu=not torch.cuda.is_available(),
+        logging_steps=5,
+        save_strategy="no",
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
     )
     history: list[dict[str, float]] = []
 
     class Progress(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
-                history.append({"step": state.global_step, **{k: float(v) for k, v in logs.items()
-                                                               if isinstance(v, (int, float))}})
-                log(pipes, f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} "
-                           f"reward margin {logs.get('rewards/margins', float('nan')):.3f}")
+                history.append(
+                    {"step": state.global_step, **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}}
+                )
+                log(
+                    pipes,
+                    f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} "
+                    f"reward margin {logs.get('rewards/margins', float('nan')):.3f}",
+                )
 
-    trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         callbacks=[Progress()])
+    trainer = DPOTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[Progress()]
+    )
     start = time.time()
     result = trainer.train()
     seconds = time.time() - start
@@ -97,8 +117,11 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     tokenizer.save_pretrained(str(tmp))
     trainer.model.generation_config.save_pretrained(str(tmp))
     metrics = {
-        "train_loss": float(result.training_loss), "steps": int(result.global_step), "pairs": len(dataset),
-        "train_seconds": round(seconds, 1), "first_loss": history[0]["loss"] if history else None,
+        "train_loss": float(result.training_loss),
+        "steps": int(result.global_step),
+        "pairs": len(dataset),
+        "train_seconds": round(seconds, 1),
+        "first_loss": history[0]["loss"] if history else None,
         "last_loss": history[-1]["loss"] if history else None,
         "last_reward_margin": history[-1].get("rewards/margins") if history else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -135,8 +135,12 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
                 log(pipes, f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f}")
 
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-        peft_config=peft_config, callbacks=[Progress()],
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[Progress()],
     )
     resume = _prepare_trainer_dir(trainer_dir, cfg)
     start = time.time()
@@ -148,8 +152,9 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
     trainer.save_model(str(tmp))
     tokenizer.save_pretrained(str(tmp))
     trainer.model.generation_config.save_pretrained(str(tmp))
-    tokens = sum(len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"])
-                 for r in dataset)
+    tokens = sum(
+        len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in dataset
+    )
     metrics = {
         "train_loss": float(result.training_loss),
         "first_loss": losses[0][1] if losses else None,
@@ -177,8 +182,11 @@ def report(pipes: Any, model_dir: Path, metrics: dict[str, Any]) -> None:
     pipes.report_asset_check(
         check_name="checkpoint_loads_and_generates",
         passed=smoke["new_tokens"] > 0,
-        metadata={"new_tokens": smoke["new_tokens"], "stopped_at_eos": smoke["stopped_at_eos"],
-                  "sample": {"raw_value": smoke["text"][:500], "type": "text"}},
+        metadata={
+            "new_tokens": smoke["new_tokens"],
+            "stopped_at_eos": smoke["stopped_at_eos"],
+            "sample": {"raw_value": smoke["text"][:500], "type": "text"},
+        },
     )
     flat = {k: v for k, v in metrics.items() if k not in {"smoke", "loss_curve"}}
     flat["loss_curve"] = {"raw_value": json.dumps(metrics["loss_curve"]), "type": "text"}

@@ -23,22 +23,35 @@ def _env(home: Path, **extra) -> dict:
 
 
 def test_dry_run_of_paper_profile_prints_the_plan():
-    out = subprocess.run([BIN / "redstar", "run", "--profile", "redstar-math", "--dry-run"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [BIN / "redstar", "run", "--profile", "redstar-math", "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "profile redstar-math" in out.stdout and "valid" in out.stdout
     assert "Qwen/QwQ-32B-Preview" in out.stdout
     for name in ("qwen2.5-1.5b", "qwen2.5-7b", "qwen2.5-32b"):
         assert name in out.stdout.lower()
-    plan = json.loads(subprocess.run([BIN / "redstar", "run", "--profile", "redstar-math", "--dry-run", "--json"],
-                                     cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+    plan = json.loads(
+        subprocess.run(
+            [BIN / "redstar", "run", "--profile", "redstar-math", "--dry-run", "--json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert sorted(r["scale"] for r in plan["subsets"].values())[-1] >= 100_000
     assert plan["runs"]["sft trainings"] >= 3
 
 
 def test_unknown_profile_is_a_clear_error():
-    out = subprocess.run([BIN / "redstar", "run", "--profile", "nope", "--dry-run"], cwd=ROOT, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [BIN / "redstar", "run", "--profile", "nope", "--dry-run"], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 2 and "unknown profile 'nope'" in out.stderr
 
 
@@ -53,10 +66,17 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
         "extends: demo-tiny\nname: user-tiny\n"
         "sources:\n"
         "  - {name: arith-add, kind: arithmetic, count: 60, digits: [1, 3], ops: ['+'], seed: 1}\n"
-        f"  - {{name: my-pool, kind: file, path: '{pool}', mapping: {{problem: q, answer: a}}}}\n")
+        f"  - {{name: my-pool, kind: file, path: '{pool}', mapping: {{problem: q, answer: a}}}}\n"
+    )
     (tmp_path / "dagster_home").mkdir()
-    out = subprocess.run([BIN / "redstar", "run", "--profile", str(profile)], cwd=ROOT, capture_output=True,
-                         text=True, env=_env(tmp_path), timeout=900)
+    out = subprocess.run(
+        [BIN / "redstar", "run", "--profile", str(profile)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=900,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Ablation report" in out.stdout and "| untrained | base |" in out.stdout
     assert "raw_problems, problems, teacher_traces, verified_traces, difficulty_scores [my-pool]: ok" in out.stdout
@@ -68,8 +88,9 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
     assert pl.read_parquet(data / "problems" / "my-pool" / "data.parquet").height == 4
     # the persistent instance under DAGSTER_HOME saw the runs, so the UI and lineage queries can
     assert any((tmp_path / "dagster_home").rglob("*.db"))
-    report = subprocess.run([BIN / "redstar", "ablation"], cwd=ROOT, capture_output=True, text=True,
-                            env=_env(tmp_path), check=True)
+    report = subprocess.run(
+        [BIN / "redstar", "ablation"], cwd=ROOT, capture_output=True, text=True, env=_env(tmp_path), check=True
+    )
     assert "| cot-random-40 | rl |" in report.stdout
 
 
@@ -82,9 +103,13 @@ def _free_port() -> int:
 def test_webserver_serves_all_ten_assets(tmp_path):
     port = _free_port()
     (tmp_path / "dagster_home").mkdir()
-    proc = subprocess.Popen([BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                            cwd=ROOT, env=_env(tmp_path, REDSTAR_PROFILE="demo"), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env=_env(tmp_path, REDSTAR_PROFILE="demo"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
@@ -106,8 +131,18 @@ def test_webserver_serves_all_ten_assets(tmp_path):
                 break
             time.sleep(1)
         keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
-        assert keys == {"raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores",
-                        "sft_subsets", "sft_checkpoints", "rl_checkpoints", "benchmark_scores", "ablation_report"}
+        assert keys == {
+            "raw_problems",
+            "problems",
+            "teacher_traces",
+            "verified_traces",
+            "difficulty_scores",
+            "sft_subsets",
+            "sft_checkpoints",
+            "rl_checkpoints",
+            "benchmark_scores",
+            "ablation_report",
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -16,8 +16,14 @@ from redstar_assets.traces.teacher import generate_traces
 from redstar_assets.traces.verification import verify_traces
 from redstar_assets.training.pairs import preference_pairs
 
-TEACHER = {"backend": "procedural", "samples_per_problem": 4, "slip_per_column": 0.05, "slip_per_carry": 0.15,
-           "catch_rate": 0.5, "seed": 0}
+TEACHER = {
+    "backend": "procedural",
+    "samples_per_problem": 4,
+    "slip_per_column": 0.05,
+    "slip_per_carry": 0.15,
+    "catch_rate": 0.5,
+    "seed": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,28 +44,40 @@ def test_arithmetic_generator_is_seeded_and_levelled():
 
 def test_malformed_file_rows_are_quarantined_with_line_field_and_reason(tmp_path):
     path = tmp_path / "pool.jsonl"
-    path.write_text("\n".join([
-        json.dumps({"question": "What is 2+2?", "final": "4", "lvl": "Level 2"}),
-        "{not json",
-        json.dumps({"question": "", "final": "1"}),
-        json.dumps({"question": "Solve x+1=3.", "final": None}),
-        json.dumps({"question": "Find y.", "final": "3", "lvl": "hard"}),
-        json.dumps(["a", "list"]),
-        json.dumps({"question": "What is 3*3?", "final": 9}),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps({"question": "What is 2+2?", "final": "4", "lvl": "Level 2"}),
+                "{not json",
+                json.dumps({"question": "", "final": "1"}),
+                json.dumps({"question": "Solve x+1=3.", "final": None}),
+                json.dumps({"question": "Find y.", "final": "3", "lvl": "hard"}),
+                json.dumps(["a", "list"]),
+                json.dumps({"question": "What is 3*3?", "final": 9}),
+            ]
+        )
+        + "\n"
+    )
     good, bad = file_problems("pool", str(path), mapping={"problem": "question", "answer": "final", "level": "lvl"})
     assert good["problem"].to_list() == ["What is 2+2?", "What is 3*3?"]
     assert good["answer"].to_list() == ["4", "9"] and good["level"].to_list() == [2, None]
     assert good["source_row"].to_list() == [1, 7]
-    assert bad.select("line", "field").rows() == [(2, "<record>"), (3, "question"), (4, "final"), (5, "lvl"),
-                                                  (6, "<record>")]
+    assert bad.select("line", "field").rows() == [
+        (2, "<record>"),
+        (3, "question"),
+        (4, "final"),
+        (5, "lvl"),
+        (6, "<record>"),
+    ]
     assert all(bad["file"] == str(path)) and "empty problem" in bad["reason"][1]
 
 
 def test_real_benchmark_file_loads_through_a_mapping(shared_data):
-    good, bad = file_problems("math500", str(shared_data / "benchmarks" / "math500.jsonl"),
-                              mapping={"problem": "problem", "answer": "answer", "level": "level",
-                                       "subject": "subject"})
+    good, bad = file_problems(
+        "math500",
+        str(shared_data / "benchmarks" / "math500.jsonl"),
+        mapping={"problem": "problem", "answer": "answer", "level": "level", "subject": "subject"},
+    )
     assert good.height == 500 and bad.height == 0
     assert good["level"].min() == 1 and good["level"].max() == 5
 
@@ -68,9 +86,17 @@ def test_normalization_ids_and_exact_dedupe():
     assert normalize_text("  Compute\n 1 +\t2. ") == "Compute 1 + 2."
     assert problem_id("math", "Compute 1 + 2.") == problem_id("math", " Compute  1 + 2.\n")
     assert problem_id("math", "x") != problem_id("code", "x")
-    raw = pl.DataFrame({"source": ["s"] * 3, "source_row": [0, 1, 2], "domain": ["math"] * 3,
-                        "problem": ["Compute 1 + 2.", "Compute  1 + 2. ", "Compute 2 + 2."],
-                        "answer": ["3", "3", "4"], "level": [1, 1, 1], "subject": [None] * 3})
+    raw = pl.DataFrame(
+        {
+            "source": ["s"] * 3,
+            "source_row": [0, 1, 2],
+            "domain": ["math"] * 3,
+            "problem": ["Compute 1 + 2.", "Compute  1 + 2. ", "Compute 2 + 2."],
+            "answer": ["3", "3", "4"],
+            "level": [1, 1, 1],
+            "subject": [None] * 3,
+        }
+    )
     frame, removed = normalize_problems(raw)
     assert removed == 1 and frame["source_row"].to_list() == [0, 2]
 
@@ -97,13 +123,16 @@ def test_subset_selection_strategies_formats_and_hash(verified):
     rate = dict(scores.select("problem_id", "teacher_pass_rate").rows())
     assert sum(rate[p] for p in hard["problem_id"]) < sum(rate[p] for p in picked["problem_id"])
     answer_only = subset_messages(picked, SubsetRecipe(name="a", scale=30, target_format="answer_only"))
-    assert all(m[1]["content"].startswith("\\boxed{") and "<think>" not in m[1]["content"]
-               for m in answer_only["messages"].to_list())
+    assert all(
+        m[1]["content"].startswith("\\boxed{") and "<think>" not in m[1]["content"]
+        for m in answer_only["messages"].to_list()
+    )
     long_cot = subset_messages(picked, random_recipe)
     assert all("<think>" in m[1]["content"] for m in long_cot["messages"].to_list())
     ids = picked["trace_id"].to_list()
-    assert subset_hash(ids, random_recipe) != subset_hash(ids, SubsetRecipe(name="r", scale=30,
-                                                                            target_format="answer_only"))
+    assert subset_hash(ids, random_recipe) != subset_hash(
+        ids, SubsetRecipe(name="r", scale=30, target_format="answer_only")
+    )
 
 
 def test_recipe_larger_than_pool_names_recipe_and_both_counts(verified):
@@ -115,7 +144,9 @@ def test_preference_pairs_pair_correct_with_wrong(verified):
     pairs = preference_pairs(verified)
     assert pairs.height > 0 and pairs["problem_id"].n_unique() == pairs.height
     status = dict(verified.select("trace_id", "status").rows())
-    assert all(status[c] == "correct" and status[r] == "wrong" for c, r in pairs.select("chosen_id", "rejected_id").rows())
+    assert all(
+        status[c] == "correct" and status[r] == "wrong" for c, r in pairs.select("chosen_id", "rejected_id").rows()
+    )
 
 
 def test_store_writes_atomically_with_content_hash(tmp_path):
@@ -135,8 +166,10 @@ def test_profiles_validate_with_file_and_key(tmp_path):
     tiny = load_profile("demo-tiny")
     assert tiny.subset_recipes.keys().isdisjoint({"cot-random-4k"}) and tiny.teacher["backend"] == "procedural"
     bad = tmp_path / "bad.yaml"
-    bad.write_text("extends: demo\nreplace: [experiments]\nexperiments:\n"
-                   "  - {name: x, base_model: nope, stages: [sft], subset: cot-random-1k, training: sft-tiny}\n")
+    bad.write_text(
+        "extends: demo\nreplace: [experiments]\nexperiments:\n"
+        "  - {name: x, base_model: nope, stages: [sft], subset: cot-random-1k, training: sft-tiny}\n"
+    )
     with pytest.raises(ProfileError, match=r"bad.yaml: experiments.x.base_model 'nope'"):
         load_profile(str(bad))
     with pytest.raises(ProfileError, match="unknown profile 'missing'"):

@@ -20,8 +20,13 @@ def materialized(tmp_path_factory):
     mp.setenv("REDSTAR_HOME", str(root / "data"))
     instance = DagsterInstance.ephemeral()
     results = []
-    failed = run_pipeline(instance, active_profile(), resources(), log_level="WARNING",
-                          on_step=lambda step, result, seconds: results.append(result))
+    failed = run_pipeline(
+        instance,
+        active_profile(),
+        resources(),
+        log_level="WARNING",
+        on_step=lambda step, result, seconds: results.append(result),
+    )
     yield instance, root / "data", failed, results
     mp.undo()
 
@@ -40,9 +45,13 @@ def test_every_step_succeeds(materialized):
 def test_lineage_metadata_on_every_asset(materialized):
     instance, _, _, results = materialized
     profile = active_profile()
-    partitions = {"sft_subsets": sorted(profile.subset_recipes)[0], "sft_checkpoints": profile.experiments_with("sft")[0],
-                  "rl_checkpoints": profile.experiments_with("rl")[0], "benchmark_scores": "untrained",
-                  "ablation_report": None}
+    partitions = {
+        "sft_subsets": sorted(profile.subset_recipes)[0],
+        "sft_checkpoints": profile.experiments_with("sft")[0],
+        "rl_checkpoints": profile.experiments_with("rl")[0],
+        "benchmark_scores": "untrained",
+        "ablation_report": None,
+    }
     for asset in ("raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores", *partitions):
         meta = _metadata(instance, asset, partitions.get(asset, "arith-add"))
         assert "config_hash" in meta and "input_data_versions" in meta, asset
@@ -52,9 +61,12 @@ def test_checks_ran_and_passed(materialized):
     instance, _, _, results = materialized
     evaluations = [e for r in results for e in r.get_asset_check_evaluations()]
     seen = {(e.asset_key.to_user_string(), e.check_name) for e in evaluations}
-    assert seen == {("sft_subsets", "subset_not_empty"), ("sft_checkpoints", "checkpoint_loads_and_generates"),
-                    ("rl_checkpoints", "checkpoint_loads_and_generates"),
-                    ("benchmark_scores", "heldout_disjoint_from_training")}
+    assert seen == {
+        ("sft_subsets", "subset_not_empty"),
+        ("sft_checkpoints", "checkpoint_loads_and_generates"),
+        ("rl_checkpoints", "checkpoint_loads_and_generates"),
+        ("benchmark_scores", "heldout_disjoint_from_training"),
+    }
     assert all(e.passed for e in evaluations)
 
 

@@ -10,8 +10,11 @@ from redstar_training.verify import extract_answer, last_boxed, verify_completio
 
 
 def _accuracy(problems, cfg, n=8):
-    results = [verify_completion(str(eval(p.removeprefix("Compute ").rstrip("."))), solve(p, i, p, cfg).text).status
-               for p in problems for i in range(n)]
+    results = [
+        verify_completion(str(eval(p.removeprefix("Compute ").rstrip("."))), solve(p, i, p, cfg).text).status
+        for p in problems
+        for i in range(n)
+    ]
     return results.count("correct") / len(results)
 
 
@@ -33,8 +36,11 @@ def test_harder_problems_fail_more_and_some_slips_are_caught():
     traces = [solve(p, i, p, cfg).text for p in hard for i in range(20)]
     corrected = [t for t in traces if "no, redo" in t]
     assert corrected, "the teacher never caught a slip"
-    assert all(verify_completion(str(eval(t.split("\n")[1].lstrip("0") or "0")), t).status == "correct"
-               for t in corrected if "+" in t.split("\n")[1])
+    assert all(
+        verify_completion(str(eval(t.split("\n")[1].lstrip("0") or "0")), t).status == "correct"
+        for t in corrected
+        if "+" in t.split("\n")[1]
+    )
 
 
 def test_parse_problem_rejects_other_text():

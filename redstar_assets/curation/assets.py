@@ -1,4 +1,3 @@
-
 from dataclasses import asdict
 
 import polars as pl
@@ -36,11 +35,14 @@ def difficulty_scores(context: AssetExecutionContext, redstar: RedstarHome) -> M
     buckets = {r["bucket"]: r["len"] for r in frame.group_by("bucket").len().to_dicts()}
     by_level = frame.group_by("level").agg(pl.col("teacher_pass_rate").mean().round(3)).sort("level")
     return MaterializeResult(
-        metadata={"problems": frame.height, "buckets": MetadataValue.json(buckets),
-                  "pass_rate_by_level": MetadataValue.json({str(r["level"]): r["teacher_pass_rate"]
-                                                            for r in by_level.to_dicts()}),
-                  **lineage_metadata(spec, {"verified_traces": store.version("verified_traces",
-                                                                             context.partition_key)})},
+        metadata={
+            "problems": frame.height,
+            "buckets": MetadataValue.json(buckets),
+            "pass_rate_by_level": MetadataValue.json(
+                {str(r["level"]): r["teacher_pass_rate"] for r in by_level.to_dicts()}
+            ),
+            **lineage_metadata(spec, {"verified_traces": store.version("verified_traces", context.partition_key)}),
+        },
         data_version=DataVersion(version),
     )
 
@@ -48,10 +50,18 @@ def difficulty_scores(context: AssetExecutionContext, redstar: RedstarHome) -> M
 @asset(
     partitions_def=recipe_partitions,
     group_name="curation",
-    deps=[AssetDep(verified_traces, partition_mapping=AllPartitionMapping()),
-          AssetDep(difficulty_scores, partition_mapping=AllPartitionMapping())],
-    check_specs=[AssetCheckSpec("subset_not_empty", asset="sft_subsets", blocking=True,
-                                description="A subset with no rows would train nothing.")],
+    deps=[
+        AssetDep(verified_traces, partition_mapping=AllPartitionMapping()),
+        AssetDep(difficulty_scores, partition_mapping=AllPartitionMapping()),
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            "subset_not_empty",
+            asset="sft_subsets",
+            blocking=True,
+            description="A subset with no rows would train nothing.",
+        )
+    ],
 )
 def sft_subsets(context: AssetExecutionContext, redstar: RedstarHome):
     """The traces one subset recipe selects (scale in training samples, difficulty strategy,
@@ -67,19 +77,32 @@ def sft_subsets(context: AssetExecutionContext, redstar: RedstarHome):
     content_hash = subset_hash(picked["trace_id"].to_list(), recipe)
     store.write(picked.select("trace_id", "problem_id"), "sft_subsets", recipe.name, name="ids")
     store.write(messages, "sft_subsets", recipe.name)
-    store.write_json({"subset_hash": content_hash, "recipe": asdict(recipe), "rows": messages.height},
-                     "sft_subsets", recipe.name)
+    store.write_json(
+        {"subset_hash": content_hash, "recipe": asdict(recipe), "rows": messages.height}, "sft_subsets", recipe.name
+    )
     buckets = picked.join(difficulty.select("problem_id", "bucket"), on="problem_id").group_by("bucket").len()
     yield MaterializeResult(
-        metadata={"rows": messages.height, "problems": picked["problem_id"].n_unique(), "subset_hash": content_hash,
-                  "recipe": MetadataValue.json(asdict(recipe)),
-                  "buckets": MetadataValue.json({r["bucket"]: r["len"] for r in buckets.to_dicts()}),
-                  "sample": preview(picked.select("problem", "text"), rows=2, width=400),
-                  "messages_path": MetadataValue.path(str(store.path("sft_subsets", recipe.name))),
-                  **lineage_metadata(asdict(recipe), {"verified_traces": store.versions("verified_traces", sources),
-                                                      "difficulty_scores": store.versions("difficulty_scores",
-                                                                                          sources)})},
+        metadata={
+            "rows": messages.height,
+            "problems": picked["problem_id"].n_unique(),
+            "subset_hash": content_hash,
+            "recipe": MetadataValue.json(asdict(recipe)),
+            "buckets": MetadataValue.json({r["bucket"]: r["len"] for r in buckets.to_dicts()}),
+            "sample": preview(picked.select("problem", "text"), rows=2, width=400),
+            "messages_path": MetadataValue.path(str(store.path("sft_subsets", recipe.name))),
+            **lineage_metadata(
+                asdict(recipe),
+                {
+                    "verified_traces": store.versions("verified_traces", sources),
+                    "difficulty_scores": store.versions("difficulty_scores", sources),
+                },
+            ),
+        },
         data_version=DataVersion(content_hash),
     )
-    yield AssetCheckResult(check_name="subset_not_empty", passed=messages.height > 0,
-                           severity=AssetCheckSeverity.ERROR, metadata={"rows": messages.height})
+    yield AssetCheckResult(
+        check_name="subset_not_empty",
+        passed=messages.height > 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"rows": messages.height},
+    )

@@ -24,8 +24,11 @@ class SubsetTooSmall(ValueError):
 def _eligible(verified: pl.DataFrame, recipe: SubsetRecipe) -> pl.DataFrame:
     pool = verified.filter(pl.col("status") == "correct") if recipe.verified_only else verified
     pool = pool.filter(pl.col("finish_reason") != "error")
-    return pool.sort(["problem_id", "sample_index"]).group_by("problem_id", maintain_order=True).head(
-        recipe.max_per_problem)
+    return (
+        pool.sort(["problem_id", "sample_index"])
+        .group_by("problem_id", maintain_order=True)
+        .head(recipe.max_per_problem)
+    )
 
 
 def _tiebreak(seed: int, key: str) -> str:
@@ -48,7 +51,8 @@ def select_traces(verified: pl.DataFrame, difficulty: pl.DataFrame, recipe: Subs
     else:
         ranked = pool.join(difficulty.select("problem_id", "teacher_pass_rate"), on="problem_id", how="left")
         ranked = ranked.with_columns(
-            pl.col("trace_id").map_elements(lambda t: _tiebreak(recipe.seed, t), return_dtype=pl.String).alias("_tie"))
+            pl.col("trace_id").map_elements(lambda t: _tiebreak(recipe.seed, t), return_dtype=pl.String).alias("_tie")
+        )
         picked = ranked.sort(["teacher_pass_rate", "_tie"]).head(recipe.scale).drop("_tie", "teacher_pass_rate")
     return picked.sort("trace_id")
 
@@ -62,9 +66,14 @@ def target_text(trace_text: str, target_format: str) -> str:
 
 def subset_messages(picked: pl.DataFrame, recipe: SubsetRecipe) -> pl.DataFrame:
     rows = [
-        {"trace_id": r["trace_id"], "problem_id": r["problem_id"],
-         "messages": [{"role": "user", "content": r["problem"]},
-                      {"role": "assistant", "content": target_text(r["text"], recipe.target_format)}]}
+        {
+            "trace_id": r["trace_id"],
+            "problem_id": r["problem_id"],
+            "messages": [
+                {"role": "user", "content": r["problem"]},
+                {"role": "assistant", "content": target_text(r["text"], recipe.target_format)},
+            ],
+        }
         for r in picked.iter_rows(named=True)
     ]
     return pl.DataFrame(rows)

@@ -1,4 +1,3 @@
-
 import json
 
 import polars as pl
@@ -45,14 +44,26 @@ def _stage_models(store, profile, exp) -> list[dict]:
     partitions_def=experiment_partitions,
     group_name="evaluation",
     pool="gpu",
-    deps=[AssetDep("sft_checkpoints", partition_mapping=sft_to_scores),
-          AssetDep("rl_checkpoints", partition_mapping=rl_to_scores),
-          AssetDep(problems, partition_mapping=AllPartitionMapping())],
-    check_specs=[AssetCheckSpec(DISJOINT_CHECK, asset="benchmark_scores", blocking=True,
-                                description="No evaluated problem is a training problem (by content hash).")],
+    deps=[
+        AssetDep("sft_checkpoints", partition_mapping=sft_to_scores),
+        AssetDep("rl_checkpoints", partition_mapping=rl_to_scores),
+        AssetDep(problems, partition_mapping=AllPartitionMapping()),
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            DISJOINT_CHECK,
+            asset="benchmark_scores",
+            blocking=True,
+            description="No evaluated problem is a training problem (by content hash).",
+        )
+    ],
 )
-def benchmark_scores(context: AssetExecutionContext, redstar: RedstarHome, launcher: TrainingLauncher,
-                     pipes_subprocess_client: PipesSubprocessClient):
+def benchmark_scores(
+    context: AssetExecutionContext,
+    redstar: RedstarHome,
+    launcher: TrainingLauncher,
+    pipes_subprocess_client: PipesSubprocessClient,
+):
     """One row per (experiment, stage, benchmark): greedy pass@1 and sampled avg@n with n, seeds and
     standard error, on held-out problems disjoint from every training problem. Every generated output
     is kept with its verdict for audit (outputs.parquet beside the scores)."""
@@ -65,30 +76,44 @@ def benchmark_scores(context: AssetExecutionContext, redstar: RedstarHome, launc
         frame, overlaps[spec["name"]] = build_benchmark(spec, training_ids)
         sizes[spec["name"]] = frame.height
         store.write(frame, "benchmark_scores", exp.name, name=f"benchmark-{spec['name']}")
-        bench_files.append({"name": spec["name"],
-                            "file": str(store.path("benchmark_scores", exp.name, f"benchmark-{spec['name']}"))})
+        bench_files.append(
+            {"name": spec["name"], "file": str(store.path("benchmark_scores", exp.name, f"benchmark-{spec['name']}"))}
+        )
     evaluated = set(pl.concat([pl.read_parquet(b["file"]) for b in bench_files])["problem_id"].to_list())
     still_overlapping = len(evaluated & training_ids)
     out_dir = store.folder("benchmark_scores", exp.name)
-    run_config = {**profile.evaluation, "models": _stage_models(store, profile, exp), "benchmarks": bench_files,
-                  "output_dir": str(out_dir / "eval"), "threads": launcher.threads}
+    run_config = {
+        **profile.evaluation,
+        "models": _stage_models(store, profile, exp),
+        "benchmarks": bench_files,
+        "output_dir": str(out_dir / "eval"),
+        "threads": launcher.threads,
+    }
     run_entry_point(context, pipes_subprocess_client, launcher, "redstar_training.evaluate", run_config, out_dir)
     scores = pl.read_parquet(out_dir / "eval" / "scores.parquet").with_columns(pl.lit(exp.name).alias("experiment"))
     version = store.write(scores, "benchmark_scores", exp.name)
     checkpoints = {m["stage"]: m["path"] for m in run_config["models"]}
     yield MaterializeResult(
-        metadata={"scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds"))),
-                  "benchmark_sizes": MetadataValue.json(sizes),
-                  "overlap_removed": MetadataValue.json(overlaps), "overlap_after_removal": still_overlapping,
-                  "checkpoints": MetadataValue.json(checkpoints),
-                  "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
-                  **lineage_metadata({k: v for k, v in run_config.items() if k != "models"},
-                                     {"checkpoints": checkpoints, "problems": store.versions("problems")})},
+        metadata={
+            "scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds"))),
+            "benchmark_sizes": MetadataValue.json(sizes),
+            "overlap_removed": MetadataValue.json(overlaps),
+            "overlap_after_removal": still_overlapping,
+            "checkpoints": MetadataValue.json(checkpoints),
+            "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
+            **lineage_metadata(
+                {k: v for k, v in run_config.items() if k != "models"},
+                {"checkpoints": checkpoints, "problems": store.versions("problems")},
+            ),
+        },
         data_version=DataVersion(version),
     )
-    yield AssetCheckResult(check_name=DISJOINT_CHECK, passed=still_overlapping == 0,
-                           severity=AssetCheckSeverity.ERROR,
-                           metadata={"overlap": still_overlapping, "removed_before_eval": json.dumps(overlaps)})
+    yield AssetCheckResult(
+        check_name=DISJOINT_CHECK,
+        passed=still_overlapping == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"overlap": still_overlapping, "removed_before_eval": json.dumps(overlaps)},
+    )
 
 
 @asset(group_name="evaluation", deps=[AssetDep(benchmark_scores, partition_mapping=AllPartitionMapping())])
@@ -101,14 +126,29 @@ def ablation_report(context: AssetExecutionContext, redstar: RedstarHome) -> Mat
     table = ablation_table(context.instance, store, profile)
     store.write(table, "ablation_report")
     png = plot_scaling(table, store.folder("ablation_report") / "scaling.png")
-    md = markdown_table(table.select("experiment", "stage", "scale", "strategy", "target_format", "benchmark",
-                                     "pass_at_1", "avg_at_n", "n", "stderr"))
+    md = markdown_table(
+        table.select(
+            "experiment",
+            "stage",
+            "scale",
+            "strategy",
+            "target_format",
+            "benchmark",
+            "pass_at_1",
+            "avg_at_n",
+            "n",
+            "stderr",
+        )
+    )
     (store.folder("ablation_report") / "report.md").write_text(md + "\n")
     return MaterializeResult(
-        metadata={"table": MetadataValue.md(md), "plot": MetadataValue.md(png.markdown),
-                  "plot_path": MetadataValue.path(str(png.path)), "rows": table.height,
-                  "experiments": table["experiment"].n_unique(),
-                  **lineage_metadata({"profile": profile.name},
-                                     {"benchmark_scores": store.versions("benchmark_scores")})},
+        metadata={
+            "table": MetadataValue.md(md),
+            "plot": MetadataValue.md(png.markdown),
+            "plot_path": MetadataValue.path(str(png.path)),
+            "rows": table.height,
+            "experiments": table["experiment"].n_unique(),
+            **lineage_metadata({"profile": profile.name}, {"benchmark_scores": store.versions("benchmark_scores")}),
+        },
         data_version=DataVersion(store.version("ablation_report") or ""),
     )

@@ -17,7 +17,8 @@ from redstar_assets.storage import Store
 def latest_materialization(instance: DagsterInstance, asset: str, partition: str | None):
     """The newest materialization event of one asset partition, through the public instance API."""
     records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition] if partition else None), limit=1)
+        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition] if partition else None), limit=1
+    )
     return records.records[0] if records.records else None
 
 
@@ -29,19 +30,30 @@ def ablation_table(instance: DagsterInstance, store: Store, profile: Profile) ->
         if record is None or not store.exists("benchmark_scores", exp.name):
             continue
         recipe = profile.subset_recipes.get(exp.subset) if exp.subset else None
-        subset = store.read_json("sft_subsets", exp.subset) if recipe and store.exists("sft_subsets", exp.subset) else {}
+        subset = (
+            store.read_json("sft_subsets", exp.subset) if recipe and store.exists("sft_subsets", exp.subset) else {}
+        )
         for s in store.read("benchmark_scores", exp.name).iter_rows(named=True):
             trained = s["stage"] != "base"
-            rows.append({
-                "experiment": exp.name, "stage": s["stage"], "base_model": exp.base_model,
-                "scale": recipe.scale if recipe and trained else 0,
-                "strategy": recipe.strategy if recipe and trained else "none",
-                "target_format": recipe.target_format if recipe and trained else "none",
-                "benchmark": s["benchmark"], "pass_at_1": s["pass_at_1_greedy"], "avg_at_n": s["avg_at_n"],
-                "n": s["n"], "stderr": s["stderr"], "num_problems": s["num_problems"],
-                "subset_hash": subset.get("subset_hash"), "scored_run_id": record.run_id,
-                "scored_at": record.timestamp,
-            })
+            rows.append(
+                {
+                    "experiment": exp.name,
+                    "stage": s["stage"],
+                    "base_model": exp.base_model,
+                    "scale": recipe.scale if recipe and trained else 0,
+                    "strategy": recipe.strategy if recipe and trained else "none",
+                    "target_format": recipe.target_format if recipe and trained else "none",
+                    "benchmark": s["benchmark"],
+                    "pass_at_1": s["pass_at_1_greedy"],
+                    "avg_at_n": s["avg_at_n"],
+                    "n": s["n"],
+                    "stderr": s["stderr"],
+                    "num_problems": s["num_problems"],
+                    "subset_hash": subset.get("subset_hash"),
+                    "scored_run_id": record.run_id,
+                    "scored_at": record.timestamp,
+                }
+            )
     return pl.DataFrame(rows)
 
 
@@ -74,8 +86,9 @@ def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
     fig, axes = plt.subplots(1, max(1, len(benchmarks)), figsize=(5 * max(1, len(benchmarks)), 3.8), squeeze=False)
     for ax, bench in zip(axes[0], benchmarks, strict=False):
         rows = table.filter(pl.col("benchmark") == bench)
-        ladder = rows.filter((pl.col("stage") == "sft") & (pl.col("strategy") == "random")
-                             & (pl.col("target_format") == "long_cot")).sort("scale")
+        ladder = rows.filter(
+            (pl.col("stage") == "sft") & (pl.col("strategy") == "random") & (pl.col("target_format") == "long_cot")
+        ).sort("scale")
         ax.plot(ladder["scale"], ladder["pass_at_1"], "o-", label="SFT long-CoT, random")
         for label, cond, marker in [
             ("SFT long-CoT, hard-first", (pl.col("stage") == "sft") & (pl.col("strategy") == "hard_first"), "s"),

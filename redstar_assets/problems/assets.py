@@ -1,5 +1,3 @@
-
-import polars as pl
 from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
 
 from redstar_assets.lineage import lineage_metadata, preview
@@ -23,11 +21,14 @@ def raw_problems(context: AssetExecutionContext, redstar: RedstarHome) -> Materi
     if quarantine.height:
         context.log.warning(f"{quarantine.height} row(s) of source {context.partition_key!r} quarantined")
     return MaterializeResult(
-        metadata={"rows": rows.height, "quarantined": quarantine.height,
-                  "quarantine_sample": preview(quarantine.select("file", "line", "field", "reason")),
-                  "sample": preview(rows.select("problem", "answer", "level")),
-                  "path": MetadataValue.path(str(store.path("raw_problems", context.partition_key))),
-                  **lineage_metadata(spec, {})},
+        metadata={
+            "rows": rows.height,
+            "quarantined": quarantine.height,
+            "quarantine_sample": preview(quarantine.select("file", "line", "field", "reason")),
+            "sample": preview(rows.select("problem", "answer", "level")),
+            "path": MetadataValue.path(str(store.path("raw_problems", context.partition_key))),
+            **lineage_metadata(spec, {}),
+        },
         data_version=DataVersion(version),
     )
 
@@ -42,10 +43,15 @@ def problems(context: AssetExecutionContext, redstar: RedstarHome) -> Materializ
     version = store.write(frame, "problems", context.partition_key)
     levels = frame.group_by("level").len().sort("level")
     return MaterializeResult(
-        metadata={"rows": frame.height, "duplicates_removed": duplicates,
-                  "levels": MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
-                  "sample": preview(frame.select("problem_id", "problem", "answer")),
-                  **lineage_metadata({"normalizer": "nfc-whitespace-v1"},
-                                     {"raw_problems": store.version("raw_problems", context.partition_key)})},
+        metadata={
+            "rows": frame.height,
+            "duplicates_removed": duplicates,
+            "levels": MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
+            "sample": preview(frame.select("problem_id", "problem", "answer")),
+            **lineage_metadata(
+                {"normalizer": "nfc-whitespace-v1"},
+                {"raw_problems": store.version("raw_problems", context.partition_key)},
+            ),
+        },
         data_version=DataVersion(version),
     )

@@ -27,8 +27,9 @@ def normalize_problems(raw: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         pl.col("problem").map_elements(normalize_text, return_dtype=pl.String),
         pl.col("answer").str.strip_chars(),
     ).with_columns(
-        pl.struct("domain", "problem").map_elements(lambda r: problem_id(r["domain"], r["problem"]),
-                                                    return_dtype=pl.String).alias("problem_id")
+        pl.struct("domain", "problem")
+        .map_elements(lambda r: problem_id(r["domain"], r["problem"]), return_dtype=pl.String)
+        .alias("problem_id")
     )
     deduped = frame.unique(subset="problem_id", keep="first", maintain_order=True)
     cols = ["problem_id", "source", "source_row", "domain", "problem", "answer", "level", "subject"]

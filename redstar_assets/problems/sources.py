@@ -19,11 +19,20 @@ import polars as pl
 from redstar_training.verify import last_boxed
 
 RAW_SCHEMA = {
-    "source": pl.String, "source_row": pl.Int64, "domain": pl.String, "problem": pl.String,
-    "answer": pl.String, "level": pl.Int64, "subject": pl.String,
+    "source": pl.String,
+    "source_row": pl.Int64,
+    "domain": pl.String,
+    "problem": pl.String,
+    "answer": pl.String,
+    "level": pl.Int64,
+    "subject": pl.String,
 }
 QUARANTINE_SCHEMA = {
-    "source": pl.String, "file": pl.String, "line": pl.Int64, "field": pl.String, "reason": pl.String,
+    "source": pl.String,
+    "file": pl.String,
+    "line": pl.Int64,
+    "field": pl.String,
+    "reason": pl.String,
     "raw": pl.String,
 }
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain")
@@ -31,8 +40,9 @@ SOURCE_KINDS = ("arithmetic", "file", "huggingface")
 ANSWER_TRANSFORMS = (None, "last_boxed")
 
 
-def arithmetic_problems(name: str, count: int, digits: tuple[int, int] = (1, 3), ops: list[str] | None = None,
-                        seed: int = 0, **_: Any) -> pl.DataFrame:
+def arithmetic_problems(
+    name: str, count: int, digits: tuple[int, int] = (1, 3), ops: list[str] | None = None, seed: int = 0, **_: Any
+) -> pl.DataFrame:
     """Seeded `Compute A op B.` problems; each operand's digit count is drawn from `digits`.
 
     Level is the larger operand's digit count (plus one for subtraction), the difficulty knob the
@@ -49,8 +59,17 @@ def arithmetic_problems(name: str, count: int, digits: tuple[int, int] = (1, 3),
             a, b = b, a
         answer = a + b if op == "+" else a - b
         level = max(len(str(a)), len(str(b))) + (op == "-")
-        rows.append({"source": name, "source_row": i, "domain": "math", "problem": f"Compute {a} {op} {b}.",
-                     "answer": str(answer), "level": level, "subject": "arithmetic"})
+        rows.append(
+            {
+                "source": name,
+                "source_row": i,
+                "domain": "math",
+                "problem": f"Compute {a} {op} {b}.",
+                "answer": str(answer),
+                "level": level,
+                "subject": "arithmetic",
+            }
+        )
     return pl.DataFrame(rows, schema=RAW_SCHEMA)
 
 
@@ -71,8 +90,9 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
     return out
 
 
-def _validate(rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, Any],
-              answer_transform: str | None) -> tuple[dict | None, str, str]:
+def _validate(
+    rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, Any], answer_transform: str | None
+) -> tuple[dict | None, str, str]:
     """Maps one record to the raw schema; returns (row, field, reason) with row None when invalid."""
     row: dict[str, Any] = dict(defaults)
     for target in MAPPABLE_FIELDS:
@@ -84,7 +104,11 @@ def _validate(rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, 
         if value is None or (isinstance(value, str) and not value.strip()):
             return None, mapping.get(required, required), f"missing or empty {required}"
         if isinstance(value, (list, dict)):
-            return None, mapping.get(required, required), f"{required} must be text or a number, got {type(value).__name__}"
+            return (
+                None,
+                mapping.get(required, required),
+                f"{required} must be text or a number, got {type(value).__name__}",
+            )
         row[required] = str(value)
     if answer_transform == "last_boxed":
         boxed = last_boxed(row["answer"])
@@ -99,8 +123,13 @@ def _validate(rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, 
     return row, "", ""
 
 
-def map_records(name: str, records: Iterable[tuple[str, int, dict | None, str]], mapping: dict[str, str] | None,
-                domain: str, answer_transform: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def map_records(
+    name: str,
+    records: Iterable[tuple[str, int, dict | None, str]],
+    mapping: dict[str, str] | None,
+    domain: str,
+    answer_transform: str | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Shared by every tabular source: (file, line, record, raw) in, (good rows, quarantine) out."""
     if answer_transform not in ANSWER_TRANSFORMS:
         raise ValueError(f"source {name!r}: unknown answer_transform {answer_transform!r}; known: {ANSWER_TRANSFORMS}")
@@ -108,20 +137,42 @@ def map_records(name: str, records: Iterable[tuple[str, int, dict | None, str]],
     defaults = {"domain": domain, "level": None, "subject": None}
     for file, lineno, rec, raw in records:
         if rec is None:
-            bad.append({"source": name, "file": file, "line": lineno, "field": "<record>",
-                        "reason": "not a JSON object", "raw": raw[:2000]})
+            bad.append(
+                {
+                    "source": name,
+                    "file": file,
+                    "line": lineno,
+                    "field": "<record>",
+                    "reason": "not a JSON object",
+                    "raw": raw[:2000],
+                }
+            )
             continue
         row, field, reason = _validate(rec, mapping or {}, defaults, answer_transform)
         if row is None:
-            bad.append({"source": name, "file": file, "line": lineno, "field": field, "reason": reason,
-                        "raw": (raw or json.dumps(rec, default=str))[:2000]})
+            bad.append(
+                {
+                    "source": name,
+                    "file": file,
+                    "line": lineno,
+                    "field": field,
+                    "reason": reason,
+                    "raw": (raw or json.dumps(rec, default=str))[:2000],
+                }
+            )
         else:
             good.append({**row, "source": name, "source_row": lineno})
     return pl.DataFrame(good, schema=RAW_SCHEMA), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
 
 
-def file_problems(name: str, path: str, mapping: dict[str, str] | None = None, domain: str = "math",
-                  answer_transform: str | None = None, **_: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+def file_problems(
+    name: str,
+    path: str,
+    mapping: dict[str, str] | None = None,
+    domain: str = "math",
+    answer_transform: str | None = None,
+    **_: Any,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
     files = sorted(Path().glob(path)) if any(c in path for c in "*?[") else [Path(path)]
     if not files or not all(f.exists() for f in files):
@@ -130,9 +181,17 @@ def file_problems(name: str, path: str, mapping: dict[str, str] | None = None, d
     return map_records(name, records, mapping, domain, answer_transform)
 
 
-def huggingface_problems(name: str, dataset: str, split: str = "train", revision: str | None = None,
-                         config: str | None = None, mapping: dict[str, str] | None = None, domain: str = "math",
-                         answer_transform: str | None = None, **_: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+def huggingface_problems(
+    name: str,
+    dataset: str,
+    split: str = "train",
+    revision: str | None = None,
+    config: str | None = None,
+    mapping: dict[str, str] | None = None,
+    domain: str = "math",
+    answer_transform: str | None = None,
+    **_: Any,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A Hugging Face dataset by id, split and revision; offline, a clear error says what to do instead."""
     try:
         from datasets import load_dataset
@@ -144,8 +203,9 @@ def huggingface_problems(name: str, dataset: str, split: str = "train", revision
             f"{revision!r}): {exc}. Without Hub access, download it elsewhere and declare a `file` source."
         ) from exc
     label = f"hf://{dataset}@{revision or 'main'}/{split}"
-    return map_records(name, ((label, i + 1, dict(r), "") for i, r in enumerate(rows)), mapping, domain,
-                       answer_transform)
+    return map_records(
+        name, ((label, i + 1, dict(r), "") for i, r in enumerate(rows)), mapping, domain, answer_transform
+    )
 
 
 def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:

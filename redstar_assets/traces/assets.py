@@ -1,4 +1,3 @@
-
 import polars as pl
 from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
 
@@ -22,11 +21,14 @@ def teacher_traces(context: AssetExecutionContext, redstar: RedstarHome) -> Mate
     version = store.write(frame, "teacher_traces", context.partition_key)
     finish = frame.group_by("finish_reason").len()
     return MaterializeResult(
-        metadata={"rows": frame.height, "problems": frame["problem_id"].n_unique(),
-                  "completion_tokens": int(frame["completion_tokens"].sum() or 0),
-                  "finish_reasons": MetadataValue.json({r["finish_reason"]: r["len"] for r in finish.to_dicts()}),
-                  "sample_trace": MetadataValue.md(f"```\n{frame['text'][0][:1500]}\n```" if frame.height else ""),
-                  **lineage_metadata(spec, {"problems": store.version("problems", context.partition_key)})},
+        metadata={
+            "rows": frame.height,
+            "problems": frame["problem_id"].n_unique(),
+            "completion_tokens": int(frame["completion_tokens"].sum() or 0),
+            "finish_reasons": MetadataValue.json({r["finish_reason"]: r["len"] for r in finish.to_dicts()}),
+            "sample_trace": MetadataValue.md(f"```\n{frame['text'][0][:1500]}\n```" if frame.height else ""),
+            **lineage_metadata(spec, {"problems": store.version("problems", context.partition_key)}),
+        },
         data_version=DataVersion(version),
     )
 
@@ -41,10 +43,15 @@ def verified_traces(context: AssetExecutionContext, redstar: RedstarHome) -> Mat
     version = store.write(frame, "verified_traces", context.partition_key)
     counts = {r["status"]: r["len"] for r in frame.group_by("status").len().to_dicts()}
     return MaterializeResult(
-        metadata={"rows": frame.height, "statuses": MetadataValue.json(counts),
-                  "correct_rate": round(counts.get("correct", 0) / max(1, frame.height), 4),
-                  "wrong_sample": preview(frame.filter(pl.col("status") != "correct").select("problem", "reason")),
-                  **lineage_metadata({"verifier": frame["verifier_version"][0] if frame.height else None},
-                                     {"teacher_traces": store.version("teacher_traces", context.partition_key)})},
+        metadata={
+            "rows": frame.height,
+            "statuses": MetadataValue.json(counts),
+            "correct_rate": round(counts.get("correct", 0) / max(1, frame.height), 4),
+            "wrong_sample": preview(frame.filter(pl.col("status") != "correct").select("problem", "reason")),
+            **lineage_metadata(
+                {"verifier": frame["verifier_version"][0] if frame.height else None},
+                {"teacher_traces": store.version("teacher_traces", context.partition_key)},
+            ),
+        },
         data_version=DataVersion(version),
     )

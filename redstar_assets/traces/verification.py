@@ -16,10 +16,27 @@ def verify_traces(traces: pl.DataFrame) -> pl.DataFrame:
         else:
             v = verify_completion(t["answer"], t["text"], t["finish_reason"])
             status, reason, extracted = v.status, v.reason, v.extracted
-        rows.append({"trace_id": t["trace_id"], "extracted": extracted, "status": status, "reason": reason,
-                     "truncated": t["finish_reason"] == "length",
-                     "has_think": "<think>" in t["text"] and "</think>" in t["text"]})
-    verdicts = pl.DataFrame(rows, schema={"trace_id": pl.String, "extracted": pl.String, "status": pl.String,
-                                          "reason": pl.String, "truncated": pl.Boolean, "has_think": pl.Boolean})
+        rows.append(
+            {
+                "trace_id": t["trace_id"],
+                "extracted": extracted,
+                "status": status,
+                "reason": reason,
+                "truncated": t["finish_reason"] == "length",
+                "has_think": "<think>" in t["text"] and "</think>" in t["text"],
+            }
+        )
+    verdicts = pl.DataFrame(
+        rows,
+        schema={
+            "trace_id": pl.String,
+            "extracted": pl.String,
+            "status": pl.String,
+            "reason": pl.String,
+            "truncated": pl.Boolean,
+            "has_think": pl.Boolean,
+        },
+    )
     return traces.join(verdicts, on="trace_id", how="left").with_columns(
-        pl.lit(VERIFIER_VERSION).alias("verifier_version"))
+        pl.lit(VERIFIER_VERSION).alias("verifier_version")
+    )

@@ -1,5 +1,5 @@
-
 import json
+
 from dagster import (
     AllPartitionMapping,
     AssetCheckSpec,
@@ -32,11 +32,21 @@ LOADS_CHECK = "checkpoint_loads_and_generates"
     group_name="training",
     pool="gpu",
     deps=[AssetDep(sft_subsets, partition_mapping=subset_to_experiments)],
-    check_specs=[AssetCheckSpec(LOADS_CHECK, asset="sft_checkpoints", blocking=True,
-                                description="The saved folder reloads from disk and generates.")],
+    check_specs=[
+        AssetCheckSpec(
+            LOADS_CHECK,
+            asset="sft_checkpoints",
+            blocking=True,
+            description="The saved folder reloads from disk and generates.",
+        )
+    ],
 )
-def sft_checkpoints(context: AssetExecutionContext, redstar: RedstarHome, launcher: TrainingLauncher,
-                    pipes_subprocess_client: PipesSubprocessClient):
+def sft_checkpoints(
+    context: AssetExecutionContext,
+    redstar: RedstarHome,
+    launcher: TrainingLauncher,
+    pipes_subprocess_client: PipesSubprocessClient,
+):
     """The experiment's student after supervised fine-tuning on its subset: a Hugging Face model
     folder (safetensors, tokenizer with chat template, generation config) whose model card names the
     base model, subset hash and recipe. Trained by TRL's SFTTrainer in its own process."""
@@ -47,11 +57,24 @@ def sft_checkpoints(context: AssetExecutionContext, redstar: RedstarHome, launch
     subset_hash = store.read_json("sft_subsets", exp.subset)["subset_hash"]
     out_dir = store.folder("sft_checkpoints", exp.name)
     recipe = profile.training_recipes[exp.training]
-    lineage = {"experiment": exp.name, "stage": "sft", "base_model": exp.base_model, "subset": exp.subset,
-               "subset_hash": subset_hash, "training_recipe": exp.training, "teacher": profile.teacher}
-    run_config = {**recipe, "base_model": base_path, "tiny_spec": tiny, "threads": launcher.threads,
-                  "train_file": str(store.path("sft_subsets", exp.subset)), "output_dir": str(out_dir),
-                  "lineage": lineage}
+    lineage = {
+        "experiment": exp.name,
+        "stage": "sft",
+        "base_model": exp.base_model,
+        "subset": exp.subset,
+        "subset_hash": subset_hash,
+        "training_recipe": exp.training,
+        "teacher": profile.teacher,
+    }
+    run_config = {
+        **recipe,
+        "base_model": base_path,
+        "tiny_spec": tiny,
+        "threads": launcher.threads,
+        "train_file": str(store.path("sft_subsets", exp.subset)),
+        "output_dir": str(out_dir),
+        "lineage": lineage,
+    }
     run = run_entry_point(context, pipes_subprocess_client, launcher, "redstar_training.sft", run_config, out_dir)
     yield from checkpoint_results(run, lineage_metadata(recipe, {"sft_subsets": {exp.subset: subset_hash}}))
 
@@ -60,13 +83,25 @@ def sft_checkpoints(context: AssetExecutionContext, redstar: RedstarHome, launch
     partitions_def=rl_experiment_partitions,
     group_name="training",
     pool="gpu",
-    deps=[AssetDep("sft_checkpoints", partition_mapping=sft_to_rl),
-          AssetDep(verified_traces, partition_mapping=AllPartitionMapping())],
-    check_specs=[AssetCheckSpec(LOADS_CHECK, asset="rl_checkpoints", blocking=True,
-                                description="The saved folder reloads from disk and generates.")],
+    deps=[
+        AssetDep("sft_checkpoints", partition_mapping=sft_to_rl),
+        AssetDep(verified_traces, partition_mapping=AllPartitionMapping()),
+    ],
+    check_specs=[
+        AssetCheckSpec(
+            LOADS_CHECK,
+            asset="rl_checkpoints",
+            blocking=True,
+            description="The saved folder reloads from disk and generates.",
+        )
+    ],
 )
-def rl_checkpoints(context: AssetExecutionContext, redstar: RedstarHome, launcher: TrainingLauncher,
-                   pipes_subprocess_client: PipesSubprocessClient):
+def rl_checkpoints(
+    context: AssetExecutionContext,
+    redstar: RedstarHome,
+    launcher: TrainingLauncher,
+    pipes_subprocess_client: PipesSubprocessClient,
+):
     """The experiment's student after the RL stage: DPO (the paper's best RL variant) on pairs of a
     verified-correct and a wrong teacher trace of the same problem, starting from its SFT checkpoint."""
     profile = active_profile()
@@ -80,11 +115,25 @@ def rl_checkpoints(context: AssetExecutionContext, redstar: RedstarHome, launche
     sft_dir = store.folder("sft_checkpoints", exp.name) / "model"
     sft_lineage = json.loads((sft_dir / "redstar_lineage.json").read_text())
     out_dir = store.folder("rl_checkpoints", exp.name)
-    lineage = {**sft_lineage, "stage": "rl", "rl_recipe": exp.rl, "pairs_data_version": pairs_version,
-               "pairs": pairs.height}
-    run_config = {**recipe, "model": str(sft_dir), "pairs_file": str(store.path("rl_checkpoints", exp.name, "pairs")),
-                  "output_dir": str(out_dir), "threads": launcher.threads, "lineage": lineage}
+    lineage = {
+        **sft_lineage,
+        "stage": "rl",
+        "rl_recipe": exp.rl,
+        "pairs_data_version": pairs_version,
+        "pairs": pairs.height,
+    }
+    run_config = {
+        **recipe,
+        "model": str(sft_dir),
+        "pairs_file": str(store.path("rl_checkpoints", exp.name, "pairs")),
+        "output_dir": str(out_dir),
+        "threads": launcher.threads,
+        "lineage": lineage,
+    }
     run = run_entry_point(context, pipes_subprocess_client, launcher, "redstar_training.rl", run_config, out_dir)
-    yield from checkpoint_results(run, lineage_metadata(recipe, {"verified_traces": store.versions("verified_traces",
-                                                                                                    sources),
-                                                                 "pairs": pairs_version}))
+    yield from checkpoint_results(
+        run,
+        lineage_metadata(
+            recipe, {"verified_traces": store.versions("verified_traces", sources), "pairs": pairs_version}
+        ),
+    )

@@ -10,7 +10,9 @@ rl_experiment_partitions = StaticPartitionsDefinition(_profile.experiments_with(
 
 # Each SFT experiment reads the subset its recipe names.
 subset_to_experiments = StaticPartitionMapping(
-    {recipe: [e.name for e in _profile.experiments if e.subset == recipe and "sft" in e.stages]
-     for recipe in _profile.subset_recipes}
+    {
+        recipe: [e.name for e in _profile.experiments if e.subset == recipe and "sft" in e.stages]
+        for recipe in _profile.subset_recipes
+    }
 )
 sft_to_rl = StaticPartitionMapping({name: name for name in _profile.experiments_with("rl")})
