@@ -13,6 +13,7 @@ from dagster import AssetSelection, Definitions, PipesSubprocessClient, define_a
 from redstar_assets.curation.assets import difficulty_scores, sft_subsets
 from redstar_assets.evaluation.assets import ablation_report, benchmark_scores
 from redstar_assets.problems.assets import problems, raw_problems
+from redstar_assets.problems.sensors import problem_inbox_sensor
 from redstar_assets.resources import RedstarHome, TrainingLauncher
 from redstar_assets.traces.assets import teacher_traces, verified_traces
 from redstar_assets.training.assets import rl_checkpoints, sft_checkpoints
@@ -47,4 +48,4 @@ curation_job = define_asset_job(
     description="Ingest, distill, verify and score one problem source (one partition per source).",
 )
 
-defs = Definitions(assets=ALL_ASSETS, resources=resources(), jobs=[curation_job])
+defs = Definitions(assets=ALL_ASSETS, resources=resources(), jobs=[curation_job], sensors=[problem_inbox_sensor])

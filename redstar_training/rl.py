@@ -37,6 +37,7 @@ class DPORunConfig:
     batch_size: int = 16
     max_length: int = 256
     bf16: bool = False
+    gradient_checkpointing: bool = False  # TRL turns it on by default; it only costs time on a tiny model
     seed: int = 0
     threads: int = 1
     report_to: str = "none"
@@ -87,6 +88,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
         use_cpu=not torch.cuda.is_available(),
         logging_steps=5,
         save_strategy="no",
+        gradient_checkpointing=cfg.gradient_checkpointing,
         report_to=cfg.report_to,
         seed=cfg.seed,
         disable_tqdm=True,

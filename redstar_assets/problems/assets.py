@@ -1,6 +1,7 @@
 from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
 
 from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.normalize import normalize_problems
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.problems.sources import load_source
@@ -13,9 +14,9 @@ def raw_problems(context: AssetExecutionContext, redstar: RedstarHome) -> Materi
     """Problems as ingested from one source (a built-in generator or a local JSONL/Parquet file),
     mapped to the common fields. Rows that fail validation go to a quarantine table naming the
     file, line, field and reason, so one bad row never costs the good ones."""
-    spec = active_profile().source(context.partition_key)
-    rows, quarantine = load_source(spec)
     store = redstar.store()
+    spec = source_spec(active_profile(), context.partition_key, store.root)
+    rows, quarantine = load_source(spec)
     version = store.write(rows, "raw_problems", context.partition_key)
     store.write(quarantine, "raw_problems", context.partition_key, name="quarantine")
     if quarantine.height:

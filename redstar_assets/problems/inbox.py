@@ -1,0 +1,29 @@
+"""The inbox: problem files dropped under REDSTAR_HOME/inbox, each its own source partition."""
+
+import re
+from pathlib import Path
+from typing import Any
+
+from redstar_assets.profile import Profile
+
+INBOX_PREFIX = "inbox-"
+INBOX_SUFFIXES = (".jsonl", ".parquet")
+
+
+def inbox_partition(path: Path) -> str:
+    """The partition key of a dropped file: `inbox-<file stem>`, reduced to safe characters."""
+    return INBOX_PREFIX + re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem)
+
+
+def inbox_files(home: Path) -> list[Path]:
+    inbox = home / "inbox"
+    return sorted(p for p in inbox.glob("*") if p.suffix in INBOX_SUFFIXES) if inbox.exists() else []
+
+
+def source_spec(profile: Profile, partition: str, home: Path) -> dict[str, Any]:
+    """A profile's declared source, or an inbox file read through the profile's `inbox` mapping."""
+    if partition.startswith(INBOX_PREFIX):
+        for path in inbox_files(home):
+            if inbox_partition(path) == partition:
+                return {"name": partition, "kind": "file", "path": str(path), **profile.raw.get("inbox", {})}
+    return profile.source(partition)
