@@ -28,8 +28,8 @@ class TinyQwen2Spec:
     hidden_size: int = 128
     intermediate_size: int = 384
     num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
+    num_attention_heads: int = 8
+    num_key_value_heads: int = 4
     max_position_embeddings: int = 512
     seed: int = 0
 
