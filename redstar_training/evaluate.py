@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         outputs, scores = evaluate(cfg, pipes)
         out = Path(cfg.output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        pl.DataFrame(outputs).write_parquet(out / "outputs.parquet")
-        pl.DataFrame(scores).write_parquet(out / "scores.parquet")
+        pl.DataFrame(outputs, infer_schema_length=None).write_parquet(out / "outputs.parquet")
+        pl.DataFrame(scores, infer_schema_length=None).write_parquet(out / "scores.parquet")
         log(pipes, f"wrote {len(scores)} score rows and {len(outputs)} outputs to {out}")
 
 

@@ -54,7 +54,7 @@ def ablation_table(instance: DagsterInstance, store: Store, profile: Profile) ->
                     "scored_at": record.timestamp,
                 }
             )
-    return pl.DataFrame(rows)
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
 def _fmt(value) -> str:
