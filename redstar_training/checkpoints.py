@@ -45,6 +45,20 @@ def write_model_card(folder: Path, lineage: dict[str, Any], metrics: dict[str, A
     ]
     (Path(folder) / "README.md").write_text("\n".join(lines))
     (Path(folder) / "redstar_lineage.json").write_text(json.dumps(lineage, indent=2, sort_keys=True, default=str))
+    (Path(folder) / "redstar_metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str))
+
+
+def finished_metrics(model_dir: Path, run_config_hash: str) -> dict[str, Any] | None:
+    """The metrics of a finished run of exactly this config (its hash covers the data hashes), else None.
+
+    A re-run with an unchanged config and data then reuses the checkpoint instead of training twice.
+    """
+    lineage, metrics = Path(model_dir) / "redstar_lineage.json", Path(model_dir) / "redstar_metrics.json"
+    if not (lineage.exists() and metrics.exists()):
+        return None
+    if json.loads(lineage.read_text()).get("run_config_hash") != run_config_hash:
+        return None
+    return json.loads(metrics.read_text())
 
 
 def publish(tmp: Path, final: Path) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redstar_training.checkpoints import folder_hash, publish, smoke_generate, write_model_card
+from redstar_training.checkpoints import finished_metrics, folder_hash, publish, smoke_generate, write_model_card
 from redstar_training.pipes import dagster_pipes, log
 from redstar_training.runconfig import config_hash, load_config
 from redstar_training.sft import report
@@ -72,6 +72,15 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
     dataset = load_pairs(cfg.pairs_file)
     out = Path(cfg.output_dir)
+    reused = finished_metrics(out / "model", config_hash(cfg))
+    if reused is not None:
+        log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
+        return {
+            **reused,
+            "reused": True,
+            "smoke": smoke_generate(out / "model", cfg.smoke_prompt),
+            "checkpoint_hash": folder_hash(out / "model"),
+        }
     trainer_dir = out / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
@@ -128,6 +137,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
         "last_reward_margin": history[-1].get("rewards/margins") if history else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loss_curve": [(h["step"], h["loss"]) for h in history],
+        "reused": False,
     }
     write_model_card(tmp, {**cfg.lineage, "sft_model": cfg.model, "run_config_hash": config_hash(cfg)}, metrics)
     publish(tmp, out / "model")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redstar_training.checkpoints import folder_hash, publish, smoke_generate, write_model_card
+from redstar_training.checkpoints import finished_metrics, folder_hash, publish, smoke_generate, write_model_card
 from redstar_training.pipes import dagster_pipes, log
 from redstar_training.runconfig import config_hash, load_config
 from redstar_training.tiny_model import ensure_base_model
@@ -93,6 +93,15 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         raise SystemExit(f"base_model {cfg.base_model!r} is neither a model folder nor a hub id (org/name)")
     dataset = load_messages(cfg.train_file)
     out = Path(cfg.output_dir)
+    reused = finished_metrics(out / "model", config_hash(cfg))
+    if reused is not None:
+        log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
+        return {
+            **reused,
+            "reused": True,
+            "smoke": smoke_generate(out / "model", cfg.smoke_prompt),
+            "checkpoint_hash": folder_hash(out / "model"),
+        }
     trainer_dir = out / "trainer"
     tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
     model = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
@@ -166,6 +175,7 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         "resumed": resume,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loss_curve": losses,
+        "reused": False,
     }
     write_model_card(tmp, {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg)}, metrics)
     publish(tmp, out / "model")

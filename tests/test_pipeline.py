@@ -92,3 +92,21 @@ def test_scores_and_report_cover_every_experiment_and_stage(materialized):
     assert outputs.height == sum(b["count"] for b in profile.benchmarks) * (1 + profile.evaluation["samples"])
     meta = _metadata(instance, "benchmark_scores", "untrained")
     assert meta["overlap_after_removal"].value == 0
+
+
+def test_rerun_with_unchanged_data_reuses_the_checkpoint(materialized):
+    """Generation and training are the expensive steps: re-materializing an experiment whose config
+    and subset did not change must reuse the checkpoint, not train again."""
+    from dagster import materialize
+
+    from redstar_assets import definitions as d
+
+    instance, data, _, _ = materialized
+    exp = active_profile().experiments_with("sft")[0]
+    before = (data / "sft_checkpoints" / exp / "model" / "model.safetensors").stat().st_mtime
+    result = materialize(
+        d.ALL_ASSETS, selection=[d.sft_checkpoints], partition_key=exp, instance=instance, resources=resources()
+    )
+    assert result.success
+    assert _metadata(instance, "sft_checkpoints", exp)["reused"].value is True
+    assert (data / "sft_checkpoints" / exp / "model" / "model.safetensors").stat().st_mtime == before

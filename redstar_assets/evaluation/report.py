@@ -81,8 +81,10 @@ def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    benchmarks = sorted(table["benchmark"].unique().to_list()) if table.height else []
+    benchmarks = table["benchmark"].unique(maintain_order=True).to_list() if table.height else []
+    scales = sorted(s for s in table["scale"].unique().to_list() if s > 0) if table.height else []
     fig, axes = plt.subplots(1, max(1, len(benchmarks)), figsize=(5 * max(1, len(benchmarks)), 3.8), squeeze=False)
     for ax, bench in zip(axes[0], benchmarks, strict=False):
         rows = table.filter(pl.col("benchmark") == bench)
@@ -90,17 +92,19 @@ def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
             (pl.col("stage") == "sft") & (pl.col("strategy") == "random") & (pl.col("target_format") == "long_cot")
         ).sort("scale")
         ax.plot(ladder["scale"], ladder["pass_at_1"], "o-", label="SFT long-CoT, random")
-        for label, cond, marker in [
-            ("SFT long-CoT, hard-first", (pl.col("stage") == "sft") & (pl.col("strategy") == "hard_first"), "s"),
-            ("SFT answer-only", (pl.col("stage") == "sft") & (pl.col("target_format") == "answer_only"), "x"),
-            ("SFT + DPO", pl.col("stage") == "rl", "^"),
+        for label, cond, marker, color in [
+            ("SFT long-CoT, hard-first", (pl.col("stage") == "sft") & (pl.col("strategy") == "hard_first"), "s", "C3"),
+            ("SFT answer-only", (pl.col("stage") == "sft") & (pl.col("target_format") == "answer_only"), "x", "C1"),
+            ("SFT + DPO", pl.col("stage") == "rl", "^", "C2"),
         ]:
             arm = rows.filter(cond)
             if arm.height:
-                ax.scatter(arm["scale"], arm["pass_at_1"], marker=marker, s=60, label=label, zorder=3)
+                ax.scatter(arm["scale"], arm["pass_at_1"], marker=marker, s=60, label=label, color=color, zorder=3)
         for base in rows.filter(pl.col("stage") == "base").iter_rows(named=True):
             ax.axhline(base["pass_at_1"], ls="--", color="grey", label=f"untrained ({base['experiment']})")
         ax.set_xscale("log")
+        ax.set_xticks(scales, [f"{x // 1000}k" if x >= 1000 and x % 1000 == 0 else str(x) for x in scales])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("subset scale (training traces)")
         ax.set_ylabel("pass@1 (greedy)")

@@ -23,6 +23,7 @@ from redstar_assets.training.partitions import (
     sft_to_rl,
     subset_to_experiments,
 )
+from redstar_training.checkpoints import folder_hash
 
 LOADS_CHECK = "checkpoint_loads_and_generates"
 
@@ -117,6 +118,7 @@ def rl_checkpoints(
     out_dir = store.folder("rl_checkpoints", exp.name)
     lineage = {
         **sft_lineage,
+        "sft_checkpoint_hash": folder_hash(sft_dir),
         "stage": "rl",
         "rl_recipe": exp.rl,
         "pairs_data_version": pairs_version,
