@@ -162,7 +162,7 @@ def test_store_writes_atomically_with_content_hash(tmp_path):
 
 def test_profiles_validate_with_file_and_key(tmp_path):
     demo = load_profile("demo")
-    assert demo.experiment("cot-random-4k").stages == ("sft",)
+    assert demo.experiment("cot-random-4k").stages == ("sft", "rl")
     tiny = load_profile("demo-tiny")
     assert tiny.subset_recipes.keys().isdisjoint({"cot-random-4k"}) and tiny.teacher["backend"] == "procedural"
     bad = tmp_path / "bad.yaml"
