@@ -18,6 +18,9 @@ BIN = Path(sys.executable).parent
 
 
 def _env(home: Path, **extra) -> dict:
+    """A fresh DAGSTER_HOME with the project's tracked dagster.yaml, and a fresh data root."""
+    (home / "dagster_home").mkdir(exist_ok=True)
+    (home / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
     env = {k: v for k, v in os.environ.items() if k != "REDSTAR_PROFILE"}
     return {**env, "DAGSTER_HOME": str(home / "dagster_home"), "REDSTAR_HOME": str(home / "data"), **extra}
 
@@ -68,7 +71,6 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
         "  - {name: arith-add, kind: arithmetic, count: 60, digits: [1, 3], ops: ['+'], seed: 1}\n"
         f"  - {{name: my-pool, kind: file, path: '{pool}', mapping: {{problem: q, answer: a}}}}\n"
     )
-    (tmp_path / "dagster_home").mkdir()
     out = subprocess.run(
         [BIN / "redstar", "run", "--profile", str(profile)],
         cwd=ROOT,
@@ -102,7 +104,6 @@ def _free_port() -> int:
 
 def test_webserver_serves_all_ten_assets(tmp_path):
     port = _free_port()
-    (tmp_path / "dagster_home").mkdir()
     proc = subprocess.Popen(
         [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=ROOT,
