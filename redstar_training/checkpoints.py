@@ -89,3 +89,35 @@ def smoke_generate(folder: Path, prompt: str, max_new_tokens: int = 64) -> dict[
         "stopped_at_eos": tokenizer.eos_token_id in new,
         "text": tokenizer.decode(new, skip_special_tokens=True),
     }
+
+
+def reuse_finished(model_dir: Path, run_config_hash: str, smoke_prompt: str) -> dict[str, Any] | None:
+    """A finished checkpoint of this exact config, re-checked, ready to report; None means train."""
+    metrics = finished_metrics(model_dir, run_config_hash)
+    if metrics is None:
+        return None
+    return {
+        **metrics,
+        "reused": True,
+        "smoke": smoke_generate(model_dir, smoke_prompt),
+        "checkpoint_hash": folder_hash(model_dir),
+    }
+
+
+def save_checkpoint(
+    trainer: Any, tokenizer: Any, out: Path, lineage: dict[str, Any], metrics: dict[str, Any], smoke_prompt: str
+) -> dict[str, Any]:
+    """Saves weights, tokenizer, generation config and card to a temporary folder, publishes it with
+    one rename, then reloads it from disk to generate: the 'loads and generates' evidence."""
+    tmp = out / "model.tmp"
+    trainer.save_model(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    trainer.model.generation_config.save_pretrained(str(tmp))
+    metrics = {**metrics, "reused": False}
+    write_model_card(tmp, lineage, metrics)
+    publish(tmp, out / "model")
+    return {
+        **metrics,
+        "smoke": smoke_generate(out / "model", smoke_prompt),
+        "checkpoint_hash": folder_hash(out / "model"),
+    }

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redstar_training.checkpoints import finished_metrics, folder_hash, publish, smoke_generate, write_model_card
+from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.pipes import dagster_pipes, log
 from redstar_training.runconfig import config_hash, load_config
 from redstar_training.sft import report
@@ -72,15 +72,10 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
     dataset = load_pairs(cfg.pairs_file)
     out = Path(cfg.output_dir)
-    reused = finished_metrics(out / "model", config_hash(cfg))
+    reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt)
     if reused is not None:
         log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
-        return {
-            **reused,
-            "reused": True,
-            "smoke": smoke_generate(out / "model", cfg.smoke_prompt),
-            "checkpoint_hash": folder_hash(out / "model"),
-        }
+        return reused
     trainer_dir = out / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
@@ -123,10 +118,6 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     start = time.time()
     result = trainer.train()
     seconds = time.time() - start
-    tmp = out / "model.tmp"
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    trainer.model.generation_config.save_pretrained(str(tmp))
     metrics = {
         "train_loss": float(result.training_loss),
         "steps": int(result.global_step),
@@ -137,13 +128,9 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
         "last_reward_margin": history[-1].get("rewards/margins") if history else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loss_curve": [(h["step"], h["loss"]) for h in history],
-        "reused": False,
     }
-    write_model_card(tmp, {**cfg.lineage, "sft_model": cfg.model, "run_config_hash": config_hash(cfg)}, metrics)
-    publish(tmp, out / "model")
-    metrics["smoke"] = smoke_generate(out / "model", cfg.smoke_prompt)
-    metrics["checkpoint_hash"] = folder_hash(out / "model")
-    return metrics
+    lineage = {**cfg.lineage, "sft_model": cfg.model, "run_config_hash": config_hash(cfg)}
+    return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redstar_training.checkpoints import finished_metrics, folder_hash, publish, smoke_generate, write_model_card
+from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.pipes import dagster_pipes, log
 from redstar_training.runconfig import config_hash, load_config
 from redstar_training.tiny_model import ensure_base_model
@@ -93,15 +93,10 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         raise SystemExit(f"base_model {cfg.base_model!r} is neither a model folder nor a hub id (org/name)")
     dataset = load_messages(cfg.train_file)
     out = Path(cfg.output_dir)
-    reused = finished_metrics(out / "model", config_hash(cfg))
+    reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt)
     if reused is not None:
         log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
-        return {
-            **reused,
-            "reused": True,
-            "smoke": smoke_generate(out / "model", cfg.smoke_prompt),
-            "checkpoint_hash": folder_hash(out / "model"),
-        }
+        return reused
     trainer_dir = out / "trainer"
     tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
     model = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
@@ -157,10 +152,6 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
     seconds = time.time() - start
     if cfg.lora:
         trainer.model = trainer.model.merge_and_unload()
-    tmp = out / "model.tmp"
-    trainer.save_model(str(tmp))
-    tokenizer.save_pretrained(str(tmp))
-    trainer.model.generation_config.save_pretrained(str(tmp))
     tokens = sum(
         len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in dataset
     )
@@ -175,13 +166,9 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         "resumed": resume,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loss_curve": losses,
-        "reused": False,
     }
-    write_model_card(tmp, {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg)}, metrics)
-    publish(tmp, out / "model")
-    metrics["smoke"] = smoke_generate(out / "model", cfg.smoke_prompt)
-    metrics["checkpoint_hash"] = folder_hash(out / "model")
-    return metrics
+    lineage = {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg)}
+    return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
 
 
 def report(pipes: Any, model_dir: Path, metrics: dict[str, Any]) -> None:

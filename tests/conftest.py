@@ -29,3 +29,20 @@ def home(tmp_path, monkeypatch) -> Path:
     (dagster_home / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
     monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
     return tmp_path
+
+
+@pytest.fixture
+def pipeline_asset_names() -> set[str]:
+    """The ten assets of DESIGN.md, in the user's words; what the graph and the UI must show."""
+    return {
+        "raw_problems",
+        "problems",
+        "teacher_traces",
+        "verified_traces",
+        "difficulty_scores",
+        "sft_subsets",
+        "sft_checkpoints",
+        "rl_checkpoints",
+        "benchmark_scores",
+        "ablation_report",
+    }

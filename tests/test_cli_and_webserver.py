@@ -102,7 +102,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_webserver_serves_all_ten_assets(tmp_path):
+def test_webserver_serves_all_ten_assets(tmp_path, pipeline_asset_names):
     port = _free_port()
     proc = subprocess.Popen(
         [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
@@ -132,18 +132,7 @@ def test_webserver_serves_all_ten_assets(tmp_path):
                 break
             time.sleep(1)
         keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
-        assert keys == {
-            "raw_problems",
-            "problems",
-            "teacher_traces",
-            "verified_traces",
-            "difficulty_scores",
-            "sft_subsets",
-            "sft_checkpoints",
-            "rl_checkpoints",
-            "benchmark_scores",
-            "ablation_report",
-        }
+        assert keys == pipeline_asset_names
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -43,22 +43,11 @@ def test_dagster_definitions_validate(tmp_path):
         assert "Validation successful" in out.stdout + out.stderr
 
 
-def test_all_ten_assets_and_their_partitions():
+def test_all_ten_assets_and_their_partitions(pipeline_asset_names):
     from redstar_assets.definitions import defs
 
     graph = defs.resolve_asset_graph()
     names = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert names == {
-        "raw_problems",
-        "problems",
-        "teacher_traces",
-        "verified_traces",
-        "difficulty_scores",
-        "sft_subsets",
-        "sft_checkpoints",
-        "rl_checkpoints",
-        "benchmark_scores",
-        "ablation_report",
-    }
+    assert names == pipeline_asset_names
     scores = graph.get(AssetKey("benchmark_scores"))
     assert "untrained" in scores.partitions_def.get_partition_keys()
