@@ -100,6 +100,14 @@ def print_plan(p: dict) -> None:
     print("runs: " + ", ".join(f"{k}={v}" for k, v in p["runs"].items()))
 
 
+def _root_cause(event) -> str:
+    """The innermost error of a failed step: the user's problem, not the orchestrator's wrapping."""
+    error = event.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def run_profile(profile_name: str) -> int:
     """Materializes every asset partition in pipeline order into the persistent instance."""
     from dagster import DagsterInstance
@@ -121,8 +129,9 @@ def run_profile(profile_name: str) -> int:
     failed = run_pipeline(DagsterInstance.get(), active_profile(), resources, on_step=show, tags={"redstar/cli": "run"})
     if failed is not None:
         for event in failed.all_events:
-            if event.is_failure:
-                print(event.message, file=sys.stderr)
+            if event.is_step_failure:
+                print(f"redstar: {event.step_key} failed: {_root_cause(event)}", file=sys.stderr)
+        print(f"redstar: full logs in the Dagster UI (make ui), run {failed.run_id}", file=sys.stderr)
         return 1
     report = resources["redstar"].store().folder("ablation_report") / "report.md"
     print(f"\nAblation report ({report}):\n")

@@ -4,6 +4,7 @@ GPU, and the real Dagster webserver answering with all ten assets."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -136,3 +137,23 @@ def test_webserver_serves_all_ten_assets(tmp_path, pipeline_asset_names):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_recipe_larger_than_the_pool_fails_with_recipe_and_counts(tmp_path):
+    profile = tmp_path / "greedy.yaml"
+    profile.write_text(
+        "extends: demo-tiny\nname: greedy\nreplace: [subset_recipes, experiments]\n"
+        "subset_recipes:\n  too-many: {scale: 100000, strategy: random, target_format: long_cot}\n"
+        "experiments:\n  - {name: big, base_model: tiny-qwen2, subset: too-many, training: sft-tiny, stages: [sft]}\n"
+    )
+    out = subprocess.run(
+        [BIN / "redstar", "run", "--profile", str(profile)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=300,
+    )
+    assert out.returncode == 1
+    assert "sft_subsets [too-many]: FAILED" in out.stdout
+    assert re.search(r"subset recipe 'too-many' asks for 100000 traces but only \d+ are eligible", out.stderr)
