@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 
-def folder_hash(folder: Path) -> str:
-    """Content hash of a model folder's weights and tokenizer; the checkpoint's data version."""
+def folder_hash(folder: Path) -> str | None:
+    """Content hash of a model folder's weights and tokenizer; the checkpoint's data version (None if absent)."""
+    if not Path(folder).is_dir():
+        return None
     digest = hashlib.sha256()
     for path in sorted(Path(folder).iterdir()):
         if path.suffix in {".safetensors", ".json", ".jinja"} and path.name != "trainer_state.json":

@@ -68,6 +68,8 @@ def test_checks_ran_and_passed(materialized):
         ("benchmark_scores", "heldout_disjoint_from_training"),
     }
     assert all(e.passed for e in evaluations)
+    checked = [e.metadata["trained_problems_checked"].value for e in evaluations if e.check_name.startswith("heldout")]
+    assert 0 in checked and max(checked) > 0  # the untrained baseline has no training problems; the others do
 
 
 def test_checkpoint_model_card_names_subset_and_recipe(materialized):

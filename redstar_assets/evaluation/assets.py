@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import polars as pl
 from dagster import (
@@ -20,12 +21,25 @@ from redstar_assets.evaluation.partitions import experiment_partitions, rl_to_sc
 from redstar_assets.evaluation.report import ablation_table, markdown_table, plot_scaling
 from redstar_assets.lineage import lineage_metadata
 from redstar_assets.problems.assets import problems
+from redstar_assets.problems.normalize import problem_id
 from redstar_assets.profile import active_profile
 from redstar_assets.resources import RedstarHome, TrainingLauncher
 from redstar_assets.training.base_models import base_model_ref
 from redstar_assets.training.launch import run_entry_point
+from redstar_training.checkpoints import folder_hash
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
+
+
+def trained_problem_ids(store, exp) -> set[str]:
+    """Ids of the problems this experiment actually trained on, recomputed from the training files'
+    prompt text (subset messages, DPO pairs), independently of how the benchmark was filtered."""
+    prompts: list[str] = []
+    if exp.subset and store.exists("sft_subsets", exp.subset):
+        prompts += [m[0]["content"] for m in store.read("sft_subsets", exp.subset)["messages"].to_list()]
+    if "rl" in exp.stages and store.exists("rl_checkpoints", exp.name, "pairs"):
+        prompts += store.read("rl_checkpoints", exp.name, "pairs")["prompt"].to_list()
+    return {problem_id("math", text) for text in prompts}
 
 
 def _stage_models(store, profile, exp) -> list[dict]:
@@ -80,7 +94,8 @@ def benchmark_scores(
             {"name": spec["name"], "file": str(store.path("benchmark_scores", exp.name, f"benchmark-{spec['name']}"))}
         )
     evaluated = set(pl.concat([pl.read_parquet(b["file"]) for b in bench_files])["problem_id"].to_list())
-    still_overlapping = len(evaluated & training_ids)
+    trained_on = trained_problem_ids(store, exp)
+    still_overlapping = len(evaluated & trained_on)
     out_dir = store.folder("benchmark_scores", exp.name)
     run_config = {
         **profile.evaluation,
@@ -93,6 +108,7 @@ def benchmark_scores(
     scores = pl.read_parquet(out_dir / "eval" / "scores.parquet").with_columns(pl.lit(exp.name).alias("experiment"))
     version = store.write(scores, "benchmark_scores", exp.name)
     checkpoints = {m["stage"]: m["path"] for m in run_config["models"]}
+    checkpoint_versions = {m["stage"]: folder_hash(Path(m["path"])) for m in run_config["models"]}
     yield MaterializeResult(
         metadata={
             "scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds"))),
@@ -103,7 +119,7 @@ def benchmark_scores(
             "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
             **lineage_metadata(
                 {k: v for k, v in run_config.items() if k != "models"},
-                {"checkpoints": checkpoints, "problems": store.versions("problems")},
+                {"checkpoints": checkpoint_versions, "problems": store.versions("problems")},
             ),
         },
         data_version=DataVersion(version),
@@ -112,7 +128,11 @@ def benchmark_scores(
         check_name=DISJOINT_CHECK,
         passed=still_overlapping == 0,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"overlap": still_overlapping, "removed_before_eval": json.dumps(overlaps)},
+        metadata={
+            "overlap": still_overlapping,
+            "trained_problems_checked": len(trained_on),
+            "removed_before_eval": json.dumps(overlaps),
+        },
     )
 
 
