@@ -112,3 +112,7 @@ def test_rerun_with_unchanged_data_reuses_the_checkpoint(materialized):
     assert result.success
     assert _metadata(instance, "sft_checkpoints", exp)["reused"].value is True
     assert (data / "sft_checkpoints" / exp / "model" / "model.safetensors").stat().st_mtime == before
+    scores = materialize(
+        d.ALL_ASSETS, selection=[d.benchmark_scores], partition_key=exp, instance=instance, resources=resources()
+    )
+    assert scores.success and _metadata(instance, "benchmark_scores", exp)["reused"].value is True

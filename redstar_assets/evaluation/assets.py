@@ -22,11 +22,12 @@ from redstar_assets.evaluation.report import ablation_table, markdown_table, plo
 from redstar_assets.lineage import lineage_metadata
 from redstar_assets.problems.assets import problems
 from redstar_assets.problems.normalize import problem_id
-from redstar_assets.profile import active_profile
+from redstar_assets.profile import active_profile, spec_hash
 from redstar_assets.resources import RedstarHome, TrainingLauncher
 from redstar_assets.training.base_models import base_model_ref
 from redstar_assets.training.launch import run_entry_point
 from redstar_training.checkpoints import folder_hash
+from redstar_training.verify import VERIFIER_VERSION
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
 
@@ -40,6 +41,20 @@ def trained_problem_ids(store, exp) -> set[str]:
     if "rl" in exp.stages and store.exists("rl_checkpoints", exp.name, "pairs"):
         prompts += store.read("rl_checkpoints", exp.name, "pairs")["prompt"].to_list()
     return {problem_id("math", text) for text in prompts}
+
+
+def eval_key(store, experiment: str, run_config: dict) -> str:
+    """What an evaluation's result depends on: checkpoint contents (a tiny base model by its spec-hashed
+    path, since it is built deterministically), benchmark contents, sampling, threads and verifier."""
+    models = {
+        m["stage"]: m["path"] if m["stage"] == "base" else folder_hash(Path(m["path"])) for m in run_config["models"]
+    }
+    benchmarks = {
+        b["name"]: store.version("benchmark_scores", experiment, f"benchmark-{b['name']}")
+        for b in run_config["benchmarks"]
+    }
+    settings = {k: v for k, v in run_config.items() if k not in {"models", "benchmarks", "output_dir"}}
+    return spec_hash({"models": models, "benchmarks": benchmarks, "settings": settings, "verifier": VERIFIER_VERSION})
 
 
 def _stage_models(store, profile, exp) -> list[dict]:
@@ -104,7 +119,15 @@ def benchmark_scores(
         "output_dir": str(out_dir / "eval"),
         "threads": launcher.threads,
     }
-    run_entry_point(context, pipes_subprocess_client, launcher, "redstar_training.evaluate", run_config, out_dir)
+    key = eval_key(store, exp.name, run_config)
+    stamp = out_dir / "eval" / "eval_key"
+    reused = stamp.exists() and stamp.read_text() == key and (out_dir / "eval" / "scores.parquet").exists()
+    if reused:
+        context.log.info("same checkpoints, benchmarks, sampling and verifier as the last evaluation: reusing it")
+    else:
+        stamp.unlink(missing_ok=True)
+        run_entry_point(context, pipes_subprocess_client, launcher, "redstar_training.evaluate", run_config, out_dir)
+        stamp.write_text(key)
     scores = pl.read_parquet(out_dir / "eval" / "scores.parquet").with_columns(pl.lit(exp.name).alias("experiment"))
     version = store.write(scores, "benchmark_scores", exp.name)
     checkpoints = {m["stage"]: m["path"] for m in run_config["models"]}
@@ -115,6 +138,7 @@ def benchmark_scores(
             "benchmark_sizes": MetadataValue.json(sizes),
             "overlap_removed": MetadataValue.json(overlaps),
             "overlap_after_removal": still_overlapping,
+            "reused": reused,
             "checkpoints": MetadataValue.json(checkpoints),
             "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
             **lineage_metadata(
