@@ -26,6 +26,18 @@ def _env(home: Path, **extra) -> dict:
     return {**env, "DAGSTER_HOME": str(home / "dagster_home"), "REDSTAR_HOME": str(home / "data"), **extra}
 
 
+def _redstar_run(profile: Path, home: Path) -> subprocess.CompletedProcess:
+    """`redstar run --profile FILE` as a user would type it, with its own Dagster home and data root."""
+    return subprocess.run(
+        [BIN / "redstar", "run", "--profile", str(profile)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(home),
+        timeout=900,
+    )
+
+
 def test_dry_run_of_paper_profile_prints_the_plan():
     out = subprocess.run(
         [BIN / "redstar", "run", "--profile", "redstar-math", "--dry-run"],
@@ -72,14 +84,7 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
         "  - {name: arith-add, kind: arithmetic, count: 60, digits: [1, 3], ops: ['+'], seed: 1}\n"
         f"  - {{name: my-pool, kind: file, path: '{pool}', mapping: {{problem: q, answer: a}}}}\n"
     )
-    out = subprocess.run(
-        [BIN / "redstar", "run", "--profile", str(profile)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path),
-        timeout=900,
-    )
+    out = _redstar_run(profile, tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Ablation report" in out.stdout and "| untrained | base |" in out.stdout
     assert "raw_problems, problems, teacher_traces, verified_traces, difficulty_scores [my-pool]: ok" in out.stdout
@@ -146,14 +151,7 @@ def test_recipe_larger_than_the_pool_fails_with_recipe_and_counts(tmp_path):
         "subset_recipes:\n  too-many: {scale: 100000, strategy: random, target_format: long_cot}\n"
         "experiments:\n  - {name: big, base_model: tiny-qwen2, subset: too-many, training: sft-tiny, stages: [sft]}\n"
     )
-    out = subprocess.run(
-        [BIN / "redstar", "run", "--profile", str(profile)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path),
-        timeout=300,
-    )
+    out = _redstar_run(profile, tmp_path)
     assert out.returncode == 1
     assert "sft_subsets [too-many]: FAILED" in out.stdout
     assert re.search(r"subset recipe 'too-many' asks for 100000 traces but only \d+ are eligible", out.stderr)
