@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 
-def _use_profile(name: str) -> None:
+def _use_profile(path: str) -> None:
     """The Dagster definitions read the profile at import, so it is chosen before they load."""
-    os.environ["REDSTAR_PROFILE"] = name
+    os.environ["REDSTAR_PROFILE"] = path
     os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve()))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 
@@ -108,7 +108,7 @@ def _root_cause(event) -> str:
     return error.message.strip()
 
 
-def run_profile(profile_name: str) -> int:
+def run_profile() -> int:
     """Materializes every asset partition in pipeline order into the persistent instance."""
     from dagster import DagsterInstance
 
@@ -163,11 +163,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"redstar: {exc}", file=sys.stderr)
             return 2
         if ns.dry_run:
-            p = plan(profile)
-            print(json.dumps(p, indent=2, default=str)) if ns.json else print_plan(p)
+            if ns.json:
+                print(json.dumps(plan(profile), indent=2, default=str))
+            else:
+                print_plan(plan(profile))
             return 0
-        _use_profile(str(profile.path) if Path(ns.profile).suffix else ns.profile)
-        return run_profile(profile.name)
+        _use_profile(str(profile.path))
+        return run_profile()
     from redstar_assets.storage import Store
 
     store = Store(os.environ.get("REDSTAR_HOME", "data"))
