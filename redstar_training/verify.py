@@ -36,13 +36,53 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-def extract_answer(text: str) -> str | None:
-    """The final answer a completion commits to: boxed, after the think block when there is one."""
+_FINAL_ANSWER = re.compile(r"(?:final answer|the answer) is[:\s]*\$?([^\n$]+?)\$?\s*(?:\.\s*)?(?:\n|$)", re.I)
+_GSM8K = re.compile(r"####\s*([^\n]+)")
+_LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+MODES = ("strict", "legacy")
+
+
+def answer_region(text: str) -> str | None:
+    """The part of a completion that states the answer: the solution block, or what follows the
+    think block; None when the completion stopped inside its thinking."""
+    if "<|begin_of_solution|>" in text:
+        return text.split("<|begin_of_solution|>", 1)[1].split("<|end_of_solution|>", 1)[0]
     if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    elif "<think>" in text:
+        return text.rsplit("</think>", 1)[1]
+    if "<think>" in text or "<|begin_of_thought|>" in text:
         return None
-    return last_boxed(text)
+    return text
+
+
+def extract_answer(text: str, mode: str = "strict") -> str | None:
+    """The final answer a completion commits to: the last `\\boxed{}`/`\\fbox{}`, else "the final answer
+    is ...", else GSM8K's `#### n`. `legacy` mode falls back to the last number anywhere in the text,
+    as the Qwen2.5-Math evaluation harness does; `strict` never guesses."""
+    if mode not in MODES:
+        raise ValueError(f"unknown verification mode {mode!r}; known: {MODES}")
+    region = answer_region(text)
+    if region is not None:
+        for find in (last_boxed, _final_answer_phrase, _gsm8k_answer):
+            found = find(region)
+            if found:
+                return found
+    if mode == "legacy":
+        found = last_boxed(text)
+        if found:
+            return found
+        numbers = _LAST_NUMBER.findall(text)
+        return numbers[-1].replace(",", "") if numbers else None
+    return None
+
+
+def _final_answer_phrase(text: str) -> str | None:
+    matches = _FINAL_ANSWER.findall(text)
+    return matches[-1].strip() if matches else None
+
+
+def _gsm8k_answer(text: str) -> str | None:
+    matches = _GSM8K.findall(text)
+    return matches[-1].strip() if matches else None
 
 
 def _as_number(s: str) -> Fraction | None:
@@ -64,9 +104,9 @@ def answers_match(gold: str, predicted: str) -> bool:
     return bool(gold_parsed and pred_parsed and verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
 
 
-def verify_completion(gold: str, completion: str, finish_reason: str = "stop") -> Verdict:
+def verify_completion(gold: str, completion: str, finish_reason: str = "stop", mode: str = "strict") -> Verdict:
     """Verdict for one completion against one reference answer."""
-    extracted = extract_answer(completion)
+    extracted = extract_answer(completion, mode)
     if extracted is None:
         why = "truncated before a final answer" if finish_reason == "length" else "no \\boxed{} final answer"
         return Verdict("no_answer", why, None)
