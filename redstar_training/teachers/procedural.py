@@ -31,6 +31,8 @@ class ProceduralTeacherConfig:
 
 @dataclass(frozen=True)
 class TeacherSample:
+    """One completion; `completion_tokens` counts whitespace-separated words, as this teacher has no tokenizer."""
+
     text: str
     finish_reason: str
     completion_tokens: int
