@@ -18,6 +18,10 @@ class RedstarHome(ConfigurableResource):
     def store(self) -> Store:
         return Store(self.home)
 
+    def verdict_cache_path(self) -> str:
+        """The shared verifier's verdict cache (SQLite), so re-verifying unchanged traces costs nothing."""
+        return os.path.join(self.home, "cache", "verdicts.sqlite")
+
 
 class TrainingLauncher(ConfigurableResource):
     """How model entry points are started: the Python that runs them and torch threads per process.

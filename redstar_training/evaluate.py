@@ -20,7 +20,7 @@ from typing import Any
 from redstar_training.pipes import dagster_pipes, log
 from redstar_training.runconfig import load_config
 from redstar_training.tiny_model import ensure_base_model
-from redstar_training.verify import VERIFIER_VERSION, verify_completion
+from redstar_training.verify import VERIFIER_VERSION, MathTask, default_verifier
 
 
 @dataclass
@@ -102,8 +102,11 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
             for seed in seeds:
                 run_name = "greedy" if seed is None else f"seed{seed}"
                 correct = 0
-                for prob, (text, finish) in zip(problems, generate(model, tokenizer, prompts, cfg, seed), strict=True):
-                    verdict = verify_completion(str(prob["answer"]), text, finish)
+                generated = generate(model, tokenizer, prompts, cfg, seed)
+                pairs = zip(problems, generated, strict=True)
+                tasks = [MathTask(str(p["answer"]), text, finish_reason=finish) for p, (text, finish) in pairs]
+                verdicts = default_verifier().verify(tasks)
+                for prob, (text, finish), verdict in zip(problems, generated, verdicts, strict=True):
                     correct += verdict.status == "correct"
                     outputs.append(
                         {

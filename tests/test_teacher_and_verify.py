@@ -53,7 +53,8 @@ def test_extraction_and_verdicts():
     assert last_boxed(r"a \boxed{1} b \boxed{\frac{1}{2}} c") == r"\frac{1}{2}"
     assert last_boxed(r"\boxed{\{1,2\}}") == r"\{1,2\}"
     assert extract_answer("<think>\\boxed{3}</think> so \\boxed{4}") == "4"
-    assert extract_answer("<think> unfinished \\boxed{3}") is None
+    assert extract_answer("<think> unfinished, maybe the answer is 3") is None
+    assert extract_answer("<think> cut off after **Final Answer** \\boxed{3}") == "3"
     assert verify_completion("025", r"\boxed{25}").status == "correct"
     assert verify_completion("27.0", r"\boxed{27}").status == "correct"
     assert verify_completion(r"\frac{1}{2}", r"\boxed{0.5}").status == "correct"

@@ -8,6 +8,7 @@ from redstar_assets.profile import active_profile
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.teacher import generate_traces
 from redstar_assets.traces.verification import verify_traces
+from redstar_training.verify import MathVerifier
 
 
 @asset(partitions_def=source_partitions, group_name="traces", deps=[problems])
@@ -39,7 +40,8 @@ def verified_traces(context: AssetExecutionContext, redstar: RedstarHome) -> Mat
     (correct, wrong, no_answer, timeout, error) and reason, plus quality flags: rejection sampling
     keeps the correct ones, and DPO pairs them with the wrong ones."""
     store = redstar.store()
-    frame = verify_traces(store.read("teacher_traces", context.partition_key))
+    with MathVerifier(cache=redstar.verdict_cache_path()) as verifier:
+        frame = verify_traces(store.read("teacher_traces", context.partition_key), verifier)
     version = store.write(frame, "verified_traces", context.partition_key)
     counts = {r["status"]: r["len"] for r in frame.group_by("status").len().to_dicts()}
     return MaterializeResult(
@@ -47,6 +49,7 @@ def verified_traces(context: AssetExecutionContext, redstar: RedstarHome) -> Mat
             "rows": frame.height,
             "statuses": MetadataValue.json(counts),
             "correct_rate": round(counts.get("correct", 0) / max(1, frame.height), 4),
+            "verifier_paths": MetadataValue.json(verifier.counts),
             "wrong_sample": preview(frame.filter(pl.col("status") != "correct").select("problem", "reason")),
             **lineage_metadata(
                 {"verifier": frame["verifier_version"][0] if frame.height else None},

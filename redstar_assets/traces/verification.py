@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import polars as pl
 
-from redstar_training.verify import VERIFIER_VERSION, verify_completion
+from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, default_verifier
 
 
-def verify_traces(traces: pl.DataFrame) -> pl.DataFrame:
-    """Adds extracted answer, status, reason and quality flags to every trace."""
+def verify_traces(traces: pl.DataFrame, verifier: MathVerifier | None = None) -> pl.DataFrame:
+    """Adds extracted answer, status, reason and quality flags to every trace (one batch through the
+    shared verifier's worker pool)."""
+    teacher_ok = [t for t in traces.iter_rows(named=True) if t["finish_reason"] != "error"]
+    tasks = [MathTask(t["answer"], t["text"], finish_reason=t["finish_reason"]) for t in teacher_ok]
+    judged = dict(zip((t["trace_id"] for t in teacher_ok), (verifier or default_verifier()).verify(tasks), strict=True))
     rows = []
     for t in traces.iter_rows(named=True):
         if t["finish_reason"] == "error":
             status, reason, extracted = "error", f"teacher error: {t['error']}", None
         else:
-            v = verify_completion(t["answer"], t["text"], t["finish_reason"])
+            v = judged[t["trace_id"]]
             status, reason, extracted = v.status, v.reason, v.extracted
         rows.append(
             {
