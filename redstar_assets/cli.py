@@ -3,6 +3,9 @@
 redstar run --profile demo              # materialize the whole graph into DAGSTER_HOME
 redstar run --profile redstar-math --dry-run
 redstar ablation                        # print the last ablation table
+redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy]
+redstar verify code --input programs.jsonl --output verdicts.jsonl
+redstar verify choice --input pairs.jsonl --output verdicts.jsonl
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from redstar_training.verify import cli as verify_cli
 
 
 def _use_profile(path: str) -> None:
@@ -152,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
     abl = sub.add_parser("ablation", help="print the latest ablation table")
     abl.add_argument("--json", action="store_true")
+    verify_cli.add_parser(sub)
     ns = parser.parse_args(argv)
+    if ns.command == "verify":
+        return verify_cli.run(ns)
 
     from redstar_assets.profile import ProfileError, load_profile
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from redstar_training.verify.extract import choice_letter, extract_answer, extract_choice
+from redstar_training.verify.extract import answer_region, choice_letter, extract_answer, extract_choice
 
 VERIFIER_VERSION = "verify-v2"
 STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
@@ -148,12 +148,17 @@ def find_answer(task: MathTask) -> str | None:
             return choice_letter(task.output) or task.output.strip() or None
         return extract_choice(task.output, task.mode)
     if task.extracted:
-        return task.output.strip() or None
+        return task.output.strip().strip("$").strip() or None
     return extract_answer(task.output, task.mode)
 
 
 def no_answer(task: MathTask) -> Verdict:
-    why = "truncated before a final answer" if task.finish_reason == "length" else "no final-answer marker"
+    if task.finish_reason == "length":
+        why = "truncated before a final answer"
+    elif not task.extracted and answer_region(task.output) is None:
+        why = "ends inside its thinking, with no final answer"
+    else:
+        why = "no final-answer marker"
     return Verdict("no_answer", why, None)
 
 

@@ -1,0 +1,95 @@
+"""Verdicts for programs: HumanEval-style (`check(candidate)` against an entry point) and
+stdin/stdout pairs (TACO/APPS/LiveCodeBench style, compared token by token so trailing spaces and
+newlines do not matter). Every run goes through the sandbox."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from redstar_training.verify.sandbox import RunResult, SandboxLimits, run_python
+
+_STDERR_KEPT = 2000
+
+
+@dataclass(frozen=True)
+class CodeTask:
+    program: str
+    tests: str | None = None  # HumanEval: code defining check(candidate)
+    entry_point: str | None = None
+    io: tuple[tuple[str, str], ...] = ()  # (stdin, expected stdout) pairs
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class CodeVerdict:
+    passed: bool
+    status: str  # correct / wrong / timeout / error
+    reason: str
+    tests: list[dict] = field(default_factory=list)
+    stderr: str = ""
+
+
+def humaneval_program(program: str, tests: str, entry_point: str) -> str:
+    return f"{program}\n\n{tests}\n\ncheck({entry_point})\n"
+
+
+def same_output(actual: str, expected: str) -> bool:
+    return actual.split() == expected.split()
+
+
+def _test_status(result: RunResult, passed: bool) -> str:
+    if result.timed_out:
+        return "timeout"
+    if result.output_limited:
+        return "output_limit"
+    if result.returncode != 0:
+        return "runtime_error"
+    return "passed" if passed else "failed"
+
+
+def _record(index: int, result: RunResult, passed: bool) -> dict:
+    return {
+        "index": index,
+        "passed": passed,
+        "status": _test_status(result, passed),
+        "returncode": result.returncode,
+        "wall_s": result.wall_s,
+        "stderr": result.stderr[-_STDERR_KEPT:],
+    }
+
+
+def verify_code(task: CodeTask, *, limits: SandboxLimits | None = None, unsafe_no_sandbox: bool = False) -> CodeVerdict:
+    """Runs one program against its tests in the sandbox; stops at the first failing io test."""
+    base = limits or SandboxLimits()
+    limits = replace(base, wall_s=task.timeout_s, cpu_s=max(1, math.ceil(task.timeout_s)))
+    if task.tests is not None:
+        if not task.entry_point:
+            return CodeVerdict(False, "error", "missing field: entry_point (needed with tests)")
+        source = humaneval_program(task.program, task.tests, task.entry_point)
+        result = run_python(source, limits=limits, unsafe_no_sandbox=unsafe_no_sandbox)
+        records = [_record(0, result, result.ok)]
+    elif task.io:
+        records = []
+        for i, (stdin, expected) in enumerate(task.io):
+            result = run_python(task.program, stdin, limits, unsafe_no_sandbox=unsafe_no_sandbox)
+            records.append(_record(i, result, result.ok and same_output(result.stdout, expected)))
+            if not records[-1]["passed"]:
+                break
+    else:
+        return CodeVerdict(False, "error", "missing field: tests (with entry_point) or io")
+    failed = [r for r in records if not r["passed"]]
+    if not failed:
+        return CodeVerdict(True, "correct", f"passed {len(records)} test(s)", records)
+    first = failed[0]
+    status = "timeout" if first["status"] == "timeout" else "wrong"
+    reason = f"test {first['index']}: {first['status']}"
+    return CodeVerdict(False, status, reason, records, first["stderr"])
+
+
+def verify_code_batch(tasks: Sequence[CodeTask], *, workers: int = 2, **kwargs) -> list[CodeVerdict]:
+    """Verdicts in order; each program is its own sandboxed process, so threads are enough here."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda t: verify_code(t, **kwargs), tasks))

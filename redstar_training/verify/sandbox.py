@@ -1,0 +1,224 @@
+"""Running model-written programs in a real sandbox (bubblewrap).
+
+Inside: the host's root file system read-only, a private size-limited tmpfs at /tmp as the only
+writable place (the working directory), no network (own network namespace), own PID, IPC and UTS
+namespaces, no inherited environment (no secrets), rlimits on CPU time, address space, processes
+and file size, killed with its whole process tree at the wall deadline or when its output passes a
+hard cap; the output kept is truncated. Run as root, the program also drops to an unprivileged uid
+of its own, so it cannot read root-only files and the process limit binds (root ignores it).
+
+Model-written code never runs outside this unless the caller passes `unsafe_no_sandbox=True`,
+a name meant to be seen in review; a missing `bwrap` is an error, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces here."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    wall_s: float = 10.0
+    cpu_s: int = 10
+    memory_mb: int = 1024
+    max_processes: int = 64
+    max_file_mb: int = 16
+    scratch_mb: int = 64
+    keep_output_bytes: int = 64 << 10  # kept per stream
+    kill_output_bytes: int = 16 << 20  # a program printing more than this is killed
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    output_limited: bool
+    truncated: bool
+    wall_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out and not self.output_limited
+
+
+# Runs first inside the sandbox, as root when the caller is: sets the limits, drops to its own uid,
+# then replaces itself with the program's interpreter.
+_LAUNCHER = r"""
+import json, os, resource, sys
+spec = json.loads(sys.argv[1])
+for name, value in spec["rlimits"].items():
+    resource.setrlimit(getattr(resource, name), (value, value))
+if os.getuid() == 0:
+    os.setgroups([])
+    os.setgid(spec["uid"])
+    os.setuid(spec["uid"])
+os.execv(spec["python"], [spec["python"], "-I", "-S", "-B", *spec["argv"]])
+"""
+
+_PYTHON_IN_SANDBOX = "/tmp/.python"
+_JOB_IN_SANDBOX = "/tmp/.job"
+
+
+def bwrap_path() -> str:
+    path = shutil.which("bwrap")
+    if path is None:
+        raise SandboxUnavailable(
+            "bubblewrap (`bwrap`) is not installed, so model-written code cannot be run safely; "
+            "install it (Debian/Ubuntu: `apt-get install bubblewrap`) or, knowingly, pass unsafe_no_sandbox=True"
+        )
+    return path
+
+
+def _rlimits(limits: SandboxLimits) -> dict[str, int]:
+    return {
+        "RLIMIT_CPU": limits.cpu_s,
+        "RLIMIT_AS": limits.memory_mb << 20,
+        "RLIMIT_NPROC": limits.max_processes,
+        "RLIMIT_FSIZE": limits.max_file_mb << 20,
+        "RLIMIT_CORE": 0,
+    }
+
+
+def _bwrap_command(job: Path, limits: SandboxLimits, argv: list[str]) -> list[str]:
+    prefix = Path(sys.base_prefix)
+    python = f"{_PYTHON_IN_SANDBOX}/{Path(sys.executable).resolve().relative_to(prefix.resolve())}"
+    spec = {"rlimits": _rlimits(limits), "uid": 100000 + random.randrange(50000), "python": python, "argv": argv}
+    (job / "launch.py").write_text(_LAUNCHER)
+    root_only = ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    namespaces = root_only if os.geteuid() == 0 else ["--unshare-all"]
+    return [
+        bwrap_path(),
+        "--ro-bind", "/", "/",
+        "--dev", "/dev",
+        "--proc", "/proc",
+        "--perms", "1777", "--size", str(limits.scratch_mb << 20), "--tmpfs", "/tmp",
+        "--ro-bind", str(prefix), _PYTHON_IN_SANDBOX,
+        "--ro-bind", str(job), _JOB_IN_SANDBOX,
+        *namespaces,
+        "--die-with-parent", "--new-session",
+        "--clearenv",
+        "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
+        "--setenv", "HOME", "/tmp",
+        "--setenv", "LANG", "C.UTF-8",
+        "--setenv", "LD_LIBRARY_PATH", f"{_PYTHON_IN_SANDBOX}/lib",
+        "--chdir", "/tmp",
+        python, "-I", "-S", f"{_JOB_IN_SANDBOX}/launch.py", json.dumps(spec),
+    ]  # fmt: skip
+
+
+def _unsafe_command(job: Path, argv: list[str]) -> list[str]:
+    return [sys.executable, "-I", "-S", "-B", *[a.replace(_JOB_IN_SANDBOX, str(job)) for a in argv]]
+
+
+def run_python(
+    source: str,
+    stdin: str = "",
+    limits: SandboxLimits = SandboxLimits(),
+    *,
+    unsafe_no_sandbox: bool = False,
+) -> RunResult:
+    """Runs `source` as a Python program in the sandbox, feeding it `stdin`."""
+    with tempfile.TemporaryDirectory(prefix="redstar-sandbox-") as tmp:
+        job = Path(tmp)
+        (job / "main.py").write_text(source)
+        os.chmod(job, 0o755)
+        argv = [f"{_JOB_IN_SANDBOX}/main.py"]
+        command = _unsafe_command(job, argv) if unsafe_no_sandbox else _bwrap_command(job, limits, argv)
+        return _run(command, stdin, limits)
+
+
+def _run(command: list[str], stdin: str, limits: SandboxLimits) -> RunResult:
+    started = time.monotonic()
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True, env=env,
+    )  # fmt: skip
+    kept = {"stdout": bytearray(), "stderr": bytearray()}
+    total = 0
+    timed_out = output_limited = truncated = False
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    pending_input = stdin.encode()
+    if pending_input:
+        selector.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
+    else:
+        proc.stdin.close()
+    open_streams = 2
+    while open_streams:
+        remaining = limits.wall_s - (time.monotonic() - started)
+        if remaining <= 0:
+            timed_out = True
+            break
+        for key, _ in selector.select(timeout=remaining):
+            if key.data == "stdin":
+                try:
+                    written = os.write(key.fd, pending_input[:65536])
+                    pending_input = pending_input[written:]
+                except (BrokenPipeError, OSError):
+                    pending_input = b""
+                if not pending_input:
+                    selector.unregister(proc.stdin)
+                    proc.stdin.close()
+                continue
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                selector.unregister(key.fileobj)
+                open_streams -= 1
+                continue
+            total += len(chunk)
+            room = limits.keep_output_bytes - len(kept[key.data])
+            truncated |= len(chunk) > room
+            kept[key.data] += chunk[: max(0, room)]
+            if total > limits.kill_output_bytes:
+                output_limited = True
+                open_streams = 0
+                break
+    if not (timed_out or output_limited):
+        try:  # both streams closed; the program may still be running
+            proc.wait(timeout=max(0.0, limits.wall_s - (time.monotonic() - started)))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    _kill_group(proc)
+    selector.close()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream and not stream.closed:
+            stream.close()
+    returncode = None if timed_out or output_limited else proc.returncode
+    return RunResult(
+        returncode=returncode,
+        stdout=kept["stdout"].decode(errors="replace"),
+        stderr=kept["stderr"].decode(errors="replace"),
+        timed_out=timed_out,
+        output_limited=output_limited,
+        truncated=truncated or output_limited,
+        wall_s=round(time.monotonic() - started, 3),
+    )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """The program's whole process tree goes: its session's group, and with bwrap gone, its PID namespace."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
