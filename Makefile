@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 
-.PHONY: run test test-fast ui pools bench lint venv clean-data
+.PHONY: run test test-fast ui pools bench lint venv sandbox clean-data
 
 venv: $(VENV)/.installed
 
@@ -16,16 +16,24 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# Model-written code runs only inside bubblewrap (Debian package `bubblewrap`); installed here when missing.
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }; }
+	@command -v bwrap >/dev/null || { echo "bubblewrap is required for the code sandbox: install the 'bubblewrap' package" >&2; exit 1; }
+
 pools: venv
 	@$(BIN)/dagster instance concurrency set gpu 1 >/dev/null
 
 run: venv pools
 	$(BIN)/redstar run --profile demo
 
-test: venv
+test: venv sandbox
 	$(BIN)/pytest -q -rs
 
-test-fast: venv
+test-fast: venv sandbox
 	$(BIN)/pytest -q -m "not slow"
 
 ui: venv pools

@@ -46,3 +46,15 @@ def pipeline_asset_names() -> set[str]:
         "benchmark_scores",
         "ablation_report",
     }
+
+
+@pytest.fixture
+def sandbox() -> None:
+    """Tests that run model-written code need bubblewrap (`make test` installs it); CI fails without it."""
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        message = "bubblewrap (bwrap) is not installed; `make sandbox` installs it"
+        if os.environ.get("REDSTAR_REQUIRE_SANDBOX"):
+            pytest.fail(message)
+        pytest.skip(message)

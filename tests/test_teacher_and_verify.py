@@ -79,30 +79,3 @@ def test_verifier_agrees_with_original_harness_on_real_outputs(shared_data, name
         agree += ours == bool(row["score"][0])
     assert total >= 10
     assert agree == total, f"{total - agree} of {total} verdicts differ from the harness"
-
-
-def test_extraction_formats_and_modes():
-    sky = "<|begin_of_thought|>try 3<|end_of_thought|><|begin_of_solution|>So \\boxed{7}<|end_of_solution|>"
-    assert extract_answer(sky) == "7"
-    assert extract_answer("<|begin_of_thought|>cut off at 42") is None
-    assert extract_answer("<|begin_of_thought|>cut off at 42", mode="legacy") == "42"
-    assert extract_answer("Thus the final answer is $12$.\n") == "12"
-    assert extract_answer("Natalia sold 48+24 = 72 clips.\n#### 72") == "72"
-    assert extract_answer("we get 1,234 in the end") is None
-    assert extract_answer("we get 1,234 in the end", mode="legacy") == "1234"
-    with pytest.raises(ValueError, match="unknown verification mode"):
-        extract_answer("x", mode="lenient")
-
-
-def test_agreement_with_the_harness_on_all_570_real_outputs(shared_data):
-    """The original Qwen2.5-Math-style harness judged these 570 outputs; legacy mode (its extraction
-    rules) must agree on >= 96%, strict mode on >= 96% of the outputs that state a final answer."""
-    rows = [json.loads(line) for f in sorted((shared_data / "traces").glob("*.jsonl")) for line in f.open()]
-    assert len(rows) == 570
-    for mode in ("legacy", "strict"):
-        verdicts = [(verify_completion(str(r["answer"]), r["code"][0], mode=mode), bool(r["score"][0])) for r in rows]
-        judged = [(v, h) for v, h in verdicts if v.status != "no_answer"]
-        agree = sum((v.status == "correct") == h for v, h in judged)
-        assert agree / len(judged) >= 0.96, (mode, agree, len(judged))
-        if mode == "legacy":
-            assert len(judged) == 570

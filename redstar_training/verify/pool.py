@@ -135,11 +135,17 @@ class WorkerPool:
             self._all.discard(worker)
 
     def _kill_and_free(self, worker: _Worker) -> None:
+        """Kills a stuck or dead worker and starts its replacement now, so its imports overlap other work."""
         self.kills += 1
         self._discard(worker)
-        self._slots.put(None)
+        replacement = _Worker(self.func_path, self.memory_mb, self.preload)
+        with self._lock:
+            self._all.add(replacement)
+        self._slots.put(replacement)
 
-    def map(self, items: Sequence[Any]) -> list[Any]:
+    def map(self, items: Sequence[Any], timings: list | None = None) -> list[Any]:
+        """Results in order. With `timings` (a list), each item's (start, answered) monotonic times are
+        appended as (index, started, answered), start being the worker's acknowledgement."""
         results: list[Any] = [None] * len(items)
         pending = deque(range(len(items)))
         running: dict[Connection, _Running] = {}
@@ -157,8 +163,8 @@ class WorkerPool:
                     continue
                 running[worker.conn] = _Running(worker, index)
             for conn in wait(list(running), timeout=self._next_expiry(running)):
-                self._receive(conn, running, items, results)
-            self._expire(running, items, results)
+                self._receive(conn, running, items, results, timings)
+            self._expire(running, items, results, timings)
         return results
 
     def _next_expiry(self, running: dict[Connection, _Running]) -> float:
@@ -166,7 +172,7 @@ class WorkerPool:
         ends = [r.started + self.deadline_s if r.started else r.sent + _START_GRACE_S for r in running.values()]
         return max(0.0, min(ends) - now)
 
-    def _receive(self, conn: Connection, running: dict, items: Sequence[Any], results: list) -> None:
+    def _receive(self, conn: Connection, running: dict, items: Sequence[Any], results: list, timings) -> None:
         run = running[conn]
         try:
             message = conn.recv()
@@ -179,20 +185,27 @@ class WorkerPool:
             run.started = time.monotonic()
             return
         running.pop(conn)
+        self._note(run, timings)
         kind, value = message
         results[run.index] = value if kind == "ok" else self.on_error(items[run.index], value)
         self._release(run.worker)
 
-    def _expire(self, running: dict, items: Sequence[Any], results: list) -> None:
+    def _expire(self, running: dict, items: Sequence[Any], results: list, timings) -> None:
         now = time.monotonic()
         for conn, run in list(running.items()):
             late = run.started and now - run.started >= self.deadline_s
             never_started = not run.started and now - run.sent >= _START_GRACE_S
             if late or never_started:
                 running.pop(conn)
+                self._note(run, timings)
                 item = items[run.index]
                 results[run.index] = self.on_timeout(item) if late else self.on_error(item, "worker never started")
                 self._kill_and_free(run.worker)
+
+    @staticmethod
+    def _note(run: _Running, timings: list | None) -> None:
+        if timings is not None:
+            timings.append((run.index, run.started, time.monotonic()))
 
     def close(self) -> None:
         """Stops every worker (also done at interpreter exit: workers are daemons)."""

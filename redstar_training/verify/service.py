@@ -59,7 +59,9 @@ class MathVerifier:
         self.counts = {"quick": 0, "cached": 0, "pooled": 0}
         self._lock = threading.Lock()
 
-    def verify(self, tasks: Sequence[MathTask]) -> list[Verdict]:
+    def verify(self, tasks: Sequence[MathTask], timings: list | None = None) -> list[Verdict]:
+        """Verdicts in order. `timings`, if given, receives (task index, worker start, answered) for
+        every task that went to the worker pool."""
         verdicts: list[Verdict | None] = [None] * len(tasks)
         hard: dict[int, MathTask] = {}
         for i, task in enumerate(tasks):
@@ -76,8 +78,11 @@ class MathVerifier:
         for i in hard:
             if i not in todo:
                 verdicts[i] = cached[keys[i]]
-        for i, verdict in zip(todo, self.pool.map([hard[i] for i in todo]), strict=True):
+        pool_timings: list = []
+        for i, verdict in zip(todo, self.pool.map([hard[i] for i in todo], pool_timings), strict=True):
             verdicts[i] = verdict
+        if timings is not None:
+            timings.extend((todo[j], started, answered) for j, started, answered in pool_timings)
         if self.cache and todo:
             self.cache.put_many({keys[i]: verdicts[i] for i in todo})
         with self._lock:

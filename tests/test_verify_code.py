@@ -1,0 +1,154 @@
+"""Model-written code runs only in the sandbox: HumanEval's canonical solutions pass and broken ones
+fail, stdin/stdout checks compare modulo whitespace, and hostile programs are contained."""
+
+import json
+import os
+import signal
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from redstar_training.verify.code import CodeTask, verify_code, verify_code_batch
+from redstar_training.verify.sandbox import SandboxLimits, SandboxUnavailable, run_python
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMITS = SandboxLimits(wall_s=5, cpu_s=5, memory_mb=512)
+
+pytestmark = pytest.mark.usefixtures("sandbox")
+
+
+def test_humaneval_canonical_solutions_pass_and_broken_bodies_fail(shared_data):
+    rows = [json.loads(line) for line in (shared_data / "benchmarks" / "humaneval.jsonl").open()]
+    assert len(rows) == 164
+    canonical = verify_code_batch(
+        [CodeTask(r["prompt"] + r["canonical_solution"], r["test"], r["entry_point"]) for r in rows]
+    )
+    assert [r["task_id"] for r, v in zip(rows, canonical, strict=True) if not v.passed] == []
+    broken = verify_code_batch([CodeTask(r["prompt"] + "    return None\n", r["test"], r["entry_point"]) for r in rows])
+    assert [r["task_id"] for r, v in zip(rows, broken, strict=True) if v.passed] == []
+    # They fail inside the tests (a Python traceback, exit code 1), not on a sandbox problem.
+    assert {(v.status, v.tests[0]["status"], v.tests[0]["returncode"]) for v in broken} == {
+        ("wrong", "runtime_error", 1)
+    }
+    assert all("Traceback" in v.stderr for v in broken)
+
+
+def test_stdin_stdout_pairs_compare_modulo_whitespace():
+    program = "n = int(input())\nprint(*range(n))"
+    ok = verify_code(CodeTask(program, io=(("3\n", "0 1 2"), ("2", "0  1\n\n"))))
+    assert ok.passed and ok.status == "correct" and len(ok.tests) == 2
+    bad = verify_code(CodeTask(program, io=(("3\n", "0 1 2"), ("2", "1 0"), ("1", "0"))))
+    assert not bad.passed and bad.reason == "test 1: failed" and len(bad.tests) == 2  # stops at the first failure
+    crash = verify_code(CodeTask("raise SystemExit(input())", io=(("boom", ""),)))
+    assert crash.tests[0]["status"] == "runtime_error" and "boom" in crash.stderr
+    assert verify_code(CodeTask("print(1)")).status == "error"
+
+
+def test_hostile_network_access_is_refused():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(1.0)
+        port = listener.getsockname()[1]
+        source = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\nprint('connected')"
+        result = run_python(source, limits=LIMITS)
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    assert result.returncode != 0 and "connected" not in result.stdout
+
+
+def test_hostile_fork_bomb_is_contained_and_leaves_nothing_running():
+    started = time.monotonic()
+    result = run_python(
+        "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass", limits=LIMITS
+    )
+    assert result.timed_out and time.monotonic() - started < LIMITS.wall_s + 5
+    time.sleep(0.5)
+    sandbox_uids = [line for line in os.popen("ps -eo uid=").read().split() if int(line) >= 100000]
+    assert sandbox_uids == []
+
+
+def test_hostile_memory_bomb_hits_the_memory_limit():
+    result = run_python("x = []\nwhile True:\n    x.append(bytearray(50 << 20))", limits=LIMITS)
+    assert result.returncode != 0 and "MemoryError" in result.stderr
+
+
+def test_hostile_infinite_loop_is_killed_at_the_wall_deadline():
+    result = run_python("while True:\n    pass", limits=SandboxLimits(wall_s=2, cpu_s=10))
+    assert result.timed_out and result.returncode is None and 2 <= result.wall_s < 4
+
+
+def test_hostile_writes_and_deletes_outside_scratch_fail():
+    outside = Path(tempfile.mkdtemp(dir=ROOT, prefix=".sandbox-probe-"))
+    try:
+        keep = outside / "keep.txt"
+        keep.write_text("precious")
+        source = (
+            "import os\n"
+            f"for path in [{str(outside / 'new.txt')!r}, {str(ROOT / 'evil.txt')!r}]:\n"
+            "    try:\n        open(path, 'w').write('x'); print('wrote', path)\n"
+            "    except OSError as e:\n        print('refused', path, e.errno)\n"
+            f"try:\n    os.remove({str(keep)!r}); print('deleted')\n"
+            "except OSError as e:\n    print('refused delete', e.errno)\n"
+            "open('scratch.txt', 'w').write('fine'); print('scratch', open('scratch.txt').read())\n"
+        )
+        result = run_python(source, limits=LIMITS)
+        assert "wrote" not in result.stdout and "deleted" not in result.stdout
+        assert result.stdout.count("refused") == 3 and "scratch fine" in result.stdout
+        assert (
+            keep.read_text() == "precious" and not (outside / "new.txt").exists() and not (ROOT / "evil.txt").exists()
+        )
+    finally:
+        for f in outside.iterdir():
+            f.unlink()
+        outside.rmdir()
+
+
+def test_hostile_program_cannot_read_the_parents_secrets(monkeypatch):
+    monkeypatch.setenv("REDSTAR_TEST_SECRET", "hunter2-secret")
+    source = (
+        "import os\nprint(dict(os.environ))\n"
+        "for pid in os.listdir('/proc'):\n"
+        "    try:\n        print(open(f'/proc/{pid}/environ').read())\n    except OSError:\n        pass\n"
+        f"print(open('/proc/{os.getpid()}/environ').read() if os.path.exists('/proc/{os.getpid()}/environ') else '')\n"
+    )
+    result = run_python(source, limits=LIMITS)
+    assert result.returncode == 0 and "hunter2-secret" not in result.stdout + result.stderr
+
+
+def test_hostile_program_cannot_kill_its_parent():
+    source = (
+        "import os, signal\n"
+        f"for pid in ({os.getpid()}, {os.getppid()}, 1, -1):\n"
+        "    try:\n        os.kill(pid, signal.SIGKILL); print('killed', pid)\n"
+        "    except OSError as e:\n        print('refused', pid, e.errno)\n"
+    )
+    result = run_python(source, limits=LIMITS)
+    assert f"killed {os.getpid()}" not in result.stdout and f"killed {os.getppid()}" not in result.stdout
+    os.kill(os.getpid(), 0)  # still here
+
+
+def test_hostile_gigabyte_of_output_is_cut_off():
+    started = time.monotonic()
+    result = run_python(
+        "import sys\nb = 'x' * (1 << 20)\nfor _ in range(1024):\n    sys.stdout.write(b)", limits=LIMITS
+    )
+    assert result.output_limited and result.truncated and len(result.stdout) == LIMITS.keep_output_bytes
+    assert time.monotonic() - started < LIMITS.wall_s
+
+
+def test_missing_bubblewrap_is_a_clear_error_not_a_fallback(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SandboxUnavailable, match="bubblewrap"):
+        run_python("print(1)")
+    result = run_python("print(1)", unsafe_no_sandbox=True)  # only when asked for by that name
+    assert result.stdout == "1\n"
+
+
+def test_pids_in_the_sandbox_cannot_signal_ours():
+    assert signal.SIGKILL  # the parent above survived; this one checks the sandbox sees its own PID namespace
+    result = run_python("import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))", limits=LIMITS)
+    assert max(json.loads(result.stdout)) < 10
