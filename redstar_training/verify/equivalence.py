@@ -19,6 +19,7 @@ ANSWER_FORMATS = ("math", "number", "list", "interval", "choice")
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _MAX_FAST_DIGITS = 400
+_FLOAT_ROUNDING = 6  # math-verify's default float_rounding
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 _SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")
@@ -138,11 +139,17 @@ def list_equal(golds: list[str], pred: str, tolerance: float | None, inner_timeo
 
 
 def numbers_equal(gold: str, pred: str, tolerance: float | None = None) -> bool | None:
-    """Exact (or within `tolerance`) comparison when both sides are plain numbers; None otherwise."""
+    """Comparison when both sides are plain numbers, None otherwise: exact for integers, to 6 decimals
+    when either has a decimal point (math-verify's rule, so a pair gets the same verdict on either path),
+    or within `tolerance` where the benchmark gives one."""
     g, p = plain_number(gold), plain_number(pred)
     if g is None or p is None:
         return None
-    return abs(g - p) <= Fraction(tolerance) if tolerance else g == p
+    if tolerance:
+        return abs(g - p) <= Fraction(tolerance)
+    if "." in gold or "." in pred:  # as math-verify compares floats: rounded to 6 decimals
+        return round(g, _FLOAT_ROUNDING) == round(p, _FLOAT_ROUNDING)
+    return g == p
 
 
 def find_answer(task: MathTask) -> str | None:
