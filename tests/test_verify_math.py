@@ -152,3 +152,16 @@ def test_agreement_with_the_harness_on_all_570_real_outputs(shared_data, verifie
                 bool(r["score"][0]) for r, v in zip(rows, verdicts, strict=True) if v.status == "no_answer"
             )
             assert credited_without_marker == 76
+
+
+def test_rl_rewards_use_the_same_verdicts():
+    from redstar_training.rewards import accuracy_reward, format_reward
+
+    completions = [
+        "<think>12*2</think>\n\\boxed{24}",
+        [{"role": "assistant", "content": "<think>hm</think> \\boxed{\\frac{48}{2}}"}],
+        "<think>24 maybe",
+        "\\boxed{25}",
+    ]
+    assert accuracy_reward(completions, answer=["24"] * 4) == [1.0, 1.0, 0.0, 0.0]
+    assert format_reward(completions) == [1.0, 1.0, 0.0, 0.0]
