@@ -18,6 +18,10 @@ class RedstarHome(ConfigurableResource):
     def store(self) -> Store:
         return Store(self.home)
 
+    def sample_cache_path(self) -> str:
+        """The teacher sample cache (SQLite): every finished completion by its content address."""
+        return os.path.join(self.home, "cache", "teacher_samples.sqlite")
+
     def verdict_cache_path(self) -> str:
         """The shared verifier's verdict cache (SQLite), so re-verifying unchanged traces costs nothing."""
         return os.path.join(self.home, "cache", "verdicts.sqlite")

@@ -30,7 +30,7 @@ TEACHER = {
 def verified():
     raw = arithmetic_problems("arith", count=200, digits=(1, 3), ops=["+", "-"], seed=3)
     problems, _ = normalize_problems(raw)
-    return verify_traces(generate_traces(problems, TEACHER))
+    return verify_traces(generate_traces(problems, TEACHER)[0])
 
 
 def test_arithmetic_generator_is_seeded_and_levelled():

@@ -13,21 +13,35 @@ from redstar_training.verify import MathVerifier
 
 @asset(partitions_def=source_partitions, group_name="traces", deps=[problems])
 def teacher_traces(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
-    """N sampled long chain-of-thought completions per problem from the profile's teacher, each with
-    teacher id, prompt version, sampling parameters, token count and finish reason, so any trace can
-    be traced back to exactly how it was produced."""
+    """N sampled long chain-of-thought completions per problem from the profile's teacher (procedural,
+    an OpenAI-compatible server, local transformers or vLLM), each with teacher id, prompt version,
+    sampling parameters, token counts, latency and finish reason. Every sample is committed to a
+    content-addressed cache as it finishes: a re-run pays for no sample twice, a killed run resumes."""
     spec = active_profile().teacher
     store = redstar.store()
-    frame = generate_traces(store.read("problems", context.partition_key), spec)
+    frame, stats = generate_traces(
+        store.read("problems", context.partition_key), spec, redstar.sample_cache_path(), log=context.log.info
+    )
     version = store.write(frame, "teacher_traces", context.partition_key)
-    finish = frame.group_by("finish_reason").len()
+    tokens_out = int(frame["completion_tokens"].sum() or 0)
+    samples = frame.filter(pl.col("finish_reason").is_in(["stop", "length"])).head(3)
+    examples = "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in samples.to_dicts())
     return MaterializeResult(
         metadata={
             "rows": frame.height,
             "problems": frame["problem_id"].n_unique(),
-            "completion_tokens": int(frame["completion_tokens"].sum() or 0),
-            "finish_reasons": MetadataValue.json({r["finish_reason"]: r["len"] for r in finish.to_dicts()}),
-            "sample_trace": MetadataValue.md(f"```\n{frame['text'][0][:1500]}\n```" if frame.height else ""),
+            "requests_made": stats.get("requests_made", 0),
+            "cache_hits": stats.get("cache_hits", 0),
+            "samples_requested": stats.get("samples_requested", 0),
+            "prompt_tokens": int(frame["prompt_tokens"].sum() or 0),
+            "completion_tokens": tokens_out,
+            "tokens_per_s": stats.get("tokens_per_s", 0.0),
+            "errors_by_kind": MetadataValue.json(
+                {"retried": stats.get("retries_by_kind", {}), "failed": stats.get("failed_by_kind", {})}
+            ),
+            "finish_reasons": MetadataValue.json(stats.get("finish_reasons", {})),
+            "skipped": MetadataValue.json(stats.get("skipped", {})),
+            "sample_traces": MetadataValue.md(examples),
             **lineage_metadata(spec, {"problems": store.version("problems", context.partition_key)}),
         },
         data_version=DataVersion(version),

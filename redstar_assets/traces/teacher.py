@@ -1,9 +1,18 @@
-"""Sampling teacher traces: N seeded samples per problem, with everything needed to reproduce them."""
+"""Sampling teacher traces through the shared distillation code: N samples per problem from the
+profile's teacher backend, each with everything needed to reproduce it, never paid for twice.
+
+The procedural and openai backends run in this process (no model weights here: arithmetic, or HTTP
+to a server); `transformers` and `vllm` load a model, so they run `python -m redstar_training.distill`
+in a process of their own."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -21,63 +30,159 @@ TRACE_COLUMNS = [
     "sampling",
     "text",
     "finish_reason",
+    "prompt_tokens",
     "completion_tokens",
+    "latency_s",
+    "error_kind",
     "error",
 ]
+_SCHEMA = {c: pl.String for c in TRACE_COLUMNS} | {
+    "level": pl.Int64,
+    "sample_index": pl.Int64,
+    "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64,
+    "latency_s": pl.Float64,
+}
+# Teacher keys that shape the run; every other key configures the backend itself.
+_RUN_KEYS = (
+    "samples_per_problem",
+    "stop_after_correct",
+    "round_size",
+    "prompt_template",
+    "sampling",
+    "max_problem_chars",
+)
+IN_PROCESS = ("procedural", "openai")
 
 
-def trace_id(problem_id: str, teacher: str, prompt_version: str, sampling: str, index: int) -> str:
-    """Content address of one sample: the same inputs always name the same trace."""
-    return hashlib.sha256(f"{problem_id}|{teacher}|{prompt_version}|{sampling}|{index}".encode()).hexdigest()[:16]
+def distill_config(spec: dict[str, Any]):
+    """The profile's `teacher:` block as a DistillConfig."""
+    from redstar_training.distill import DistillConfig
+
+    kind = spec.get("backend", "procedural")
+    backend = {"kind": kind, **{k: v for k, v in spec.items() if k not in (*_RUN_KEYS, "backend")}}
+    run = {k: spec[k] for k in _RUN_KEYS if k in spec}
+    return DistillConfig(backend=backend, **run)
 
 
-def procedural_traces(problems: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
-    """Runs the procedural teacher; a problem it cannot read becomes an `error` row, not a crash."""
-    from redstar_training.teachers.procedural import PROMPT_VERSION, TEACHER_ID, ProceduralTeacherConfig, solve
+def generate_traces(
+    problems: pl.DataFrame, spec: dict[str, Any], cache_file: str | Path | None = None, log=print
+) -> tuple[pl.DataFrame, dict]:
+    """Traces for every problem (skipped problems as `skipped` rows with the reason) and run stats."""
+    cfg = distill_config(spec)
+    with tempfile.TemporaryDirectory(prefix="redstar-distill-") as tmp:
+        cfg.cache_file = str(cache_file or Path(tmp) / "samples.sqlite")
+        if cfg.backend["kind"] in IN_PROCESS:
+            completions, skipped, stats = _in_process(problems, cfg, log)
+        else:
+            completions, skipped, stats = _subprocess(problems, cfg, Path(tmp), log)
+    return _frame(problems, cfg, completions, skipped), stats
 
-    cfg = ProceduralTeacherConfig(
-        **{k: spec[k] for k in ("slip_per_column", "slip_per_carry", "catch_rate", "seed") if k in spec}
+
+def _in_process(problems: pl.DataFrame, cfg, log):
+    from dataclasses import asdict
+
+    from redstar_training.distill import distill, make_backend
+    from redstar_training.generation.cache import SampleCache
+
+    rows = problems.to_dicts()
+    cache = SampleCache(cfg.cache_file)
+    try:
+        completions, skipped, stats = distill(rows, cfg, make_backend(cfg.backend, rows), cache, log=log)
+    finally:
+        cache.close()
+    stats["teacher"] = make_backend(cfg.backend, []).model_id
+    return [asdict(c) for c in completions], skipped, stats
+
+
+def _subprocess(problems: pl.DataFrame, cfg, tmp: Path, log):
+    from dataclasses import asdict
+
+    import yaml
+
+    problems.write_parquet(tmp / "problems.parquet")
+    cfg.problems_file, cfg.output_file, cfg.stats_file = (
+        str(tmp / n) for n in ("problems.parquet", "out.parquet", "stats.json")
     )
-    n = int(spec.get("samples_per_problem", 4))
-    sampling = json.dumps({"n": n, **cfg.__dict__}, sort_keys=True)
+    (tmp / "distill.yaml").write_text(yaml.safe_dump(asdict(cfg)))
+    command = [sys.executable, "-m", "redstar_training.distill", "--config", str(tmp / "distill.yaml")]
+    log(f"launching {' '.join(command)}")
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"distillation process failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    out = pl.read_parquet(tmp / "out.parquet").to_dicts()
+    skipped = {r["problem_id"]: r["error"] for r in out if r["finish_reason"] == "skipped"}
+    stats = json.loads((tmp / "stats.json").read_text())
+    stats["teacher"] = cfg.backend.get("model", cfg.backend["kind"])
+    return [r for r in out if r["finish_reason"] != "skipped"], skipped, stats
+
+
+def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) -> pl.DataFrame:
+    from redstar_training.distill import prompt_version
+
+    info = {p["problem_id"]: p for p in problems.iter_rows(named=True)}
+    sampling = json.dumps(
+        {
+            "n": cfg.samples_per_problem,
+            "stop_after_correct": cfg.stop_after_correct,
+            **cfg.sampling,
+            **{k: v for k, v in cfg.backend.items() if k != "api_key_env"},
+        },
+        sort_keys=True,
+    )
+    version = prompt_version(cfg)
+    teacher = cfg.backend.get("model") or _procedural_id(cfg)
     rows = []
-    for p in problems.iter_rows(named=True):
-        for i in range(n):
-            base = {
-                "trace_id": trace_id(p["problem_id"], TEACHER_ID, PROMPT_VERSION, sampling, i),
-                "problem_id": p["problem_id"],
-                "source": p["source"],
+    for c in completions:
+        p = info[c["problem_id"]]
+        rows.append(
+            {
+                "trace_id": c["key"][:16],
+                "problem_id": c["problem_id"],
+                "source": p.get("source"),
                 "problem": p["problem"],
-                "answer": p["answer"],
-                "level": p["level"],
-                "sample_index": i,
-                "teacher": TEACHER_ID,
-                "prompt_version": PROMPT_VERSION,
+                "answer": p.get("answer"),
+                "level": p.get("level"),
+                "sample_index": c["sample_index"],
+                "teacher": teacher,
+                "prompt_version": version,
                 "sampling": sampling,
+                "text": c["text"],
+                "finish_reason": c["finish_reason"],
+                "prompt_tokens": c["prompt_tokens"],
+                "completion_tokens": c["completion_tokens"],
+                "latency_s": c["latency_s"],
+                "error_kind": c.get("error_kind"),
+                "error": c.get("error"),
             }
-            try:
-                sample = solve(p["problem"], i, p["problem_id"], cfg)
-                rows.append(
-                    {
-                        **base,
-                        "text": sample.text,
-                        "finish_reason": sample.finish_reason,
-                        "completion_tokens": sample.completion_tokens,
-                        "error": None,
-                    }
-                )
-            except ValueError as exc:
-                rows.append({**base, "text": "", "finish_reason": "error", "completion_tokens": 0, "error": str(exc)})
-    schema = {c: pl.String for c in TRACE_COLUMNS} | {
-        "level": pl.Int64,
-        "sample_index": pl.Int64,
-        "completion_tokens": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema).select(TRACE_COLUMNS)
+        )
+    for pid, why in skipped.items():
+        p = info[pid]
+        rows.append(
+            {
+                "trace_id": hashlib.sha256(f"skipped|{pid}".encode()).hexdigest()[:16],
+                "problem_id": pid,
+                "source": p.get("source"),
+                "problem": p["problem"],
+                "answer": p.get("answer"),
+                "level": p.get("level"),
+                "sample_index": 0,
+                "teacher": teacher,
+                "prompt_version": version,
+                "sampling": sampling,
+                "text": "",
+                "finish_reason": "skipped",
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "latency_s": 0.0,
+                "error_kind": "skipped",
+                "error": why,
+            }
+        )
+    return pl.DataFrame(rows, schema=_SCHEMA).select(TRACE_COLUMNS)
 
 
-def generate_traces(problems: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
-    backend = spec.get("backend", "procedural")
-    if backend == "procedural":
-        return procedural_traces(problems, spec)
-    raise ValueError(f"teacher backend {backend!r} is not available in this version; known: procedural")
+def _procedural_id(cfg) -> str:
+    from redstar_training.teachers.procedural import TEACHER_ID
+
+    return TEACHER_ID if cfg.backend["kind"] == "procedural" else cfg.backend["kind"]

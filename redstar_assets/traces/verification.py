@@ -10,13 +10,14 @@ from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, de
 def verify_traces(traces: pl.DataFrame, verifier: MathVerifier | None = None) -> pl.DataFrame:
     """Adds extracted answer, status, reason and quality flags to every trace (one batch through the
     shared verifier's worker pool)."""
-    teacher_ok = [t for t in traces.iter_rows(named=True) if t["finish_reason"] != "error"]
+    not_generated = ("error", "skipped")
+    teacher_ok = [t for t in traces.iter_rows(named=True) if t["finish_reason"] not in not_generated]
     tasks = [MathTask(t["answer"], t["text"], finish_reason=t["finish_reason"]) for t in teacher_ok]
     judged = dict(zip((t["trace_id"] for t in teacher_ok), (verifier or default_verifier()).verify(tasks), strict=True))
     rows = []
     for t in traces.iter_rows(named=True):
-        if t["finish_reason"] == "error":
-            status, reason, extracted = "error", f"teacher error: {t['error']}", None
+        if t["finish_reason"] in not_generated:
+            status, reason, extracted = "error", f"teacher {t['finish_reason']}: {t['error']}", None
         else:
             v = judged[t["trace_id"]]
             status, reason, extracted = v.status, v.reason, v.extracted

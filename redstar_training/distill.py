@@ -1,0 +1,222 @@
+"""Distillation: N teacher samples per problem through any backend, never paying twice for a sample.
+
+    python -m redstar_training.distill --config distill.yaml [key=value ...]
+
+Every sample has a content address (model id and revision, prompt template version, problem hash,
+sampling parameters, sample index) and is committed to the sample cache the moment it finishes, so
+a re-run with the same config makes no teacher calls and a killed run resumes with only the missing
+ones. Rejection sampling: samples are drawn in rounds by index (round `r` asks for indices
+[r*size, (r+1)*size)); with `stop_after_correct: K`, a problem stops once K of its samples are
+verified correct, so the same config always yields the same sample set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redstar_training.generation.cache import SampleCache
+from redstar_training.generation.prompts import template
+from redstar_training.generation.types import Completion, SampleRequest, Sampling, problem_hash, sample_key
+from redstar_training.runconfig import load_config
+
+
+@dataclass
+class DistillConfig:
+    problems_file: str = ""  # parquet: problem_id, problem, answer (other columns are carried along)
+    output_file: str = ""  # parquet of traces
+    cache_file: str = ""
+    stats_file: str = ""
+    backend: dict = field(default_factory=lambda: {"kind": "procedural"})
+    prompt_template: str = "math-long-cot"
+    sampling: dict = field(default_factory=dict)
+    samples_per_problem: int = 4
+    stop_after_correct: int | None = None
+    round_size: int | None = None
+    max_problem_chars: int = 20_000
+    progress_every_s: float = 10.0
+
+
+def make_backend(spec: dict[str, Any], problems: list[dict]):
+    """The backend named by `spec["kind"]`, with the rest of `spec` as its settings."""
+    from redstar_training.generation import local_backends
+    from redstar_training.generation.openai_backend import OpenAIBackend
+
+    kinds = {
+        "procedural": local_backends.ProceduralBackend,
+        "openai": OpenAIBackend,
+        "transformers": local_backends.TransformersBackend,
+        "vllm": local_backends.VLLMBackend,
+    }
+    settings = {k: v for k, v in spec.items() if k != "kind"}
+    kind = spec.get("kind", "procedural")
+    if kind not in kinds:
+        raise ValueError(f"unknown teacher backend {kind!r}; known: {sorted(kinds)}")
+    try:
+        backend = kinds[kind](**settings)
+    except TypeError as exc:
+        raise ValueError(f"teacher backend {kind!r}: {exc}") from None
+    if kind == "procedural":
+        backend.problems = {p["problem_id"]: p["problem"] for p in problems}
+    return backend
+
+
+def prompt_version(cfg: DistillConfig) -> str:
+    if cfg.backend.get("kind", "procedural") == "procedural":
+        from redstar_training.teachers.procedural import PROMPT_VERSION
+
+        return PROMPT_VERSION
+    return template(cfg.prompt_template).id
+
+
+def skip_reason(problem: str | None, max_chars: int) -> str | None:
+    if not problem or not problem.strip():
+        return "empty problem"
+    if len(problem) > max_chars:
+        return f"problem has {len(problem)} characters, over max_problem_chars={max_chars}"
+    return None
+
+
+class Progress:
+    """A log line every `every_s` seconds on long runs."""
+
+    def __init__(self, total: int, every_s: float, log):
+        self.total, self.every_s, self.log = total, every_s, log
+        self.done = 0
+        self.started = self.last = time.monotonic()
+
+    def tick(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.last = now
+            rate = self.done / max(1e-9, now - self.started)
+            self.log(
+                f"distill: {self.done}/{self.total} samples ({100 * self.done / max(1, self.total):.0f}%), {rate:.1f}/s"
+            )
+
+
+def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCache, log=print, verifier=None):
+    """Returns (completions in problem/index order, skipped problems with reasons, stats)."""
+    sampling = Sampling(**cfg.sampling)
+    version = prompt_version(cfg)
+    prompts = template(cfg.prompt_template)
+    n, k = cfg.samples_per_problem, cfg.stop_after_correct
+    size = cfg.round_size or (k if k else n)
+    skipped, active = {}, {}
+    for p in problems:
+        why = skip_reason(p.get("problem"), cfg.max_problem_chars)
+        if why:
+            skipped[p["problem_id"]] = why
+        else:
+            active[p["problem_id"]] = p
+    by_id = {p["problem_id"]: p for p in problems}
+    correct: Counter = Counter()
+    results: dict[str, Completion] = {}
+    fresh: set[str] = set()
+    counters: Counter = Counter()
+    stats = Counter()
+    progress = Progress(len(active) * n, cfg.progress_every_s, log)
+    generation_s = 0.0
+    for start in range(0, n, size):
+        if not active:
+            break
+        stats["rounds"] += 1
+        requests = []
+        for pid, p in active.items():
+            for i in range(start, min(start + size, n)):
+                key = sample_key(backend.model_id, backend.revision, version, problem_hash(p["problem"]), sampling, i)
+                requests.append(
+                    SampleRequest(key, pid, i, prompts.messages(p["problem"]), prompts.chatml(p["problem"]))
+                )
+        hits = cache.get_many(r.key for r in requests)
+        stats["cache_hits"] += len(hits)
+        results.update(hits)
+        progress.tick(len(hits))
+        missing = [r for r in requests if r.key not in hits]
+        stats["samples_requested"] += len(missing)
+
+        def on_done(c: Completion) -> None:
+            cache.put(c)
+            fresh.add(c.key)
+            results[c.key] = c
+            progress.tick()
+
+        began = time.monotonic()
+        if missing:
+            counters.update(backend.generate(missing, sampling, on_done))
+        generation_s += time.monotonic() - began
+        round_done = [results[r.key] for r in requests if r.key in results]
+        if k:
+            judged = _verify(round_done, by_id, verifier)
+            for c, ok in zip(round_done, judged, strict=True):
+                correct[c.problem_id] += ok
+            active = {pid: p for pid, p in active.items() if correct[pid] < k}
+    ordered = sorted(results.values(), key=lambda c: (c.problem_id, c.sample_index))
+    stats = {**stats, **_summary(ordered, counters, generation_s, skipped), "problems": len(problems)}
+    new_tokens = sum(c.completion_tokens for c in ordered if c.key in fresh)
+    stats["completion_tokens_new"] = new_tokens
+    stats["tokens_per_s"] = round(new_tokens / generation_s, 1) if generation_s > 0 else 0.0
+    if k:
+        stats["problems_reaching_k_correct"] = sum(1 for pid in by_id if correct[pid] >= k)
+    return ordered, skipped, stats
+
+
+def _verify(completions: list[Completion], problems: dict, verifier) -> list[bool]:
+    from redstar_training.verify import MathTask, default_verifier
+
+    tasks = [MathTask(str(problems[c.problem_id].get("answer", "")), c.text, finish_reason=c.finish_reason)
+             for c in completions]  # fmt: skip
+    return [v.correct for v in (verifier or default_verifier()).verify(tasks)]
+
+
+def _summary(completions: list[Completion], counters: Counter, generation_s: float, skipped: dict) -> dict:
+    errors = {k.removeprefix("retry_"): v for k, v in counters.items() if k.startswith("retry_")}
+    failed = {k.removeprefix("failed_"): v for k, v in counters.items() if k.startswith("failed_") and v}
+    tokens_out = sum(c.completion_tokens for c in completions)
+    return {
+        "requests_made": counters.get("requests", 0),
+        "retries_by_kind": errors,
+        "failed_by_kind": failed,
+        "prompt_tokens": sum(c.prompt_tokens for c in completions),
+        "completion_tokens": tokens_out,
+        "generation_seconds": round(generation_s, 3),
+        "finish_reasons": dict(Counter(c.finish_reason for c in completions)),
+        "skipped": dict(Counter(skipped.values())),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import polars as pl
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("overrides", nargs="*", help="key=value")
+    ns = parser.parse_args(argv)
+    cfg = load_config(DistillConfig, ns.config, ns.overrides)
+    problems = pl.read_parquet(cfg.problems_file).to_dicts()
+    cache = SampleCache(cfg.cache_file)
+    backend = make_backend(cfg.backend, problems)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    completions, skipped, stats = distill(problems, cfg, backend, cache, log=log)
+    rows = [asdict(c) | {"extra": json.dumps(c.extra)} for c in completions]
+    rows += [
+        {"problem_id": pid, "finish_reason": "skipped", "error": why, "sample_index": 0} for pid, why in skipped.items()
+    ]
+    if cfg.output_file:
+        Path(cfg.output_file).parent.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(rows, infer_schema_length=None).write_parquet(cfg.output_file)
+    if cfg.stats_file:
+        Path(cfg.stats_file).write_text(json.dumps(stats, indent=2))
+    log(f"distill: done: {json.dumps(stats)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""The sample cache: every finished completion, keyed by its content address, committed the moment
+it finishes (SQLite in WAL mode: a SIGKILL loses at most the requests in flight, never a committed
+sample, and the key is the primary key, so a sample can never be stored twice). Failed requests are
+not cached: a re-run asks again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from redstar_training.generation.types import Completion
+
+_COLUMNS = (
+    "key",
+    "problem_id",
+    "sample_index",
+    "text",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+    "attempts",
+    "extra",
+)
+
+
+class SampleCache:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS samples (key TEXT PRIMARY KEY, problem_id TEXT, sample_index INTEGER, "
+            "text TEXT, finish_reason TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, latency_s REAL, "
+            "attempts INTEGER, extra TEXT, created REAL DEFAULT (julianday('now')))"
+        )
+        self._lock = threading.Lock()
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
+        keys = list(keys)
+        found: dict[str, Completion] = {}
+        with self._lock:
+            for start in range(0, len(keys), 900):
+                chunk = keys[start : start + 900]
+                query = f"SELECT {', '.join(_COLUMNS)} FROM samples WHERE key IN ({','.join('?' * len(chunk))})"
+                for row in self._db.execute(query, chunk):
+                    values = dict(zip(_COLUMNS, row, strict=True))
+                    values["extra"] = json.loads(values["extra"] or "{}")
+                    found[values["key"]] = Completion(**values)
+        return found
+
+    def put(self, c: Completion) -> bool:
+        """Commits one finished sample; False when the key was already there (nothing is overwritten)."""
+        if not c.ok:
+            return False
+        row = (
+            c.key,
+            c.problem_id,
+            c.sample_index,
+            c.text,
+            c.finish_reason,
+            c.prompt_tokens,
+            c.completion_tokens,
+            c.latency_s,
+            c.attempts,
+            json.dumps(c.extra),
+        )
+        with self._lock:
+            cur = self._db.execute(
+                f"INSERT OR IGNORE INTO samples ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * 10)})", row
+            )
+        return cur.rowcount == 1
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM samples").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,177 @@
+"""Backends that generate in this process: the procedural demo teacher, local transformers
+(batched, left padding, CPU or GPU) and vLLM's offline engine (GPU only; imported lazily, in the
+`gpu` extra, written to vLLM's documented `LLM.generate(prompts, SamplingParams)` API and untested
+here: vLLM cannot be installed on the CPU machines this project is built on)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from redstar_training.generation.types import Completion, SampleRequest, Sampling
+
+
+@dataclass
+class ProceduralBackend:
+    """The embedded default's teacher (column arithmetic with slips and checks); needs no model."""
+
+    slip_per_column: float = 0.03
+    slip_per_carry: float = 0.05
+    catch_rate: float = 0.5
+    seed: int = 0
+    revision: str = ""
+    problems: dict[str, str] = field(default_factory=dict)  # problem_id -> text, set by the caller
+
+    @property
+    def model_id(self) -> str:
+        from redstar_training.teachers.procedural import TEACHER_ID
+
+        return TEACHER_ID
+
+    def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
+        from redstar_training.teachers.procedural import ProceduralTeacherConfig, solve
+
+        cfg = ProceduralTeacherConfig(self.slip_per_column, self.slip_per_carry, self.catch_rate, self.seed)
+        failed = 0
+        for r in requests:
+            started = time.monotonic()
+            try:
+                s = solve(self.problems[r.problem_id], r.sample_index, r.problem_id, cfg)
+                on_done(
+                    Completion(
+                        r.key,
+                        r.problem_id,
+                        r.sample_index,
+                        s.text,
+                        s.finish_reason,
+                        completion_tokens=s.completion_tokens,
+                        latency_s=time.monotonic() - started,
+                    )
+                )
+            except ValueError as exc:
+                failed += 1
+                on_done(
+                    Completion(
+                        r.key,
+                        r.problem_id,
+                        r.sample_index,
+                        "",
+                        "error",
+                        error_kind="unreadable_problem",
+                        error=str(exc),
+                    )
+                )
+        return {"requests": len(requests), "failed_unreadable_problem": failed}
+
+
+@dataclass
+class TransformersBackend:
+    """Local batched generation from a model folder (left padding, chat template)."""
+
+    model: str
+    revision: str = ""
+    batch_size: int = 8
+    device: str = "cpu"
+    threads: int = 2
+
+    @property
+    def model_id(self) -> str:
+        return self.model
+
+    def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.set_num_threads(self.threads)
+        tok = AutoTokenizer.from_pretrained(self.model, revision=self.revision or None)
+        tok.padding_side = "left"
+        model = AutoModelForCausalLM.from_pretrained(self.model, revision=self.revision or None).to(self.device).eval()
+        eos = tok.eos_token_id
+        for start in range(0, len(requests), self.batch_size):
+            batch = requests[start : start + self.batch_size]
+            began = time.monotonic()
+            enc = tok([r.prompt for r in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = {k: v.to(self.device) for k, v in enc.items()}
+            if sampling.seed is not None:
+                torch.manual_seed(sampling.seed + batch[0].sample_index)
+            with torch.no_grad():
+                out = model.generate(
+                    **enc,
+                    max_new_tokens=sampling.max_tokens,
+                    do_sample=sampling.temperature > 0,
+                    temperature=sampling.temperature or None,
+                    top_p=sampling.top_p,
+                    pad_token_id=tok.pad_token_id,
+                )
+            width = enc["input_ids"].shape[1]
+            for r, row, mask in zip(batch, out, enc["attention_mask"], strict=True):
+                new = row[width:].tolist()
+                finished = eos in new
+                new = new[: new.index(eos)] if finished else new
+                on_done(
+                    Completion(
+                        r.key,
+                        r.problem_id,
+                        r.sample_index,
+                        tok.decode(new, skip_special_tokens=True),
+                        "stop" if finished else "length",
+                        prompt_tokens=int(mask.sum()),
+                        completion_tokens=len(new),
+                        latency_s=round(time.monotonic() - began, 4),
+                    )
+                )
+        return {"requests": len(requests)}
+
+
+@dataclass
+class VLLMBackend:
+    """vLLM's offline engine with tensor parallelism (GPU machines; `pip install .[gpu]`)."""
+
+    model: str
+    revision: str = ""
+    tensor_parallel_size: int = 1
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+
+    @property
+    def model_id(self) -> str:
+        return self.model
+
+    def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError as exc:
+            raise RuntimeError("the vllm teacher backend needs vLLM on a GPU machine: pip install '.[gpu]'") from exc
+        llm = LLM(
+            model=self.model,
+            revision=self.revision or None,
+            tensor_parallel_size=self.tensor_parallel_size,
+            max_model_len=self.max_model_len,
+            gpu_memory_utilization=self.gpu_memory_utilization,
+        )
+        params = [
+            SamplingParams(
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=None if sampling.seed is None else sampling.seed + r.sample_index,
+            )
+            for r in requests
+        ]
+        began = time.monotonic()
+        outputs = llm.generate([r.prompt for r in requests], params)
+        for r, out in zip(requests, outputs, strict=True):
+            o = out.outputs[0]
+            on_done(
+                Completion(
+                    r.key,
+                    r.problem_id,
+                    r.sample_index,
+                    o.text,
+                    o.finish_reason or "stop",
+                    prompt_tokens=len(out.prompt_token_ids or []),
+                    completion_tokens=len(o.token_ids),
+                    latency_s=round(time.monotonic() - began, 4),
+                )
+            )
+        return {"requests": len(requests)}

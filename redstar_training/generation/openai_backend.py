@@ -1,0 +1,218 @@
+"""Any OpenAI-compatible server (`vllm serve`, SGLang, `transformers serve`, hosted APIs) through the
+async `openai` client, with our own retry policy (the client's is off, so every failure is counted):
+
+- 429, 5xx, timeouts, dropped connections and malformed responses: retried with exponential backoff
+  and full jitter, honouring `Retry-After`; after `max_retries` the sample fails (an unreachable
+  server stops the run instead, naming the URL);
+- 401/403/404: the whole run stops at once with the server's message;
+- 400/422 (e.g. context too long): that sample fails with the server's reason, no retry.
+
+The API key comes only from the environment variable named by `api_key_env`; it is never logged or
+put in metadata. Servers that split the thinking into `reasoning_content` get it put back as
+`<think>...</think>` in front of the answer, so traces look the same whichever server made them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from redstar_training.generation.types import Completion, SampleRequest, Sampling, TeacherUnavailable
+
+FATAL_STATUS = (401, 403, 404)
+SAMPLE_FAILS_STATUS = (400, 413, 422)
+
+
+class _Retry(Exception):
+    def __init__(self, kind: str, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.kind, self.retry_after = kind, retry_after
+
+
+def join_reasoning(reasoning: str | None, content: str | None) -> str:
+    """A completion with its thinking put back in front, as the model wrote it."""
+    content = content or ""
+    if not reasoning:
+        return content
+    return f"<think>\n{reasoning.strip()}\n</think>\n\n{content.lstrip()}"
+
+
+def _retry_after(response) -> float | None:
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class OpenAIBackend:
+    base_url: str
+    model: str
+    endpoint: str = "chat"  # chat or completions
+    api_key_env: str = "OPENAI_API_KEY"
+    revision: str = ""
+    concurrency: int = 8
+    timeout_s: float = 600.0
+    max_retries: int = 6
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 60.0
+
+    @property
+    def model_id(self) -> str:
+        return self.model
+
+    def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
+        """Runs all requests with bounded concurrency; `on_done` gets each completion as it finishes."""
+        if self.endpoint not in ("chat", "completions"):
+            raise ValueError(f"openai backend: endpoint must be 'chat' or 'completions', not {self.endpoint!r}")
+        counters: Counter = Counter()
+        asyncio.run(self._run(requests, sampling, on_done, counters))
+        return dict(counters)
+
+    async def _run(self, requests, sampling, on_done, counters) -> None:
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=os.environ.get(self.api_key_env) or "EMPTY",
+            max_retries=0,
+            timeout=self.timeout_s,
+        )
+        queue: asyncio.Queue = asyncio.Queue()
+        for r in requests:
+            queue.put_nowait(r)
+
+        async def worker():
+            while True:
+                try:
+                    request = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                on_done(await self._one(client, request, sampling, counters))
+
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, min(self.concurrency, len(requests))))]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await client.close()
+
+    async def _one(self, client, request: SampleRequest, sampling: Sampling, counters: Counter) -> Completion:
+        started = time.monotonic()
+        last: _Retry | None = None
+        for attempt in range(1, self.max_retries + 2):
+            counters["requests"] += 1
+            try:
+                text, finish, usage = await self._call(client, request, sampling)
+            except _Retry as exc:
+                counters[f"retry_{exc.kind}"] += 1
+                last = exc
+                if attempt > self.max_retries:
+                    break
+                delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1)) * random.random()
+                await asyncio.sleep(max(delay, exc.retry_after or 0.0))
+                continue
+            except _SampleFailed as exc:
+                counters["failed_bad_request"] += 1
+                return Completion(
+                    request.key,
+                    request.problem_id,
+                    request.sample_index,
+                    "",
+                    "error",
+                    latency_s=time.monotonic() - started,
+                    attempts=attempt,
+                    error_kind="bad_request",
+                    error=str(exc)[:500],
+                )
+            return Completion(
+                request.key,
+                request.problem_id,
+                request.sample_index,
+                text,
+                finish,
+                prompt_tokens=usage[0],
+                completion_tokens=usage[1],
+                latency_s=round(time.monotonic() - started, 4),
+                attempts=attempt,
+            )
+        assert last is not None
+        if last.kind == "connection":
+            raise TeacherUnavailable(
+                f"teacher server {self.base_url} unreachable after {self.max_retries + 1} attempts: {last}"
+            )
+        counters[f"failed_{last.kind}"] += 1
+        return Completion(
+            request.key,
+            request.problem_id,
+            request.sample_index,
+            "",
+            "error",
+            latency_s=time.monotonic() - started,
+            attempts=self.max_retries + 1,
+            error_kind=last.kind,
+            error=str(last)[:500],
+        )
+
+    async def _call(self, client, request: SampleRequest, sampling: Sampling) -> tuple[str, str, tuple[int, int]]:
+        import openai
+
+        params = {
+            "model": self.model,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_tokens": sampling.max_tokens,
+        }
+        if sampling.seed is not None:
+            params["seed"] = sampling.seed + request.sample_index
+        try:
+            if self.endpoint == "chat":
+                response = await client.chat.completions.create(messages=list(request.messages), **params)
+                choice = response.choices[0]
+                message = choice.message
+                reasoning = getattr(message, "reasoning_content", None) or (message.model_extra or {}).get(
+                    "reasoning_content"
+                )
+                text = join_reasoning(reasoning, message.content)
+            else:
+                response = await client.completions.create(prompt=request.prompt, **params)
+                choice = response.choices[0]
+                text = choice.text or ""
+            usage = response.usage
+            tokens = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+            return text, choice.finish_reason or "stop", tokens
+        except openai.APITimeoutError as exc:
+            raise _Retry("timeout", f"timed out after {self.timeout_s}s") from exc
+        except openai.APIConnectionError as exc:
+            raise _Retry("connection", f"{type(exc).__name__}: {exc}") from exc
+        except openai.RateLimitError as exc:
+            raise _Retry("rate_limited", "429 rate limited", _retry_after(exc.response)) from exc
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            if status in FATAL_STATUS:
+                raise TeacherUnavailable(
+                    f"teacher server {self.base_url} refused model {self.model!r}: HTTP {status}: {exc.message}"
+                ) from exc
+            if status in SAMPLE_FAILS_STATUS:
+                raise _SampleFailed(f"HTTP {status}: {exc.message}") from exc
+            raise _Retry("server_error", f"HTTP {status}", _retry_after(exc.response)) from exc
+        except (
+            json.JSONDecodeError,
+            openai.APIResponseValidationError,
+            AttributeError,
+            IndexError,
+            TypeError,
+            ValueError,
+        ) as exc:
+            raise _Retry("malformed", f"malformed response: {type(exc).__name__}: {str(exc)[:200]}") from exc
+
+
+class _SampleFailed(Exception):
+    """A request the server rejects for this sample only (400/422): recorded, not retried."""

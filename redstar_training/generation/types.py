@@ -1,0 +1,72 @@
+"""What a backend is asked for and what it returns, one sample at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 4096
+    seed: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    key: str  # content address: model, revision, prompt version, problem hash, sampling, sample index
+    problem_id: str
+    sample_index: int
+    messages: tuple[dict, ...]  # for chat endpoints
+    prompt: str  # the same conversation rendered as raw ChatML, for completions endpoints and local engines
+
+
+@dataclass
+class Completion:
+    key: str
+    problem_id: str
+    sample_index: int
+    text: str
+    finish_reason: str  # stop, length, error, skipped
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    attempts: int = 1
+    error_kind: str | None = None
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.finish_reason in ("stop", "length")
+
+
+class TeacherUnavailable(RuntimeError):
+    """The backend cannot serve at all (bad key, unknown model, unreachable server): stop the run."""
+
+
+class Backend(Protocol):
+    model_id: str
+    revision: str
+
+    def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
+        """Calls `on_done(completion)` for each request as soon as it finishes; returns counters."""
+        ...
+
+
+def sample_key(
+    model_id: str, revision: str, prompt_version: str, problem_hash: str, sampling: Sampling, index: int
+) -> str:
+    payload = [model_id, revision, prompt_version, problem_hash, sampling.as_dict(), index]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def problem_hash(problem: str) -> str:
+    return hashlib.sha256(problem.encode()).hexdigest()
