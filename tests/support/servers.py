@@ -1,0 +1,154 @@
+"""Real local servers for the distillation tests: `transformers serve` on a free loopback port, and
+a fault-injecting HTTP proxy in front of it (429 with Retry-After, 500, too-slow responses,
+dropped connections, malformed JSON), counting what it injected."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+FAULTS = ("rate_limited", "server_error", "timeout", "connection", "malformed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def transformers_serve(model_dir: Path, log_file: Path, startup_s: float = 180) -> Iterator[str]:
+    """Starts `transformers serve MODEL` as a user would, yields its base URL (…/v1), stops it."""
+    port = free_port()
+    serve = Path(sys.executable).parent / "transformers"
+    with log_file.open("w") as log:
+        proc = subprocess.Popen(
+            [serve, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=model_dir.parent,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + startup_s
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"transformers serve did not come up; see {log_file}")
+                time.sleep(0.3)
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+class FaultProxy:
+    """Forwards to `upstream` (host:port); with probability `rate` a request instead gets one fault."""
+
+    def __init__(
+        self,
+        upstream: str,
+        rate: float = 0.2,
+        seed: int = 0,
+        slow_s: float = 2.0,
+        retry_after: str = "0.05",
+        force_status: int | None = None,
+    ):
+        """`force_status` answers every request with that HTTP status (an API that refuses the key)."""
+        self.upstream, self.rate, self.slow_s, self.retry_after = upstream, rate, slow_s, retry_after
+        self.force_status = force_status
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.injected: Counter = Counter()
+        self.forwarded = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                self._forward(b"")
+
+            def do_POST(self):
+                self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            def _forward(self, body: bytes):
+                if proxy.force_status:
+                    with proxy.lock:
+                        proxy.injected[f"status_{proxy.force_status}"] += 1
+                    return self._reply(proxy.force_status, b'{"error": {"message": "refused by test server"}}')
+                with proxy.lock:
+                    fault = proxy.rng.choice(FAULTS) if proxy.rng.random() < proxy.rate else None
+                    if fault:
+                        proxy.injected[fault] += 1
+                    else:
+                        proxy.forwarded += 1
+                if fault == "rate_limited":
+                    return self._reply(429, b'{"error": {"message": "slow down"}}', {"Retry-After": proxy.retry_after})
+                if fault == "server_error":
+                    return self._reply(500, b'{"error": {"message": "boom"}}')
+                if fault == "timeout":
+                    time.sleep(proxy.slow_s)
+                    return self._reply(500, b'{"error": {"message": "too late"}}')
+                if fault == "connection":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return None
+                if fault == "malformed":
+                    return self._reply(200, b'{"id": "x", "choices": [{"message": ')
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                conn.close()
+                return self._reply(response.status, data)
+
+            def _reply(self, status: int, data: bytes, headers: dict | None = None):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def summary(self) -> dict:
+        return {"forwarded": self.forwarded, **{k: v for k, v in self.injected.items() if v}}
+
+
+def json_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

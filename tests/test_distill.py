@@ -1,0 +1,193 @@
+"""Distillation against real servers: `transformers serve` with a scripted tiny model, a
+fault-injecting proxy in front of it, and a distillation process killed mid-run."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from support.scripted_model import build_scripted_model
+from support.servers import FaultProxy, free_port, transformers_serve
+
+from redstar_assets.traces.teacher import generate_traces
+from redstar_training.distill import DistillConfig, distill, make_backend
+from redstar_training.generation.cache import SampleCache
+from redstar_training.generation.types import TeacherUnavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSWER_7 = "<think>\nCompute 3+4.\n</think>\n\n\\boxed{7}"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = build_scripted_model(tmp_path_factory.mktemp("models") / "scripted")
+    with transformers_serve(folder, tmp_path_factory.mktemp("logs") / "serve.log") as url:
+        yield url, str(folder)
+
+
+def _problems(n: int) -> list[dict]:
+    return [{"problem_id": f"p{i:03d}", "problem": f"Compute {i} + {7 - i}.", "answer": "7"} for i in range(n)]
+
+
+def _openai(url: str, model: str, **kw) -> dict:
+    return {"kind": "openai", "base_url": url, "model": model, "concurrency": 4, "backoff_base_s": 0.01, **kw}
+
+
+def _run(problems, backend, cache_file, **cfg):
+    config = DistillConfig(backend=backend, sampling={"temperature": 0.7, "max_tokens": 40}, **cfg)
+    cache = SampleCache(cache_file)
+    try:
+        return distill(problems, config, make_backend(backend, problems), cache, log=lambda m: None)
+    finally:
+        cache.close()
+
+
+def test_openai_backend_end_to_end_and_rerun_makes_no_calls(server, tmp_path):
+    url, model = server
+    problems = _problems(8)
+    completions, skipped, stats = _run(problems, _openai(url, model), tmp_path / "c.sqlite", samples_per_problem=3)
+    assert not skipped and len(completions) == 24 and stats["requests_made"] == 24
+    texts = {c.text for c in completions}
+    assert texts <= {ANSWER_7, ANSWER_7.replace("{7}", "{8}")}  # reasoning_content put back as <think>
+    assert all(c.finish_reason == "stop" and c.prompt_tokens > 0 and c.completion_tokens > 0 for c in completions)
+    again, _, stats2 = _run(problems, _openai(url, model), tmp_path / "c.sqlite", samples_per_problem=3)
+    assert stats2["requests_made"] == 0 and stats2["cache_hits"] == 24
+    assert [c.text for c in again] == [c.text for c in completions]
+    raw, _, _ = _run(
+        problems[:1], _openai(url, model, endpoint="completions"), tmp_path / "raw.sqlite", samples_per_problem=1
+    )
+    assert raw[0].text.startswith("<think>Compute 3+4.</think>\n\\boxed{")
+
+
+def test_rejection_sampling_stops_after_k_correct(server, tmp_path):
+    url, model = server
+    problems = _problems(6)
+    completions, _, stats = _run(
+        problems, _openai(url, model), tmp_path / "k.sqlite", samples_per_problem=12, stop_after_correct=2
+    )
+    by_problem = {}
+    for c in completions:
+        by_problem.setdefault(c.problem_id, []).append(c)
+    for pid, samples in by_problem.items():
+        right = [c for c in samples if c.text.endswith("{7}")]
+        assert len(right) >= 2 or len(samples) == 12, pid
+        assert len(samples) % 2 == 0  # whole rounds of K=2 indices
+        assert sorted(c.sample_index for c in samples) == list(range(len(samples)))
+    assert stats["problems_reaching_k_correct"] == 6 and stats["samples_requested"] < 6 * 12
+    again, _, stats2 = _run(
+        problems, _openai(url, model), tmp_path / "k.sqlite", samples_per_problem=12, stop_after_correct=2
+    )
+    assert [c.key for c in again] == [c.key for c in completions] and stats2["requests_made"] == 0
+
+
+def test_faults_are_retried_every_sample_lands_once_and_counts_match(server, tmp_path):
+    url, model = server
+    upstream = url.removeprefix("http://").removesuffix("/v1")
+    with FaultProxy(upstream, rate=0.25, seed=3, slow_s=1.5) as proxy:
+        backend = _openai(proxy.url, model, timeout_s=0.75, max_retries=12)
+        completions, _, stats = _run(_problems(20), backend, tmp_path / "f.sqlite", samples_per_problem=3)
+    assert len(completions) == 60 and len({c.key for c in completions}) == 60
+    assert all(c.ok for c in completions) and stats["failed_by_kind"] == {}
+    injected = {k: v for k, v in proxy.injected.items() if v}
+    assert sum(injected.values()) >= 8, injected
+    assert stats["retries_by_kind"] == injected
+    print(f"fault proxy injected {injected}; client counted {stats['retries_by_kind']}")
+    assert proxy.forwarded == 60  # each sample reached the model exactly once
+    assert stats["requests_made"] == 60 + sum(injected.values())
+    with sqlite3.connect(tmp_path / "f.sqlite") as db:
+        assert db.execute("SELECT count(*), count(DISTINCT key) FROM samples").fetchone() == (60, 60)
+
+
+def test_refused_key_fails_fast_without_leaking_it(server, tmp_path, monkeypatch):
+    url, model = server
+    monkeypatch.setenv("REDSTAR_TEST_KEY", "sk-very-secret-123")
+    with FaultProxy("127.0.0.1:9", force_status=401) as proxy:
+        with pytest.raises(TeacherUnavailable) as info:
+            _run(_problems(5), _openai(proxy.url, model, api_key_env="REDSTAR_TEST_KEY"), tmp_path / "a.sqlite")
+    assert "HTTP 401" in str(info.value) and proxy.url in str(info.value)
+    assert "sk-very-secret" not in str(info.value)
+    assert proxy.injected["status_401"] <= 4  # at most one request per concurrent worker, no retries
+
+
+def test_bad_request_fails_that_sample_only_and_unreachable_server_names_url(server, tmp_path):
+    url, _ = server
+    completions, _, stats = _run(
+        _problems(2), _openai(url, "/no/such/model"), tmp_path / "b.sqlite", samples_per_problem=2
+    )
+    assert [c.finish_reason for c in completions] == ["error"] * 4
+    assert all(c.error_kind == "bad_request" and "HTTP 400" in c.error for c in completions)
+    assert stats["requests_made"] == 4 and stats["failed_by_kind"] == {"bad_request": 4}
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(TeacherUnavailable, match=f"{dead} unreachable after 3 attempts"):
+        _run(_problems(1), _openai(dead, "m", max_retries=2), tmp_path / "d.sqlite")
+
+
+def test_empty_and_overlong_problems_are_skipped_with_a_reason(tmp_path):
+    problems = [*_problems(3), {"problem_id": "empty", "problem": "   ", "answer": "1"},
+                {"problem_id": "long", "problem": "Compute 1 + 1." + " " * 50, "answer": "2"}]  # fmt: skip
+    completions, skipped, stats = _run(
+        problems, {"kind": "procedural"}, tmp_path / "s.sqlite", samples_per_problem=2, max_problem_chars=40
+    )
+    assert skipped == {"empty": "empty problem", "long": "problem has 64 characters, over max_problem_chars=40"}
+    assert len(completions) == 6 and stats["skipped"] == {"empty problem": 1, skipped["long"]: 1}
+
+
+def test_generate_traces_through_a_server_has_observability(server, tmp_path):
+    url, model = server
+    problems = pl.DataFrame(
+        {**pl.DataFrame(_problems(4)).to_dict(as_series=False), "source": ["s"] * 4, "level": [1] * 4}
+    )
+    spec = {"backend": "openai", "base_url": url, "model": model, "samples_per_problem": 2,
+            "sampling": {"temperature": 0.7, "max_tokens": 40}}  # fmt: skip
+    frame, stats = generate_traces(problems, spec, tmp_path / "t.sqlite", log=lambda m: None)
+    assert frame.height == 8 and frame["trace_id"].n_unique() == 8
+    assert set(frame["teacher"]) == {model} and set(frame["prompt_version"]) == {"math-long-cot@v1"}
+    assert frame["prompt_tokens"].min() > 0 and stats["tokens_per_s"] > 0 and stats["finish_reasons"] == {"stop": 8}
+
+
+@pytest.mark.slow
+def test_killed_distillation_resumes_with_only_the_missing_samples(server, tmp_path):
+    url, model = server
+    upstream = url.removeprefix("http://").removesuffix("/v1")
+    pl.DataFrame(_problems(40)).write_parquet(tmp_path / "problems.parquet")
+    with FaultProxy(upstream, rate=0.0) as counter:
+        config = {
+            "problems_file": str(tmp_path / "problems.parquet"), "output_file": str(tmp_path / "out.parquet"),
+            "cache_file": str(tmp_path / "cache.sqlite"), "stats_file": str(tmp_path / "stats.json"),
+            "backend": _openai(counter.url, model), "samples_per_problem": 4,
+            "sampling": {"temperature": 0.7, "max_tokens": 40},
+        }  # fmt: skip
+        (tmp_path / "d.yaml").write_text(yaml.safe_dump(config))
+        cmd = [sys.executable, "-m", "redstar_training.distill", "--config", str(tmp_path / "d.yaml")]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        committed = 0
+        while committed < 40 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            if (tmp_path / "cache.sqlite").exists():
+                with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+                    committed = db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+            at_kill = db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        assert 40 <= at_kill < 160, at_kill
+        first_run_requests = counter.forwarded
+        subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=300)
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["cache_hits"] == at_kill and stats["samples_requested"] == 160 - at_kill
+    assert counter.forwarded - first_run_requests == 160 - at_kill  # the second run asked only for the missing
+    paid_twice = first_run_requests - at_kill  # in flight at the kill
+    print(f"killed with {at_kill}/160 committed; rerun asked {160 - at_kill}; paid twice {paid_twice}")
+    assert 0 <= paid_twice <= 4  # at most one per concurrent request
+    out = pl.read_parquet(tmp_path / "out.parquet")
+    assert out.height == 160 and out["key"].n_unique() == 160
+    with sqlite3.connect(tmp_path / "cache.sqlite") as db:
+        assert db.execute("SELECT count(*), count(DISTINCT key) FROM samples").fetchone() == (160, 160)
