@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 
-.PHONY: run test test-fast ui pools bench bench-verify lint venv sandbox clean-data
+.PHONY: run test test-fast ui pools bench bench-verify bench-distill lint venv sandbox clean-data
 
 venv: $(VENV)/.installed
 
@@ -39,8 +39,11 @@ test-fast: venv sandbox
 ui: venv pools
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
-bench: venv bench-verify
+bench: venv bench-verify bench-distill
 	$(BIN)/python benchmarks/make_run_time.py
+
+bench-distill: venv
+	$(BIN)/python benchmarks/distill_throughput.py
 
 bench-verify: venv
 	$(BIN)/python benchmarks/verify_throughput.py

@@ -24,6 +24,22 @@ TEACHER_BACKENDS = ("procedural", "vllm", "openai", "transformers")
 BASE_MODEL_KINDS = ("tiny_qwen2", "local", "hub")
 
 
+def _check_teacher(spec: dict, where: str) -> None:
+    """The teacher block must build its backend (no model is loaded, no server is called)."""
+    from redstar_assets.traces.teacher import distill_config
+    from redstar_training.distill import make_backend
+    from redstar_training.generation.prompts import template
+    from redstar_training.generation.types import Sampling
+
+    try:
+        cfg = distill_config(spec)
+        make_backend(cfg.backend, [])
+        template(cfg.prompt_template)
+        Sampling(**cfg.sampling)
+    except (TypeError, ValueError) as exc:
+        raise ProfileError(f"{where}: teacher: {exc}") from None
+
+
 class ProfileError(ValueError):
     """A profile that cannot run, with the file and key that are wrong."""
 
@@ -134,6 +150,7 @@ def _validate(p: Profile) -> None:
             raise ProfileError(f"{where}: {spec.get('name')!r}.kind {spec.get('kind')!r} is not one of {SOURCE_KINDS}")
     if p.teacher.get("backend", "procedural") not in TEACHER_BACKENDS:
         raise ProfileError(f"{where}: teacher.backend {p.teacher.get('backend')!r} is not one of {TEACHER_BACKENDS}")
+    _check_teacher(p.teacher, where)
     for name, spec in p.base_models.items():
         if spec.get("kind") not in BASE_MODEL_KINDS:
             raise ProfileError(

@@ -76,6 +76,33 @@ class SampleCache:
             )
         return cur.rowcount == 1
 
+    def put_many(self, completions: list[Completion]) -> int:
+        """Commits many finished samples in one transaction (imports, benchmarks); returns how many were new."""
+        rows = [
+            (
+                c.key,
+                c.problem_id,
+                c.sample_index,
+                c.text,
+                c.finish_reason,
+                c.prompt_tokens,
+                c.completion_tokens,
+                c.latency_s,
+                c.attempts,
+                json.dumps(c.extra),
+            )
+            for c in completions
+            if c.ok
+        ]
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO samples ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * 10)})", rows
+            )
+            self._db.execute("COMMIT")
+            return self._db.total_changes - before
+
     def count(self) -> int:
         with self._lock:
             return self._db.execute("SELECT count(*) FROM samples").fetchone()[0]
