@@ -191,3 +191,16 @@ def test_killed_distillation_resumes_with_only_the_missing_samples(server, tmp_p
     assert out.height == 160 and out["key"].n_unique() == 160
     with sqlite3.connect(tmp_path / "cache.sqlite") as db:
         assert db.execute("SELECT count(*), count(DISTINCT key) FROM samples").fetchone() == (160, 160)
+
+
+def test_transformers_backend_batches_with_left_padding(server, tmp_path):
+    """Local generation: prompts of different lengths in one batch, greedy, so the exact text is known."""
+    _, model = server
+    problems = [{"problem_id": f"q{i}", "problem": "Compute 3 + 4." + " Please." * i, "answer": "7"} for i in range(5)]
+    backend = {"kind": "transformers", "model": model, "batch_size": 4, "threads": 1}
+    config = DistillConfig(backend=backend, sampling={"temperature": 0.0, "max_tokens": 40}, samples_per_problem=1)
+    cache = SampleCache(tmp_path / "tf.sqlite")
+    completions, _, stats = distill(problems, config, make_backend(backend, problems), cache, log=lambda m: None)
+    assert [c.text for c in completions] == ["<think>Compute 3+4.</think>\n\\boxed{7}"] * 5
+    assert {c.finish_reason for c in completions} == {"stop"} and len({c.completion_tokens for c in completions}) == 1
+    assert len({c.prompt_tokens for c in completions}) == 5 and stats["requests_made"] == 5

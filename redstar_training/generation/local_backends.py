@@ -95,13 +95,12 @@ class TransformersBackend:
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed + batch[0].sample_index)
             with torch.no_grad():
+                sample = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}
                 out = model.generate(
                     **enc,
                     max_new_tokens=sampling.max_tokens,
-                    do_sample=sampling.temperature > 0,
-                    temperature=sampling.temperature or None,
-                    top_p=sampling.top_p,
                     pad_token_id=tok.pad_token_id,
+                    **(sample if sampling.temperature > 0 else {"do_sample": False}),
                 )
             width = enc["input_ids"].shape[1]
             for r, row, mask in zip(batch, out, enc["attention_mask"], strict=True):
