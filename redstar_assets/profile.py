@@ -83,6 +83,7 @@ class Profile:
     sources: list[dict[str, Any]]
     teacher: dict[str, Any]
     difficulty: dict[str, Any]
+    curation: dict[str, Any]
     base_models: dict[str, dict[str, Any]]
     subset_recipes: dict[str, SubsetRecipe]
     training_recipes: dict[str, dict[str, Any]]
@@ -209,6 +210,7 @@ def load_profile(name_or_path: str) -> Profile:
         sources=raw.get("sources") or [],
         teacher=raw.get("teacher") or {},
         difficulty=raw.get("difficulty") or {},
+        curation=raw.get("curation") or {},
         base_models=raw.get("base_models") or {},
         subset_recipes=recipes,
         training_recipes=raw.get("training_recipes") or {},

@@ -1,5 +1,6 @@
 from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
 
+from redstar_assets.curation.problem_filters import curate_problems
 from redstar_assets.lineage import lineage_metadata, preview
 from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.normalize import normalize_problems
@@ -36,21 +37,29 @@ def raw_problems(context: AssetExecutionContext, redstar: RedstarHome) -> Materi
 
 @asset(partitions_def=source_partitions, group_name="problems", deps=[raw_problems])
 def problems(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
-    """Normalized problems with a content-hash id (domain + normalized text), exact duplicates
-    removed keeping the first: the unit every trace, subset and held-out check refers to."""
+    """Normalized problems with a content-hash id (domain + normalized text): exact duplicates and
+    near duplicates (MinHash LSH) removed keeping the first, and problems overlapping a registered
+    benchmark removed (13-gram or fuzzy match), each removal recorded with what it matched. The unit
+    every trace, subset and held-out check refers to."""
     store = redstar.store()
     raw = store.read("raw_problems", context.partition_key)
     frame, duplicates = normalize_problems(raw)
+    curation = active_profile().curation
+    frame, removed = curate_problems(frame, curation)
     version = store.write(frame, "problems", context.partition_key)
+    store.write(removed, "problems", context.partition_key, name="removed")
+    reasons = removed.group_by("reason").len()
     levels = frame.group_by("level").len().sort("level")
     return MaterializeResult(
         metadata={
             "rows": frame.height,
             "duplicates_removed": duplicates,
+            "removed": MetadataValue.json({r["reason"]: r["len"] for r in reasons.to_dicts()}),
+            "removed_sample": preview(removed.select("reason", "kept_or_matched", "how", "problem")),
             "levels": MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
             "sample": preview(frame.select("problem_id", "problem", "answer")),
             **lineage_metadata(
-                {"normalizer": "nfc-whitespace-v1"},
+                {"normalizer": "nfc-whitespace-v1", "curation": curation},
                 {"raw_problems": store.version("raw_problems", context.partition_key)},
             ),
         },

@@ -1,0 +1,69 @@
+"""The problem-level curation the `problems` asset applies after normalization: near duplicates
+(MinHash LSH) and decontamination against registered benchmarks, configured by the profile's
+`curation:` block:
+
+    curation:
+      near_duplicates: {threshold: 0.8, num_perm: 128}   # or false
+      decontaminate: {benchmarks: [math500, aime2024], ngram: 13, fuzzy_ratio: 80}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from redstar_assets.curation.decontaminate import ContaminationIndex, decontaminate
+from redstar_assets.curation.dedupe import near_duplicates
+
+REMOVED_SCHEMA = {
+    "problem_id": pl.String,
+    "problem": pl.String,
+    "reason": pl.String,
+    "kept_or_matched": pl.String,
+    "how": pl.String,
+}
+
+
+def contamination_index(spec: dict[str, Any]) -> ContaminationIndex | None:
+    names = (spec or {}).get("benchmarks") or []
+    if not names:
+        return None
+    from redstar_assets.problems.registry import load_benchmark
+
+    frames = [load_benchmark(n) for n in names]
+    return ContaminationIndex(pl.concat(frames), int(spec.get("ngram", 13)), float(spec.get("fuzzy_ratio", 80)))
+
+
+def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(kept problems, removed ones with reason `near_duplicate` or `contaminated` and what they matched)."""
+    removed = []
+    near = curation.get("near_duplicates", {"threshold": 0.8})
+    if near:
+        near = near if isinstance(near, dict) else {}
+        dup = near_duplicates(
+            frame["problem_id"].to_list(),
+            frame["problem"].to_list(),
+            float(near.get("threshold", 0.8)),
+            int(near.get("num_perm", 128)),
+        )
+        text = dict(zip(frame["problem_id"], frame["problem"], strict=True))
+        removed += [
+            {"problem_id": r, "problem": text[r], "reason": "near_duplicate", "kept_or_matched": k, "how": "minhash"}
+            for r, k in dup.items()
+        ]
+        frame = frame.filter(~pl.col("problem_id").is_in(list(dup)))
+    index = contamination_index(curation.get("decontaminate") or {})
+    if index is not None:
+        frame, hits = decontaminate(frame, index)
+        removed += [
+            {
+                "problem_id": h["problem_id"],
+                "problem": h["problem"],
+                "reason": "contaminated",
+                "kept_or_matched": f"{h['benchmark']}:{h['item_id']}",
+                "how": h["how"],
+            }
+            for h in hits.to_dicts()
+        ]
+    return frame, pl.DataFrame(removed, schema=REMOVED_SCHEMA)
