@@ -1,0 +1,148 @@
+"""The benchmark registry loads the real benchmark files through YAML mappings; near-duplicate and
+decontamination filters remove planted defects and keep clean problems."""
+
+import json
+import random
+
+import polars as pl
+import pytest
+
+from redstar_assets.curation.decontaminate import ContaminationIndex, decontaminate
+from redstar_assets.curation.dedupe import canonical, exact_duplicates, near_duplicates
+from redstar_assets.problems.registry import RegistryError, load_benchmark, load_registry
+
+SHARED = ["math500", "aime2024", "aime2025", "amc2023", "gsm8k", "olympiadbench", "humaneval"]
+
+
+@pytest.fixture(scope="module")
+def benchmarks(shared_data):
+    return {n: load_benchmark(n, shared_data / "benchmarks") for n in SHARED}
+
+
+def test_registry_declares_the_papers_benchmarks():
+    registry = load_registry()
+    for name in (
+        "math500",
+        "math-hard",
+        "aime2024",
+        "aime2025",
+        "amc2023",
+        "gsm8k",
+        "olympiadbench",
+        "college-math",
+        "minerva-math",
+        "humaneval",
+        "livecodebench",
+        "geoqa",
+        "mathvista-geo",
+    ):
+        assert name in registry, name
+    assert registry["math-hard"].filter == {"level": 5} and registry["humaneval"].verifier == "code"
+
+
+def test_registry_loads_the_shared_files_with_their_answer_types(benchmarks):
+    assert {n: f.height for n, f in benchmarks.items()} == {
+        "math500": 500,
+        "aime2024": 30,
+        "aime2025": 30,
+        "amc2023": 40,
+        "gsm8k": 1319,
+        "olympiadbench": 675,
+        "humaneval": 164,
+    }
+    aime = benchmarks["aime2024"]
+    assert aime["item_id"].to_list()[:2] == ["60", "61"] and "025" in aime["answer"].to_list()
+    assert benchmarks["amc2023"]["answer"][0] == "27.0" and benchmarks["amc2023"]["answer_format"][0] == "number"
+    assert benchmarks["gsm8k"]["answer"][0] == "18"  # after "####"
+    olympiad = benchmarks["olympiadbench"]
+    assert json.loads(olympiad["answer"][0]) == ["2"] and olympiad.filter(pl.col("tolerance").is_not_null()).height == 1
+    assert (
+        benchmarks["math500"]["level"].min() == 1 and benchmarks["humaneval"]["entry_point"][0] == "has_close_elements"
+    )
+
+
+def test_a_new_benchmark_needs_only_a_yaml_entry(tmp_path):
+    (tmp_path / "quiz.jsonl").write_text(
+        json.dumps({"qid": "q1", "text": "What is 6*7?", "sol": "#### 42"})
+        + "\n"
+        + json.dumps({"qid": "q2", "text": ""})
+        + "\n"
+    )
+    (tmp_path / "registry.yaml").write_text(
+        "benchmarks:\n  quiz:\n    path: quiz.jsonl\n    mapping: {id: qid, problem: text, answer: sol}\n"
+        "    answer_transform: gsm8k\n    answer_format: number\n"
+    )
+    registry = load_registry(tmp_path / "registry.yaml")
+    with pytest.raises(RegistryError, match=r"quiz.jsonl:2: field 'text': missing or empty problem"):
+        load_benchmark("quiz", tmp_path, registry)
+    (tmp_path / "quiz.jsonl").write_text(json.dumps({"qid": "q1", "text": "What is 6*7?", "sol": "#### 42"}) + "\n")
+    quiz = load_benchmark("quiz", tmp_path, registry)
+    assert quiz.select("item_id", "problem", "answer").row(0) == ("q1", "What is 6*7?", "42")
+
+
+def test_missing_file_offline_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(RegistryError, match="math_test.jsonl does not exist and Hugging Face dataset"):
+        load_benchmark("math-hard", tmp_path)
+
+
+def _edit(text: str, rng: random.Random) -> str:
+    """A small realistic edit: whitespace, a changed number, or one changed word."""
+    kind = rng.choice(["space", "number", "word"])
+    words = text.split(" ")
+    if kind == "space":
+        return "  ".join(words).replace("$", " $ ", 1)
+    if kind == "number":
+        return text.replace("1", "7", 1) if "1" in text else text + " "
+    i = rng.randrange(len(words))
+    words[i] = words[i].upper() if len(words[i]) > 3 else "the"
+    return " ".join(words)
+
+
+def test_decontamination_catches_edited_benchmark_items_and_names_them(benchmarks):
+    math = pl.concat([benchmarks[n] for n in ("math500", "aime2024", "aime2025", "amc2023", "olympiadbench")])
+    index = ContaminationIndex(math)
+    rng = random.Random(0)
+    planted = math.sample(300, seed=7)
+    rows = [
+        {
+            "problem_id": f"bad{i}",
+            "problem": _edit(r["problem"], rng),
+            "source_item": f"{r['benchmark']}:{r['item_id']}",
+        }
+        for i, r in enumerate(planted.iter_rows(named=True))
+    ]
+    clean_gsm = benchmarks["gsm8k"]["problem"].to_list()  # unrelated problems: none may be removed
+    rows += [{"problem_id": f"ok{i}", "problem": p, "source_item": None} for i, p in enumerate(clean_gsm)]
+    frame = pl.DataFrame(rows)
+    kept, removed = decontaminate(frame.drop("source_item"), index)
+    caught = set(removed["problem_id"])
+    planted_ids = {f"bad{i}" for i in range(300)}
+    print(f"decontamination: caught {len(caught & planted_ids)}/300 planted, {len(caught - planted_ids)} false removals")
+    assert len(caught & planted_ids) >= 297, f"recall {len(caught & planted_ids)}/300"
+    assert not caught - planted_ids, f"false removals: {sorted(caught - planted_ids)[:5]}"
+    named = dict(zip(removed["problem_id"], removed["benchmark"] + ":" + removed["item_id"], strict=True))
+    expected = dict(zip(frame["problem_id"], frame["source_item"], strict=True))
+    exact_names = sum(named[p] == expected[p] for p in caught)
+    assert exact_names >= 0.97 * len(caught)  # duplicated items across benchmarks may name the other copy
+    assert kept.height == len(clean_gsm) + 300 - len(caught)
+
+
+def test_near_duplicates_keep_the_first_and_leave_short_distinct_problems(benchmarks):
+    texts = benchmarks["math500"]["problem"].to_list()[:200]
+    rng = random.Random(1)
+    variants = [
+        t.replace(" ", "  ").replace("$", "$ ", 1) if i % 2 else t.replace("2", "3", 1)
+        for i, t in enumerate(texts[:50])
+    ]
+    short = ["Compute 320 + 911.", "Compute 320 + 91.", "Compute 32 + 911."]
+    ids = [f"m{i}" for i in range(200)] + [f"v{i}" for i in range(50)] + ["s0", "s1", "s2"]
+    removed = near_duplicates(ids, texts + variants + short)
+    print(f"near duplicates: removed {len(removed)} of 50 variants (+3 short distinct problems kept)")
+    assert {f"v{i}" for i in range(50) if len(texts[i]) >= 60} <= set(removed)
+    assert all(removed[f"v{i}"] == f"m{i}" for i in range(50) if f"v{i}" in removed)
+    assert not {k for k in removed if k.startswith(("m", "s"))}, "distinct problems were merged"
+    del rng
+    assert exact_duplicates(["a", "b"], ["Find $x$ if $x^2=4$.", "find  $x$ if $x^2 = 4$."]) == {}
+    assert canonical("Find \\, $\\dfrac{1}{2}$") == canonical("find \\frac{1}{2}")
