@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 STAGES = ("base", "sft", "rl")
-STRATEGIES = ("random", "hard_first")
+STRATEGIES = ("random", "hard_first", "band", "stratified")
 TARGET_FORMATS = ("long_cot", "answer_only")
 TEACHER_BACKENDS = ("procedural", "vllm", "openai", "transformers")
 BASE_MODEL_KINDS = ("tiny_qwen2", "local", "hub")
@@ -62,6 +62,10 @@ class SubsetRecipe:
     verified_only: bool = True
     max_per_problem: int = 1
     seed: int = 0
+    band: tuple[float, float] | None = None  # teacher pass-rate band for strategy "band", e.g. [0.1, 0.6]
+    mix: dict[str, float] | None = None  # domain shares, e.g. {math: 0.7, code: 0.3}; None = whatever the pool holds
+    cap: bool = False  # take what exists when the pool is smaller than `scale`, instead of failing
+    quality_only: bool = True  # only traces with no quality flag
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class Profile:
     teacher: dict[str, Any]
     difficulty: dict[str, Any]
     curation: dict[str, Any]
+    quality: dict[str, Any]
     base_models: dict[str, dict[str, Any]]
     subset_recipes: dict[str, SubsetRecipe]
     training_recipes: dict[str, dict[str, Any]]
@@ -152,6 +157,12 @@ def _validate(p: Profile) -> None:
     if p.teacher.get("backend", "procedural") not in TEACHER_BACKENDS:
         raise ProfileError(f"{where}: teacher.backend {p.teacher.get('backend')!r} is not one of {TEACHER_BACKENDS}")
     _check_teacher(p.teacher, where)
+    from redstar_assets.traces.quality import QualitySpec
+
+    try:
+        QualitySpec.from_profile(p.quality)
+    except ValueError as exc:
+        raise ProfileError(f"{where}: {exc}") from None
     for name, spec in p.base_models.items():
         if spec.get("kind") not in BASE_MODEL_KINDS:
             raise ProfileError(
@@ -164,6 +175,10 @@ def _validate(p: Profile) -> None:
             )
         if recipe.target_format not in TARGET_FORMATS:
             raise ProfileError(f"{where}: subset_recipes.{recipe.name}.target_format must be one of {TARGET_FORMATS}")
+        if recipe.strategy == "band" and (not recipe.band or len(recipe.band) != 2 or recipe.band[0] > recipe.band[1]):
+            raise ProfileError(f"{where}: subset_recipes.{recipe.name}: strategy band needs band: [low, high]")
+        if recipe.mix is not None and (not recipe.mix or abs(sum(recipe.mix.values()) - 1) > 1e-6):
+            raise ProfileError(f"{where}: subset_recipes.{recipe.name}.mix shares must sum to 1, got {recipe.mix}")
         if recipe.scale <= 0:
             raise ProfileError(f"{where}: subset_recipes.{recipe.name}.scale must be positive")
     for exp in p.experiments:
@@ -188,7 +203,10 @@ def load_profile(name_or_path: str) -> Profile:
     path = _resolve_path(name_or_path)
     raw = _load_raw(path)
     try:
-        recipes = {k: SubsetRecipe(name=k, **v) for k, v in (raw.get("subset_recipes") or {}).items()}
+        recipes = {
+            k: SubsetRecipe(name=k, **{**v, **({"band": tuple(v["band"])} if v.get("band") else {})})
+            for k, v in (raw.get("subset_recipes") or {}).items()
+        }
         experiments = [
             Experiment(
                 name=e["name"],
@@ -211,6 +229,7 @@ def load_profile(name_or_path: str) -> Profile:
         teacher=raw.get("teacher") or {},
         difficulty=raw.get("difficulty") or {},
         curation=raw.get("curation") or {},
+        quality=raw.get("quality") or {},
         base_models=raw.get("base_models") or {},
         subset_recipes=recipes,
         training_recipes=raw.get("training_recipes") or {},

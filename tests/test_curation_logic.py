@@ -174,3 +174,62 @@ def test_profiles_validate_with_file_and_key(tmp_path):
         load_profile(str(bad))
     with pytest.raises(ProfileError, match="unknown profile 'missing'"):
         load_profile("missing")
+
+
+def test_band_stratified_mix_and_cap_recipes(verified):
+    scores = difficulty_scores(verified, {"easy": 0.75, "medium": 0.4})
+    rate = dict(scores.select("problem_id", "teacher_pass_rate").rows())
+    bucket = dict(scores.select("problem_id", "bucket").rows())
+    band = select_traces(verified, scores, SubsetRecipe(name="b", scale=10, strategy="band", band=(0.1, 0.6)))
+    assert band.height == 10 and all(0.1 <= rate[p] <= 0.6 for p in band["problem_id"])
+    strat = select_traces(verified, scores, SubsetRecipe(name="s", scale=12, strategy="stratified", seed=2))
+    counts = {b: sum(bucket[p] == b for p in strat["problem_id"]) for b in ("easy", "medium", "hard")}
+    available = {
+        b: sum(1 for p in set(verified.filter(pl.col("status") == "correct")["problem_id"]) if bucket[p] == b)
+        for b in counts
+    }
+    assert all(counts[b] == min(4, available[b]) or available[b] < 4 for b in counts) and strat.height == 12
+    mixed = verified.with_columns(
+        pl.when(pl.col("problem").str.contains("-")).then(pl.lit("code")).otherwise(pl.lit("math")).alias("domain")
+    )  # stand-in domains: subtraction problems labelled "code"
+    mix = select_traces(mixed, scores, SubsetRecipe(name="m", scale=20, mix={"math": 0.7, "code": 0.3}))
+    assert mix.group_by("domain").len().sort("domain").rows() == [("code", 6), ("math", 14)]
+    with pytest.raises(SubsetTooSmall, match=r"asks for 5000 code traces"):
+        select_traces(mixed, scores, SubsetRecipe(name="m", scale=10000, mix={"math": 0.5, "code": 0.5}))
+    capped = select_traces(verified, scores, SubsetRecipe(name="c", scale=100_000, cap=True))
+    assert 0 < capped.height < 100_000
+    again = select_traces(verified, scores, SubsetRecipe(name="c", scale=100_000, cap=True))
+    assert subset_hash(capped["trace_id"].to_list(), SubsetRecipe(name="c", scale=100_000, cap=True)) == subset_hash(
+        again["trace_id"].to_list(), SubsetRecipe(name="c", scale=100_000, cap=True)
+    )
+
+
+def test_quality_flags_and_filtering(verified):
+    from redstar_assets.traces.quality import QualitySpec, quality_flags, repetition_ratio
+    from redstar_assets.traces.verification import flag_counts
+
+    spec = QualitySpec()
+    good = "<think>\n12+30=42\ncheck 42-30=12 ok\n</think>\n\\boxed{42}"
+    assert quality_flags(good, "Compute 12 + 30.", "stop", "correct", spec) == []
+    loop = "<think>" + "wait, let me recompute the sum again. " * 40 + "</think>\\boxed{42}"
+    assert repetition_ratio(loop) > 0.8 and "repetitive" in quality_flags(loop, "x", "stop", "correct", spec)
+    mixed = "<think>" + "我们计算一下这个和" * 5 + " 12+30=42 </think>\\boxed{42}"
+    assert "language_mixed" in quality_flags(mixed, "Compute 12 + 30.", "stop", "correct", spec)
+    assert "language_mixed" not in quality_flags(mixed, "计算 12 + 30", "stop", "correct", spec)
+    cut = quality_flags("<think>12+30=", "Compute 12 + 30.", "length", "no_answer", spec)
+    assert {"truncated", "no_think", "too_short"} <= set(cut)
+    assert set(flag_counts(verified)) == {
+        "truncated",
+        "no_think",
+        "repetitive",
+        "language_mixed",
+        "too_short",
+        "too_long",
+    }
+    flagged = verified.with_columns(
+        pl.when(pl.col("sample_index") == 0).then(False).otherwise(pl.col("quality_ok")).alias("quality_ok")
+    )
+    picked = select_traces(flagged, difficulty_scores(verified, {}), SubsetRecipe(name="q", scale=20))
+    assert (picked["sample_index"] > 0).all()
+    with pytest.raises(ValueError, match="unexpected keyword argument 'colour'"):
+        QualitySpec.from_profile({"colour": 1})

@@ -119,7 +119,9 @@ def test_decontamination_catches_edited_benchmark_items_and_names_them(benchmark
     kept, removed = decontaminate(frame.drop("source_item"), index)
     caught = set(removed["problem_id"])
     planted_ids = {f"bad{i}" for i in range(300)}
-    print(f"decontamination: caught {len(caught & planted_ids)}/300 planted, {len(caught - planted_ids)} false removals")
+    print(
+        f"decontamination: caught {len(caught & planted_ids)}/300 planted, {len(caught - planted_ids)} false removals"
+    )
     assert len(caught & planted_ids) >= 297, f"recall {len(caught & planted_ids)}/300"
     assert not caught - planted_ids, f"false removals: {sorted(caught - planted_ids)[:5]}"
     named = dict(zip(removed["problem_id"], removed["benchmark"] + ":" + removed["item_id"], strict=True))

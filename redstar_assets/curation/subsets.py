@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from dataclasses import asdict
 
 import polars as pl
@@ -23,7 +22,9 @@ class SubsetTooSmall(ValueError):
 
 def _eligible(verified: pl.DataFrame, recipe: SubsetRecipe) -> pl.DataFrame:
     pool = verified.filter(pl.col("status") == "correct") if recipe.verified_only else verified
-    pool = pool.filter(pl.col("finish_reason") != "error")
+    pool = pool.filter(~pl.col("finish_reason").is_in(["error", "skipped"]))
+    if recipe.quality_only and "quality_ok" in pool.columns:
+        pool = pool.filter(pl.col("quality_ok"))
     return (
         pool.sort(["problem_id", "sample_index"])
         .group_by("problem_id", maintain_order=True)
@@ -35,26 +36,55 @@ def _tiebreak(seed: int, key: str) -> str:
     return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
 
 
-def select_traces(verified: pl.DataFrame, difficulty: pl.DataFrame, recipe: SubsetRecipe) -> pl.DataFrame:
-    """The recipe's traces: a seeded random draw, or hardest problems first (lowest teacher pass rate)."""
-    pool = _eligible(verified, recipe)
-    if pool.height < recipe.scale:
+def _ranked(pool: pl.DataFrame, difficulty: pl.DataFrame, recipe: SubsetRecipe) -> pl.DataFrame:
+    """The pool in the recipe's order of preference (seeded ties), with pass rate and bucket joined."""
+    cols = [c for c in ("problem_id", "teacher_pass_rate", "bucket") if c in difficulty.columns]
+    ranked = pool.join(difficulty.select(cols), on="problem_id", how="left").with_columns(
+        pl.col("trace_id").map_elements(lambda t: _tiebreak(recipe.seed, t), return_dtype=pl.String).alias("_tie")
+    )
+    if recipe.strategy == "band":
+        low, high = recipe.band
+        ranked = ranked.filter(pl.col("teacher_pass_rate").is_between(low, high))
+    if recipe.strategy == "hard_first":
+        return ranked.sort(["teacher_pass_rate", "_tie"])
+    if recipe.strategy == "stratified":  # round-robin over buckets: equal shares while each lasts
+        ranked = ranked.sort("_tie").with_columns(pl.int_range(pl.len()).over("bucket").alias("_turn"))
+        return ranked.sort(["_turn", "bucket"])
+    return ranked.sort("_tie")  # random and band: a seeded shuffle
+
+
+def _take(ranked: pl.DataFrame, n: int, recipe: SubsetRecipe, what: str) -> pl.DataFrame:
+    if ranked.height < n and not recipe.cap:
         raise SubsetTooSmall(
-            f"subset recipe {recipe.name!r} asks for {recipe.scale} traces but only {pool.height} are eligible "
-            f"(verified_only={recipe.verified_only}, max_per_problem={recipe.max_per_problem}); "
-            "lower its scale or add problems"
+            f"subset recipe {recipe.name!r} asks for {n} {what}traces but only {ranked.height} are eligible "
+            f"(strategy={recipe.strategy}, verified_only={recipe.verified_only}, quality_only={recipe.quality_only}, "
+            f"max_per_problem={recipe.max_per_problem}); lower its scale, add problems, or set cap: true"
         )
-    if recipe.strategy == "random":
-        ids = sorted(pool["trace_id"].to_list())
-        chosen = random.Random(recipe.seed).sample(ids, recipe.scale)
-        picked = pool.filter(pl.col("trace_id").is_in(chosen))
+    return ranked.head(n)
+
+
+def select_traces(verified: pl.DataFrame, difficulty: pl.DataFrame, recipe: SubsetRecipe) -> pl.DataFrame:
+    """The recipe's traces: `scale` of them (fewer only with `cap: true`), split across domains by
+    `mix`, each domain's share taken in the strategy's order."""
+    ranked = _ranked(_eligible(verified, recipe), difficulty, recipe)
+    if recipe.mix:
+        shares = _shares(recipe.scale, recipe.mix)
+        parts = [_take(ranked.filter(pl.col("domain") == d), n, recipe, f"{d} ") for d, n in shares.items() if n]
+        picked = pl.concat(parts) if parts else ranked.head(0)
     else:
-        ranked = pool.join(difficulty.select("problem_id", "teacher_pass_rate"), on="problem_id", how="left")
-        ranked = ranked.with_columns(
-            pl.col("trace_id").map_elements(lambda t: _tiebreak(recipe.seed, t), return_dtype=pl.String).alias("_tie")
-        )
-        picked = ranked.sort(["teacher_pass_rate", "_tie"]).head(recipe.scale).drop("_tie", "teacher_pass_rate")
-    return picked.sort("trace_id")
+        picked = _take(ranked, recipe.scale, recipe, "")
+    return picked.drop([c for c in ("_tie", "_turn", "teacher_pass_rate", "bucket") if c in picked.columns]).sort(
+        "trace_id"
+    )
+
+
+def _shares(scale: int, mix: dict[str, float]) -> dict[str, int]:
+    """Integer counts per domain summing to `scale` (largest remainders)."""
+    raw = {d: scale * f for d, f in sorted(mix.items())}
+    counts = {d: int(v) for d, v in raw.items()}
+    for d in sorted(raw, key=lambda d: raw[d] - counts[d], reverse=True)[: scale - sum(counts.values())]:
+        counts[d] += 1
+    return counts
 
 
 def target_text(trace_text: str, target_format: str) -> str:

@@ -6,8 +6,9 @@ from redstar_assets.problems.assets import problems
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import active_profile
 from redstar_assets.resources import RedstarHome
+from redstar_assets.traces.quality import QualitySpec
 from redstar_assets.traces.teacher import generate_traces
-from redstar_assets.traces.verification import verify_traces
+from redstar_assets.traces.verification import flag_counts, verify_traces
 from redstar_training.verify import MathVerifier
 
 
@@ -54,8 +55,9 @@ def verified_traces(context: AssetExecutionContext, redstar: RedstarHome) -> Mat
     (correct, wrong, no_answer, timeout, error) and reason, plus quality flags: rejection sampling
     keeps the correct ones, and DPO pairs them with the wrong ones."""
     store = redstar.store()
+    quality = QualitySpec.from_profile(active_profile().quality)
     with MathVerifier(cache=redstar.verdict_cache_path()) as verifier:
-        frame = verify_traces(store.read("teacher_traces", context.partition_key), verifier)
+        frame = verify_traces(store.read("teacher_traces", context.partition_key), verifier, quality)
     version = store.write(frame, "verified_traces", context.partition_key)
     counts = {r["status"]: r["len"] for r in frame.group_by("status").len().to_dicts()}
     return MaterializeResult(
@@ -64,9 +66,11 @@ def verified_traces(context: AssetExecutionContext, redstar: RedstarHome) -> Mat
             "statuses": MetadataValue.json(counts),
             "correct_rate": round(counts.get("correct", 0) / max(1, frame.height), 4),
             "verifier_paths": MetadataValue.json(verifier.counts),
+            "quality_flags": MetadataValue.json(flag_counts(frame)),
+            "quality_ok": int(frame["quality_ok"].sum()),
             "wrong_sample": preview(frame.filter(pl.col("status") != "correct").select("problem", "reason")),
             **lineage_metadata(
-                {"verifier": frame["verifier_version"][0] if frame.height else None},
+                {"verifier": frame["verifier_version"][0] if frame.height else None, "quality": quality.__dict__},
                 {"teacher_traces": store.version("teacher_traces", context.partition_key)},
             ),
         },

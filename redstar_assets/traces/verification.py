@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import polars as pl
 
+from redstar_assets.traces.quality import FLAGS, QualitySpec, quality_flags
 from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, default_verifier
 
 
-def verify_traces(traces: pl.DataFrame, verifier: MathVerifier | None = None) -> pl.DataFrame:
+def verify_traces(
+    traces: pl.DataFrame, verifier: MathVerifier | None = None, quality: QualitySpec | None = None
+) -> pl.DataFrame:
     """Adds extracted answer, status, reason and quality flags to every trace (one batch through the
-    shared verifier's worker pool)."""
+    shared verifier's worker pool); `quality_ok` is true when no flag is raised."""
+    quality = quality or QualitySpec()
     not_generated = ("error", "skipped")
     teacher_ok = [t for t in traces.iter_rows(named=True) if t["finish_reason"] not in not_generated]
     tasks = [MathTask(t["answer"], t["text"], finish_reason=t["finish_reason"]) for t in teacher_ok]
@@ -21,14 +25,17 @@ def verify_traces(traces: pl.DataFrame, verifier: MathVerifier | None = None) ->
         else:
             v = judged[t["trace_id"]]
             status, reason, extracted = v.status, v.reason, v.extracted
+        flags = quality_flags(t["text"] or "", t["problem"] or "", t["finish_reason"], status, quality)
         rows.append(
             {
                 "trace_id": t["trace_id"],
                 "extracted": extracted,
                 "status": status,
                 "reason": reason,
-                "truncated": t["finish_reason"] == "length",
-                "has_think": "<think>" in t["text"] and "</think>" in t["text"],
+                "truncated": "truncated" in flags,
+                "has_think": "no_think" not in flags,
+                "quality_flags": flags,
+                "quality_ok": not flags and status != "error",
             }
         )
     verdicts = pl.DataFrame(
@@ -40,8 +47,17 @@ def verify_traces(traces: pl.DataFrame, verifier: MathVerifier | None = None) ->
             "reason": pl.String,
             "truncated": pl.Boolean,
             "has_think": pl.Boolean,
+            "quality_flags": pl.List(pl.String),
+            "quality_ok": pl.Boolean,
         },
     )
     return traces.join(verdicts, on="trace_id", how="left").with_columns(
         pl.lit(VERIFIER_VERSION).alias("verifier_version")
     )
+
+
+def flag_counts(verified: pl.DataFrame) -> dict[str, int]:
+    """How many traces each quality filter flags (a trace can have several)."""
+    exploded = verified.select(pl.col("quality_flags").explode()).drop_nulls()
+    counts = {r["quality_flags"]: r["len"] for r in exploded.group_by("quality_flags").len().to_dicts()}
+    return {f: counts.get(f, 0) for f in FLAGS}
