@@ -148,3 +148,43 @@ def test_near_duplicates_keep_the_first_and_leave_short_distinct_problems(benchm
     del rng
     assert exact_duplicates(["a", "b"], ["Find $x$ if $x^2=4$.", "find  $x$ if $x^2 = 4$."]) == {}
     assert canonical("Find \\, $\\dfrac{1}{2}$") == canonical("find \\frac{1}{2}")
+
+
+def test_learned_difficulty_beats_the_length_baseline(benchmarks):
+    """Offline stand-in for MATH train: 5-fold cross-validation on MATH-500's levels (marked as such:
+    MATH-500 is an evaluation set, so a real run trains on MATH train or Omni-MATH instead)."""
+    from redstar_assets.curation.learned_difficulty import cross_validated_spearman
+
+    math = benchmarks["math500"]
+    result = cross_validated_spearman(math["problem"].to_list(), math["level"].to_list(), folds=5, seed=0)
+    print(f"learned difficulty on MATH-500 levels (5-fold CV): {result}")
+    assert result["model_spearman"] > result["length_spearman"] + 0.05
+
+
+def test_difficulty_scores_use_the_scorer_and_the_learned_model(tmp_path, benchmarks):
+    from redstar_assets.curation.assets import learned_model
+    from redstar_assets.curation.difficulty import difficulty_scores, with_learned_difficulty
+
+    verified = pl.DataFrame(
+        {
+            "problem_id": ["a", "a", "b", "b"],
+            "status": ["correct", "correct", "correct", "wrong"],
+            "text": ["x"] * 4,
+            "completion_tokens": [1] * 4,
+            "level": [1, 1, 5, 5],
+        }
+    )
+    scorer = pl.DataFrame({"problem_id": ["a", "a", "b", "b"], "status": ["wrong", "wrong", "correct", "correct"]})
+    scores = difficulty_scores(verified, {"easy": 0.75, "medium": 0.4}, scorer)
+    assert dict(scores.select("problem_id", "bucket").rows()) == {"a": "hard", "b": "easy"}  # the scorer's rates
+    train = benchmarks["math500"].select("problem", "level")
+    train.write_ndjson(tmp_path / "levels.jsonl")
+    model, meta = learned_model({"train_on": str(tmp_path / "levels.jsonl")}, str(tmp_path))
+    assert meta["train_rows"] == 500 and (tmp_path / "cache").exists()
+    problems = pl.DataFrame(
+        {"problem_id": ["a", "b"], "problem": ["What is $1+1$?", benchmarks["math500"]["problem"][0]]}
+    )
+    learned = with_learned_difficulty(scores, problems, model)
+    assert learned["learned_difficulty"].is_not_null().all()
+    again, _ = learned_model({"train_on": str(tmp_path / "levels.jsonl")}, str(tmp_path))  # reused from the cache
+    assert again.predict(["What is $1+1$?"])[0] == model.predict(["What is $1+1$?"])[0]

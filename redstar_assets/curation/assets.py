@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from redstar_assets.curation.difficulty import difficulty_scores as score_difficulty
+from redstar_assets.curation.difficulty import with_learned_difficulty
 from redstar_assets.curation.partitions import recipe_partitions
 from redstar_assets.curation.subsets import select_traces, subset_hash, subset_messages
 from redstar_assets.lineage import lineage_metadata, preview
@@ -26,11 +27,19 @@ from redstar_assets.traces.assets import verified_traces
 
 @asset(partitions_def=source_partitions, group_name="curation", deps=[verified_traces])
 def difficulty_scores(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
-    """Per problem: the teacher's pass rate over its N samples, mean trace length and a difficulty
-    bucket (easy / medium / hard by the profile's thresholds), which hard-first subsets sort by."""
+    """Per problem: the teacher's pass rate over its N samples (and a scoring model's over k, when the
+    profile names one), mean trace length, a learned-difficulty estimate of the level (when the profile
+    names its training set) and a difficulty bucket (easy / medium / hard by the profile's
+    thresholds), which hard-first, band and stratified subsets use."""
     spec = active_profile().difficulty
     store = redstar.store()
-    frame = score_difficulty(store.read("verified_traces", context.partition_key), spec)
+    verified = store.read("verified_traces", context.partition_key)
+    scorer = _scorer_verdicts(store.read("problems", context.partition_key), spec, redstar, context)
+    frame = score_difficulty(verified, spec, scorer)
+    learned_meta = {}
+    if spec.get("learned"):
+        model, learned_meta = learned_model(spec["learned"], redstar.home)
+        frame = with_learned_difficulty(frame, store.read("problems", context.partition_key), model)
     version = store.write(frame, "difficulty_scores", context.partition_key)
     buckets = {r["bucket"]: r["len"] for r in frame.group_by("bucket").len().to_dicts()}
     by_level = frame.group_by("level").agg(pl.col("teacher_pass_rate").mean().round(3)).sort("level")
@@ -41,10 +50,51 @@ def difficulty_scores(context: AssetExecutionContext, redstar: RedstarHome) -> M
             "pass_rate_by_level": MetadataValue.json(
                 {str(r["level"]): r["teacher_pass_rate"] for r in by_level.to_dicts()}
             ),
+            "learned_difficulty": MetadataValue.json(learned_meta),
             **lineage_metadata(spec, {"verified_traces": store.version("verified_traces", context.partition_key)}),
         },
         data_version=DataVersion(version),
     )
+
+
+def _scorer_verdicts(problems: pl.DataFrame, spec: dict, redstar: RedstarHome, context) -> pl.DataFrame | None:
+    """k samples per problem from the profile's scoring model, verified: the pass rate's raw material."""
+    if not spec.get("scorer"):
+        return None
+    from redstar_assets.traces.teacher import generate_traces
+    from redstar_assets.traces.verification import verify_traces
+
+    scorer = dict(spec["scorer"])
+    scorer["samples_per_problem"] = int(scorer.pop("samples", scorer.get("samples_per_problem", 4)))
+    traces, _ = generate_traces(problems, scorer, redstar.sample_cache_path(), log=context.log.info)
+    return verify_traces(traces)
+
+
+def learned_model(spec: dict, home: str):
+    """The difficulty estimator for `learned.train_on` (a registry benchmark or a JSONL/Parquet file
+    with problem and level), trained once and kept under the data root by a hash of its inputs."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from redstar_assets.curation import learned_difficulty
+    from redstar_assets.problems.registry import load_benchmark
+
+    source = spec["train_on"]
+    if Path(source).suffix in (".jsonl", ".parquet"):
+        frame = pl.read_parquet(source) if source.endswith(".parquet") else pl.read_ndjson(source)
+    else:
+        frame = load_benchmark(source)
+    frame = frame.filter(pl.col("level").is_not_null())
+    texts, levels = frame["problem"].to_list(), frame["level"].to_list()
+    key = hashlib.sha256(json.dumps([spec, texts, levels]).encode()).hexdigest()[:16]
+    path = Path(home) / "cache" / f"difficulty-model-{key}.pkl"
+    if path.exists():
+        model = learned_difficulty.load(path)
+    else:
+        model = learned_difficulty.fit(texts, levels, float(spec.get("alpha", 3.0)))
+        learned_difficulty.save(model, path)
+    return model, {"train_on": source, "train_rows": len(texts), "model": str(path)}
 
 
 @asset(

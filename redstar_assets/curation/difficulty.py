@@ -1,7 +1,14 @@
-"""Difficulty from the teacher's own behaviour: pass rate over its N samples and trace length.
+"""Difficulty per problem, from three signals (the profile's `difficulty:` block):
 
-Buckets (documented in the profile's `difficulty` block): pass rate >= `easy` is easy, >= `medium`
-is medium, below that hard. A problem the teacher never solved is hard and has no usable trace.
+- `teacher_pass_rate`: verified-correct share of the teacher's N samples; and, with a `scorer:`
+  (any teacher backend spec plus `samples: k`), `scorer_pass_rate` over k samples of a scoring model;
+- `learned_difficulty`: a TF-IDF + ridge estimate of the level (`learned: {train_on: BENCHMARK or
+  FILE}`; see learned_difficulty.py);
+- `mean_trace_chars` / `mean_trace_tokens`: how long the teacher thinks.
+
+`bucket` is from the pass rate (the scorer's when there is one, else the teacher's): >= `easy` is
+easy, >= `medium` is medium, below is hard; a problem never solved is hard and has no usable trace.
+Band recipes (keep 0.1-0.6, as open-r1 does) filter on the same pass rate.
 """
 
 from __future__ import annotations
@@ -11,9 +18,9 @@ from typing import Any
 import polars as pl
 
 
-def difficulty_scores(verified: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
+def difficulty_scores(verified: pl.DataFrame, spec: dict[str, Any], scorer: pl.DataFrame | None = None) -> pl.DataFrame:
     easy, medium = float(spec.get("easy", 0.75)), float(spec.get("medium", 0.4))
-    return (
+    frame = (
         verified.group_by("problem_id", maintain_order=True)
         .agg(
             pl.len().alias("samples"),
@@ -23,12 +30,24 @@ def difficulty_scores(verified: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFr
             pl.col("level").first(),
         )
         .with_columns((pl.col("correct") / pl.col("samples")).alias("teacher_pass_rate"))
-        .with_columns(
-            pl.when(pl.col("teacher_pass_rate") >= easy)
-            .then(pl.lit("easy"))
-            .when(pl.col("teacher_pass_rate") >= medium)
-            .then(pl.lit("medium"))
-            .otherwise(pl.lit("hard"))
-            .alias("bucket")
-        )
     )
+    if scorer is not None:
+        rates = scorer.group_by("problem_id").agg((pl.col("status") == "correct").mean().alias("scorer_pass_rate"))
+        frame = frame.join(rates, on="problem_id", how="left")
+    rate = pl.col("scorer_pass_rate") if scorer is not None else pl.col("teacher_pass_rate")
+    return frame.with_columns(
+        pl.when(rate >= easy)
+        .then(pl.lit("easy"))
+        .when(rate >= medium)
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("hard"))
+        .alias("bucket")
+    )
+
+
+def with_learned_difficulty(scores: pl.DataFrame, problems: pl.DataFrame, model) -> pl.DataFrame:
+    """Adds the estimator's predicted level for each problem."""
+    texts = problems.select("problem_id", "problem")
+    predicted = model.predict(texts["problem"].to_list()) if texts.height else []
+    learned = texts.with_columns(pl.Series("learned_difficulty", [round(float(v), 3) for v in predicted]))
+    return scores.join(learned.select("problem_id", "learned_difficulty"), on="problem_id", how="left")

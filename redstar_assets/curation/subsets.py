@@ -37,16 +37,21 @@ def _tiebreak(seed: int, key: str) -> str:
 
 
 def _ranked(pool: pl.DataFrame, difficulty: pl.DataFrame, recipe: SubsetRecipe) -> pl.DataFrame:
-    """The pool in the recipe's order of preference (seeded ties), with pass rate and bucket joined."""
-    cols = [c for c in ("problem_id", "teacher_pass_rate", "bucket") if c in difficulty.columns]
-    ranked = pool.join(difficulty.select(cols), on="problem_id", how="left").with_columns(
+    """The pool in the recipe's order of preference (seeded ties), with the pass rate (the scoring
+    model's when there is one, else the teacher's) and the bucket joined."""
+    rate = pl.col("scorer_pass_rate") if "scorer_pass_rate" in difficulty.columns else pl.col("teacher_pass_rate")
+    ranked = pool.join(
+        difficulty.select("problem_id", rate.alias("_rate"), *[c for c in ("bucket",) if c in difficulty.columns]),
+        on="problem_id",
+        how="left",
+    ).with_columns(
         pl.col("trace_id").map_elements(lambda t: _tiebreak(recipe.seed, t), return_dtype=pl.String).alias("_tie")
     )
     if recipe.strategy == "band":
         low, high = recipe.band
-        ranked = ranked.filter(pl.col("teacher_pass_rate").is_between(low, high))
+        ranked = ranked.filter(pl.col("_rate").is_between(low, high))
     if recipe.strategy == "hard_first":
-        return ranked.sort(["teacher_pass_rate", "_tie"])
+        return ranked.sort(["_rate", "_tie"])
     if recipe.strategy == "stratified":  # round-robin over buckets: equal shares while each lasts
         ranked = ranked.sort("_tie").with_columns(pl.int_range(pl.len()).over("bucket").alias("_turn"))
         return ranked.sort(["_turn", "bucket"])
@@ -73,9 +78,7 @@ def select_traces(verified: pl.DataFrame, difficulty: pl.DataFrame, recipe: Subs
         picked = pl.concat(parts) if parts else ranked.head(0)
     else:
         picked = _take(ranked, recipe.scale, recipe, "")
-    return picked.drop([c for c in ("_tie", "_turn", "teacher_pass_rate", "bucket") if c in picked.columns]).sort(
-        "trace_id"
-    )
+    return picked.drop([c for c in ("_tie", "_turn", "_rate", "bucket") if c in picked.columns]).sort("trace_id")
 
 
 def _shares(scale: int, mix: dict[str, float]) -> dict[str, int]:
