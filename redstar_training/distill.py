@@ -35,6 +35,7 @@ class DistillConfig:
     stats_file: str = ""
     backend: dict = field(default_factory=lambda: {"kind": "procedural"})
     prompt_template: str = "math-long-cot"
+    code_prompt_template: str = "code-long-cot"  # for problems whose domain is code
     sampling: dict = field(default_factory=dict)
     samples_per_problem: int = 4
     stop_after_correct: int | None = None
@@ -67,12 +68,12 @@ def make_backend(spec: dict[str, Any], problems: list[dict]):
     return backend
 
 
-def prompt_version(cfg: DistillConfig) -> str:
+def prompt_version(cfg: DistillConfig, domain: str = "math") -> str:
     if cfg.backend.get("kind", "procedural") == "procedural":
         from redstar_training.teachers.procedural import PROMPT_VERSION
 
         return PROMPT_VERSION
-    return template(cfg.prompt_template).id
+    return template(cfg.code_prompt_template if domain == "code" else cfg.prompt_template).id
 
 
 def skip_reason(problem: str | None, max_chars: int) -> str | None:
@@ -105,8 +106,8 @@ class Progress:
 def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCache, log=print, verifier=None):
     """Returns (completions in problem/index order, skipped problems with reasons, stats)."""
     sampling = Sampling(**cfg.sampling)
-    version = prompt_version(cfg)
-    prompts = template(cfg.prompt_template)
+    versions = {d: prompt_version(cfg, d) for d in ("math", "code")}
+    prompts = {"math": template(cfg.prompt_template), "code": template(cfg.code_prompt_template)}
     n, k = cfg.samples_per_problem, cfg.stop_after_correct
     size = cfg.round_size or (k if k else n)
     skipped, active = {}, {}
@@ -130,11 +131,11 @@ def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCach
         stats["rounds"] += 1
         requests = []
         for pid, p in active.items():
+            domain = "code" if p.get("domain") == "code" else "math"
+            prompt, version = prompts[domain], versions[domain]
             for i in range(start, min(start + size, n)):
                 key = sample_key(backend.model_id, backend.revision, version, problem_hash(p["problem"]), sampling, i)
-                requests.append(
-                    SampleRequest(key, pid, i, prompts.messages(p["problem"]), prompts.chatml(p["problem"]))
-                )
+                requests.append(SampleRequest(key, pid, i, prompt.messages(p["problem"]), prompt.chatml(p["problem"])))
         hits = cache.get_many(r.key for r in requests)
         stats["cache_hits"] += len(hits)
         results.update(hits)

@@ -233,3 +233,64 @@ def test_quality_flags_and_filtering(verified):
     assert (picked["sample_index"] > 0).all()
     with pytest.raises(ValueError, match="unexpected keyword argument 'colour'"):
         QualitySpec.from_profile({"colour": 1})
+
+
+def test_presets_csv_code_problems_and_a_broken_file_among_good_ones(tmp_path):
+    from redstar_assets.problems.sources import load_source
+
+    (tmp_path / "a.jsonl").write_text(
+        json.dumps({"query": "What is 2+3?", "response": "2+3=5. The answer is: 5", "type": "GSM_Rephrased"})
+        + "\n"
+        + json.dumps({"query": "What is 1+1?", "response": "It is two."})
+        + "\n"
+    )
+    (tmp_path / "b.parquet").write_text("not a parquet file")
+    rows, quarantine = load_source(
+        {"name": "mm", "kind": "file", "preset": "metamathqa", "path": str(tmp_path / "*.*")}
+    )
+    assert rows.select("problem", "answer", "subject").rows() == [("What is 2+3?", "5", "GSM_Rephrased")]
+    reasons = dict(zip(quarantine["field"], quarantine["reason"], strict=True))
+    assert reasons["response"] == "no 'The answer is' line in the mapped field"
+    assert reasons["<file>"].startswith("unreadable:") and quarantine.filter(pl.col("field") == "<file>")["file"][
+        0
+    ].endswith("b.parquet")
+    (tmp_path / "c.csv").write_text('question,answer\n"Natalia sold 48 clips, then half as many. Total?","#### 72"\n')
+    csv_rows, _ = load_source({"name": "g", "kind": "file", "preset": "gsm8k", "path": str(tmp_path / "c.csv")})
+    assert csv_rows.select("answer", "source_row").row(0) == ("72", 2)
+    io = {"inputs": ["1 2\n"], "outputs": ["3\n"]}
+    (tmp_path / "t.jsonl").write_text(
+        json.dumps({"question": "Add two numbers.", "input_output": io, "difficulty": 1}) + "\n"
+    )
+    code, _ = load_source({"name": "taco", "kind": "file", "preset": "taco", "path": str(tmp_path / "t.jsonl")})
+    assert code.select("domain", "tests").row(0) == ("code", json.dumps(io))
+    normalized, _ = normalize_problems(code)
+    assert normalized["tests"][0] == json.dumps(io)
+
+
+@pytest.mark.usefixtures("sandbox")
+def test_code_traces_are_verified_by_running_them_against_the_problem_tests():
+    io = json.dumps({"inputs": ["1 2\n", "5 7\n"], "outputs": ["3\n", "12\n"]})
+    texts = {
+        "ok": "<think>add them</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```",
+        "wrong": "<think>hm</think>\n```python\nprint(0)\n```",
+        "none": "<think>hm</think> I would print the sum.",
+    }
+    traces = pl.DataFrame(
+        [
+            {
+                "trace_id": k,
+                "problem_id": "p",
+                "domain": "code",
+                "problem": "Add two numbers.",
+                "answer": "",
+                "tests": io,
+                "text": t,
+                "finish_reason": "stop",
+                "error": None,
+                "sample_index": 0,
+            }
+            for k, t in texts.items()
+        ]
+    )
+    verdicts = dict(verify_traces(traces).select("trace_id", "status").rows())
+    assert verdicts == {"ok": "correct", "wrong": "wrong", "none": "no_answer"}

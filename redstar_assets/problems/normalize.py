@@ -26,11 +26,12 @@ def normalize_problems(raw: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     frame = raw.with_columns(
         pl.col("problem").map_elements(normalize_text, return_dtype=pl.String),
         pl.col("answer").str.strip_chars(),
+        *([] if "tests" in raw.columns else [pl.lit(None, dtype=pl.String).alias("tests")]),
     ).with_columns(
         pl.struct("domain", "problem")
         .map_elements(lambda r: problem_id(r["domain"], r["problem"]), return_dtype=pl.String)
         .alias("problem_id")
     )
     deduped = frame.unique(subset="problem_id", keep="first", maintain_order=True)
-    cols = ["problem_id", "source", "source_row", "domain", "problem", "answer", "level", "subject"]
+    cols = ["problem_id", "source", "source_row", "domain", "problem", "answer", "level", "subject", "tests"]
     return deduped.select(cols), frame.height - deduped.height

@@ -8,8 +8,11 @@ go on.
 
 from __future__ import annotations
 
+import csv
+import glob
 import json
 import random
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ RAW_SCHEMA = {
     "answer": pl.String,
     "level": pl.Int64,
     "subject": pl.String,
+    "tests": pl.String,  # code problems: JSON tests (HumanEval `check` code, or stdin/stdout pairs)
 }
 QUARANTINE_SCHEMA = {
     "source": pl.String,
@@ -35,9 +39,28 @@ QUARANTINE_SCHEMA = {
     "reason": pl.String,
     "raw": pl.String,
 }
-MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain")
+MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests")
 SOURCE_KINDS = ("arithmetic", "file", "huggingface")
-ANSWER_TRANSFORMS = (None, "last_boxed")
+ANSWER_TRANSFORMS = (None, "last_boxed", "gsm8k", "answer_is")
+_ANSWER_IS = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
+
+# Field mappings for the paper's problem pools, so a source needs only `preset: NAME` and a path or id.
+PRESETS: dict[str, dict[str, Any]] = {
+    "metamathqa": {
+        "mapping": {"problem": "query", "answer": "response", "subject": "type"},
+        "answer_transform": "answer_is",
+    },
+    "math-train": {"mapping": {"answer": "solution", "subject": "type"}, "answer_transform": "last_boxed"},
+    "numinamath": {"mapping": {"answer": "solution", "subject": "source"}, "answer_transform": "last_boxed"},
+    "gsm8k": {"mapping": {"problem": "question"}, "answer_transform": "gsm8k"},
+    "taco": {"mapping": {"problem": "question", "tests": "input_output", "level": "difficulty"}, "domain": "code"},
+    "apps": {"mapping": {"problem": "question", "tests": "input_output", "subject": "difficulty"}, "domain": "code"},
+    "geoqa": {
+        "mapping": {"problem": "problem", "answer": "solution"},
+        "domain": "geo",
+        "answer_transform": "last_boxed",
+    },
+}
 
 
 def arithmetic_problems(
@@ -77,6 +100,9 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
     """(line number, record or None, raw text) for JSONL; (row index, record, '') for Parquet."""
     if path.suffix == ".parquet":
         return [(i + 1, rec, "") for i, rec in enumerate(pl.read_parquet(path).to_dicts())]
+    if path.suffix == ".csv":
+        with path.open(encoding="utf-8", newline="") as fh:
+            return [(i + 2, dict(rec), "") for i, rec in enumerate(csv.DictReader(fh))]  # line 1 is the header
     out = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -99,7 +125,12 @@ def _validate(
         src = mapping.get(target, target)
         if src in rec and rec[src] is not None:
             row[target] = rec[src]
-    for required in ("problem", "answer"):
+    if isinstance(row.get("tests"), (list, dict)):
+        row["tests"] = json.dumps(row["tests"])
+    required_fields = ("problem", "tests") if row.get("domain") == "code" else ("problem", "answer")
+    if row.get("domain") == "code" and row.get("answer") is None:
+        row["answer"] = ""
+    for required in required_fields:
         value = row.get(required)
         if value is None or (isinstance(value, str) and not value.strip()):
             return None, mapping.get(required, required), f"missing or empty {required}"
@@ -115,6 +146,15 @@ def _validate(
         if boxed is None:
             return None, mapping.get("answer", "answer"), "no \\boxed{} answer in the mapped field"
         row["answer"] = boxed
+    elif answer_transform == "gsm8k":
+        if "####" not in row["answer"]:
+            return None, mapping.get("answer", "answer"), "no '#### n' final line in the mapped field"
+        row["answer"] = row["answer"].rsplit("####", 1)[1].strip().replace(",", "")
+    elif answer_transform == "answer_is":
+        found = _ANSWER_IS.search(row["answer"])
+        if found is None:
+            return None, mapping.get("answer", "answer"), "no 'The answer is' line in the mapped field"
+        row["answer"] = found.group(1).strip()
     if row.get("level") is not None:
         try:
             row["level"] = int(str(row["level"]).removeprefix("Level ").strip())
@@ -174,11 +214,26 @@ def file_problems(
     **_: Any,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
-    files = sorted(Path().glob(path)) if any(c in path for c in "*?[") else [Path(path)]
+    files = [Path(f) for f in sorted(glob.glob(path))] if any(c in path for c in "*?[") else [Path(path)]
     if not files or not all(f.exists() for f in files):
         raise FileNotFoundError(f"source {name!r}: no file matches {path!r}")
-    records = ((str(f), lineno, rec, raw) for f in files for lineno, rec, raw in _records(f))
-    return map_records(name, records, mapping, domain, answer_transform)
+    records, broken = [], []
+    for f in files:
+        try:  # one unreadable file is quarantined whole; the others go on
+            records += [(str(f), lineno, rec, raw) for lineno, rec, raw in _records(f)]
+        except Exception as exc:  # noqa: BLE001 - any reader failure is the file's, recorded with its reason
+            broken.append(
+                {
+                    "source": name,
+                    "file": str(f),
+                    "line": 0,
+                    "field": "<file>",
+                    "reason": f"unreadable: {type(exc).__name__}: {exc}"[:500],
+                    "raw": "",
+                }
+            )
+    good, bad = map_records(name, records, mapping, domain, answer_transform)
+    return good, pl.concat([bad, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)])
 
 
 def huggingface_problems(
@@ -210,6 +265,14 @@ def huggingface_problems(
 
 def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Dispatches on the source's `kind`; every kind returns (rows, quarantine)."""
+    if spec.get("preset"):
+        if spec["preset"] not in PRESETS:
+            raise ValueError(
+                f"source {spec.get('name')!r}: unknown preset {spec['preset']!r}; known: {sorted(PRESETS)}"
+            )
+        preset = PRESETS[spec["preset"]]
+        spec = {**preset, **spec, "mapping": {**preset.get("mapping", {}), **(spec.get("mapping") or {})}}
+        spec.pop("preset")
     kind = spec.get("kind")
     if kind == "arithmetic":
         return arithmetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)

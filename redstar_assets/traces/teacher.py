@@ -24,6 +24,7 @@ TRACE_COLUMNS = [
     "domain",
     "problem",
     "answer",
+    "tests",
     "level",
     "sample_index",
     "teacher",
@@ -50,6 +51,7 @@ _RUN_KEYS = (
     "stop_after_correct",
     "round_size",
     "prompt_template",
+    "code_prompt_template",
     "sampling",
     "max_problem_chars",
 )
@@ -131,7 +133,6 @@ def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) 
         },
         sort_keys=True,
     )
-    version = prompt_version(cfg)
     teacher = cfg.backend.get("model") or _procedural_id(cfg)
     rows = []
     for c in completions:
@@ -144,10 +145,11 @@ def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) 
                 "domain": p.get("domain") or "math",
                 "problem": p["problem"],
                 "answer": p.get("answer"),
+                "tests": p.get("tests"),
                 "level": p.get("level"),
                 "sample_index": c["sample_index"],
                 "teacher": teacher,
-                "prompt_version": version,
+                "prompt_version": prompt_version(cfg, p.get("domain") or "math"),
                 "sampling": sampling,
                 "text": c["text"],
                 "finish_reason": c["finish_reason"],
@@ -168,10 +170,11 @@ def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) 
                 "domain": p.get("domain") or "math",
                 "problem": p["problem"],
                 "answer": p.get("answer"),
+                "tests": p.get("tests"),
                 "level": p.get("level"),
                 "sample_index": 0,
                 "teacher": teacher,
-                "prompt_version": version,
+                "prompt_version": prompt_version(cfg, p.get("domain") or "math"),
                 "sampling": sampling,
                 "text": "",
                 "finish_reason": "skipped",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from redstar_assets.traces.quality import FLAGS, QualitySpec, quality_flags
-from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, default_verifier
+from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, Verdict, default_verifier
 
 
 def verify_traces(
@@ -16,8 +16,11 @@ def verify_traces(
     quality = quality or QualitySpec()
     not_generated = ("error", "skipped")
     teacher_ok = [t for t in traces.iter_rows(named=True) if t["finish_reason"] not in not_generated]
-    tasks = [MathTask(t["answer"], t["text"], finish_reason=t["finish_reason"]) for t in teacher_ok]
-    judged = dict(zip((t["trace_id"] for t in teacher_ok), (verifier or default_verifier()).verify(tasks), strict=True))
+    code = [t for t in teacher_ok if t.get("domain") == "code"]
+    math = [t for t in teacher_ok if t.get("domain") != "code"]
+    tasks = [MathTask(t["answer"], t["text"], finish_reason=t["finish_reason"]) for t in math]
+    judged = dict(zip((t["trace_id"] for t in math), (verifier or default_verifier()).verify(tasks), strict=True))
+    judged |= verify_code_traces(code)
     rows = []
     for t in traces.iter_rows(named=True):
         if t["finish_reason"] in not_generated:
@@ -61,3 +64,24 @@ def flag_counts(verified: pl.DataFrame) -> dict[str, int]:
     exploded = verified.select(pl.col("quality_flags").explode()).drop_nulls()
     counts = {r["quality_flags"]: r["len"] for r in exploded.group_by("quality_flags").len().to_dicts()}
     return {f: counts.get(f, 0) for f in FLAGS}
+
+
+def verify_code_traces(traces: list[dict]) -> dict[str, Verdict]:
+    """Code traces: the last fenced block of the answer, run against the problem's tests in the sandbox."""
+    from redstar_training.verify.code import task_from_tests, verify_code_batch
+    from redstar_training.verify.extract import extract_code
+
+    verdicts, runnable = {}, []
+    for t in traces:
+        program = extract_code(t["text"])
+        if program is None:
+            verdicts[t["trace_id"]] = Verdict("no_answer", "no fenced code block in the answer", None)
+            continue
+        try:
+            runnable.append((t["trace_id"], task_from_tests(program, t.get("tests") or "")))
+        except (ValueError, KeyError, TypeError) as exc:
+            verdicts[t["trace_id"]] = Verdict("error", f"problem tests unusable: {exc}", program[:200])
+    results = verify_code_batch([task for _, task in runnable])
+    for (trace_id, task), r in zip(runnable, results, strict=True):
+        verdicts[trace_id] = Verdict(r.status, r.reason, task.program[:200])
+    return verdicts

@@ -93,3 +93,23 @@ def verify_code_batch(tasks: Sequence[CodeTask], *, workers: int = 2, **kwargs) 
     """Verdicts in order; each program is its own sandboxed process, so threads are enough here."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda t: verify_code(t, **kwargs), tasks))
+
+
+def task_from_tests(program: str, tests: str | dict, timeout_s: float = 10.0) -> CodeTask:
+    """A CodeTask from a problem's stored tests: TACO/APPS `{"inputs": [...], "outputs": [...]}`,
+    a list of `{input, output}`, or HumanEval `{"test": code, "entry_point": name}`."""
+    import json
+
+    spec = json.loads(tests) if isinstance(tests, str) else tests
+    if isinstance(spec, dict) and "test" in spec:
+        return CodeTask(program, spec["test"], spec.get("entry_point"), timeout_s=timeout_s)
+    if isinstance(spec, dict) and "inputs" in spec:
+        pairs = zip(spec["inputs"], spec["outputs"], strict=True)
+        return CodeTask(program, io=tuple((_text(i), _text(o)) for i, o in pairs), timeout_s=timeout_s)
+    if isinstance(spec, list):
+        return CodeTask(program, io=tuple((_text(t["input"]), _text(t["output"])) for t in spec), timeout_s=timeout_s)
+    raise ValueError("tests must be {inputs, outputs}, a list of {input, output}, or {test, entry_point}")
+
+
+def _text(value) -> str:
+    return "\n".join(map(str, value)) if isinstance(value, list) else str(value)

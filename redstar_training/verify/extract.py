@@ -136,3 +136,16 @@ def choice_letter(answer: str) -> str | None:
     """A bare option letter from an extracted answer such as `B`, `(B)`, `\\text{(B)}` or `B. 12`."""
     m = re.fullmatch(r"\s*(?:\\text\{)?\s*\(?([A-Ja-j])\)?\s*\}?\s*(?:[.:)].*)?", answer, re.S)
     return m.group(1).upper() if m else None
+
+
+_FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.S | re.I)
+
+
+def extract_code(text: str, mode: str = "strict") -> str | None:
+    """The last fenced code block of the answer region (a ```python block, or an untagged one);
+    `legacy` also looks inside an unfinished thinking block."""
+    region = answer_region(text)
+    if region is None and mode == "legacy":
+        region = text
+    blocks = _FENCE.findall(region or "")
+    return blocks[-1].strip("\n") if blocks else None
