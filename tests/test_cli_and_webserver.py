@@ -26,14 +26,14 @@ def _env(home: Path, **extra) -> dict:
     return {**env, "DAGSTER_HOME": str(home / "dagster_home"), "REDSTAR_HOME": str(home / "data"), **extra}
 
 
-def _redstar_run(profile: Path, home: Path) -> subprocess.CompletedProcess:
+def _redstar_run(profile: Path, home: Path, **env) -> subprocess.CompletedProcess:
     """`redstar run --profile FILE` as a user would type it, with its own Dagster home and data root."""
     return subprocess.run(
         [BIN / "redstar", "run", "--profile", str(profile)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env=_env(home),
+        env=_env(home, **env),
         timeout=900,
     )
 
@@ -83,8 +83,18 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
         "sources:\n"
         "  - {name: arith-add, kind: arithmetic, count: 60, digits: [1, 3], ops: ['+'], seed: 1}\n"
         f"  - {{name: my-pool, kind: file, path: '{pool}', mapping: {{problem: q, answer: a}}}}\n"
+        "curation: {decontaminate: {benchmarks: [mini]}}\n"
     )
-    out = _redstar_run(profile, tmp_path)
+    # A user's own benchmark, registered by a YAML entry only; one of its items is in the pool.
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "mini.jsonl").write_text(
+        json.dumps({"n": 7, "text": "Compute 68 + 68.", "sol": 136}) + "\n"
+    )
+    registry = tmp_path / "registry.yaml"
+    registry.write_text("benchmarks:\n  mini: {path: mini.jsonl, mapping: {id: n, problem: text, answer: sol}}\n")
+    out = _redstar_run(
+        profile, tmp_path, REDSTAR_BENCHMARK_REGISTRY=str(registry), REDSTAR_BENCHMARKS=str(tmp_path / "benchmarks")
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Ablation report" in out.stdout and "| untrained | base |" in out.stdout
     assert "raw_problems, problems, teacher_traces, verified_traces, difficulty_scores [my-pool]: ok" in out.stdout
@@ -93,7 +103,11 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
     data = tmp_path / "data"
     quarantine = pl.read_parquet(data / "raw_problems" / "my-pool" / "quarantine.parquet")
     assert quarantine.select("line", "field").rows() == [(3, "<record>"), (4, "a")]
-    assert pl.read_parquet(data / "problems" / "my-pool" / "data.parquet").height == 4
+    assert pl.read_parquet(data / "problems" / "my-pool" / "data.parquet").height == 3
+    removed = pl.read_parquet(data / "problems" / "my-pool" / "removed.parquet")
+    assert removed.select("reason", "kept_or_matched", "problem").rows() == [
+        ("contaminated", "mini:7", "Compute 68 + 68.")
+    ]
     # the persistent instance under DAGSTER_HOME saw the runs, so the UI and lineage queries can
     assert any((tmp_path / "dagster_home").rglob("*.db"))
     report = subprocess.run(

@@ -62,6 +62,7 @@ def test_checks_ran_and_passed(materialized):
     evaluations = [e for r in results for e in r.get_asset_check_evaluations()]
     seen = {(e.asset_key.to_user_string(), e.check_name) for e in evaluations}
     assert seen == {
+        ("problems", "decontamination_clean"),
         ("sft_subsets", "subset_not_empty"),
         ("sft_checkpoints", "checkpoint_loads_and_generates"),
         ("rl_checkpoints", "checkpoint_loads_and_generates"),

@@ -10,6 +10,7 @@ short GSM8K problems score at most 59 against all of them."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import polars as pl
@@ -17,13 +18,14 @@ import polars as pl
 from redstar_assets.curation.dedupe import canonical
 
 _WORD = re.compile(r"\w+")
+_NUMBERS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
 class Match:
     benchmark: str
     item_id: str
-    how: str  # "13-gram" or "fuzzy 93"
+    how: str  # "4 shared 13-grams" or "fuzzy 93"
 
 
 class ContaminationIndex:
@@ -31,13 +33,13 @@ class ContaminationIndex:
 
     def __init__(self, benchmarks: pl.DataFrame, ngram: int = 13, fuzzy_ratio: float = 80.0):
         self.ngram, self.fuzzy_ratio = ngram, fuzzy_ratio
-        self.grams: dict[int, tuple[str, str]] = {}
+        self.grams: dict[int, list[int]] = {}
         self.texts: list[str] = []
         self.items: list[tuple[str, str]] = []
-        for bench, item, problem in benchmarks.select("benchmark", "item_id", "problem").iter_rows():
+        for n, (bench, item, problem) in enumerate(benchmarks.select("benchmark", "item_id", "problem").iter_rows()):
             words = _WORD.findall(canonical(problem))
-            for g in self._grams(words):
-                self.grams.setdefault(g, (bench, item))
+            for g in set(self._grams(words)):
+                self.grams.setdefault(g, []).append(n)
             self.texts.append(" ".join(words))
             self.items.append((bench, item))
 
@@ -47,17 +49,25 @@ class ContaminationIndex:
 
     def match(self, problem: str) -> Match | None:
         words = _WORD.findall(canonical(problem))
-        for g in self._grams(words):
-            hit = self.grams.get(g)
-            if hit:
-                return Match(hit[0], hit[1], f"{self.ngram}-gram")
+        shared: Counter = Counter()
+        for g in set(self._grams(words)):
+            shared.update(self.grams.get(g, ()))
+        if shared:  # the item sharing the most n-grams (multi-part problems share a preamble)
+            n, count = shared.most_common(1)[0]
+            bench, item = self.items[n]
+            return Match(bench, item, f"{count} shared {self.ngram}-grams")
         if len(words) < self.ngram * 2 and self.texts:
             from rapidfuzz import fuzz, process
 
-            best = process.extractOne(" ".join(words), self.texts, scorer=fuzz.ratio, score_cutoff=self.fuzzy_ratio)
-            if best is not None:
-                bench, item = self.items[best[2]]
-                return Match(bench, item, f"fuzzy {best[1]:.0f}")
+            text = " ".join(words)
+            for _, score, i in process.extract(
+                text, self.texts, scorer=fuzz.ratio, score_cutoff=self.fuzzy_ratio, limit=5
+            ):
+                # Short problems that differ only in their numbers ("Compute 12 + 30." vs "Compute 15 + 31.")
+                # are different problems: below 95, the numbers must agree too.
+                if score >= 95 or _NUMBERS.findall(text) == _NUMBERS.findall(self.texts[i]):
+                    bench, item = self.items[i]
+                    return Match(bench, item, f"fuzzy {score:.0f}")
         return None
 
 

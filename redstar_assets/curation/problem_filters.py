@@ -35,8 +35,9 @@ def contamination_index(spec: dict[str, Any]) -> ContaminationIndex | None:
     return ContaminationIndex(pl.concat(frames), int(spec.get("ngram", 13)), float(spec.get("fuzzy_ratio", 80)))
 
 
-def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(kept problems, removed ones with reason `near_duplicate` or `contaminated` and what they matched)."""
+def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]):
+    """(kept problems, removed ones with reason `near_duplicate` or `contaminated` and what they
+    matched, the contamination index or None)."""
     removed = []
     near = curation.get("near_duplicates", {"threshold": 0.8})
     if near:
@@ -66,4 +67,4 @@ def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]) -> tuple[pl.D
             }
             for h in hits.to_dicts()
         ]
-    return frame, pl.DataFrame(removed, schema=REMOVED_SCHEMA)
+    return frame, pl.DataFrame(removed, schema=REMOVED_SCHEMA), index

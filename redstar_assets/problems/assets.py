@@ -1,4 +1,16 @@
-from dagster import AssetExecutionContext, DataVersion, MaterializeResult, MetadataValue, asset
+from collections.abc import Iterator
+
+import polars as pl
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from redstar_assets.curation.problem_filters import curate_problems
 from redstar_assets.lineage import lineage_metadata, preview
@@ -35,8 +47,13 @@ def raw_problems(context: AssetExecutionContext, redstar: RedstarHome) -> Materi
     )
 
 
-@asset(partitions_def=source_partitions, group_name="problems", deps=[raw_problems])
-def problems(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+@asset(
+    partitions_def=source_partitions,
+    group_name="problems",
+    deps=[raw_problems],
+    check_specs=[AssetCheckSpec("decontamination_clean", asset="problems", blocking=True)],
+)
+def problems(context: AssetExecutionContext, redstar: RedstarHome) -> Iterator:
     """Normalized problems with a content-hash id (domain + normalized text): exact duplicates and
     near duplicates (MinHash LSH) removed keeping the first, and problems overlapping a registered
     benchmark removed (13-gram or fuzzy match), each removal recorded with what it matched. The unit
@@ -45,12 +62,12 @@ def problems(context: AssetExecutionContext, redstar: RedstarHome) -> Materializ
     raw = store.read("raw_problems", context.partition_key)
     frame, duplicates = normalize_problems(raw)
     curation = active_profile().curation
-    frame, removed = curate_problems(frame, curation)
+    frame, removed, index = curate_problems(frame, curation)
     version = store.write(frame, "problems", context.partition_key)
     store.write(removed, "problems", context.partition_key, name="removed")
     reasons = removed.group_by("reason").len()
     levels = frame.group_by("level").len().sort("level")
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "rows": frame.height,
             "duplicates_removed": duplicates,
@@ -64,4 +81,16 @@ def problems(context: AssetExecutionContext, redstar: RedstarHome) -> Materializ
             ),
         },
         data_version=DataVersion(version),
+    )
+    # Recomputed on what was kept, not trusted from the filter: no kept problem may match a benchmark.
+    leaks = [] if index is None else [t for t in frame["problem"] if index.match(t)]
+    yield AssetCheckResult(
+        check_name="decontamination_clean",
+        passed=not leaks,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "benchmarks": MetadataValue.json((curation.get("decontaminate") or {}).get("benchmarks") or []),
+            "removed_as_contaminated": removed.filter(pl.col("reason") == "contaminated").height,
+            "still_matching": len(leaks),
+        },
     )
