@@ -205,14 +205,14 @@ def test_band_stratified_mix_and_cap_recipes(verified):
 
 
 def test_quality_flags_and_filtering(verified):
-    from redstar_assets.traces.quality import QualitySpec, quality_flags, repetition_ratio
+    from redstar_assets.traces.quality import QualitySpec, compression_ratio, quality_flags
     from redstar_assets.traces.verification import flag_counts
 
     spec = QualitySpec()
     good = "<think>\n12+30=42\ncheck 42-30=12 ok\n</think>\n\\boxed{42}"
     assert quality_flags(good, "Compute 12 + 30.", "stop", "correct", spec) == []
     loop = "<think>" + "wait, let me recompute the sum again. " * 40 + "</think>\\boxed{42}"
-    assert repetition_ratio(loop) > 0.8 and "repetitive" in quality_flags(loop, "x", "stop", "correct", spec)
+    assert compression_ratio(loop) < 0.1 and "repetitive" in quality_flags(loop, "x", "stop", "correct", spec)
     mixed = "<think>" + "我们计算一下这个和" * 5 + " 12+30=42 </think>\\boxed{42}"
     assert "language_mixed" in quality_flags(mixed, "Compute 12 + 30.", "stop", "correct", spec)
     assert "language_mixed" not in quality_flags(mixed, "计算 12 + 30", "stop", "correct", spec)

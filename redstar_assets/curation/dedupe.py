@@ -58,7 +58,7 @@ def near_duplicates(
     from datasketch import MinHash, MinHashLSH
 
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    kept: dict[str, set[bytes]] = {}
+    kept: dict[str, str] = {}  # id -> text; shingles of a candidate are recomputed (rare), not stored
     removed: dict[str, str] = {}
     for pid, text in zip(ids, texts, strict=True):
         if len(text) < min_chars:
@@ -68,13 +68,13 @@ def near_duplicates(
         m.update_batch(list(sh))
         match = None
         for cand in lsh.query(m):
-            other = kept[cand]
+            other = shingles(kept[cand])
             if len(sh & other) / len(sh | other) >= threshold:
                 match = cand
                 break
         if match is None:
             lsh.insert(pid, m)
-            kept[pid] = sh
+            kept[pid] = text
         else:
             removed[pid] = match
     return removed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from redstar_assets.traces.quality import FLAGS, QualitySpec, quality_flags
+from redstar_assets.traces.quality import FLAGS, QualitySpec, with_quality_flags
 from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, Verdict, default_verifier
 
 
@@ -28,17 +28,12 @@ def verify_traces(
         else:
             v = judged[t["trace_id"]]
             status, reason, extracted = v.status, v.reason, v.extracted
-        flags = quality_flags(t["text"] or "", t["problem"] or "", t["finish_reason"], status, quality)
         rows.append(
             {
                 "trace_id": t["trace_id"],
                 "extracted": extracted,
                 "status": status,
                 "reason": reason,
-                "truncated": "truncated" in flags,
-                "has_think": "no_think" not in flags,
-                "quality_flags": flags,
-                "quality_ok": not flags and status != "error",
             }
         )
     verdicts = pl.DataFrame(
@@ -48,20 +43,20 @@ def verify_traces(
             "extracted": pl.String,
             "status": pl.String,
             "reason": pl.String,
-            "truncated": pl.Boolean,
-            "has_think": pl.Boolean,
-            "quality_flags": pl.List(pl.String),
-            "quality_ok": pl.Boolean,
         },
     )
-    return traces.join(verdicts, on="trace_id", how="left").with_columns(
-        pl.lit(VERIFIER_VERSION).alias("verifier_version")
+    judged_frame = traces.join(verdicts, on="trace_id", how="left")
+    flagged = with_quality_flags(judged_frame, quality)
+    return flagged.with_columns(
+        pl.col("quality_flags").list.contains("truncated").alias("truncated"),
+        ~pl.col("quality_flags").list.contains("no_think").alias("has_think"),
+        pl.lit(VERIFIER_VERSION).alias("verifier_version"),
     )
 
 
 def flag_counts(verified: pl.DataFrame) -> dict[str, int]:
     """How many traces each quality filter flags (a trace can have several)."""
-    exploded = verified.select(pl.col("quality_flags").explode()).drop_nulls()
+    exploded = verified.select(pl.col("quality_flags").explode(empty_as_null=True)).drop_nulls()
     counts = {r["quality_flags"]: r["len"] for r in exploded.group_by("quality_flags").len().to_dicts()}
     return {f: counts.get(f, 0) for f in FLAGS}
 
