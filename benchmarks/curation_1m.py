@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import sys
 import time
 from pathlib import Path
@@ -154,6 +155,11 @@ def curate(out: Path) -> dict:
     from redstar_assets.traces.quality import QualitySpec
 
     timings: dict[str, float] = {}
+    peaks: dict[str, int] = {}
+
+    def peak(step: str) -> None:
+        peaks[step] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # MB so far, to find the step
+
     t0 = time.perf_counter()
     problems = pl.read_parquet(out / "problems.parquet")
     problems = problems.with_columns(pl.col("problem").map_elements(normalize_text, return_dtype=pl.String))
@@ -162,17 +168,20 @@ def curate(out: Path) -> dict:
     near = near_duplicates(problems["problem_id"].to_list(), problems["problem"].to_list(), threshold=0.8)
     problems = problems.filter(~pl.col("problem_id").is_in(list(near)))
     timings["dedupe_s"] = time.perf_counter() - t0
+    peak("dedupe")
 
     t = time.perf_counter()
     names = ["math500", "aime2024", "aime2025", "amc2023", "olympiadbench", "gsm8k"]
     index = ContaminationIndex(pl.concat([load_benchmark(n, SHARED) for n in names]))
     problems, contaminated = decontaminate(problems, index)
     timings["decontaminate_s"] = time.perf_counter() - t
+    peak("decontaminate")
 
     t = time.perf_counter()
     flags = trace_flags(out / "traces.parquet", QualitySpec())
     flags = flags.filter(pl.col("problem_id").is_in(problems["problem_id"].implode()))
     timings["quality_flags_s"] = time.perf_counter() - t
+    peak("quality_flags")
 
     t = time.perf_counter()
     verified = flags.join(problems.select("problem_id", pl.lit(None, pl.Int64).alias("level")), on="problem_id")
@@ -181,6 +190,7 @@ def curate(out: Path) -> dict:
     )
     difficulty = difficulty_scores(verified.with_columns(pl.col("status")), {"easy": 0.75, "medium": 0.4})
     timings["difficulty_s"] = time.perf_counter() - t
+    peak("difficulty")
 
     f = flags.height / 1_000_000 if flags.height < 900_000 else 1.0  # smaller trial runs cut a scaled ladder
     ladder = {
@@ -199,6 +209,7 @@ def curate(out: Path) -> dict:
             out / "traces.parquet", problems, picked["trace_id"].to_list(), out / "subsets" / f"{name}.parquet"
         )
         rungs[name] = {"rows": rows, "seconds": round(time.perf_counter() - t, 1)}
+        peak(f"subset_{name}")
     timings["total_s"] = time.perf_counter() - t0
 
     labels = pl.read_parquet(out / "problem_labels.parquet")
@@ -221,6 +232,7 @@ def curate(out: Path) -> dict:
         "problems": labels.height,
         "traces": trace_truth.height,
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "peak_rss_mb_after": peaks,
         "rungs": rungs,
         "problem_defects": len(defect_ids),
         "problem_defect_recall": round(len(defect_ids & removed) / len(defect_ids), 4),

@@ -27,16 +27,24 @@ FLAG_COLUMNS = [
 
 
 def trace_flags(traces: str | Path, spec: QualitySpec, batch_rows: int = 20_000) -> pl.DataFrame:
-    """One row per trace (no text): its verdict, length and quality flags, computed batch by batch."""
-    reader = pq.ParquetFile(traces)
-    columns = ["trace_id", "problem_id", "sample_index", "status", "finish_reason", "text", "problem"]
+    """One row per trace (no text): its verdict, length and quality flags, computed batch by batch
+    (Polars reads only the row groups of each slice; nothing of a batch's text outlives it)."""
+    names = pq.ParquetFile(traces).schema_arrow.names
+    total = pq.ParquetFile(traces).metadata.num_rows
+    columns = [
+        c
+        for c in ("trace_id", "problem_id", "sample_index", "status", "finish_reason", "text", "problem")
+        if c in names
+    ]
+    lazy = pl.scan_parquet(traces).select(columns)
     parts = []
-    for batch in reader.iter_batches(batch_size=batch_rows, columns=[c for c in columns if c in reader.schema.names]):
-        frame = pl.from_arrow(batch)
+    for offset in range(0, total, batch_rows):
+        frame = lazy.slice(offset, batch_rows).collect()
         if "problem" not in frame.columns:
             frame = frame.with_columns(pl.lit("").alias("problem"))
         flagged = with_quality_flags(frame, spec).with_columns(pl.col("text").str.len_chars().alias("chars"))
-        parts.append(flagged.select(FLAG_COLUMNS))
+        parts.append(flagged.select(FLAG_COLUMNS).rechunk())
+        del frame, flagged
     return pl.concat(parts) if parts else pl.DataFrame(schema={c: pl.String for c in FLAG_COLUMNS})
 
 
