@@ -6,6 +6,8 @@ redstar ablation                        # print the last ablation table
 redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy]
 redstar verify code --input programs.jsonl --output verdicts.jsonl
 redstar verify choice --input pairs.jsonl --output verdicts.jsonl
+redstar eval score --benchmark math500 --predictions outputs.jsonl [--problem-field F | --id-field F]
+redstar lineage benchmark_scores:cot-random-4k  # the chain upstream, from the Dagster instance
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from redstar_assets.evaluation import cli as eval_cli
 from redstar_training.verify import cli as verify_cli
 
 
@@ -146,6 +149,26 @@ def run_profile() -> int:
     return 0
 
 
+def lineage(target: str, as_json: bool) -> int:
+    """`redstar lineage ASSET[:PARTITION]`: read from the instance under DAGSTER_HOME."""
+    from dagster import DagsterInstance
+
+    from redstar_assets.lineage_query import ASSETS, render, walk
+
+    asset, _, partition = target.partition(":")
+    if asset not in ASSETS:
+        print(f"redstar: unknown asset {asset!r}; assets: {', '.join(ASSETS)}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve()))
+    with DagsterInstance.get() as instance:
+        node = walk(instance, asset, partition or None)
+    if node.missing:
+        print(f"redstar: {target} has not been materialized in {os.environ['DAGSTER_HOME']}", file=sys.stderr)
+        return 1
+    print(json.dumps(node.as_dict(), indent=2, default=str) if as_json else "\n".join(render(node)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="redstar", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -158,9 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     abl = sub.add_parser("ablation", help="print the latest ablation table")
     abl.add_argument("--json", action="store_true")
     verify_cli.add_parser(sub)
+    eval_cli.add_parser(sub)
+    lin = sub.add_parser("lineage", help="print the chain upstream of one materialization")
+    lin.add_argument("target", help="ASSET or ASSET:PARTITION, e.g. benchmark_scores:cot-random-4k")
+    lin.add_argument("--json", action="store_true")
     ns = parser.parse_args(argv)
+    if ns.command == "lineage":
+        return lineage(ns.target, ns.json)
     if ns.command == "verify":
         return verify_cli.run(ns)
+    if ns.command == "eval":
+        return eval_cli.run(ns)
 
     from redstar_assets.profile import ProfileError, load_profile
 

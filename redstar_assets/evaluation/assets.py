@@ -143,7 +143,15 @@ def benchmark_scores(
             "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
             **lineage_metadata(
                 {k: v for k, v in run_config.items() if k != "models"},
-                {"checkpoints": checkpoint_versions, "problems": store.versions("problems")},
+                {
+                    **{
+                        f"{stage}_checkpoints": {exp.name: v}
+                        for stage, v in checkpoint_versions.items()
+                        if stage != "base"
+                    },
+                    "base_model": checkpoint_versions.get("base"),
+                    "problems": store.versions("problems"),
+                },
             ),
         },
         data_version=DataVersion(version),

@@ -136,6 +136,11 @@ def rl_checkpoints(
     yield from checkpoint_results(
         run,
         lineage_metadata(
-            recipe, {"verified_traces": store.versions("verified_traces", sources), "pairs": pairs_version}
+            recipe,
+            {
+                "sft_checkpoints": {exp.name: lineage["sft_checkpoint_hash"]},
+                "verified_traces": store.versions("verified_traces", sources),
+                "pairs": pairs_version,
+            },
         ),
     )

@@ -1,0 +1,130 @@
+"""Scoring stored model outputs (ours or another harness's) against a registered benchmark with the
+shared verifier: `redstar eval score`. Predictions join the benchmark by an id field or by the
+problem text, whitespace-normalized; several predictions for one item are its samples, in order."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+
+from redstar_assets.problems.normalize import normalize_text
+
+
+class ScoreError(ValueError):
+    """Input that cannot be scored, naming the file, line and field."""
+
+
+def read_predictions(path: Path, output_field: str, key_field: str) -> tuple[list[dict], list[str]]:
+    """(rows with line, key, output) and error messages for lines that cannot be read."""
+    rows, errors = [], []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                errors.append(f"{path}:{number}: invalid JSON ({exc})")
+                continue
+            missing = [k for k in (output_field, key_field) if k not in rec]
+            if missing:
+                errors.append(f"{path}:{number}: missing field(s) {missing}")
+                continue
+            output = rec[output_field]
+            if isinstance(output, list):  # harness dumps keep a list of samples: take the first
+                output = output[0] if output else ""
+            rows.append({"line": number, "key": rec[key_field], "output": str(output)})
+    return rows, errors
+
+
+def join_to_benchmark(bench: pl.DataFrame, rows: list[dict], by: str) -> tuple[list[tuple[dict, dict]], list[dict]]:
+    """Pairs (prediction, benchmark item) and the predictions that match no item."""
+    if by == "id":
+        index = {str(r["item_id"]): r for r in bench.iter_rows(named=True)}
+        look = lambda key: index.get(str(key))  # noqa: E731
+    else:
+        index = {normalize_text(r["problem"]): r for r in bench.iter_rows(named=True)}
+        look = lambda key: index.get(normalize_text(str(key)))  # noqa: E731
+    matched, unmatched = [], []
+    for row in rows:
+        item = look(row["key"])
+        (matched.append((row, item)) if item is not None else unmatched.append(row))
+    return matched, unmatched
+
+
+def score(
+    bench: pl.DataFrame, rows: list[dict], by: str, mode: str, workers: int | None = None
+) -> tuple[dict, list[dict]]:
+    """The metric summary and one verdict row per matched prediction."""
+    from redstar_training.metrics import problem_metrics
+    from redstar_training.verify import MathTask, MathVerifier
+
+    matched, unmatched = join_to_benchmark(bench, rows, by)
+    verifier_kind = bench["verifier"][0] if bench.height else "math"
+    if verifier_kind == "code":
+        verdicts = _score_code(matched)
+    else:
+        tasks = [
+            MathTask(
+                _gold(item),
+                row["output"],
+                answer_format=item["answer_format"],
+                mode=mode,
+                tolerance=item.get("tolerance"),
+            )
+            for row, item in matched
+        ]
+        with MathVerifier(workers=workers) as verifier:
+            verdicts = [(v.status, v.extracted, v.reason) for v in verifier.verify(tasks)]
+    out, samples = [], {}
+    for (row, item), (status, extracted, reason) in zip(matched, verdicts, strict=True):
+        out.append(
+            {
+                "line": row["line"],
+                "key": row["key"],
+                "item_id": item["item_id"],
+                "status": status,
+                "correct": status == "correct",
+                "extracted": extracted,
+                "reason": reason,
+            }
+        )
+        samples.setdefault(item["item_id"], []).append((extracted, status == "correct"))
+    n = min((len(s) for s in samples.values()), default=0)
+    metrics = problem_metrics(samples, ks=sorted({1, n} - {0})) if samples else {}
+    summary = {
+        "benchmark": bench["benchmark"][0] if bench.height else None,
+        "mode": mode,
+        "predictions": len(rows),
+        "matched": len(matched),
+        "unmatched": len(unmatched),
+        "unmatched_keys": [r["key"] for r in unmatched][:50],
+        "benchmark_items": bench.height,
+        "items_scored": len(samples),
+        "accuracy": round(sum(o["correct"] for o in out) / len(out), 4) if out else None,
+        "statuses": dict(Counter(o["status"] for o in out)),
+        **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()},
+    }
+    return summary, out
+
+
+def _gold(item: dict) -> str | tuple[str, ...]:
+    if item["answer_format"] == "list":
+        return tuple(json.loads(item["answer"]))
+    return item["answer"]
+
+
+def _score_code(matched: list[tuple[dict, dict]]) -> list[tuple[str, str | None, str]]:
+    from redstar_training.verify.code import CodeTask, verify_code_batch
+    from redstar_training.verify.extract import extract_code
+
+    tasks = []
+    for row, item in matched:
+        program = extract_code(row["output"], "legacy") or row["output"]
+        if item.get("entry_point") and f"def {item['entry_point']}" not in program:
+            program = item["problem"] + program  # a HumanEval completion continues the prompt
+        tasks.append(CodeTask(program, item.get("tests"), item.get("entry_point")))
+    return [(v.status, None, v.reason) for v in verify_code_batch(tasks)]
