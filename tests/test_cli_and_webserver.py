@@ -114,6 +114,17 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
         [BIN / "redstar", "ablation"], cwd=ROOT, capture_output=True, text=True, env=_env(tmp_path), check=True
     )
     assert "| cot-random-40 | rl |" in report.stdout
+    lineage = subprocess.run(
+        [BIN / "redstar", "lineage", "benchmark_scores:cot-random-40"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        check=True,
+    )
+    subset_hash = json.loads((data / "sft_subsets" / "cot-random-40" / "manifest.json").read_text())["subset_hash"]
+    assert f"subset_hash={subset_hash}" in lineage.stdout and "backend=procedural" in lineage.stdout
+    assert "teacher_traces[my-pool]" in lineage.stdout and "raw_problems[arith-add]" in lineage.stdout
 
 
 def _free_port() -> int:

@@ -117,3 +117,35 @@ def test_rerun_with_unchanged_data_reuses_the_checkpoint(materialized):
         d.ALL_ASSETS, selection=[d.benchmark_scores], partition_key=exp, instance=instance, resources=resources()
     )
     assert scores.success and _metadata(instance, "benchmark_scores", exp)["reused"].value is True
+
+
+def test_lineage_from_a_score_names_subset_hash_teacher_and_recipe(materialized):
+    """Walked through the instance's metadata, not file names: score -> RL and SFT checkpoints -> subset
+    (its content hash and recipe) -> verified and teacher traces (the teacher) -> problems -> source."""
+    from redstar_assets.lineage_query import render, walk
+
+    instance, data, _, _ = materialized
+    node = walk(instance, "benchmark_scores", "cot-random-40")
+    flat, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        flat.append(n)
+        stack.extend(n.upstream)
+    names = {(n.asset, n.partition) for n in flat}
+    assert {
+        ("rl_checkpoints", "cot-random-40"),
+        ("sft_checkpoints", "cot-random-40"),
+        ("sft_subsets", "cot-random-40"),
+        ("teacher_traces", "arith-add"),
+        ("problems", "arith-add"),
+        ("raw_problems", "arith-add"),
+    } <= names
+    subset = next(n for n in flat if n.asset == "sft_subsets")
+    recorded = json.loads((data / "sft_subsets" / "cot-random-40" / "manifest.json").read_text())["subset_hash"]
+    assert subset.data_version == recorded and subset.config["scale"] == 40
+    sft = next(n for n in flat if n.asset == "sft_checkpoints" and not n.repeated)
+    assert sft.inputs["sft_subsets"] == {"cot-random-40": recorded}
+    teacher = next(n for n in flat if n.asset == "teacher_traces" and not n.repeated)
+    assert teacher.config["backend"] == "procedural"
+    text = "\n".join(render(node))
+    assert f"subset_hash={recorded}" in text and "backend=procedural" in text and "strategy=random" in text

@@ -124,6 +124,10 @@ def _rows(bench: Benchmark, data_dir: Path) -> tuple[str, list[tuple[int, dict]]
     return f"hf://{bench.hf['dataset']}", [(i + 1, dict(r)) for i, r in enumerate(ds)]
 
 
+def _mapped(bench: Benchmark, target: str) -> str:
+    return f"benchmark {bench.name!r} maps {target} <- {bench.source(target)!r}"
+
+
 def load_benchmark(name: str, data_dir: str | Path | None = None, registry: dict | None = None) -> pl.DataFrame:
     """The benchmark's items in the registry's common columns; a bad row raises naming file, row, field."""
     registry = registry or load_registry()
@@ -138,10 +142,14 @@ def load_benchmark(name: str, data_dir: str | Path | None = None, registry: dict
             continue
         problem = rec.get(bench.source("problem"))
         if not problem or not str(problem).strip():
-            raise RegistryError(f"{where}: field {bench.source('problem')!r}: missing or empty problem")
+            raise RegistryError(
+                f"{where}: field {bench.source('problem')!r}: missing or empty problem ({_mapped(bench, 'problem')})"
+            )
         raw_answer = rec.get(bench.source("answer"))
         if raw_answer is None or raw_answer == "":
-            raise RegistryError(f"{where}: field {bench.source('answer')!r}: missing or empty answer")
+            raise RegistryError(
+                f"{where}: field {bench.source('answer')!r}: missing or empty answer ({_mapped(bench, 'answer')})"
+            )
         answer, _ = _answer(raw_answer, bench, where)
         tolerance = rec.get(bench.source("tolerance"))
         level = rec.get(bench.source("level"))
