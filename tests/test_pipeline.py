@@ -91,6 +91,12 @@ def test_scores_and_report_cover_every_experiment_and_stage(materialized):
     assert set(report.select("experiment", "stage", "benchmark").rows()) == expected
     assert report["n"].min() == profile.evaluation["samples"] and report["stderr"].null_count() == 0
     assert (data / "ablation_report" / "_" / "scaling.png").read_bytes()[:4] == b"\x89PNG"
+    assert (data / "ablation_report" / "_" / "strategies.png").read_bytes()[:4] == b"\x89PNG"
+    # the axes come from lineage: a trained row carries the subset hash its checkpoint was trained on
+    trained = report.filter(pl.col("experiment") == "cot-random-40").row(0, named=True)
+    manifest = json.loads((data / "sft_subsets" / "cot-random-40" / "manifest.json").read_text())
+    assert (trained["subset_hash"], trained["scale"], trained["mix"]) == (manifest["subset_hash"], 40, "all")
+    assert set(report.filter(pl.col("stage") == "base")["strategy"]) == {"none"}
     outputs = pl.read_parquet(data / "benchmark_scores" / "untrained" / "eval" / "outputs.parquet")
     assert outputs.height == sum(b["count"] for b in profile.benchmarks) * (1 + profile.evaluation["samples"])
     meta = _metadata(instance, "benchmark_scores", "untrained")

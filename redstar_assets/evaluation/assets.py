@@ -18,7 +18,7 @@ from dagster import (
 
 from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.partitions import experiment_partitions, rl_to_scores, sft_to_scores
-from redstar_assets.evaluation.report import ablation_table, markdown_table, plot_scaling
+from redstar_assets.evaluation.report import ablation_table, markdown_table, plot_scaling, plot_strategies
 from redstar_assets.lineage import lineage_metadata
 from redstar_assets.problems.assets import problems
 from redstar_assets.problems.normalize import problem_id
@@ -170,20 +170,24 @@ def benchmark_scores(
 
 @asset(group_name="evaluation", deps=[AssetDep(benchmark_scores, partition_mapping=AllPartitionMapping())])
 def ablation_report(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
-    """One table over all experiments (subset scale, difficulty strategy, target format, base model,
-    stage, benchmark, pass@1, avg@n, n, stderr) assembled from the experiments' lineage, and a plot of
-    score against subset scale. The answer to "how do data scale and difficulty move the scores?"."""
+    """One table over all experiments (subset scale, difficulty strategy, domain mix, target format,
+    base model, stage, benchmark, pass@1, avg@n, n, stderr) assembled from the experiments' lineage in
+    the instance, with plots of score against subset scale and of the strategies side by side. The
+    answer to "how do data scale, difficulty and mix move the scores?"."""
     profile = active_profile()
     store = redstar.store()
     table = ablation_table(context.instance, store, profile)
     store.write(table, "ablation_report")
     png = plot_scaling(table, store.folder("ablation_report") / "scaling.png")
+    strategies = plot_strategies(table, store.folder("ablation_report") / "strategies.png")
     md = markdown_table(
         table.select(
             "experiment",
             "stage",
+            "base_model",
             "scale",
             "strategy",
+            "mix",
             "target_format",
             "benchmark",
             "pass_at_1",
@@ -198,6 +202,7 @@ def ablation_report(context: AssetExecutionContext, redstar: RedstarHome) -> Mat
             "table": MetadataValue.md(md),
             "plot": MetadataValue.md(png.markdown),
             "plot_path": MetadataValue.path(str(png.path)),
+            "strategy_plot": MetadataValue.md(strategies.markdown),
             "rows": table.height,
             "experiments": table["experiment"].n_unique(),
             **lineage_metadata({"profile": profile.name}, {"benchmark_scores": store.versions("benchmark_scores")}),

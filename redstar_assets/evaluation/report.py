@@ -22,34 +22,49 @@ def latest_materialization(instance: DagsterInstance, asset: str, partition: str
     return records.records[0] if records.records else None
 
 
+def _subset_from_lineage(instance: DagsterInstance, experiment: str) -> tuple[dict, str | None]:
+    """The recipe and content hash of the subset behind a score, as recorded in the instance."""
+    from redstar_assets.lineage_query import walk
+
+    stack = [walk(instance, "benchmark_scores", experiment)]
+    while stack:
+        node = stack.pop()
+        if node.asset == "sft_subsets" and not node.missing:
+            return node.config, node.data_version
+        stack.extend(node.upstream)
+    return {}, None
+
+
 def ablation_table(instance: DagsterInstance, store: Store, profile: Profile) -> pl.DataFrame:
-    """One row per (experiment, stage, benchmark) with the experiment's axes and the run that scored it."""
+    """One row per (experiment, stage, benchmark): the experiment's axes (subset scale, difficulty
+    strategy, domain mix, target format, base model) read from lineage, and the score with n and stderr."""
     rows = []
     for exp in profile.experiments:
         record = latest_materialization(instance, "benchmark_scores", exp.name)
         if record is None or not store.exists("benchmark_scores", exp.name):
             continue
-        recipe = profile.subset_recipes.get(exp.subset) if exp.subset else None
-        subset = (
-            store.read_json("sft_subsets", exp.subset) if recipe and store.exists("sft_subsets", exp.subset) else {}
-        )
+        recipe, subset_hash = _subset_from_lineage(instance, exp.name) if exp.subset else ({}, None)
         for s in store.read("benchmark_scores", exp.name).iter_rows(named=True):
-            trained = s["stage"] != "base"
+            trained = s["stage"] != "base" and bool(recipe)
+            mix = recipe.get("mix") if trained else None
             rows.append(
                 {
                     "experiment": exp.name,
                     "stage": s["stage"],
                     "base_model": exp.base_model,
-                    "scale": recipe.scale if recipe and trained else 0,
-                    "strategy": recipe.strategy if recipe and trained else "none",
-                    "target_format": recipe.target_format if recipe and trained else "none",
+                    "scale": recipe.get("scale", 0) if trained else 0,
+                    "strategy": recipe.get("strategy", "none") if trained else "none",
+                    "mix": ", ".join(f"{d} {v:g}" for d, v in sorted(mix.items()))
+                    if mix
+                    else ("all" if trained else "none"),
+                    "target_format": recipe.get("target_format", "none") if trained else "none",
                     "benchmark": s["benchmark"],
                     "pass_at_1": s["pass_at_1_greedy"],
                     "avg_at_n": s["avg_at_n"],
                     "n": s["n"],
                     "stderr": s["stderr"],
                     "num_problems": s["num_problems"],
-                    "subset_hash": subset.get("subset_hash"),
+                    "subset_hash": subset_hash if trained else None,
                     "scored_run_id": record.run_id,
                     "scored_at": record.timestamp,
                 }
@@ -120,3 +135,35 @@ def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
     path.write_bytes(buf.getvalue())
     encoded = base64.b64encode(buf.getvalue()).decode()
     return Plot(path=path, markdown=f"![score vs scale](data:image/png;base64,{encoded})")
+
+
+def plot_strategies(table: pl.DataFrame, path: Path) -> Plot:
+    """Trained arms side by side per benchmark (strategy, format and stage at their scale), with the
+    avg@n standard error as error bars: the strategy comparison of the report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = table.filter(pl.col("stage") != "base") if table.height else table
+    benchmarks = arms["benchmark"].unique(maintain_order=True).to_list() if arms.height else []
+    fig, axes = plt.subplots(1, max(1, len(benchmarks)), figsize=(5 * max(1, len(benchmarks)), 3.8), squeeze=False)
+    for ax, bench in zip(axes[0], benchmarks, strict=False):
+        rows = arms.filter(pl.col("benchmark") == bench).sort(["scale", "strategy", "stage"])
+        labels = [
+            f"{r['strategy']}/{r['target_format']}\n{r['stage']} {r['scale']}" for r in rows.iter_rows(named=True)
+        ]
+        errors = [e or 0.0 for e in rows["stderr"].to_list()]
+        ax.bar(range(rows.height), rows["pass_at_1"].to_list(), yerr=errors, color="C0", capsize=3)
+        ax.set_xticks(range(rows.height), labels, fontsize=6, rotation=45, ha="right")
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("pass@1 (greedy)")
+        ax.set_title(bench)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    path.write_bytes(buf.getvalue())
+    encoded = base64.b64encode(buf.getvalue()).decode()
+    return Plot(path=path, markdown=f"![strategy comparison](data:image/png;base64,{encoded})")
