@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redstar_training.metrics import avg_at_n, problem_metrics
 from redstar_training.pipes import dagster_pipes, log
 from redstar_training.runconfig import load_config
 from redstar_training.tiny_model import ensure_base_model
@@ -74,14 +74,6 @@ def generate(model, tokenizer, prompts: list[str], cfg: EvalRunConfig, seed: int
     return results
 
 
-def stderr_of(values: list[float]) -> float | None:
-    """Standard error of the mean across independent runs; undefined for a single run."""
-    if len(values) < 2:
-        return None
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
-
-
 def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict]]:
     import polars as pl
     import torch
@@ -123,6 +115,12 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                     )
                 runs[run_name] = correct / max(1, len(problems))
             sampled = [v for k, v in runs.items() if k != "greedy"]
+            per_problem: dict[str, list] = {}
+            for o in outputs:
+                if o["stage"] == spec["stage"] and o["benchmark"] == bench["name"] and o["run"] != "greedy":
+                    per_problem.setdefault(o["problem_id"], []).append((o["extracted"], o["status"] == "correct"))
+            n = len(sampled)
+            extra = problem_metrics(per_problem, ks=(n,)) if n else {}
             scores.append(
                 {
                     "stage": spec["stage"],
@@ -132,7 +130,9 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                     "pass_at_1_greedy": runs["greedy"],
                     "avg_at_n": sum(sampled) / len(sampled) if sampled else None,
                     "n": len(sampled),
-                    "stderr": stderr_of(sampled),
+                    "stderr": avg_at_n(sampled)[1],
+                    "maj_at_n": extra.get(f"maj@{n}"),
+                    "pass_at_n": extra.get(f"pass@{n}"),
                     "seeds": json.dumps(seeds[1:]),
                     "temperature": cfg.temperature,
                     "top_p": cfg.top_p,

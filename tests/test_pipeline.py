@@ -92,6 +92,11 @@ def test_scores_and_report_cover_every_experiment_and_stage(materialized):
     assert report["n"].min() == profile.evaluation["samples"] and report["stderr"].null_count() == 0
     assert (data / "ablation_report" / "_" / "scaling.png").read_bytes()[:4] == b"\x89PNG"
     assert (data / "ablation_report" / "_" / "strategies.png").read_bytes()[:4] == b"\x89PNG"
+    scores = pl.concat(
+        [pl.read_parquet(data / "benchmark_scores" / e.name / "data.parquet") for e in profile.experiments]
+    )
+    assert scores.filter(pl.col("pass_at_n") < pl.col("avg_at_n")).height == 0  # pass@n >= the mean of n runs
+    assert scores["maj_at_n"].null_count() == 0
     # the axes come from lineage: a trained row carries the subset hash its checkpoint was trained on
     trained = report.filter(pl.col("experiment") == "cot-random-40").row(0, named=True)
     manifest = json.loads((data / "sft_subsets" / "cot-random-40" / "manifest.json").read_text())

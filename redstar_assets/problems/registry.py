@@ -48,7 +48,8 @@ class Benchmark:
     answer_format: str = "math"
     verifier: str = "math"
     filter: dict = field(default_factory=dict)
-    sampling: dict = field(default_factory=dict)
+    sampling: dict = field(default_factory=dict)  # default evaluation sampling: n, temperature, top_p
+    mode: str = "strict"
 
     def source(self, field_name: str) -> str:
         return self.mapping.get(field_name, field_name)
