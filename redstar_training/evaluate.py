@@ -121,6 +121,11 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                     per_problem.setdefault(o["problem_id"], []).append((o["extracted"], o["status"] == "correct"))
             n = len(sampled)
             extra = problem_metrics(per_problem, ks=(n,)) if n else {}
+            level_of = {p["problem_id"]: p.get("level") for p in problems}
+            by_level: dict[str, list[bool]] = {}
+            for o in outputs:
+                if o["stage"] == spec["stage"] and o["benchmark"] == bench["name"] and o["run"] == "greedy":
+                    by_level.setdefault(str(level_of.get(o["problem_id"])), []).append(o["status"] == "correct")
             scores.append(
                 {
                     "stage": spec["stage"],
@@ -133,6 +138,7 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                     "stderr": avg_at_n(sampled)[1],
                     "maj_at_n": extra.get(f"maj@{n}"),
                     "pass_at_n": extra.get(f"pass@{n}"),
+                    "greedy_by_level": json.dumps({k: round(sum(v) / len(v), 4) for k, v in sorted(by_level.items())}),
                     "seeds": json.dumps(seeds[1:]),
                     "temperature": cfg.temperature,
                     "top_p": cfg.top_p,

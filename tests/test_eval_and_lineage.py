@@ -52,6 +52,8 @@ def test_scoring_the_570_stored_outputs_against_the_benchmark_files(shared_data,
         harness = sum(r["score"][0] for r in rows) / len(rows)
         legacy, _ = _score(shared_data, name, bench, "legacy", tmp_path, "--problem-field", "question")
         assert legacy["matched"] == len(rows) and legacy["unmatched"] == 0
+        if bench == "math500":  # MATH-500 carries level and subject: breakdowns come with the score
+            assert set(legacy["by_level"]) == {"1", "2", "3", "4", "5"} and len(legacy["by_subject"]) == 7
         assert abs(legacy["accuracy"] - harness) <= 0.02, (name, legacy["accuracy"], harness)
         strict, verdicts = _score(shared_data, name, bench, "strict", tmp_path, "--problem-field", "question")
         assert strict["matched"] == len(rows)

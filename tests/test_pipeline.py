@@ -97,6 +97,7 @@ def test_scores_and_report_cover_every_experiment_and_stage(materialized):
     )
     assert scores.filter(pl.col("pass_at_n") < pl.col("avg_at_n")).height == 0  # pass@n >= the mean of n runs
     assert scores["maj_at_n"].null_count() == 0
+    assert all(set(json.loads(b)) <= {"1", "2", "3", "4", "None"} for b in scores["greedy_by_level"])
     # the axes come from lineage: a trained row carries the subset hash its checkpoint was trained on
     trained = report.filter(pl.col("experiment") == "cot-random-40").row(0, named=True)
     manifest = json.loads((data / "sft_subsets" / "cot-random-40" / "manifest.json").read_text())

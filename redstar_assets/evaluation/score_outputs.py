@@ -80,7 +80,11 @@ def score(
         with MathVerifier(workers=workers) as verifier:
             verdicts = [(v.status, v.extracted, v.reason) for v in verifier.verify(tasks)]
     out, samples = [], {}
+    groups: dict[str, dict] = {"level": {}, "subject": {}}
     for (row, item), (status, extracted, reason) in zip(matched, verdicts, strict=True):
+        for axis, group in groups.items():
+            if item.get(axis) is not None:
+                group.setdefault(str(item[axis]), []).append(status == "correct")
         out.append(
             {
                 "line": row["line"],
@@ -106,6 +110,11 @@ def score(
         "items_scored": len(samples),
         "accuracy": round(sum(o["correct"] for o in out) / len(out), 4) if out else None,
         "statuses": dict(Counter(o["status"] for o in out)),
+        **{
+            f"by_{axis}": {k: round(sum(v) / len(v), 4) for k, v in sorted(g.items())}
+            for axis, g in groups.items()
+            if g
+        },
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()},
     }
     return summary, out
