@@ -1,0 +1,169 @@
+"""GRPO on top of an SFT checkpoint: groups of sampled completions per problem, rewarded by the
+shared verifier (1 for a verified-correct final answer) plus a format reward (a closed think block
+then a boxed answer), with TRL's GRPOTrainer.
+
+    CPU:    python -m redstar_training.grpo --config run.yaml
+    1 GPU:  python -m redstar_training.grpo --config run.yaml bf16=true use_vllm=true
+    8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \\
+                -m redstar_training.grpo --config run.yaml bf16=true use_vllm=true
+
+vLLM generation (colocated) is for GPU machines; on CPU generation runs through transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redstar_training.checkpoints import reuse_finished, save_checkpoint
+from redstar_training.pipes import dagster_pipes, log
+from redstar_training.runconfig import config_hash, load_config
+from redstar_training.sft import report
+
+
+@dataclass
+class GRPORunConfig:
+    model: str = ""
+    problems_file: str = ""  # parquet: problem, answer
+    output_dir: str = ""
+    num_generations: int = 4  # the group size
+    max_completion_length: int = 96
+    temperature: float = 1.0
+    max_steps: int = 10
+    batch_size: int = 8  # completions per step; a multiple of num_generations
+    learning_rate: float = 1e-5
+    beta: float = 0.0
+    format_reward_weight: float = 0.2
+    use_vllm: bool = False
+    bf16: bool = False
+    seed: int = 0
+    threads: int = 1
+    report_to: str = "none"
+    smoke_prompt: str = "Compute 12 + 34."
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def load_problems(problems_file: str):
+    import polars as pl
+    from datasets import Dataset
+
+    frame = pl.read_parquet(problems_file, columns=["problem", "answer"])
+    if frame.height == 0:
+        raise SystemExit(f"{problems_file}: no problems; GRPO needs prompts with reference answers")
+    return Dataset.from_list(
+        [{"prompt": [{"role": "user", "content": r["problem"]}], "answer": str(r["answer"])} for r in frame.to_dicts()]
+    )
+
+
+def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    from redstar_training.rewards import accuracy_reward, format_reward
+
+    if not Path(cfg.model).exists():
+        raise SystemExit(f"model {cfg.model!r}: no such folder (GRPO starts from an SFT checkpoint)")
+    if cfg.batch_size % cfg.num_generations:
+        raise SystemExit(f"batch_size {cfg.batch_size} must be a multiple of num_generations {cfg.num_generations}")
+    torch.set_num_threads(cfg.threads)
+    dataset = load_problems(cfg.problems_file)
+    out = Path(cfg.output_dir)
+    reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt)
+    if reused is not None:
+        log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
+        return reused
+    trainer_dir = out / "trainer"
+    shutil.rmtree(trainer_dir, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(cfg.model)
+    args = GRPOConfig(
+        output_dir=str(trainer_dir),
+        num_generations=cfg.num_generations,
+        per_device_train_batch_size=cfg.batch_size,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        beta=cfg.beta,
+        reward_weights=[1.0, cfg.format_reward_weight],
+        use_vllm=cfg.use_vllm,
+        bf16=cfg.bf16,
+        use_cpu=not torch.cuda.is_available(),
+        logging_steps=1,
+        save_strategy="no",
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+    history: list[dict[str, float]] = []
+    groups: list[list[float]] = []
+
+    def verifier_reward(completions, answer, **kwargs):
+        rewards = accuracy_reward(completions, answer, **kwargs)
+        groups.extend(rewards[i : i + cfg.num_generations] for i in range(0, len(rewards), cfg.num_generations))
+        return rewards
+
+    verifier_reward.__name__ = "verifier_accuracy"
+
+    class Progress(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                history.append(
+                    {"step": state.global_step, **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}}
+                )
+                reward = logs.get("reward", float("nan"))
+                log(pipes, f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} reward {reward:.3f}")
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[verifier_reward, format_reward],
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=[Progress()],
+    )
+    start = time.time()
+    result = trainer.train()
+    seconds = time.time() - start
+    varied = sum(len(set(g)) > 1 for g in groups)
+    metrics = {
+        "train_loss": float(result.training_loss),
+        "steps": int(result.global_step),
+        "train_seconds": round(seconds, 1),
+        "mean_reward_first": history[0].get("reward") if history else None,
+        "mean_reward_last": history[-1].get("reward") if history else None,
+        "groups": len(groups),
+        "groups_with_unequal_rewards": varied,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "loss_curve": [(h["step"], h["loss"]) for h in history],
+        "reward_groups": groups,
+    }
+    lineage = {**cfg.lineage, "sft_model": cfg.model, "rl": "grpo", "run_config_hash": config_hash(cfg)}
+    return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("overrides", nargs="*", help="key=value")
+    ns = parser.parse_args(argv)
+    cfg = load_config(GRPORunConfig, ns.config, ns.overrides)
+    with dagster_pipes() as pipes:
+        log(pipes, f"GRPO on {cfg.model} with {cfg.problems_file}")
+        metrics = train(cfg, pipes)
+        summary = {k: v for k, v in metrics.items() if k not in ("loss_curve", "reward_groups")}
+        log(pipes, f"done: {json.dumps(summary, default=str)}")
+        report(pipes, Path(cfg.output_dir) / "model", {k: v for k, v in metrics.items() if k != "reward_groups"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Training entry points as real processes: GRPO through Dagster Pipes with the shared verifier as
+reward, SFT killed mid-run and resumed, and a cancelled Dagster run taking its trainer down."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from dagster import AssetCheckSpec, AssetExecutionContext, PipesSubprocessClient, asset, materialize
+from support.scripted_model import build_scripted_model
+
+from redstar_training.checkpoints import folder_hash
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_grpo_through_pipes_rewards_differ_within_groups_and_weights_move(tmp_path):
+    model = build_scripted_model(tmp_path / "model")  # answers 7 or 8 at random: a real reward signal
+    before = folder_hash(model)
+    pl.DataFrame({"problem": ["Compute 3 + 4."] * 8, "answer": ["7"] * 8}).write_parquet(tmp_path / "p.parquet")
+    config = tmp_path / "grpo.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": str(model),
+                "problems_file": str(tmp_path / "p.parquet"),
+                "output_dir": str(tmp_path / "out"),
+                "max_steps": 4,
+                "num_generations": 4,
+                "batch_size": 8,
+                "max_completion_length": 24,
+                "learning_rate": 1e-3,
+            }
+        )
+    )
+
+    @asset(check_specs=[AssetCheckSpec("checkpoint_loads_and_generates", asset="grpo_checkpoint")])
+    def grpo_checkpoint(context: AssetExecutionContext, pipes: PipesSubprocessClient):
+        command = [sys.executable, "-m", "redstar_training.grpo", "--config", str(config)]
+        return pipes.run(context=context, command=command, env={"PYTHONUNBUFFERED": "1"}).get_results()
+
+    result = materialize([grpo_checkpoint], resources={"pipes": PipesSubprocessClient(cwd=str(ROOT))})
+    assert result.success
+    meta = result.asset_materializations_for_node("grpo_checkpoint")[0].metadata
+    assert meta["steps"].value == 4 and meta["groups"].value >= 4
+    assert meta["groups_with_unequal_rewards"].value > 0  # the verifier tells right from wrong inside a group
+    assert folder_hash(tmp_path / "out" / "model") != before  # the policy moved
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["stopped_at_eos"].value is True
+
+
+def _sft_config(tmp_path: Path, epochs: int) -> Path:
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Compute {a} + {b}."},
+                {"role": "assistant", "content": f"<think>\n{a}+{b}={a + b}\n</think>\n\\boxed{{{a + b}}}"},
+            ]
+        }
+        for a in range(1, 16)
+        for b in range(1, 9)
+    ]
+    pl.DataFrame(rows).write_parquet(tmp_path / "train.parquet")
+    spec = {
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 128,
+    }
+    config = tmp_path / "sft.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "base_model": str(tmp_path / "base"),
+                "tiny_spec": spec,
+                "train_file": str(tmp_path / "train.parquet"),
+                "output_dir": str(tmp_path / "out"),
+                "epochs": epochs,
+                "batch_size": 8,
+                "learning_rate": 3e-3,
+            }
+        )
+    )
+    return config
+
+
+@pytest.mark.slow
+def test_sft_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
+    config = _sft_config(tmp_path, epochs=6)
+    cmd = [sys.executable, "-m", "redstar_training.sft", "--config", str(config)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list((tmp_path / "out" / "trainer").glob("checkpoint-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = sorted((tmp_path / "out" / "trainer").glob("checkpoint-*"))
+    assert saved and not (tmp_path / "out" / "model").exists()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((tmp_path / "out" / "model" / "redstar_metrics.json").read_text())
+    assert metrics["resumed"] is True and metrics["steps"] == 6 * 15  # 120 rows / batch 8 = 15 steps per epoch
+    assert metrics["last_loss"] < metrics["first_loss"]
