@@ -109,3 +109,55 @@ def test_sft_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
     metrics = json.loads((tmp_path / "out" / "model" / "redstar_metrics.json").read_text())
     assert metrics["resumed"] is True and metrics["steps"] == 6 * 15  # 120 rows / batch 8 = 15 steps per epoch
     assert metrics["last_loss"] < metrics["first_loss"]
+
+
+def _processes_running(module: str) -> list[int]:
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if module.encode() in cmdline and b"-m" in cmdline:
+            pids.append(int(pid))
+    return pids
+
+
+@pytest.mark.slow
+def test_interrupting_the_dagster_run_terminates_the_trainer(tmp_path):
+    """What cancelling a run does to its run worker (an interrupt), checked on the trainer's PID."""
+    config = _sft_config(tmp_path, epochs=200)
+    script = tmp_path / "run_asset.py"
+    script.write_text(
+        "import sys\n"
+        "from dagster import AssetExecutionContext, PipesSubprocessClient, asset, materialize\n"
+        "@asset\n"
+        "def long_sft(context: AssetExecutionContext, pipes: PipesSubprocessClient):\n"
+        f"    cmd = [sys.executable, '-m', 'redstar_training.sft', '--config', {str(config)!r}]\n"
+        "    return pipes.run(context=context, command=cmd).get_materialize_result()\n"
+        f"resources = {{'pipes': PipesSubprocessClient(cwd={str(ROOT)!r})}}\n"
+        "materialize([long_sft], resources=resources, raise_on_error=False)\n"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, str(script)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        trainers = []
+        while not trainers and time.monotonic() < deadline:
+            time.sleep(0.2)
+            trainers = [p for p in _processes_running("redstar_training.sft") if p != worker.pid]
+        assert trainers, "the trainer never started"
+        time.sleep(3)  # let it get into training
+        worker.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 60
+        while any(Path(f"/proc/{p}").exists() for p in trainers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{p}").exists() for p in trainers), f"trainer {trainers} still running"
+        worker.wait(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        for p in _processes_running("redstar_training.sft"):
+            os.kill(p, signal.SIGKILL)
+    assert not (tmp_path / "out" / "model").exists()  # 200 epochs never finished
