@@ -164,11 +164,21 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         "tokens_per_second": round(tokens * cfg.epochs / max(seconds, 1e-9), 1),
         "train_rows": len(dataset),
         "resumed": resume,
+        "deepspeed_zero_stage": _zero_stage(trainer),
+        "world_size": int(trainer.args.world_size),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loss_curve": losses,
     }
     lineage = {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg)}
     return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
+
+
+def _zero_stage(trainer) -> int | None:
+    """The DeepSpeed ZeRO stage the run used (launched with an accelerate DeepSpeed config), else None."""
+    if not getattr(trainer, "is_deepspeed_enabled", False):
+        return None
+    plugin = trainer.accelerator.state.deepspeed_plugin
+    return int(plugin.zero_stage) if plugin is not None else None
 
 
 def report(pipes: Any, model_dir: Path, metrics: dict[str, Any]) -> None:

@@ -161,3 +161,28 @@ def test_interrupting_the_dagster_run_terminates_the_trainer(tmp_path):
         for p in _processes_running("redstar_training.sft"):
             os.kill(p, signal.SIGKILL)
     assert not (tmp_path / "out" / "model").exists()  # 200 epochs never finished
+
+
+@pytest.mark.slow
+def test_sft_under_accelerate_launch_with_the_zero2_config_on_cpu(tmp_path):
+    config = _sft_config(tmp_path, epochs=1)
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(ROOT / "configs/accelerate/zero2.yaml"),
+        "--num_processes",
+        "1",
+        "--mixed_precision",
+        "no",
+        "-m",
+        "redstar_training.sft",
+        "--config",
+        str(config),
+    ]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "out" / "model" / "redstar_metrics.json").read_text())
+    assert metrics["deepspeed_zero_stage"] == 2 and metrics["world_size"] == 1
+    assert metrics["last_loss"] < metrics["first_loss"] and (tmp_path / "out" / "model" / "model.safetensors").exists()
