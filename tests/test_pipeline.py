@@ -81,6 +81,10 @@ def test_checkpoint_model_card_names_subset_and_recipe(materialized):
     assert lineage["subset_hash"] == subset["subset_hash"] and lineage["training_recipe"] == "sft-tiny"
     assert (data / "sft_checkpoints" / exp / "model" / "model.safetensors").exists()
     assert subset["subset_hash"] in (data / "sft_checkpoints" / exp / "model" / "README.md").read_text()
+    meta = _metadata(instance, "sft_checkpoints", exp)
+    assert (data / "sft_checkpoints" / exp / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert meta["loss_plot"].value.startswith("![loss curve](data:image/png;base64,")
+    assert meta["train_seconds"].value > 0 and meta["tokens_per_second"].value > 0 and meta["peak_rss_mb"].value > 0
 
 
 def test_scores_and_report_cover_every_experiment_and_stage(materialized):

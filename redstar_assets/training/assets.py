@@ -77,7 +77,9 @@ def sft_checkpoints(
         "lineage": lineage,
     }
     run = run_entry_point(context, pipes_subprocess_client, launcher, "redstar_training.sft", run_config, out_dir)
-    yield from checkpoint_results(run, lineage_metadata(recipe, {"sft_subsets": {exp.subset: subset_hash}}))
+    yield from checkpoint_results(
+        run, lineage_metadata(recipe, {"sft_subsets": {exp.subset: subset_hash}}), plot_dir=out_dir
+    )
 
 
 @asset(
@@ -143,4 +145,5 @@ def rl_checkpoints(
                 "pairs": pairs_version,
             },
         ),
+        plot_dir=out_dir,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import yaml
-from dagster import AssetExecutionContext, MaterializeResult, PipesSubprocessClient
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, PipesSubprocessClient
 
 
 def run_entry_point(
@@ -29,10 +30,41 @@ def run_entry_point(
     )
 
 
-def checkpoint_results(invocation, lineage: dict[str, Any]):
-    """The trainer's reported materialization with our lineage added, then its load-and-generate check."""
+def checkpoint_results(invocation, lineage: dict[str, Any], plot_dir: Path | None = None):
+    """The trainer's reported materialization with our lineage (and a loss-curve PNG) added, then its
+    load-and-generate check."""
     for result in invocation.get_results():
         if isinstance(result, MaterializeResult):
-            yield MaterializeResult(metadata={**(result.metadata or {}), **lineage}, data_version=result.data_version)
+            metadata = {**(result.metadata or {}), **lineage}
+            curve = metadata.get("loss_curve")
+            if plot_dir is not None and curve is not None:
+                metadata["loss_plot"] = loss_plot(json.loads(getattr(curve, "value", curve)), plot_dir / "loss.png")
+            yield MaterializeResult(metadata=metadata, data_version=result.data_version)
         else:
             yield result
+
+
+def loss_plot(curve: list, path: Path) -> MetadataValue:
+    """Training loss against step, as a PNG beside the checkpoint and inline in the UI."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    if curve:
+        steps, losses = zip(*curve, strict=True)
+        ax.plot(steps, losses, "-o", markersize=2)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.getvalue())
+    return MetadataValue.md(f"![loss curve](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
