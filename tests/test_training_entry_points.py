@@ -186,3 +186,54 @@ def test_sft_under_accelerate_launch_with_the_zero2_config_on_cpu(tmp_path):
     metrics = json.loads((tmp_path / "out" / "model" / "redstar_metrics.json").read_text())
     assert metrics["deepspeed_zero_stage"] == 2 and metrics["world_size"] == 1
     assert metrics["last_loss"] < metrics["first_loss"] and (tmp_path / "out" / "model" / "model.safetensors").exists()
+
+
+def test_assistant_only_loss_labels_cover_the_assistant_turn_and_its_eos(tmp_path):
+    """The chat template's generation markers, through TRL's own dataset preparation: the loss sees
+    the assistant's tokens and the closing <|im_end|> (so the model learns to stop), nothing else."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from redstar_training.tiny_model import ensure_base_model
+
+    spec = {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "intermediate_size": 32,
+    }
+    folder = ensure_base_model(str(tmp_path / "m"), spec)
+    tokenizer, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder)
+    answer = "<think>\n1+2=3\n</think>\n\\boxed{3}"
+    rows = [{"messages": [{"role": "user", "content": "Compute 1 + 2."}, {"role": "assistant", "content": answer}]}]
+    args = SFTConfig(output_dir=str(tmp_path / "t"), assistant_only_loss=True, use_cpu=True, report_to="none")
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    trained = tokenizer.decode([i for i, lab in zip(ids, labels, strict=True) if lab != -100])
+    masked = tokenizer.decode([i for i, lab in zip(ids, labels, strict=True) if lab == -100])
+    assert trained == answer + "<|im_end|>" and tokenizer.eos_token == "<|im_end|>"
+    assert "Compute 1 + 2." in masked and "<think>" not in masked
+
+
+def test_bad_training_input_fails_before_training(tmp_path):
+    config = _sft_config(tmp_path, epochs=1)
+    run = lambda *extra: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "redstar_training.sft", "--config", str(config), *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    unknown = run("learning_rat=0.1")
+    assert unknown.returncode != 0 and "override 'learning_rat=0.1'" in unknown.stderr
+    missing = run("base_model=/nonexistent/base", "tiny_spec={}")
+    assert missing.returncode != 0 and "/nonexistent/base" in missing.stderr
+    pl.DataFrame(
+        {"messages": []}, schema={"messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
+    ).write_parquet(tmp_path / "empty.parquet")
+    empty = run(f"train_file={tmp_path / 'empty.parquet'}")
+    assert empty.returncode != 0 and "the subset has no rows; nothing to train on" in empty.stderr
+    assert not (tmp_path / "out" / "trainer").exists()
