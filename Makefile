@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 
-.PHONY: run test test-fast ui pools bench bench-verify bench-distill lint venv sandbox clean-data
+.PHONY: run test test-fast ui pools bench bench-verify bench-distill gpu-wheels lint venv sandbox clean-data
 
 venv: $(VENV)/.installed
 
@@ -41,6 +41,11 @@ ui: venv pools
 
 bench: venv bench-verify bench-distill
 	$(BIN)/python benchmarks/make_run_time.py
+
+# Pure-Python wheels the GPU check needs on a machine without network (see benchmarks/gpu_train_check.sh).
+gpu-wheels: venv
+	$(BIN)/pip download --quiet --no-deps -d benchmarks/wheels trl datasets polars math-verify latex2sympy2_extended \
+	  antlr4-python3-runtime==4.13.2 sympy mpmath pyyaml dill multiprocess xxhash fsspec pyarrow
 
 bench-distill: venv
 	$(BIN)/python benchmarks/distill_throughput.py
