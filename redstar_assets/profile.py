@@ -192,6 +192,8 @@ def _validate(p: Profile) -> None:
                 f"{key}: an sft stage needs a known subset and training recipe "
                 f"(got subset={exp.subset!r}, training={exp.training!r})"
             )
+        if exp.rl in p.rl_recipes and p.rl_recipes[exp.rl].get("method", "dpo") not in ("dpo", "grpo"):
+            raise ProfileError(f"{key}: rl recipe {exp.rl!r}: method must be dpo or grpo")
         if "rl" in exp.stages and ("sft" not in exp.stages or exp.rl not in p.rl_recipes):
             raise ProfileError(f"{key}: an rl stage needs an sft stage and a known rl recipe (got rl={exp.rl!r})")
     if len({e.name for e in p.experiments}) != len(p.experiments) or not p.experiments:

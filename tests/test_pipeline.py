@@ -165,3 +165,13 @@ def test_lineage_from_a_score_names_subset_hash_teacher_and_recipe(materialized)
     assert teacher.config["backend"] == "procedural"
     text = "\n".join(render(node))
     assert f"subset_hash={recorded}" in text and "backend=procedural" in text and "strategy=random" in text
+
+
+def test_grpo_experiment_trains_from_its_sft_checkpoint_with_verifier_rewards(materialized):
+    instance, data, _, _ = materialized
+    meta = _metadata(instance, "rl_checkpoints", "cot-random-20-grpo")
+    assert meta["steps"].value == 2 and meta["groups"].value > 0
+    lineage = json.loads(
+        (data / "rl_checkpoints" / "cot-random-20-grpo" / "model" / "redstar_lineage.json").read_text()
+    )
+    assert lineage["rl_method"] == "grpo" and lineage["sft_checkpoint_hash"]

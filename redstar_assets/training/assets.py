@@ -105,16 +105,25 @@ def rl_checkpoints(
     launcher: TrainingLauncher,
     pipes_subprocess_client: PipesSubprocessClient,
 ):
-    """The experiment's student after the RL stage: DPO (the paper's best RL variant) on pairs of a
-    verified-correct and a wrong teacher trace of the same problem, starting from its SFT checkpoint."""
+    """The experiment's student after the RL stage, from its SFT checkpoint: DPO (the paper's best RL
+    variant) on pairs of a verified-correct and a wrong teacher trace of one problem, or GRPO
+    (`method: grpo`) on the training problems with the shared verifier as reward."""
     profile = active_profile()
     exp = profile.experiment(context.partition_key)
     store = redstar.store()
     recipe = dict(profile.rl_recipes[exp.rl])
+    method = recipe.pop("method", "dpo")
     max_pairs = recipe.pop("max_pairs", None)
+    max_problems = recipe.pop("max_problems", 64)
     sources = store.partitions("verified_traces")
-    pairs = preference_pairs(store.read_all("verified_traces", sources), max_pairs)
-    pairs_version = store.write(pairs, "rl_checkpoints", exp.name, name="pairs")
+    verified = store.read_all("verified_traces", sources)
+    if method == "grpo":
+        data = verified.select("problem", "answer").unique(maintain_order=True).head(max_problems)
+        data_name, entry_point = "rl_problems", "redstar_training.grpo"
+    else:
+        data = preference_pairs(verified, max_pairs)
+        data_name, entry_point = "pairs", "redstar_training.rl"
+    pairs_version = store.write(data, "rl_checkpoints", exp.name, name=data_name)
     sft_dir = store.folder("sft_checkpoints", exp.name) / "model"
     sft_lineage = json.loads((sft_dir / "redstar_lineage.json").read_text())
     out_dir = store.folder("rl_checkpoints", exp.name)
@@ -123,18 +132,23 @@ def rl_checkpoints(
         "sft_checkpoint_hash": folder_hash(sft_dir),
         "stage": "rl",
         "rl_recipe": exp.rl,
+        "rl_method": method,
         "pairs_data_version": pairs_version,
-        "pairs": pairs.height,
+        "pairs": data.height,
     }
     run_config = {
         **recipe,
         "model": str(sft_dir),
-        "pairs_file": str(store.path("rl_checkpoints", exp.name, "pairs")),
+        **{
+            "problems_file" if method == "grpo" else "pairs_file": str(
+                store.path("rl_checkpoints", exp.name, data_name)
+            )
+        },
         "output_dir": str(out_dir),
         "threads": launcher.threads,
         "lineage": lineage,
     }
-    run = run_entry_point(context, pipes_subprocess_client, launcher, "redstar_training.rl", run_config, out_dir)
+    run = run_entry_point(context, pipes_subprocess_client, launcher, entry_point, run_config, out_dir)
     yield from checkpoint_results(
         run,
         lineage_metadata(
@@ -142,7 +156,7 @@ def rl_checkpoints(
             {
                 "sft_checkpoints": {exp.name: lineage["sft_checkpoint_hash"]},
                 "verified_traces": store.versions("verified_traces", sources),
-                "pairs": pairs_version,
+                data_name: pairs_version,
             },
         ),
         plot_dir=out_dir,
