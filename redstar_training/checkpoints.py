@@ -112,7 +112,9 @@ def save_checkpoint(
     """Saves weights, tokenizer, generation config and card to a temporary folder, publishes it with
     one rename, then reloads it from disk to generate: the 'loads and generates' evidence."""
     tmp = out / "model.tmp"
-    trainer.save_model(str(tmp))
+    trainer.save_model(str(tmp))  # every rank: ZeRO-3 gathers the shards here; only rank 0 writes
+    if not trainer.is_world_process_zero():
+        return {**metrics, "rank_zero": False}
     tokenizer.save_pretrained(str(tmp))
     trainer.model.generation_config.save_pretrained(str(tmp))
     metrics = {**metrics, "reused": False}

@@ -182,8 +182,9 @@ def _zero_stage(trainer) -> int | None:
 
 
 def report(pipes: Any, model_dir: Path, metrics: dict[str, Any]) -> None:
-    """Sends metrics and the 'loads and generates' check back to the asset that launched us."""
-    if pipes is None:
+    """Sends metrics and the 'loads and generates' check back to the asset that launched us (rank 0
+    only: the other ranks of a multi-GPU run neither save nor report)."""
+    if pipes is None or metrics.get("rank_zero") is False:
         return
     smoke = metrics["smoke"]
     pipes.report_asset_check(

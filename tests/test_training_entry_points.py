@@ -237,3 +237,23 @@ def test_bad_training_input_fails_before_training(tmp_path):
     empty = run(f"train_file={tmp_path / 'empty.parquet'}")
     assert empty.returncode != 0 and "the subset has no rows; nothing to train on" in empty.stderr
     assert not (tmp_path / "out" / "trainer").exists()
+
+
+@pytest.mark.slow
+def test_lora_sft_saves_a_merged_checkpoint_that_loads_and_generates(tmp_path):
+    config = _sft_config(tmp_path, epochs=1)
+    done = subprocess.run(
+        [sys.executable, "-m", "redstar_training.sft", "--config", str(config), "lora=true", "lora_rank=4"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    model_dir = tmp_path / "out" / "model"
+    assert (model_dir / "model.safetensors").exists() and not (model_dir / "adapter_config.json").exists()
+    metrics = json.loads((model_dir / "redstar_metrics.json").read_text())
+    assert metrics["last_loss"] < metrics["first_loss"]
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(model_dir)  # a plain model folder: the adapter was merged
