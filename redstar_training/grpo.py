@@ -12,8 +12,6 @@ vLLM generation (colocated) is for GPU machines; on CPU generation runs through 
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
 import shutil
 import time
@@ -22,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
-from redstar_training.pipes import dagster_pipes, log
-from redstar_training.runconfig import config_hash, load_config
-from redstar_training.sft import report
+from redstar_training.entry import run_entry_point
+from redstar_training.pipes import log
+from redstar_training.runconfig import config_hash
 
 
 @dataclass
@@ -152,17 +150,7 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("overrides", nargs="*", help="key=value")
-    ns = parser.parse_args(argv)
-    cfg = load_config(GRPORunConfig, ns.config, ns.overrides)
-    with dagster_pipes() as pipes:
-        log(pipes, f"GRPO on {cfg.model} with {cfg.problems_file}")
-        metrics = train(cfg, pipes)
-        summary = {k: v for k, v in metrics.items() if k not in ("loss_curve", "reward_groups")}
-        log(pipes, f"done: {json.dumps(summary, default=str)}")
-        report(pipes, Path(cfg.output_dir) / "model", {k: v for k, v in metrics.items() if k != "reward_groups"})
+    run_entry_point(__doc__, GRPORunConfig, train, lambda cfg: f"GRPO on {cfg.model} with {cfg.problems_file}", argv)
 
 
 if __name__ == "__main__":

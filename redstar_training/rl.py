@@ -10,8 +10,6 @@ DPO on rule-verified pairs was the paper's best RL variant. Run it on its own or
 
 from __future__ import annotations
 
-import argparse
-import json
 import resource
 import shutil
 import time
@@ -20,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
-from redstar_training.pipes import dagster_pipes, log
-from redstar_training.runconfig import config_hash, load_config
-from redstar_training.sft import report
+from redstar_training.entry import run_entry_point
+from redstar_training.pipes import log
+from redstar_training.runconfig import config_hash
 
 
 @dataclass
@@ -134,16 +132,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("overrides", nargs="*", help="key=value")
-    ns = parser.parse_args(argv)
-    cfg = load_config(DPORunConfig, ns.config, ns.overrides)
-    with dagster_pipes() as pipes:
-        log(pipes, f"DPO on {cfg.model} with {cfg.pairs_file}")
-        metrics = train(cfg, pipes)
-        log(pipes, f"done: {json.dumps({k: v for k, v in metrics.items() if k != 'loss_curve'}, default=str)}")
-        report(pipes, Path(cfg.output_dir) / "model", metrics)
+    run_entry_point(__doc__, DPORunConfig, train, lambda cfg: f"DPO on {cfg.model} with {cfg.pairs_file}", argv)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ turn ends in the EOS token, and a killed run resumes from its last saved epoch.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import resource
@@ -24,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
-from redstar_training.pipes import dagster_pipes, log
-from redstar_training.runconfig import config_hash, load_config
+from redstar_training.entry import run_entry_point
+from redstar_training.pipes import log
+from redstar_training.runconfig import config_hash
 from redstar_training.tiny_model import ensure_base_model
 
 
@@ -181,38 +181,12 @@ def _zero_stage(trainer) -> int | None:
     return int(plugin.zero_stage) if plugin is not None else None
 
 
-def report(pipes: Any, model_dir: Path, metrics: dict[str, Any]) -> None:
-    """Sends metrics and the 'loads and generates' check back to the asset that launched us (rank 0
-    only: the other ranks of a multi-GPU run neither save nor report)."""
-    if pipes is None or metrics.get("rank_zero") is False:
-        return
-    smoke = metrics["smoke"]
-    pipes.report_asset_check(
-        check_name="checkpoint_loads_and_generates",
-        passed=smoke["new_tokens"] > 0,
-        metadata={
-            "new_tokens": smoke["new_tokens"],
-            "stopped_at_eos": smoke["stopped_at_eos"],
-            "sample": {"raw_value": smoke["text"][:500], "type": "text"},
-        },
-    )
-    flat = {k: v for k, v in metrics.items() if k not in {"smoke", "loss_curve"}}
-    flat["loss_curve"] = {"raw_value": json.dumps(metrics["loss_curve"]), "type": "text"}
-    flat["model_dir"] = {"raw_value": str(model_dir), "type": "path"}
-    pipes.report_asset_materialization(metadata=flat, data_version=metrics["checkpoint_hash"])
+def describe(cfg: SFTRunConfig) -> str:
+    return f"SFT {cfg.base_model} on {cfg.train_file}: {json.dumps(dataclasses.asdict(cfg), default=str)}"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("overrides", nargs="*", help="key=value")
-    ns = parser.parse_args(argv)
-    cfg = load_config(SFTRunConfig, ns.config, ns.overrides)
-    with dagster_pipes() as pipes:
-        log(pipes, f"SFT {cfg.base_model} on {cfg.train_file}: {json.dumps(dataclasses.asdict(cfg), default=str)}")
-        metrics = train(cfg, pipes)
-        log(pipes, f"done: {json.dumps({k: v for k, v in metrics.items() if k != 'loss_curve'}, default=str)}")
-        report(pipes, Path(cfg.output_dir) / "model", metrics)
+    run_entry_point(__doc__, SFTRunConfig, train, describe, argv)
 
 
 if __name__ == "__main__":

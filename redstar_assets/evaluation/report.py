@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
+from redstar_assets.plots import Plot, figure, save_png
 from redstar_assets.profile import Profile
 from redstar_assets.storage import Store
 
@@ -84,19 +82,11 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class Plot:
-    path: Path
-    markdown: str
-
-
 def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
     """Score against subset scale per benchmark: the random long-CoT ladder as a line, other arms as points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import matplotlib.ticker
+
+    plt = figure()
 
     benchmarks = table["benchmark"].unique(maintain_order=True).to_list() if table.height else []
     scales = sorted(s for s in table["scale"].unique().to_list() if s > 0) if table.height else []
@@ -128,23 +118,13 @@ def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
     if benchmarks:
         axes[0][0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    path.write_bytes(buf.getvalue())
-    encoded = base64.b64encode(buf.getvalue()).decode()
-    return Plot(path=path, markdown=f"![score vs scale](data:image/png;base64,{encoded})")
+    return save_png(fig, path, "score vs scale")
 
 
 def plot_strategies(table: pl.DataFrame, path: Path) -> Plot:
     """Trained arms side by side per benchmark (strategy, format and stage at their scale), with the
     avg@n standard error as error bars: the strategy comparison of the report."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = figure()
     arms = table.filter(pl.col("stage") != "base") if table.height else table
     benchmarks = arms["benchmark"].unique(maintain_order=True).to_list() if arms.height else []
     fig, axes = plt.subplots(1, max(1, len(benchmarks)), figsize=(5 * max(1, len(benchmarks)), 3.8), squeeze=False)
@@ -160,10 +140,4 @@ def plot_strategies(table: pl.DataFrame, path: Path) -> Plot:
         ax.set_ylabel("pass@1 (greedy)")
         ax.set_title(bench)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    path.write_bytes(buf.getvalue())
-    encoded = base64.b64encode(buf.getvalue()).decode()
-    return Plot(path=path, markdown=f"![strategy comparison](data:image/png;base64,{encoded})")
+    return save_png(fig, path, "strategy comparison")

@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from redstar_assets.problems.normalize import normalize_text
+from redstar_training.jsonl import read_rows
 
 
 class ScoreError(ValueError):
@@ -19,24 +20,17 @@ class ScoreError(ValueError):
 
 def read_predictions(path: Path, output_field: str, key_field: str) -> tuple[list[dict], list[str]]:
     """(rows with line, key, output) and error messages for lines that cannot be read."""
-    rows, errors = [], []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                errors.append(f"{path}:{number}: invalid JSON ({exc})")
-                continue
-            missing = [k for k in (output_field, key_field) if k not in rec]
-            if missing:
-                errors.append(f"{path}:{number}: missing field(s) {missing}")
-                continue
-            output = rec[output_field]
-            if isinstance(output, list):  # harness dumps keep a list of samples: take the first
-                output = output[0] if output else ""
-            rows.append({"line": number, "key": rec[key_field], "output": str(output)})
+    records, errors = read_rows(path)
+    rows = []
+    for number, rec in records:
+        missing = [k for k in (output_field, key_field) if k not in rec]
+        if missing:
+            errors.append(f"{path}:{number}: missing field(s) {missing}")
+            continue
+        output = rec[output_field]
+        if isinstance(output, list):  # harness dumps keep a list of samples: take the first
+            output = output[0] if output else ""
+        rows.append({"line": number, "key": rec[key_field], "output": str(output)})
     return rows, errors
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, PipesSubprocessClient
 
+from redstar_assets.plots import figure, save_png
+
 
 def run_entry_point(
     context: AssetExecutionContext,
@@ -46,15 +48,7 @@ def checkpoint_results(invocation, lineage: dict[str, Any], plot_dir: Path | Non
 
 def loss_plot(curve: list, path: Path) -> MetadataValue:
     """Training loss against step, as a PNG beside the checkpoint and inline in the UI."""
-    import base64
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = figure().subplots(figsize=(5, 3))
     if curve:
         steps, losses = zip(*curve, strict=True)
         ax.plot(steps, losses, "-o", markersize=2)
@@ -62,9 +56,4 @@ def loss_plot(curve: list, path: Path) -> MetadataValue:
     ax.set_ylabel("training loss")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buf.getvalue())
-    return MetadataValue.md(f"![loss curve](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
+    return MetadataValue.md(save_png(fig, path, "loss curve").markdown)

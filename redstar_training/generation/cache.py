@@ -27,6 +27,13 @@ _COLUMNS = (
 )
 
 
+_INSERT = f"INSERT OR IGNORE INTO samples ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
+
+
+def _row(c: Completion) -> tuple:
+    return tuple(json.dumps(c.extra) if col == "extra" else getattr(c, col) for col in _COLUMNS)
+
+
 class SampleCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -58,48 +65,16 @@ class SampleCache:
         """Commits one finished sample; False when the key was already there (nothing is overwritten)."""
         if not c.ok:
             return False
-        row = (
-            c.key,
-            c.problem_id,
-            c.sample_index,
-            c.text,
-            c.finish_reason,
-            c.prompt_tokens,
-            c.completion_tokens,
-            c.latency_s,
-            c.attempts,
-            json.dumps(c.extra),
-        )
         with self._lock:
-            cur = self._db.execute(
-                f"INSERT OR IGNORE INTO samples ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * 10)})", row
-            )
-        return cur.rowcount == 1
+            return self._db.execute(_INSERT, _row(c)).rowcount == 1
 
     def put_many(self, completions: list[Completion]) -> int:
         """Commits many finished samples in one transaction (imports, benchmarks); returns how many were new."""
-        rows = [
-            (
-                c.key,
-                c.problem_id,
-                c.sample_index,
-                c.text,
-                c.finish_reason,
-                c.prompt_tokens,
-                c.completion_tokens,
-                c.latency_s,
-                c.attempts,
-                json.dumps(c.extra),
-            )
-            for c in completions
-            if c.ok
-        ]
+        rows = [_row(c) for c in completions if c.ok]
         with self._lock:
             before = self._db.total_changes
             self._db.execute("BEGIN")
-            self._db.executemany(
-                f"INSERT OR IGNORE INTO samples ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * 10)})", rows
-            )
+            self._db.executemany(_INSERT, rows)
             self._db.execute("COMMIT")
             return self._db.total_changes - before
 

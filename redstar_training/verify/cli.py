@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from redstar_training.jsonl import read_rows
 from redstar_training.verify.extract import MODES
 
 
@@ -45,24 +46,6 @@ def add_parser(sub) -> None:
             p.add_argument("--cache", type=Path, default=None, help="SQLite verdict cache (off by default)")
             if kind == "math":
                 p.add_argument("--format", default="math", help="default answer format: math, number, list, interval")
-
-
-def read_rows(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
-    """(line number, row) for each JSON object line, and an error message for each line that is not one."""
-    rows, errors = [], []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                if not isinstance(row, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as exc:
-                errors.append(f"{path}:{number}: invalid JSON line ({exc}); skipped")
-                continue
-            rows.append((number, row))
-    return rows, errors
 
 
 def _math_task(row: dict, kind: str, ns):
