@@ -3,7 +3,6 @@ fail, stdin/stdout checks compare modulo whitespace, and hostile programs are co
 
 import json
 import os
-import signal
 import socket
 import tempfile
 import time
@@ -148,7 +147,7 @@ def test_missing_bubblewrap_is_a_clear_error_not_a_fallback(monkeypatch):
     assert result.stdout == "1\n"
 
 
-def test_pids_in_the_sandbox_cannot_signal_ours():
-    assert signal.SIGKILL  # the parent above survived; this one checks the sandbox sees its own PID namespace
+def test_the_sandbox_sees_only_its_own_pid_namespace():
+    """Host processes are invisible inside, so none of their PIDs can be signalled from there."""
     result = run_python("import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))", limits=LIMITS)
     assert max(json.loads(result.stdout)) < 10
