@@ -133,7 +133,6 @@ def test_decontamination_catches_edited_benchmark_items_and_names_them(benchmark
 
 def test_near_duplicates_keep_the_first_and_leave_short_distinct_problems(benchmarks):
     texts = benchmarks["math500"]["problem"].to_list()[:200]
-    rng = random.Random(1)
     variants = [
         t.replace(" ", "  ").replace("$", "$ ", 1) if i % 2 else t.replace("2", "3", 1)
         for i, t in enumerate(texts[:50])
@@ -145,7 +144,6 @@ def test_near_duplicates_keep_the_first_and_leave_short_distinct_problems(benchm
     assert {f"v{i}" for i in range(50) if len(texts[i]) >= 60} <= set(removed)
     assert all(removed[f"v{i}"] == f"m{i}" for i in range(50) if f"v{i}" in removed)
     assert not {k for k in removed if k.startswith(("m", "s"))}, "distinct problems were merged"
-    del rng
     assert exact_duplicates(["a", "b"], ["Find $x$ if $x^2=4$.", "find  $x$ if $x^2 = 4$."]) == {}
     assert canonical("Find \\, $\\dfrac{1}{2}$") == canonical("find \\frac{1}{2}")
 
