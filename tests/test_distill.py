@@ -130,8 +130,11 @@ def test_bad_request_fails_that_sample_only_and_unreachable_server_names_url(ser
 
 
 def test_empty_and_overlong_problems_are_skipped_with_a_reason(tmp_path):
-    problems = [*_problems(3), {"problem_id": "empty", "problem": "   ", "answer": "1"},
-                {"problem_id": "long", "problem": "Compute 1 + 1." + " " * 50, "answer": "2"}]  # fmt: skip
+    problems = [
+        *_problems(3),
+        {"problem_id": "empty", "problem": "   ", "answer": "1"},
+        {"problem_id": "long", "problem": "Compute 1 + 1." + " " * 50, "answer": "2"},
+    ]
     completions, skipped, stats = _run(
         problems, {"kind": "procedural"}, tmp_path / "s.sqlite", samples_per_problem=2, max_problem_chars=40
     )
@@ -144,8 +147,13 @@ def test_generate_traces_through_a_server_has_observability(server, tmp_path):
     problems = pl.DataFrame(
         {**pl.DataFrame(_problems(4)).to_dict(as_series=False), "source": ["s"] * 4, "level": [1] * 4}
     )
-    spec = {"backend": "openai", "base_url": url, "model": model, "samples_per_problem": 2,
-            "sampling": {"temperature": 0.7, "max_tokens": 40}}  # fmt: skip
+    spec = {
+        "backend": "openai",
+        "base_url": url,
+        "model": model,
+        "samples_per_problem": 2,
+        "sampling": {"temperature": 0.7, "max_tokens": 40},
+    }
     frame, stats = generate_traces(problems, spec, tmp_path / "t.sqlite", log=lambda m: None)
     assert frame.height == 8 and frame["trace_id"].n_unique() == 8
     assert set(frame["teacher"]) == {model} and set(frame["prompt_version"]) == {"math-long-cot@v1"}
@@ -159,11 +167,14 @@ def test_killed_distillation_resumes_with_only_the_missing_samples(server, tmp_p
     pl.DataFrame(_problems(40)).write_parquet(tmp_path / "problems.parquet")
     with FaultProxy(upstream, rate=0.0) as counter:
         config = {
-            "problems_file": str(tmp_path / "problems.parquet"), "output_file": str(tmp_path / "out.parquet"),
-            "cache_file": str(tmp_path / "cache.sqlite"), "stats_file": str(tmp_path / "stats.json"),
-            "backend": _openai(counter.url, model), "samples_per_problem": 4,
+            "problems_file": str(tmp_path / "problems.parquet"),
+            "output_file": str(tmp_path / "out.parquet"),
+            "cache_file": str(tmp_path / "cache.sqlite"),
+            "stats_file": str(tmp_path / "stats.json"),
+            "backend": _openai(counter.url, model),
+            "samples_per_problem": 4,
             "sampling": {"temperature": 0.7, "max_tokens": 40},
-        }  # fmt: skip
+        }
         (tmp_path / "d.yaml").write_text(yaml.safe_dump(config))
         cmd = [sys.executable, "-m", "redstar_training.distill", "--config", str(tmp_path / "d.yaml")]
         proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL)
@@ -204,3 +215,25 @@ def test_transformers_backend_batches_with_left_padding(server, tmp_path):
     assert [c.text for c in completions] == ["<think>Compute 3+4.</think>\n\\boxed{7}"] * 5
     assert {c.finish_reason for c in completions} == {"stop"} and len({c.completion_tokens for c in completions}) == 1
     assert len({c.prompt_tokens for c in completions}) == 5 and stats["requests_made"] == 5
+
+
+def test_generate_traces_runs_a_local_model_backend_in_its_own_process(server, tmp_path):
+    """The asset path for `transformers` (and `vllm`): `python -m redstar_training.distill` as a subprocess."""
+    _, model = server
+    problems = pl.DataFrame(
+        {**pl.DataFrame(_problems(3)).to_dict(as_series=False), "source": ["s"] * 3, "level": [1] * 3}
+    )
+    spec = {
+        "backend": "transformers",
+        "model": model,
+        "threads": 1,
+        "samples_per_problem": 2,
+        "sampling": {"temperature": 0.0, "max_tokens": 40},
+    }
+    logged = []
+    frame, stats = generate_traces(problems, spec, tmp_path / "t.sqlite", log=logged.append)
+    assert any("-m redstar_training.distill" in line for line in logged)
+    assert frame.height == 6 and set(frame["text"]) == {"<think>Compute 3+4.</think>\n\\boxed{7}"}
+    assert stats["samples_requested"] == 6 and stats["teacher"] == model
+    again, stats2 = generate_traces(problems, spec, tmp_path / "t.sqlite", log=logged.append)
+    assert stats2["samples_requested"] == 0 and stats2["cache_hits"] == 6
