@@ -29,8 +29,8 @@ FLAG_COLUMNS = [
 def trace_flags(traces: str | Path, spec: QualitySpec, batch_rows: int = 20_000) -> pl.DataFrame:
     """One row per trace (no text): its verdict, length and quality flags, computed batch by batch
     (Polars reads only the row groups of each slice; nothing of a batch's text outlives it)."""
-    names = pq.ParquetFile(traces).schema_arrow.names
-    total = pq.ParquetFile(traces).metadata.num_rows
+    meta = pq.ParquetFile(traces)
+    names, total = meta.schema_arrow.names, meta.metadata.num_rows
     columns = [
         c
         for c in ("trace_id", "problem_id", "sample_index", "status", "finish_reason", "text", "problem")

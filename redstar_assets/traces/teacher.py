@@ -134,57 +134,52 @@ def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) 
         sort_keys=True,
     )
     teacher = cfg.backend.get("model") or _procedural_id(cfg)
-    rows = []
-    for c in completions:
-        p = info[c["problem_id"]]
-        rows.append(
-            {
-                "trace_id": c["key"][:16],
-                "problem_id": c["problem_id"],
-                "source": p.get("source"),
-                "domain": p.get("domain") or "math",
-                "problem": p["problem"],
-                "answer": p.get("answer"),
-                "tests": p.get("tests"),
-                "level": p.get("level"),
-                "sample_index": c["sample_index"],
-                "teacher": teacher,
-                "prompt_version": prompt_version(cfg, p.get("domain") or "math"),
-                "sampling": sampling,
-                "text": c["text"],
-                "finish_reason": c["finish_reason"],
-                "prompt_tokens": c["prompt_tokens"],
-                "completion_tokens": c["completion_tokens"],
-                "latency_s": c["latency_s"],
-                "error_kind": c.get("error_kind"),
-                "error": c.get("error"),
-            }
-        )
-    for pid, why in skipped.items():
+
+    def base(pid: str) -> dict:
+        """What every trace row of one problem shares."""
         p = info[pid]
-        rows.append(
-            {
-                "trace_id": hashlib.sha256(f"skipped|{pid}".encode()).hexdigest()[:16],
-                "problem_id": pid,
-                "source": p.get("source"),
-                "domain": p.get("domain") or "math",
-                "problem": p["problem"],
-                "answer": p.get("answer"),
-                "tests": p.get("tests"),
-                "level": p.get("level"),
-                "sample_index": 0,
-                "teacher": teacher,
-                "prompt_version": prompt_version(cfg, p.get("domain") or "math"),
-                "sampling": sampling,
-                "text": "",
-                "finish_reason": "skipped",
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-                "latency_s": 0.0,
-                "error_kind": "skipped",
-                "error": why,
-            }
-        )
+        domain = p.get("domain") or "math"
+        fields = {k: p.get(k) for k in ("source", "answer", "tests", "level")}
+        return {
+            "problem_id": pid,
+            "domain": domain,
+            "problem": p["problem"],
+            **fields,
+            "teacher": teacher,
+            "prompt_version": prompt_version(cfg, domain),
+            "sampling": sampling,
+        }
+
+    rows = [
+        {
+            **base(c["problem_id"]),
+            "trace_id": c["key"][:16],
+            "sample_index": c["sample_index"],
+            "text": c["text"],
+            "finish_reason": c["finish_reason"],
+            "prompt_tokens": c["prompt_tokens"],
+            "completion_tokens": c["completion_tokens"],
+            "latency_s": c["latency_s"],
+            "error_kind": c.get("error_kind"),
+            "error": c.get("error"),
+        }
+        for c in completions
+    ]
+    rows += [
+        {
+            **base(pid),
+            "trace_id": hashlib.sha256(f"skipped|{pid}".encode()).hexdigest()[:16],
+            "sample_index": 0,
+            "text": "",
+            "finish_reason": "skipped",
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "latency_s": 0.0,
+            "error_kind": "skipped",
+            "error": why,
+        }
+        for pid, why in skipped.items()
+    ]
     return pl.DataFrame(rows, schema=_SCHEMA).select(TRACE_COLUMNS)
 
 

@@ -121,17 +121,7 @@ class OpenAIBackend:
                 continue
             except _SampleFailed as exc:
                 counters["failed_bad_request"] += 1
-                return Completion(
-                    request.key,
-                    request.problem_id,
-                    request.sample_index,
-                    "",
-                    "error",
-                    latency_s=time.monotonic() - started,
-                    attempts=attempt,
-                    error_kind="bad_request",
-                    error=str(exc)[:500],
-                )
+                return _failed(request, started, attempt, "bad_request", exc)
             return Completion(
                 request.key,
                 request.problem_id,
@@ -149,17 +139,7 @@ class OpenAIBackend:
                 f"teacher server {self.base_url} unreachable after {self.max_retries + 1} attempts: {last}"
             )
         counters[f"failed_{last.kind}"] += 1
-        return Completion(
-            request.key,
-            request.problem_id,
-            request.sample_index,
-            "",
-            "error",
-            latency_s=time.monotonic() - started,
-            attempts=self.max_retries + 1,
-            error_kind=last.kind,
-            error=str(last)[:500],
-        )
+        return _failed(request, started, self.max_retries + 1, last.kind, last)
 
     async def _call(self, client, request: SampleRequest, sampling: Sampling) -> tuple[str, str, tuple[int, int]]:
         import openai
@@ -212,6 +192,21 @@ class OpenAIBackend:
             ValueError,
         ) as exc:
             raise _Retry("malformed", f"malformed response: {type(exc).__name__}: {str(exc)[:200]}") from exc
+
+
+def _failed(request: SampleRequest, started: float, attempts: int, kind: str, exc: Exception) -> Completion:
+    """A sample that could not be generated: recorded with why, never cached."""
+    return Completion(
+        request.key,
+        request.problem_id,
+        request.sample_index,
+        "",
+        "error",
+        latency_s=time.monotonic() - started,
+        attempts=attempts,
+        error_kind=kind,
+        error=str(exc)[:500],
+    )
 
 
 class _SampleFailed(Exception):
