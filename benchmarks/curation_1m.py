@@ -147,7 +147,7 @@ def curate(out: Path) -> dict:
     from redstar_assets.curation.at_scale import trace_flags, write_subset
     from redstar_assets.curation.decontaminate import ContaminationIndex, decontaminate
     from redstar_assets.curation.dedupe import near_duplicates
-    from redstar_assets.curation.difficulty import difficulty_scores
+    from redstar_assets.curation.difficulty import score_difficulty
     from redstar_assets.curation.subsets import select_traces
     from redstar_assets.problems.normalize import normalize_text
     from redstar_assets.problems.registry import load_benchmark
@@ -188,7 +188,7 @@ def curate(out: Path) -> dict:
     verified = verified.with_columns(
         pl.lit("").alias("text"), pl.lit(0).alias("completion_tokens"), pl.lit("math").alias("domain")
     )
-    difficulty = difficulty_scores(verified.with_columns(pl.col("status")), {"easy": 0.75, "medium": 0.4})
+    difficulty = score_difficulty(verified.with_columns(pl.col("status")), {"easy": 0.75, "medium": 0.4})
     timings["difficulty_s"] = time.perf_counter() - t
     peak("difficulty")
 

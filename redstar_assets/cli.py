@@ -1,6 +1,7 @@
 """`redstar`: run a profile end to end, validate a profile's plan, print the ablation report.
 
 redstar run --profile demo              # materialize the whole graph into DAGSTER_HOME
+redstar run --profile demo --until sft_subsets   # only that asset and what it needs
 redstar run --profile redstar-math --dry-run
 redstar ablation                        # print the last ablation table
 redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy]
@@ -16,18 +17,38 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from redstar_assets.evaluation import cli as eval_cli
 from redstar_training.verify import cli as verify_cli
 
 
-def _use_profile(path: str) -> None:
-    """The Dagster definitions read the profile at import, so it is chosen before they load."""
-    os.environ["REDSTAR_PROFILE"] = path
+def _dagster_home() -> Path:
+    """DAGSTER_HOME, default ./dagster_home (the project's instance), created when missing."""
     os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve()))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return Path(os.environ["DAGSTER_HOME"])
+
+
+def launch_commands(profile) -> dict[str, list[str]]:
+    """The command line each model entry point would run with, from the profile's `launch:` block."""
+    from redstar_assets.launcher import launcher_resource, resolve_launch
+    from redstar_assets.traces.teacher import needs_own_process
+
+    launcher = launcher_resource(resolve_launch(profile.launch, str(profile.path)))
+    modules = {"training": ["redstar_training.sft"], "evaluation": ["redstar_training.evaluate"]}
+    if profile.experiments_with("rl"):
+        methods = {(profile.rl_recipes[e.rl] or {}).get("method", "dpo") for e in profile.experiments if e.rl}
+        modules["training"] += [
+            {"dpo": "redstar_training.rl", "grpo": "redstar_training.grpo"}[m] for m in sorted(methods)
+        ]
+    if needs_own_process(profile.teacher):
+        modules["teacher"] = ["redstar_training.distill"]
+    return {
+        module: launcher.command(stage, module, "<run_config.yaml>")
+        for stage, names in modules.items()
+        for module in names
+    }
 
 
 def plan(profile) -> dict:
@@ -75,6 +96,8 @@ def plan(profile) -> dict:
             }
             for b in profile.benchmarks
         ],
+        "launch": launch_commands(profile),
+        "automation": _automation(profile),
         "runs": {
             "source partitions": len(profile.sources),
             "subsets": len(profile.subset_recipes),
@@ -83,6 +106,14 @@ def plan(profile) -> dict:
             "evaluations": sum(len(e.stages) for e in profile.experiments) * len(profile.benchmarks),
         },
     }
+
+
+def _automation(profile) -> dict:
+    from dataclasses import asdict
+
+    from redstar_assets.automation import automation_spec
+
+    return asdict(automation_spec(profile.automation, str(profile.path)))
 
 
 def print_plan(p: dict) -> None:
@@ -105,48 +136,17 @@ def print_plan(p: dict) -> None:
     print("benchmarks:")
     for b in p["benchmarks"]:
         print(f"  {b['name']:<24} {b['kind']:<11} {b['where']}  count={b['count']}")
+    print("launch:")
+    for module, command in p["launch"].items():
+        print(f"  {module:<26} {' '.join(command)}")
+    auto = p["automation"]
+    print(
+        f"automation: {'on' if auto['enabled'] else 'off'} (every {auto['tick_seconds']}s): "
+        + ", ".join(f"{k}={v}" for k, v in auto["policies"].items())
+        + "; schedules: "
+        + ", ".join(f"{k}={v}" for k, v in auto["schedules"].items())
+    )
     print("runs: " + ", ".join(f"{k}={v}" for k, v in p["runs"].items()))
-
-
-def _root_cause(event) -> str:
-    """The innermost error of a failed step: the user's problem, not the orchestrator's wrapping."""
-    error = event.step_failure_data.error
-    while error.cause is not None:
-        error = error.cause
-    return error.message.strip()
-
-
-def run_profile() -> int:
-    """Materializes every asset partition in pipeline order into the persistent instance."""
-    from dagster import DagsterInstance
-
-    from redstar_assets import definitions as d
-    from redstar_assets.pipeline import run_pipeline
-    from redstar_assets.profile import active_profile
-
-    started = time.time()
-
-    def show(step, result, seconds):
-        status = "ok" if result.success else "FAILED"
-        print(
-            f"[{time.time() - started:7.1f}s] {step.label}: {status} ({seconds:.1f}s, run {result.run_id[:8]})",
-            flush=True,
-        )
-
-    resources = d.resources()
-    failed = run_pipeline(DagsterInstance.get(), active_profile(), resources, on_step=show, tags={"redstar/cli": "run"})
-    if failed is not None:
-        for event in failed.all_events:
-            if event.is_step_failure:
-                print(f"redstar: {event.step_key} failed: {_root_cause(event)}", file=sys.stderr)
-        print(f"redstar: full logs in the Dagster UI (make ui), run {failed.run_id}", file=sys.stderr)
-        return 1
-    report = resources["redstar"].store().folder("ablation_report") / "report.md"
-    print(f"\nAblation report ({report}):\n")
-    print(report.read_text())
-    print(f"plot: {report.with_name('scaling.png')}")
-    print(f"total: {time.time() - started:.1f}s")
-    return 0
 
 
 def lineage(target: str, as_json: bool) -> int:
@@ -159,7 +159,7 @@ def lineage(target: str, as_json: bool) -> int:
     if asset not in ASSETS:
         print(f"redstar: unknown asset {asset!r}; assets: {', '.join(ASSETS)}", file=sys.stderr)
         return 2
-    os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve()))
+    _dagster_home()
     with DagsterInstance.get() as instance:
         node = walk(instance, asset, partition or None)
     if node.missing:
@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="demo", help="profile name under configs/profiles or a YAML path")
     run.add_argument("--dry-run", action="store_true", help="validate and print the plan; no GPU or network")
     run.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
+    run.add_argument("--until", metavar="ASSET", help="materialize only ASSET and what it needs")
+    run.add_argument("--verbose", action="store_true", help="stream every log line instead of one line per run")
     abl = sub.add_parser("ablation", help="print the latest ablation table")
     abl.add_argument("--json", action="store_true")
     verify_cli.add_parser(sub)
@@ -207,8 +209,15 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print_plan(plan(profile))
             return 0
-        _use_profile(str(profile.path))
-        return run_profile()
+        from redstar_assets.run_command import run_profile
+        from redstar_assets.run_plan import PlanError
+
+        _dagster_home()
+        try:
+            return run_profile(profile, Path(os.environ.get("REDSTAR_HOME", "data")).resolve(), ns.verbose, ns.until)
+        except PlanError as exc:
+            print(f"redstar: {exc}", file=sys.stderr)
+            return 2
     from redstar_assets.storage import Store
 
     store = Store(os.environ.get("REDSTAR_HOME", "data"))

@@ -1,7 +1,11 @@
-"""Metadata every materialization carries: its config hash and the data versions it read."""
+"""Metadata every materialization carries: its config hash, the data versions it read, and the
+git commit of the code that made it."""
 
 from __future__ import annotations
 
+import functools
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -10,9 +14,30 @@ from dagster import MetadataValue
 from redstar_assets.profile import spec_hash
 
 
+@functools.cache
+def code_commit() -> str:
+    """The checkout's commit (with `-dirty` when tracked files changed), or `unknown` outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}-dirty" if dirty else head
+
+
 def lineage_metadata(config: Any, inputs: dict[str, Any]) -> dict[str, Any]:
-    """Config hash, the config itself and input data versions, as UI-readable metadata."""
+    """Config hash, the config itself, input data versions and the code commit, as UI-readable metadata."""
     return {
+        "code_commit": code_commit(),
         "config_hash": spec_hash(config),
         "config": MetadataValue.json(config if isinstance(config, (dict, list)) else {"value": str(config)}),
         "input_data_versions": MetadataValue.json(inputs),

@@ -1,13 +1,12 @@
 """Profiles: one YAML file that declares a whole study (sources, teacher, recipes, experiments).
 
 A profile may `extends:` another; mappings merge key by key, lists replace, and keys named in the
-child's `replace:` list replace the parent's value whole. The active profile
-(REDSTAR_PROFILE, default `demo`) fixes the partition sets the Dagster definitions expose.
+child's `replace:` list replace the parent's value whole. `build_definitions(profile)` turns one
+into Dagster definitions; nothing here is global, so several profiles load side by side.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -22,22 +21,6 @@ STRATEGIES = ("random", "hard_first", "band", "stratified")
 TARGET_FORMATS = ("long_cot", "answer_only")
 TEACHER_BACKENDS = ("procedural", "vllm", "openai", "transformers")
 BASE_MODEL_KINDS = ("tiny_qwen2", "local", "hub")
-
-
-def _check_teacher(spec: dict, where: str) -> None:
-    """The teacher block must build its backend (no model is loaded, no server is called)."""
-    from redstar_assets.traces.teacher import distill_config
-    from redstar_training.distill import make_backend
-    from redstar_training.generation.prompts import template
-    from redstar_training.generation.types import Sampling
-
-    try:
-        cfg = distill_config(spec)
-        make_backend(cfg.backend, [])
-        template(cfg.prompt_template)
-        Sampling(**cfg.sampling)
-    except (TypeError, ValueError) as exc:
-        raise ProfileError(f"{where}: teacher: {exc}") from None
 
 
 class ProfileError(ValueError):
@@ -96,6 +79,8 @@ class Profile:
     benchmarks: list[dict[str, Any]]
     evaluation: dict[str, Any]
     experiments: list[Experiment]
+    launch: dict[str, Any] = field(default_factory=dict)
+    automation: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def source(self, name: str) -> dict[str, Any]:
@@ -112,6 +97,11 @@ class Profile:
 
     def experiments_with(self, stage: str) -> list[str]:
         return [e.name for e in self.experiments if stage in e.stages]
+
+    def last_checkpoint_stage(self, exp: Experiment) -> str | None:
+        """The stage whose checkpoint an experiment's scores wait for (rl after sft); None for a baseline."""
+        trained = [s for s in exp.stages if s != "base"]
+        return trained[-1] if trained else None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -144,66 +134,13 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(base, data)
 
 
-def _validate(p: Profile) -> None:
-    where = str(p.path)
-    from redstar_assets.problems.sources import SOURCE_KINDS
-
-    names = [s.get("name") for s in p.sources]
-    if not names or None in names or len(set(names)) != len(names):
-        raise ProfileError(f"{where}: sources need unique names, got {names}")
-    for spec in [*p.sources, *p.benchmarks]:
-        if spec.get("kind") not in SOURCE_KINDS:
-            raise ProfileError(f"{where}: {spec.get('name')!r}.kind {spec.get('kind')!r} is not one of {SOURCE_KINDS}")
-    if p.teacher.get("backend", "procedural") not in TEACHER_BACKENDS:
-        raise ProfileError(f"{where}: teacher.backend {p.teacher.get('backend')!r} is not one of {TEACHER_BACKENDS}")
-    _check_teacher(p.teacher, where)
-    from redstar_assets.traces.quality import QualitySpec
-
-    try:
-        QualitySpec.from_profile(p.quality)
-    except ValueError as exc:
-        raise ProfileError(f"{where}: {exc}") from None
-    for name, spec in p.base_models.items():
-        if spec.get("kind") not in BASE_MODEL_KINDS:
-            raise ProfileError(
-                f"{where}: base_models.{name}.kind {spec.get('kind')!r} is not one of {BASE_MODEL_KINDS}"
-            )
-    for recipe in p.subset_recipes.values():
-        if recipe.strategy not in STRATEGIES:
-            raise ProfileError(
-                f"{where}: subset_recipes.{recipe.name}.strategy {recipe.strategy!r} not in {STRATEGIES}"
-            )
-        if recipe.target_format not in TARGET_FORMATS:
-            raise ProfileError(f"{where}: subset_recipes.{recipe.name}.target_format must be one of {TARGET_FORMATS}")
-        if recipe.strategy == "band" and (not recipe.band or len(recipe.band) != 2 or recipe.band[0] > recipe.band[1]):
-            raise ProfileError(f"{where}: subset_recipes.{recipe.name}: strategy band needs band: [low, high]")
-        if recipe.mix is not None and (not recipe.mix or abs(sum(recipe.mix.values()) - 1) > 1e-6):
-            raise ProfileError(f"{where}: subset_recipes.{recipe.name}.mix shares must sum to 1, got {recipe.mix}")
-        if recipe.scale <= 0:
-            raise ProfileError(f"{where}: subset_recipes.{recipe.name}.scale must be positive")
-    for exp in p.experiments:
-        key = f"{where}: experiments.{exp.name}"
-        if exp.base_model not in p.base_models:
-            raise ProfileError(f"{key}.base_model {exp.base_model!r} is not in base_models {sorted(p.base_models)}")
-        if not exp.stages or any(s not in STAGES for s in exp.stages):
-            raise ProfileError(f"{key}.stages {list(exp.stages)} must be drawn from {STAGES}")
-        if "sft" in exp.stages and (exp.subset not in p.subset_recipes or exp.training not in p.training_recipes):
-            raise ProfileError(
-                f"{key}: an sft stage needs a known subset and training recipe "
-                f"(got subset={exp.subset!r}, training={exp.training!r})"
-            )
-        if exp.rl in p.rl_recipes and p.rl_recipes[exp.rl].get("method", "dpo") not in ("dpo", "grpo"):
-            raise ProfileError(f"{key}: rl recipe {exp.rl!r}: method must be dpo or grpo")
-        if "rl" in exp.stages and ("sft" not in exp.stages or exp.rl not in p.rl_recipes):
-            raise ProfileError(f"{key}: an rl stage needs an sft stage and a known rl recipe (got rl={exp.rl!r})")
-    if len({e.name for e in p.experiments}) != len(p.experiments) or not p.experiments:
-        raise ProfileError(f"{where}: experiments need unique names and at least one entry")
-
-
 def load_profile(name_or_path: str) -> Profile:
     """Reads, merges and validates a profile; every error names the file and the key."""
+    from redstar_assets.profile_checks import check_raw, validate
+
     path = _resolve_path(name_or_path)
     raw = _load_raw(path)
+    check_raw(path, raw)
     try:
         recipes = {
             k: SubsetRecipe(name=k, **{**v, **({"band": tuple(v["band"])} if v.get("band") else {})})
@@ -239,13 +176,17 @@ def load_profile(name_or_path: str) -> Profile:
         benchmarks=raw.get("benchmarks") or [],
         evaluation=raw.get("evaluation") or {},
         experiments=experiments,
+        launch=raw.get("launch") or {},
+        automation=raw.get("automation") or {},
         raw=raw,
     )
-    _validate(profile)
+    validate(profile)
     return profile
 
 
-@functools.cache
-def active_profile() -> Profile:
-    """The profile the Dagster definitions serve, chosen by REDSTAR_PROFILE."""
+def profile_from_env() -> Profile:
+    """The profile a code location serves: REDSTAR_PROFILE (a name or a YAML path), default `demo`.
+
+    `dagster dev`, the daemon and every run worker they start inherit the variable, so they all
+    build the same definitions; the CLI and the tests call `build_definitions(load_profile(...))`."""
     return load_profile(os.environ.get("REDSTAR_PROFILE", "demo"))

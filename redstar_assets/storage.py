@@ -13,9 +13,14 @@ from pathlib import Path
 
 import polars as pl
 
+# Columns that say where, when or how fast something was made, not what it is: left out of the content
+# hash, so the same data made in another data root or on another day has the same data version.
+CIRCUMSTANTIAL_COLUMNS = ("latency_s", "model_path", "scored_run_id", "scored_at")
+
 
 def frame_hash(frame: pl.DataFrame) -> str:
     """Content hash of a table's rows and schema, independent of Parquet encoding."""
+    frame = frame.drop([c for c in CIRCUMSTANTIAL_COLUMNS if c in frame.columns])
     digest = hashlib.sha256(json.dumps({k: str(v) for k, v in frame.schema.items()}).encode())
     digest.update(frame.write_ndjson().encode())
     return digest.hexdigest()[:16]

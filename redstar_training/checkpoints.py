@@ -9,14 +9,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Beside the model but about its making (paths, times, speeds): not part of its content hash.
+RUN_RECORDS = {"trainer_state.json", "redstar_lineage.json", "redstar_metrics.json"}
+
 
 def folder_hash(folder: Path) -> str | None:
-    """Content hash of a model folder's weights and tokenizer; the checkpoint's data version (None if absent)."""
+    """Content hash of a model folder's weights, config and tokenizer; the checkpoint's data version
+    (None if absent). The same weights trained in another data root hash the same."""
     if not Path(folder).is_dir():
         return None
     digest = hashlib.sha256()
     for path in sorted(Path(folder).iterdir()):
-        if path.suffix in {".safetensors", ".json", ".jinja"} and path.name != "trainer_state.json":
+        if path.suffix in {".safetensors", ".json", ".jinja"} and path.name not in RUN_RECORDS:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

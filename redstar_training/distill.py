@@ -12,9 +12,7 @@ verified correct, so the same config always yields the same sample set.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -24,7 +22,6 @@ from typing import Any
 from redstar_training.generation.cache import SampleCache
 from redstar_training.generation.prompts import template
 from redstar_training.generation.types import Completion, SampleRequest, Sampling, problem_hash, sample_key
-from redstar_training.runconfig import load_config
 
 
 @dataclass
@@ -42,6 +39,7 @@ class DistillConfig:
     round_size: int | None = None
     max_problem_chars: int = 20_000
     progress_every_s: float = 10.0
+    threads: int = 1  # torch threads for a local model backend (set by the launcher)
 
 
 def make_backend(spec: dict[str, Any], problems: list[dict]):
@@ -98,9 +96,7 @@ class Progress:
         if now - self.last >= self.every_s:
             self.last = now
             rate = self.done / max(1e-9, now - self.started)
-            self.log(
-                f"distill: {self.done}/{self.total} samples ({100 * self.done / max(1, self.total):.0f}%), {rate:.1f}/s"
-            )
+            self.log(f"progress {self.done}/{self.total} samples {rate:.1f}/s")
 
 
 def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCache, log=print, verifier=None):
@@ -193,19 +189,19 @@ def _summary(completions: list[Completion], counters: Counter, generation_s: flo
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(cfg: DistillConfig, pipes: Any = None) -> dict[str, Any]:
+    """Distills `problems_file` into `output_file`; returns the run stats (also sent back through Pipes)."""
     import polars as pl
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("overrides", nargs="*", help="key=value")
-    ns = parser.parse_args(argv)
-    cfg = load_config(DistillConfig, ns.config, ns.overrides)
+    from redstar_training.pipes import log
+
     problems = pl.read_parquet(cfg.problems_file).to_dicts()
     cache = SampleCache(cfg.cache_file)
-    backend = make_backend(cfg.backend, problems)
-    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    completions, skipped, stats = distill(problems, cfg, backend, cache, log=log)
+    try:
+        backend = make_backend(cfg.backend, problems)
+        completions, skipped, stats = distill(problems, cfg, backend, cache, log=lambda m: log(pipes, m))
+    finally:
+        cache.close()
     rows = [asdict(c) | {"extra": json.dumps(c.extra)} for c in completions]
     rows += [
         {"problem_id": pid, "finish_reason": "skipped", "error": why, "sample_index": 0} for pid, why in skipped.items()
@@ -215,9 +211,17 @@ def main(argv: list[str] | None = None) -> int:
         pl.DataFrame(rows, infer_schema_length=None).write_parquet(cfg.output_file)
     if cfg.stats_file:
         Path(cfg.stats_file).write_text(json.dumps(stats, indent=2))
-    log(f"distill: done: {json.dumps(stats)}")
-    return 0
+    return stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    from redstar_training.entry import report_message, run_entry_point
+
+    def describe(cfg: DistillConfig) -> str:
+        return f"distill {cfg.problems_file} with {cfg.backend.get('kind')} {cfg.backend.get('model', '')}".strip()
+
+    run_entry_point(__doc__, DistillConfig, run, describe, argv, report=report_message)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

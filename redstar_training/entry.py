@@ -1,5 +1,10 @@
-"""The command line every training entry point shares: `--config FILE [key=value ...]`, Dagster
-Pipes when launched by an asset, a progress line before and after, and the report back."""
+"""The command line every model entry point shares: `--config FILE [key=value ...]`, Dagster Pipes
+when launched by an asset, a line before and after, and the results sent back.
+
+Trainers report a materialization (the checkpoint, with its hash as data version) and the 'loads
+and generates' check; distillation and evaluation report their results as one Pipes custom message
+that the asset reads back, so no result travels through a side file.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +20,12 @@ from redstar_training.runconfig import load_config
 _BULKY = ("loss_curve", "reward_groups")  # kept in the metrics file, left out of log lines
 
 
-def report(pipes: Any, model_dir: Path, metrics: dict[str, Any]) -> None:
+def report_checkpoint(pipes: Any, cfg: Any, metrics: dict[str, Any]) -> None:
     """Sends metrics and the 'loads and generates' check back to the asset that launched us (rank 0
     only: the other ranks of a multi-GPU run neither save nor report)."""
     if pipes is None or metrics.get("rank_zero") is False:
         return
+    model_dir = Path(cfg.output_dir) / "model"
     smoke = metrics["smoke"]
     pipes.report_asset_check(
         check_name="checkpoint_loads_and_generates",
@@ -36,7 +42,25 @@ def report(pipes: Any, model_dir: Path, metrics: dict[str, Any]) -> None:
     pipes.report_asset_materialization(metadata=flat, data_version=metrics["checkpoint_hash"])
 
 
-def run_entry_point(doc: str, config_cls: type, train: Callable, describe: Callable[[Any], str], argv=None) -> None:
+def report_message(pipes: Any, _cfg: Any, result: dict[str, Any]) -> None:
+    """Results as one custom message (the asset reads it with `get_custom_messages()`)."""
+    if pipes is not None and result.get("rank_zero") is not False:
+        pipes.report_custom_message(result)
+
+
+def _summary(result: dict[str, Any]) -> str:
+    shown = {k: v for k, v in result.items() if k not in _BULKY and not isinstance(v, (list, dict))}
+    return json.dumps(shown, default=str)
+
+
+def run_entry_point(
+    doc: str,
+    config_cls: type,
+    work: Callable[[Any, Any], dict[str, Any]],
+    describe: Callable[[Any], str],
+    argv: list[str] | None = None,
+    report: Callable[[Any, Any, dict[str, Any]], None] = report_checkpoint,
+) -> None:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("overrides", nargs="*", help="key=value")
@@ -44,6 +68,6 @@ def run_entry_point(doc: str, config_cls: type, train: Callable, describe: Calla
     cfg = load_config(config_cls, ns.config, ns.overrides)
     with dagster_pipes() as pipes:
         log(pipes, describe(cfg))
-        metrics = train(cfg, pipes)
-        log(pipes, f"done: {json.dumps({k: v for k, v in metrics.items() if k not in _BULKY}, default=str)}")
-        report(pipes, Path(cfg.output_dir) / "model", metrics)
+        result = work(cfg, pipes)
+        log(pipes, f"done: {_summary(result)}")
+        report(pipes, cfg, result)

@@ -4,12 +4,12 @@
 
 For each model (stage) and benchmark it runs one greedy pass (pass@1) and `samples` sampled passes
 with recorded seeds (avg@n, with the standard error across the n runs), keeps every output with
-its verdict, and writes `outputs.parquet` and `scores.parquet` under `output_dir`.
+its verdict in `outputs.parquet` under `output_dir`, and sends the score rows back through Dagster
+Pipes (printed as JSON when run by hand).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass, field
@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar_training.metrics import avg_at_n, problem_metrics
-from redstar_training.pipes import dagster_pipes, log
-from redstar_training.runconfig import load_config
+from redstar_training.pipes import log, progress
 from redstar_training.tiny_model import ensure_base_model
 from redstar_training.verify import VERIFIER_VERSION, MathTask, default_verifier
 
@@ -81,6 +80,7 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
 
     torch.set_num_threads(cfg.threads)
     outputs, scores = [], []
+    passes, total_passes = 0, len(cfg.models) * len(cfg.benchmarks) * (1 + cfg.samples)
     for spec in cfg.models:
         ensure_base_model(spec["path"], spec.get("tiny_spec"))
         tokenizer = AutoTokenizer.from_pretrained(spec["path"])
@@ -114,6 +114,8 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                         }
                     )
                 runs[run_name] = correct / max(1, len(problems))
+                passes += 1
+                progress(pipes, passes, total_passes, "passes", f"{spec['stage']} {bench['name']} {run_name}")
             sampled = [v for k, v in runs.items() if k != "greedy"]
             per_problem: dict[str, list] = {}
             for o in outputs:
@@ -154,21 +156,30 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
     return outputs, scores
 
 
-def main(argv: list[str] | None = None) -> None:
+def run(cfg: EvalRunConfig, pipes: Any = None) -> dict[str, Any]:
+    """Evaluates, keeps every output in `outputs.parquet`, and returns the score rows."""
     import polars as pl
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True)
-    parser.add_argument("overrides", nargs="*")
-    ns = parser.parse_args(argv)
-    cfg = load_config(EvalRunConfig, ns.config, ns.overrides)
-    with dagster_pipes() as pipes:
-        outputs, scores = evaluate(cfg, pipes)
-        out = Path(cfg.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        pl.DataFrame(outputs, infer_schema_length=None).write_parquet(out / "outputs.parquet")
-        pl.DataFrame(scores, infer_schema_length=None).write_parquet(out / "scores.parquet")
-        log(pipes, f"wrote {len(scores)} score rows and {len(outputs)} outputs to {out}")
+    outputs, scores = evaluate(cfg, pipes)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(outputs, infer_schema_length=None).write_parquet(out / "outputs.parquet")
+    return {"scores": scores, "outputs_file": str(out / "outputs.parquet"), "outputs": len(outputs)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from redstar_training.entry import report_message, run_entry_point
+
+    def describe(cfg: EvalRunConfig) -> str:
+        stages = ", ".join(m["stage"] for m in cfg.models)
+        return f"evaluate {stages} on {', '.join(b['name'] for b in cfg.benchmarks)}"
+
+    def print_or_report(pipes, cfg, result):
+        if pipes is None:
+            print(json.dumps(result["scores"], indent=2, default=str))
+        report_message(pipes, cfg, result)
+
+    run_entry_point(__doc__, EvalRunConfig, run, describe, argv, report=print_or_report)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import Any
 
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
-from redstar_training.pipes import log
+from redstar_training.pipes import log, progress
 from redstar_training.runconfig import config_hash
 
 
@@ -119,7 +119,8 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
                     {"step": state.global_step, **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}}
                 )
                 reward = logs.get("reward", float("nan"))
-                log(pipes, f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} reward {reward:.3f}")
+                detail = f"loss {logs['loss']:.4f} reward {reward:.3f}"
+                progress(pipes, state.global_step, state.max_steps, "steps", detail)
 
     trainer = GRPOTrainer(
         model=model,

@@ -25,3 +25,8 @@ def log(pipes: Any, message: str) -> None:
     print(message, flush=True)
     if pipes is not None:
         pipes.log.info(message)
+
+
+def progress(pipes: Any, done: int, total: int, unit: str, detail: str = "") -> None:
+    """A progress line in one fixed form, `progress 12/40 steps ...`, that `redstar run` draws as a bar."""
+    log(pipes, f"progress {done}/{total} {unit}" + (f" {detail}" if detail else ""))

@@ -19,7 +19,7 @@ from typing import Any
 
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
-from redstar_training.pipes import log
+from redstar_training.pipes import log, progress
 from redstar_training.runconfig import config_hash
 
 
@@ -104,10 +104,9 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
                 history.append(
                     {"step": state.global_step, **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}}
                 )
-                log(
-                    pipes,
-                    f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f} "
-                    f"reward margin {logs.get('rewards/margins', float('nan')):.3f}",
+                margin = logs.get("rewards/margins", float("nan"))
+                progress(
+                    pipes, state.global_step, state.max_steps, "steps", f"loss {logs['loss']:.4f} margin {margin:.3f}"
                 )
 
     trainer = DPOTrainer(

@@ -24,7 +24,7 @@ from typing import Any
 
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
-from redstar_training.pipes import log
+from redstar_training.pipes import log, progress
 from redstar_training.runconfig import config_hash
 from redstar_training.tiny_model import ensure_base_model
 
@@ -136,7 +136,7 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "loss" in logs:
                 losses.append((state.global_step, float(logs["loss"])))
-                log(pipes, f"step {state.global_step}/{state.max_steps} loss {logs['loss']:.4f}")
+                progress(pipes, state.global_step, state.max_steps, "steps", f"loss {logs['loss']:.4f}")
 
     trainer = SFTTrainer(
         model=model,

@@ -1,13 +1,14 @@
-"""Test set-up: the in-process Dagster tests serve the `demo-tiny` profile (the demo at test scale)."""
+"""Test set-up: the in-process Dagster tests build the `demo-tiny` profile (the demo at test scale)
+with `build_definitions`; subprocess tests pass REDSTAR_PROFILE themselves."""
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-# The definitions read the profile when first imported, so this must run before any test imports them.
-os.environ["REDSTAR_PROFILE"] = "demo-tiny"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.pop("REDSTAR_PROFILE", None)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -58,3 +59,39 @@ def sandbox() -> None:
         if os.environ.get("REDSTAR_REQUIRE_SANDBOX"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@dataclass
+class TinyRun:
+    """`demo-tiny` materialized once, in process, the way `redstar run` does it."""
+
+    instance: object
+    defs: object
+    profile: object
+    data: Path
+    failed: object
+    results: list
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    """The whole `demo-tiny` graph through `redstar run`'s own code (plan from the graph, one in-process
+    run per step) on an ephemeral instance; shared by the tests that read what it made."""
+    from dagster import DagsterInstance
+
+    from redstar_assets.factory import build_definitions
+    from redstar_assets.profile import load_profile
+    from redstar_assets.run_command import execute, register_sources
+    from redstar_assets.run_plan import plan_steps
+
+    data = tmp_path_factory.mktemp("tiny-run") / "data"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("REDSTAR_HOME", str(data))
+    profile = load_profile("demo-tiny")
+    defs = build_definitions(profile, str(data))
+    instance = DagsterInstance.ephemeral()
+    register_sources(instance, profile, data)
+    results: list = []
+    failed = execute(defs, instance, plan_steps(defs, instance), {}, on_done=lambda s, r, t, n: results.append(r))
+    yield TinyRun(instance, defs, profile, data, failed, results)
+    mp.undo()

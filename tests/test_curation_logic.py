@@ -6,7 +6,7 @@ import json
 import polars as pl
 import pytest
 
-from redstar_assets.curation.difficulty import difficulty_scores
+from redstar_assets.curation.difficulty import score_difficulty
 from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, subset_messages
 from redstar_assets.problems.normalize import normalize_problems, normalize_text, problem_id
 from redstar_assets.problems.sources import arithmetic_problems, file_problems
@@ -104,7 +104,7 @@ def test_normalization_ids_and_exact_dedupe():
 def test_verified_traces_and_difficulty(verified):
     assert set(verified["status"].unique()) <= {"correct", "wrong", "no_answer", "error"}
     assert (verified["status"] == "correct").mean() > 0.6 and (verified["status"] == "wrong").sum() > 0
-    scores = difficulty_scores(verified, {"easy": 0.75, "medium": 0.4})
+    scores = score_difficulty(verified, {"easy": 0.75, "medium": 0.4})
     assert scores.height == verified["problem_id"].n_unique()
     by_level = dict(scores.group_by("level").agg(pl.col("teacher_pass_rate").mean()).rows())
     assert by_level[1] > by_level[4] + 0.05  # one column vs three columns with borrows
@@ -112,7 +112,7 @@ def test_verified_traces_and_difficulty(verified):
 
 
 def test_subset_selection_strategies_formats_and_hash(verified):
-    scores = difficulty_scores(verified, {})
+    scores = score_difficulty(verified, {})
     random_recipe = SubsetRecipe(name="r", scale=30, strategy="random", seed=0)
     picked = select_traces(verified, scores, random_recipe)
     assert picked.height == 30 and picked["problem_id"].n_unique() == 30
@@ -137,7 +137,7 @@ def test_subset_selection_strategies_formats_and_hash(verified):
 
 def test_recipe_larger_than_pool_names_recipe_and_both_counts(verified):
     with pytest.raises(SubsetTooSmall, match=r"'too-big' asks for 5000 traces but only \d+ are eligible"):
-        select_traces(verified, difficulty_scores(verified, {}), SubsetRecipe(name="too-big", scale=5000))
+        select_traces(verified, score_difficulty(verified, {}), SubsetRecipe(name="too-big", scale=5000))
 
 
 def test_preference_pairs_pair_correct_with_wrong(verified):
@@ -177,7 +177,7 @@ def test_profiles_validate_with_file_and_key(tmp_path):
 
 
 def test_band_stratified_mix_and_cap_recipes(verified):
-    scores = difficulty_scores(verified, {"easy": 0.75, "medium": 0.4})
+    scores = score_difficulty(verified, {"easy": 0.75, "medium": 0.4})
     rate = dict(scores.select("problem_id", "teacher_pass_rate").rows())
     bucket = dict(scores.select("problem_id", "bucket").rows())
     band = select_traces(verified, scores, SubsetRecipe(name="b", scale=10, strategy="band", band=(0.1, 0.6)))
@@ -229,7 +229,7 @@ def test_quality_flags_and_filtering(verified):
     flagged = verified.with_columns(
         pl.when(pl.col("sample_index") == 0).then(False).otherwise(pl.col("quality_ok")).alias("quality_ok")
     )
-    picked = select_traces(flagged, difficulty_scores(verified, {}), SubsetRecipe(name="q", scale=20))
+    picked = select_traces(flagged, score_difficulty(verified, {}), SubsetRecipe(name="q", scale=20))
     assert (picked["sample_index"] > 0).all()
     with pytest.raises(ValueError, match="unexpected keyword argument 'colour'"):
         QualitySpec.from_profile({"colour": 1})

@@ -161,7 +161,7 @@ def test_learned_difficulty_beats_the_length_baseline(benchmarks):
 
 def test_difficulty_scores_use_the_scorer_and_the_learned_model(tmp_path, benchmarks):
     from redstar_assets.curation.assets import learned_model
-    from redstar_assets.curation.difficulty import difficulty_scores, with_learned_difficulty
+    from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
 
     verified = pl.DataFrame(
         {
@@ -173,7 +173,7 @@ def test_difficulty_scores_use_the_scorer_and_the_learned_model(tmp_path, benchm
         }
     )
     scorer = pl.DataFrame({"problem_id": ["a", "a", "b", "b"], "status": ["wrong", "wrong", "correct", "correct"]})
-    scores = difficulty_scores(verified, {"easy": 0.75, "medium": 0.4}, scorer)
+    scores = score_difficulty(verified, {"easy": 0.75, "medium": 0.4}, scorer)
     assert dict(scores.select("problem_id", "bucket").rows()) == {"a": "hard", "b": "easy"}  # the scorer's rates
     train = benchmarks["math500"].select("problem", "level")
     train.write_ndjson(tmp_path / "levels.jsonl")

@@ -217,23 +217,42 @@ def test_transformers_backend_batches_with_left_padding(server, tmp_path):
     assert len({c.prompt_tokens for c in completions}) == 5 and stats["requests_made"] == 5
 
 
-def test_generate_traces_runs_a_local_model_backend_in_its_own_process(server, tmp_path):
-    """The asset path for `transformers` (and `vllm`): `python -m redstar_training.distill` as a subprocess."""
+def test_teacher_traces_runs_a_local_model_through_the_launcher(server, tmp_path, monkeypatch):
+    """A `transformers` (or `vllm`) teacher loads a model, so the asset runs `redstar_training.distill`
+    through the one model launcher: its own supervised process, logs streamed into the Dagster run
+    through Pipes, its stats sent back as a Pipes message; the re-run is served from the cache."""
+    from dagster import AssetKey, DagsterInstance, DagsterEventType, EventRecordsFilter
+
+    from redstar_assets.factory import build_definitions
+    from redstar_assets.profile import load_profile
+    from redstar_assets.run_command import execute
+    from redstar_assets.run_plan import Step
+
     _, model = server
-    problems = pl.DataFrame(
-        {**pl.DataFrame(_problems(3)).to_dict(as_series=False), "source": ["s"] * 3, "level": [1] * 3}
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text("".join(json.dumps(p) + "\n" for p in _problems(3)))
+    profile = tmp_path / "local-teacher.yaml"
+    profile.write_text(
+        "extends: demo-tiny\nname: local-teacher\nreplace: [teacher, sources]\n"
+        f"sources: [{{name: pool, kind: file, path: '{pool}'}}]\n"
+        "teacher: {backend: transformers, model: '%s', threads: 1, samples_per_problem: 2,\n"
+        "          sampling: {temperature: 0.0, max_tokens: 40}}\n" % model
     )
-    spec = {
-        "backend": "transformers",
-        "model": model,
-        "threads": 1,
-        "samples_per_problem": 2,
-        "sampling": {"temperature": 0.0, "max_tokens": 40},
-    }
-    logged = []
-    frame, stats = generate_traces(problems, spec, tmp_path / "t.sqlite", log=logged.append)
-    assert any("-m redstar_training.distill" in line for line in logged)
+    home = tmp_path / "data"
+    monkeypatch.setenv("REDSTAR_HOME", str(home))
+    defs = build_definitions(load_profile(str(profile)), str(home))
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("sources", ["pool"])
+    step = Step(tuple(AssetKey(k) for k in ("raw_problems", "problems", "teacher_traces")), "pool")
+    assert execute(defs, instance, [step], {}) is None
+    frame = pl.read_parquet(home / "teacher_traces" / "pool" / "data.parquet")
     assert frame.height == 6 and set(frame["text"]) == {"<think>Compute 3+4.</think>\n\\boxed{7}"}
-    assert stats["samples_requested"] == 6 and stats["teacher"] == model
-    again, stats2 = generate_traces(problems, spec, tmp_path / "t.sqlite", log=logged.append)
-    assert stats2["samples_requested"] == 0 and stats2["cache_hits"] == 6
+    assert set(frame["teacher"]) == {model}
+    logs = [r.event_log_entry.user_message for r in instance.get_records_for_run(instance.get_runs()[0].run_id).records]
+    assert any(m.startswith("launching ") and "-m redstar_training.distill" in m for m in logs)
+    assert any("external process successfully opened dagster pipes" in m for m in logs)
+    assert any(m.startswith("distill ") for m in logs)  # the child's own log line, streamed
+    assert execute(defs, instance, [step], {}) is None
+    events = instance.fetch_materializations(AssetKey("teacher_traces"), limit=2).records
+    assert [e.asset_materialization.metadata["cache_hits"].value for e in events] == [6, 0]
+    assert events[0].asset_materialization.metadata["samples_requested"].value == 0

@@ -1,22 +1,31 @@
-"""Dropping a problem file into the inbox must add a source partition and curate only it; a second
-evaluation with nothing new must request nothing (only the new work runs)."""
+"""The source partitions: a fresh instance must list the profile's sources, a file dropped into the
+inbox must become a partition (which automation, or the user, then materializes), and a changed file
+must be curated again, since Dagster cannot see the file itself."""
 
 import json
 import os
 
-from dagster import DagsterInstance, build_sensor_context, materialize
+import polars as pl
+from dagster import DagsterInstance, build_sensor_context
 
-from redstar_assets.definitions import ALL_ASSETS, SOURCE_ASSETS, resources
-from redstar_assets.problems.sensors import problem_inbox_sensor
+from redstar_assets.factory import build_definitions
+from redstar_assets.profile import load_profile
 from redstar_assets.resources import RedstarHome
+from redstar_assets.run_command import execute
+from redstar_assets.run_plan import Step
 
 
-def _evaluate(instance, home, cursor=None):
+def _evaluate(sensor, instance, home, cursor=None):
     ctx = build_sensor_context(instance=instance, cursor=cursor, resources={"redstar": RedstarHome(home=str(home))})
-    return problem_inbox_sensor(ctx)
+    return sensor(ctx)
 
 
-def test_new_inbox_file_becomes_a_partition_and_is_curated(tmp_path, monkeypatch):
+def _apply(instance, result):
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions("sources", list(request.partition_keys))
+
+
+def test_sources_and_inbox_files_become_partitions_and_a_changed_file_is_curated_again(tmp_path, monkeypatch):
     home = tmp_path / "data"
     (home / "inbox").mkdir(parents=True)
     drop = home / "inbox" / "new batch.jsonl"
@@ -27,20 +36,19 @@ def test_new_inbox_file_becomes_a_partition_and_is_curated(tmp_path, monkeypatch
         )
         + "\n{oops\n"
     )
-    instance = DagsterInstance.ephemeral()
-    result = _evaluate(instance, home)
-    assert [r.partition_key for r in result.run_requests] == ["inbox-new-batch"]
-    assert result.dynamic_partitions_requests[0].partition_keys == ["inbox-new-batch"]
-    instance.add_dynamic_partitions("sources", ["inbox-new-batch"])
-    assert _evaluate(instance, home, result.cursor).run_requests == []
-
     monkeypatch.setenv("REDSTAR_HOME", str(home))
-    run = materialize(
-        ALL_ASSETS, selection=SOURCE_ASSETS, partition_key="inbox-new-batch", instance=instance, resources=resources()
-    )
-    assert run.success
-    import polars as pl
+    defs = build_definitions(load_profile("demo-tiny"), str(home))
+    sensor = next(s for s in defs.sensors if s.name == "source_partitions_sensor")
+    instance = DagsterInstance.ephemeral()
+    first = _evaluate(sensor, instance, home)
+    assert first.dynamic_partitions_requests[0].partition_keys == ["arith-add", "inbox-new-batch"]
+    assert first.run_requests == []  # registering is all; automation or the user decides what runs
+    _apply(instance, first)
+    again = _evaluate(sensor, instance, home, first.cursor)
+    assert again.run_requests == [] and not again.dynamic_partitions_requests
 
+    data_assets = tuple(sensor.asset_selection.resolve(defs.resolve_asset_graph()))
+    assert execute(defs, instance, [Step(data_assets, "inbox-new-batch")], {}) is None
     assert pl.read_parquet(home / "problems" / "inbox-new-batch" / "data.parquet").height == 3
     quarantine = pl.read_parquet(home / "raw_problems" / "inbox-new-batch" / "quarantine.parquet")
     assert quarantine.select("line", "field").rows() == [(4, "<record>")]
@@ -48,7 +56,6 @@ def test_new_inbox_file_becomes_a_partition_and_is_curated(tmp_path, monkeypatch
     assert verified.height == 3 * 2 and (verified["status"] == "correct").sum() >= 4
 
     os.utime(drop, (drop.stat().st_atime, drop.stat().st_mtime + 10))
-    again = _evaluate(instance, home, result.cursor)
-    assert [r.partition_key for r in again.run_requests] == [
-        "inbox-new-batch"
-    ] and not again.dynamic_partitions_requests
+    changed = _evaluate(sensor, instance, home, again.cursor)
+    assert [r.partition_key for r in changed.run_requests] == ["inbox-new-batch"]
+    assert not changed.dynamic_partitions_requests

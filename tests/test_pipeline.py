@@ -5,30 +5,22 @@ import json
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance
+from dagster import AssetKey
 
-from redstar_assets.definitions import resources
 from redstar_assets.evaluation.report import latest_materialization
-from redstar_assets.pipeline import run_pipeline
-from redstar_assets.profile import active_profile
+from redstar_assets.run_command import execute
+from redstar_assets.run_plan import Step
 
 
 @pytest.fixture(scope="module")
-def materialized(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("REDSTAR_HOME", str(root / "data"))
-    instance = DagsterInstance.ephemeral()
-    results = []
-    failed = run_pipeline(
-        instance,
-        active_profile(),
-        resources(),
-        log_level="WARNING",
-        on_step=lambda step, result, seconds: results.append(result),
-    )
-    yield instance, root / "data", failed, results
-    mp.undo()
+def materialized(tiny_run):
+    return tiny_run.instance, tiny_run.data, tiny_run.failed, tiny_run.results
+
+
+def tiny_profile():
+    from redstar_assets.profile import load_profile
+
+    return load_profile("demo-tiny")
 
 
 def _metadata(instance, asset, partition=None):
@@ -42,9 +34,22 @@ def test_every_step_succeeds(materialized):
     assert failed is None, [e.message for e in failed.all_events if e.is_failure]
 
 
+def test_every_asset_declares_a_code_version_and_records_the_commit(materialized, tiny_run):
+    """What makes the UI's "stale" and `redstar lineage` answer "what code made this"."""
+    import subprocess
+
+    instance, _, _, _ = materialized
+    graph = tiny_run.defs.resolve_asset_graph()
+    versions = {k.to_user_string(): graph.get(k).code_version for k in graph.get_all_asset_keys()}
+    assert all(versions.values()), versions
+    assert versions["verified_traces"].startswith("verify-v") and "arith-v1" in versions["teacher_traces"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert _metadata(instance, "raw_problems", "arith-add")["code_commit"].value.startswith(head)
+
+
 def test_lineage_metadata_on_every_asset(materialized):
     instance, _, _, results = materialized
-    profile = active_profile()
+    profile = tiny_profile()
     partitions = {
         "sft_subsets": sorted(profile.subset_recipes)[0],
         "sft_checkpoints": profile.experiments_with("sft")[0],
@@ -75,7 +80,7 @@ def test_checks_ran_and_passed(materialized):
 
 def test_checkpoint_model_card_names_subset_and_recipe(materialized):
     instance, data, _, _ = materialized
-    exp = active_profile().experiments_with("sft")[0]
+    exp = tiny_profile().experiments_with("sft")[0]
     lineage = json.loads((data / "sft_checkpoints" / exp / "model" / "redstar_lineage.json").read_text())
     subset = json.loads((data / "sft_subsets" / lineage["subset"] / "manifest.json").read_text())
     assert lineage["subset_hash"] == subset["subset_hash"] and lineage["training_recipe"] == "sft-tiny"
@@ -89,7 +94,7 @@ def test_checkpoint_model_card_names_subset_and_recipe(materialized):
 
 def test_scores_and_report_cover_every_experiment_and_stage(materialized):
     instance, data, _, _ = materialized
-    profile = active_profile()
+    profile = tiny_profile()
     report = pl.read_parquet(data / "ablation_report" / "_" / "data.parquet")
     expected = {(e.name, s, b["name"]) for e in profile.experiments for s in e.stages for b in profile.benchmarks}
     assert set(report.select("experiment", "stage", "benchmark").rows()) == expected
@@ -113,26 +118,17 @@ def test_scores_and_report_cover_every_experiment_and_stage(materialized):
     assert meta["overlap_after_removal"].value == 0
 
 
-def test_rerun_with_unchanged_data_reuses_the_checkpoint(materialized):
+def test_rerun_with_unchanged_data_reuses_the_checkpoint(materialized, tiny_run):
     """Generation and training are the expensive steps: re-materializing an experiment whose config
     and subset did not change must reuse the checkpoint, not train again."""
-    from dagster import materialize
-
-    from redstar_assets import definitions as d
-
     instance, data, _, _ = materialized
-    exp = active_profile().experiments_with("sft")[0]
+    exp = tiny_profile().experiments_with("sft")[0]
     before = (data / "sft_checkpoints" / exp / "model" / "model.safetensors").stat().st_mtime
-    result = materialize(
-        d.ALL_ASSETS, selection=[d.sft_checkpoints], partition_key=exp, instance=instance, resources=resources()
-    )
-    assert result.success
+    steps = [Step((AssetKey("sft_checkpoints"),), exp), Step((AssetKey("benchmark_scores"),), exp)]
+    assert execute(tiny_run.defs, instance, steps, {}) is None
     assert _metadata(instance, "sft_checkpoints", exp)["reused"].value is True
     assert (data / "sft_checkpoints" / exp / "model" / "model.safetensors").stat().st_mtime == before
-    scores = materialize(
-        d.ALL_ASSETS, selection=[d.benchmark_scores], partition_key=exp, instance=instance, resources=resources()
-    )
-    assert scores.success and _metadata(instance, "benchmark_scores", exp)["reused"].value is True
+    assert _metadata(instance, "benchmark_scores", exp)["reused"].value is True
 
 
 def test_lineage_from_a_score_names_subset_hash_teacher_and_recipe(materialized):

@@ -124,18 +124,23 @@ def _processes_running(module: str) -> list[int]:
 
 
 @pytest.mark.slow
-def test_interrupting_the_dagster_run_terminates_the_trainer(tmp_path):
-    """What cancelling a run does to its run worker (an interrupt), checked on the trainer's PID."""
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["run-cancelled", "run-worker-killed"])
+def test_stopping_the_dagster_run_takes_the_trainer_down(tmp_path, how):
+    """A cancelled run interrupts its run worker; a crashed or OOM-killed one gets SIGKILL and can pass
+    nothing on. Either way the trainer the model launcher started must not outlive it (checked by PID)."""
     config = _sft_config(tmp_path, epochs=200)
     script = tmp_path / "run_asset.py"
     script.write_text(
-        "import sys\n"
+        "import yaml\n"
+        "from pathlib import Path\n"
         "from dagster import AssetExecutionContext, PipesSubprocessClient, asset, materialize\n"
+        "from redstar_assets.launcher import ModelLauncher\n"
         "@asset\n"
-        "def long_sft(context: AssetExecutionContext, pipes: PipesSubprocessClient):\n"
-        f"    cmd = [sys.executable, '-m', 'redstar_training.sft', '--config', {str(config)!r}]\n"
-        "    return pipes.run(context=context, command=cmd).get_materialize_result()\n"
-        f"resources = {{'pipes': PipesSubprocessClient(cwd={str(ROOT)!r})}}\n"
+        "def long_sft(context: AssetExecutionContext, launcher: ModelLauncher, pipes: PipesSubprocessClient):\n"
+        f"    cfg = yaml.safe_load(Path({str(config)!r}).read_text())\n"
+        f"    run = launcher.run(context, pipes, 'training', 'redstar_training.sft', cfg, Path({str(tmp_path)!r}))\n"
+        "    return run.get_materialize_result()\n"
+        f"resources = {{'launcher': ModelLauncher(grace_s=5), 'pipes': PipesSubprocessClient(cwd={str(ROOT)!r})}}\n"
         "materialize([long_sft], resources=resources, raise_on_error=False)\n"
     )
     worker = subprocess.Popen(
@@ -149,7 +154,7 @@ def test_interrupting_the_dagster_run_terminates_the_trainer(tmp_path):
             trainers = [p for p in _processes_running("redstar_training.sft") if p != worker.pid]
         assert trainers, "the trainer never started"
         time.sleep(3)  # let it get into training
-        worker.send_signal(signal.SIGINT)
+        worker.send_signal(how)
         deadline = time.monotonic() + 60
         while any(Path(f"/proc/{p}").exists() for p in trainers) and time.monotonic() < deadline:
             time.sleep(0.2)

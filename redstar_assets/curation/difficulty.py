@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 
-def difficulty_scores(verified: pl.DataFrame, spec: dict[str, Any], scorer: pl.DataFrame | None = None) -> pl.DataFrame:
+def score_difficulty(verified: pl.DataFrame, spec: dict[str, Any], scorer: pl.DataFrame | None = None) -> pl.DataFrame:
     easy, medium = float(spec.get("easy", 0.75)), float(spec.get("medium", 0.4))
     frame = (
         verified.group_by("problem_id", maintain_order=True)

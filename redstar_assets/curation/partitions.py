@@ -1,6 +1,8 @@
 from dagster import StaticPartitionsDefinition
 
-from redstar_assets.profile import active_profile
+from redstar_assets.profile import Profile
 
-# One partition per subset recipe declared in the active profile.
-recipe_partitions = StaticPartitionsDefinition(sorted(active_profile().subset_recipes))
+
+def recipe_partitions(profile: Profile) -> StaticPartitionsDefinition:
+    """One partition per subset recipe the profile declares."""
+    return StaticPartitionsDefinition(sorted(profile.subset_recipes))

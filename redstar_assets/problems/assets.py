@@ -1,3 +1,5 @@
+"""Stage 1: problems from each source, validated, normalized, deduplicated and decontaminated."""
+
 from collections.abc import Iterator
 
 import polars as pl
@@ -6,6 +8,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetsDefinition,
     DataVersion,
     MaterializeResult,
     MetadataValue,
@@ -18,79 +21,92 @@ from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.normalize import normalize_problems
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.problems.sources import load_source
-from redstar_assets.profile import active_profile
+from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 
-
-@asset(partitions_def=source_partitions, group_name="problems")
-def raw_problems(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
-    """Problems as ingested from one source (a built-in generator or a local JSONL/Parquet file),
-    mapped to the common fields. Rows that fail validation go to a quarantine table naming the
-    file, line, field and reason, so one bad row never costs the good ones."""
-    store = redstar.store()
-    spec = source_spec(active_profile(), context.partition_key, store.root)
-    rows, quarantine = load_source(spec)
-    version = store.write(rows, "raw_problems", context.partition_key)
-    store.write(quarantine, "raw_problems", context.partition_key, name="quarantine")
-    if quarantine.height:
-        context.log.warning(f"{quarantine.height} row(s) of source {context.partition_key!r} quarantined")
-    return MaterializeResult(
-        metadata={
-            "rows": rows.height,
-            "quarantined": quarantine.height,
-            "quarantine_sample": preview(quarantine.select("file", "line", "field", "reason")),
-            "sample": preview(rows.select("problem", "answer", "level")),
-            "path": MetadataValue.path(str(store.path("raw_problems", context.partition_key))),
-            **lineage_metadata(spec, {}),
-        },
-        data_version=DataVersion(version),
-    )
+# Bumped when the stage's logic changes, so the UI marks what an older version made as stale.
+RAW_PROBLEMS_VERSION = "sources-v2"
+PROBLEMS_VERSION = "normalize-v1+curate-v2"
 
 
-@asset(
-    partitions_def=source_partitions,
-    group_name="problems",
-    deps=[raw_problems],
-    check_specs=[AssetCheckSpec("decontamination_clean", asset="problems", blocking=True)],
-)
-def problems(context: AssetExecutionContext, redstar: RedstarHome) -> Iterator:
-    """Normalized problems with a content-hash id (domain + normalized text): exact duplicates and
-    near duplicates (MinHash LSH) removed keeping the first, and problems overlapping a registered
-    benchmark removed (13-gram or fuzzy match), each removal recorded with what it matched. The unit
-    every trace, subset and held-out check refers to."""
-    store = redstar.store()
-    raw = store.read("raw_problems", context.partition_key)
-    frame, duplicates = normalize_problems(raw)
-    curation = active_profile().curation
-    frame, removed, index = curate_problems(frame, curation)
-    version = store.write(frame, "problems", context.partition_key)
-    store.write(removed, "problems", context.partition_key, name="removed")
-    reasons = removed.group_by("reason").len()
-    levels = frame.group_by("level").len().sort("level")
-    yield MaterializeResult(
-        metadata={
-            "rows": frame.height,
-            "duplicates_removed": duplicates,
-            "removed": MetadataValue.json({r["reason"]: r["len"] for r in reasons.to_dicts()}),
-            "removed_sample": preview(removed.select("reason", "kept_or_matched", "how", "problem")),
-            "levels": MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
-            "sample": preview(frame.select("problem_id", "problem", "answer")),
-            **lineage_metadata(
-                {"normalizer": "nfc-whitespace-v1", "curation": curation},
-                {"raw_problems": store.version("raw_problems", context.partition_key)},
-            ),
-        },
-        data_version=DataVersion(version),
+def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
+    @asset(
+        partitions_def=source_partitions,
+        group_name="problems",
+        code_version=RAW_PROBLEMS_VERSION,
+        automation_condition=condition,
     )
-    # Recomputed on what was kept, not trusted from the filter: no kept problem may match a benchmark.
-    leaks = [] if index is None else [t for t in frame["problem"] if index.match(t)]
-    yield AssetCheckResult(
-        check_name="decontamination_clean",
-        passed=not leaks,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={
-            "benchmarks": MetadataValue.json((curation.get("decontaminate") or {}).get("benchmarks") or []),
-            "removed_as_contaminated": removed.filter(pl.col("reason") == "contaminated").height,
-            "still_matching": len(leaks),
-        },
+    def raw_problems(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+        """Problems as ingested from one source (a built-in generator, a local JSONL/Parquet/CSV file,
+        a Hugging Face dataset, or a file dropped in the inbox), mapped to the common fields. Rows that
+        fail validation go to a quarantine table naming the file, line, field and reason, so one bad
+        row never costs the good ones."""
+        store = redstar.store()
+        spec = source_spec(profile, context.partition_key, store.root)
+        rows, quarantine = load_source(spec)
+        version = store.write(rows, "raw_problems", context.partition_key)
+        store.write(quarantine, "raw_problems", context.partition_key, name="quarantine")
+        if quarantine.height:
+            context.log.warning(f"{quarantine.height} row(s) of source {context.partition_key!r} quarantined")
+        return MaterializeResult(
+            metadata={
+                "rows": rows.height,
+                "quarantined": quarantine.height,
+                "quarantine_sample": preview(quarantine.select("file", "line", "field", "reason")),
+                "sample": preview(rows.select("problem", "answer", "level")),
+                "path": MetadataValue.path(str(store.path("raw_problems", context.partition_key))),
+                **lineage_metadata(spec, {}),
+            },
+            data_version=DataVersion(version),
+        )
+
+    @asset(
+        partitions_def=source_partitions,
+        group_name="problems",
+        deps=[raw_problems],
+        code_version=PROBLEMS_VERSION,
+        automation_condition=condition,
+        check_specs=[AssetCheckSpec("decontamination_clean", asset="problems", blocking=True)],
     )
+    def problems(context: AssetExecutionContext, redstar: RedstarHome) -> Iterator:
+        """Normalized problems with a content-hash id (domain + normalized text): exact duplicates and
+        near duplicates (MinHash LSH) removed keeping the first, and problems overlapping a registered
+        benchmark removed (13-gram or fuzzy match), each removal recorded with what it matched. The unit
+        every trace, subset and held-out check refers to."""
+        store = redstar.store()
+        raw = store.read("raw_problems", context.partition_key)
+        frame, duplicates = normalize_problems(raw)
+        frame, removed, index = curate_problems(frame, profile.curation)
+        version = store.write(frame, "problems", context.partition_key)
+        store.write(removed, "problems", context.partition_key, name="removed")
+        reasons = removed.group_by("reason").len()
+        levels = frame.group_by("level").len().sort("level")
+        yield MaterializeResult(
+            metadata={
+                "rows": frame.height,
+                "duplicates_removed": duplicates,
+                "removed": MetadataValue.json({r["reason"]: r["len"] for r in reasons.to_dicts()}),
+                "removed_sample": preview(removed.select("reason", "kept_or_matched", "how", "problem")),
+                "levels": MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
+                "sample": preview(frame.select("problem_id", "problem", "answer")),
+                **lineage_metadata(
+                    {"normalizer": "nfc-whitespace-v1", "curation": profile.curation},
+                    {"raw_problems": store.version("raw_problems", context.partition_key)},
+                ),
+            },
+            data_version=DataVersion(version),
+        )
+        # Recomputed on what was kept, not trusted from the filter: no kept problem may match a benchmark.
+        leaks = [] if index is None else [t for t in frame["problem"] if index.match(t)]
+        yield AssetCheckResult(
+            check_name="decontamination_clean",
+            passed=not leaks,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "benchmarks": MetadataValue.json((profile.curation.get("decontaminate") or {}).get("benchmarks") or []),
+                "removed_as_contaminated": removed.filter(pl.col("reason") == "contaminated").height,
+                "still_matching": len(leaks),
+            },
+        )
+
+    return [raw_problems, problems]

@@ -20,6 +20,11 @@ def inbox_files(home: Path) -> list[Path]:
     return sorted(p for p in inbox.glob("*") if p.suffix in INBOX_SUFFIXES) if inbox.exists() else []
 
 
+def source_partition_keys(profile: Profile, home: Path) -> list[str]:
+    """Every source partition there should be: the profile's sources, then the inbox's files."""
+    return [s["name"] for s in profile.sources] + [inbox_partition(p) for p in inbox_files(home)]
+
+
 def source_spec(profile: Profile, partition: str, home: Path) -> dict[str, Any]:
     """A profile's declared source, or an inbox file read through the profile's `inbox` mapping."""
     if partition.startswith(INBOX_PREFIX):

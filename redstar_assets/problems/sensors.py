@@ -1,31 +1,51 @@
-"""New problem files dropped into REDSTAR_HOME/inbox become new source partitions, and only they run."""
+"""The source partitions: the profile's own sources and every file dropped into REDSTAR_HOME/inbox."""
 
 import json
 
-from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, sensor
+from dagster import (
+    AssetKey,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
 
-from redstar_assets.problems.inbox import inbox_files, inbox_partition
+from redstar_assets.problems.inbox import inbox_files, inbox_partition, source_partition_keys
 from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 
+DATA_ASSETS = ("raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores")
 
-@sensor(job_name="curate_source", minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING)
-def problem_inbox_sensor(context: SensorEvaluationContext, redstar: RedstarHome) -> SensorResult:
-    """Watches REDSTAR_HOME/inbox for JSONL/Parquet problem files. A new file adds a source partition
-    and curates it; a changed file (new modification time) curates its partition again. Sources
-    already curated are left alone, so only the new work runs."""
-    seen: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
-    existing = set(context.instance.get_dynamic_partitions(source_partitions.name))
-    new_keys, requests = [], []
-    for path in inbox_files(redstar.store().root):
-        key, mtime = inbox_partition(path), path.stat().st_mtime
-        if key not in existing:
-            new_keys.append(key)
-        if seen.get(key) != mtime:
-            requests.append(RunRequest(partition_key=key, run_key=f"{key}@{mtime}"))
-            seen[key] = mtime
-    return SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=[source_partitions.build_add_request(new_keys)] if new_keys else [],
-        cursor=json.dumps(seen, sort_keys=True),
+
+def build_source_sensor(profile: Profile, tick_seconds: int) -> SensorDefinition:
+    @sensor(
+        name="source_partitions_sensor",
+        minimum_interval_seconds=tick_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        asset_selection=[AssetKey(a) for a in DATA_ASSETS],
     )
+    def source_partitions_sensor(context: SensorEvaluationContext, redstar: RedstarHome) -> SensorResult:
+        """Keeps the `sources` partitions equal to the profile's sources plus the JSONL/Parquet files in
+        REDSTAR_HOME/inbox, so a fresh instance already lists what there is to materialize. New
+        partitions are only registered: automation (or the user) materializes them. A file that changed
+        since it was curated (new modification time) is curated again, since Dagster cannot see the file."""
+        seen: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
+        existing = set(context.instance.get_dynamic_partitions(source_partitions.name))
+        root = redstar.store().root
+        new_keys = [k for k in source_partition_keys(profile, root) if k not in existing]
+        requests = []
+        for path in inbox_files(root):
+            key, mtime = inbox_partition(path), path.stat().st_mtime
+            if key in existing and key in seen and seen[key] != mtime:
+                requests.append(RunRequest(partition_key=key, run_key=f"{key}@{mtime}"))
+            seen[key] = mtime
+        return SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[source_partitions.build_add_request(new_keys)] if new_keys else [],
+            cursor=json.dumps(seen, sort_keys=True),
+        )
+
+    return source_partitions_sensor

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+QUALITY_VERSION = "quality-v1"  # bumped when a flag's definition changes
 FLAGS = ("truncated", "no_think", "repetitive", "language_mixed", "too_short", "too_long")
 _CJK = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]"
 

@@ -3,15 +3,14 @@ profile's teacher backend, each with everything needed to reproduce it, never pa
 
 The procedural and openai backends run in this process (no model weights here: arithmetic, or HTTP
 to a server); `transformers` and `vllm` load a model, so they run `python -m redstar_training.distill`
-in a process of their own."""
+in a process of their own, started by the caller's `launch` (the model launcher, through Pipes)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,17 +67,32 @@ def distill_config(spec: dict[str, Any]):
     return DistillConfig(backend=backend, **run)
 
 
+def needs_own_process(spec: dict[str, Any]) -> bool:
+    """True for teachers that load a model (transformers, vllm): they run as a launched process."""
+    return spec.get("backend", "procedural") not in IN_PROCESS
+
+
 def generate_traces(
-    problems: pl.DataFrame, spec: dict[str, Any], cache_file: str | Path | None = None, log=print
+    problems: pl.DataFrame,
+    spec: dict[str, Any],
+    cache_file: str | Path | None = None,
+    log=print,
+    launch: Callable[[dict, Path], dict] | None = None,
+    workdir: Path | None = None,
 ) -> tuple[pl.DataFrame, dict]:
-    """Traces for every problem (skipped problems as `skipped` rows with the reason) and run stats."""
+    """Traces for every problem (skipped problems as `skipped` rows with the reason) and run stats.
+
+    `launch(run_config, workdir)` runs `redstar_training.distill` for a model-loading backend and
+    returns its stats; `workdir` keeps its config and output (a temporary folder when not given)."""
     cfg = distill_config(spec)
     with tempfile.TemporaryDirectory(prefix="redstar-distill-") as tmp:
         cfg.cache_file = str(cache_file or Path(tmp) / "samples.sqlite")
-        if cfg.backend["kind"] in IN_PROCESS:
+        if not needs_own_process(spec):
             completions, skipped, stats = _in_process(problems, cfg, log)
+        elif launch is None:
+            raise ValueError(f"teacher backend {cfg.backend['kind']!r} loads a model: it runs through the launcher")
         else:
-            completions, skipped, stats = _subprocess(problems, cfg, Path(tmp), log)
+            completions, skipped, stats = _launched(problems, cfg, Path(workdir or tmp), launch)
     return _frame(problems, cfg, completions, skipped), stats
 
 
@@ -98,24 +112,15 @@ def _in_process(problems: pl.DataFrame, cfg, log):
     return [asdict(c) for c in completions], skipped, stats
 
 
-def _subprocess(problems: pl.DataFrame, cfg, tmp: Path, log):
+def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch):
     from dataclasses import asdict
 
-    import yaml
-
-    problems.write_parquet(tmp / "problems.parquet")
-    cfg.problems_file, cfg.output_file, cfg.stats_file = (
-        str(tmp / n) for n in ("problems.parquet", "out.parquet", "stats.json")
-    )
-    (tmp / "distill.yaml").write_text(yaml.safe_dump(asdict(cfg)))
-    command = [sys.executable, "-m", "redstar_training.distill", "--config", str(tmp / "distill.yaml")]
-    log(f"launching {' '.join(command)}")
-    proc = subprocess.run(command, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"distillation process failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
-    out = pl.read_parquet(tmp / "out.parquet").to_dicts()
+    workdir.mkdir(parents=True, exist_ok=True)
+    problems.write_parquet(workdir / "problems.parquet")
+    cfg.problems_file, cfg.output_file = str(workdir / "problems.parquet"), str(workdir / "out.parquet")
+    stats = launch(asdict(cfg), workdir)
+    out = pl.read_parquet(workdir / "out.parquet").to_dicts()
     skipped = {r["problem_id"]: r["error"] for r in out if r["finish_reason"] == "skipped"}
-    stats = json.loads((tmp / "stats.json").read_text())
     stats["teacher"] = cfg.backend.get("model", cfg.backend["kind"])
     return [r for r in out if r["finish_reason"] != "skipped"], skipped, stats
 

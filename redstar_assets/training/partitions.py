@@ -1,18 +1,23 @@
 from dagster import StaticPartitionMapping, StaticPartitionsDefinition
 
-from redstar_assets.profile import active_profile
+from redstar_assets.profile import Profile
 
-_profile = active_profile()
 
-# Experiments that train an SFT stage / an RL stage; the score asset covers every experiment.
-sft_experiment_partitions = StaticPartitionsDefinition(_profile.experiments_with("sft"))
-rl_experiment_partitions = StaticPartitionsDefinition(_profile.experiments_with("rl"))
+def stage_partitions(profile: Profile, stage: str) -> StaticPartitionsDefinition:
+    """The experiments that train a stage (`sft` or `rl`); the score asset covers every experiment."""
+    return StaticPartitionsDefinition(profile.experiments_with(stage))
 
-# Each SFT experiment reads the subset its recipe names.
-subset_to_experiments = StaticPartitionMapping(
-    {
-        recipe: [e.name for e in _profile.experiments if e.subset == recipe and "sft" in e.stages]
-        for recipe in _profile.subset_recipes
-    }
-)
-sft_to_rl = StaticPartitionMapping({name: name for name in _profile.experiments_with("rl")})
+
+def subset_to_experiments(profile: Profile) -> StaticPartitionMapping:
+    """Each SFT experiment reads the subset its recipe names."""
+    return StaticPartitionMapping(
+        {
+            recipe: [e.name for e in profile.experiments if e.subset == recipe and "sft" in e.stages]
+            for recipe in profile.subset_recipes
+        }
+    )
+
+
+def same_experiment(names: list[str]) -> StaticPartitionMapping:
+    """An experiment's stage reads the same experiment's earlier stage."""
+    return StaticPartitionMapping({name: name for name in names})

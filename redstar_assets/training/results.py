@@ -1,4 +1,5 @@
-"""Launching model entry points as their own processes through Dagster Pipes."""
+"""What a trainer's Pipes report becomes in Dagster: its materialization with our lineage and a
+loss-curve PNG added, then its load-and-generate check."""
 
 from __future__ import annotations
 
@@ -6,30 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, PipesSubprocessClient
+from dagster import MaterializeResult, MetadataValue
 
 from redstar_assets.plots import figure, save_png
-
-
-def run_entry_point(
-    context: AssetExecutionContext,
-    pipes: PipesSubprocessClient,
-    launcher,
-    module: str,
-    run_config: dict[str, Any],
-    out_dir: Path,
-):
-    """Writes the run config beside its outputs (so the run can be repeated by hand) and runs it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_path = out_dir / "run_config.yaml"
-    config_path.write_text(yaml.safe_dump(run_config, sort_keys=True))
-    context.log.info(f"launching {' '.join(launcher.command(module, str(config_path)))}")
-    return pipes.run(
-        context=context,
-        command=launcher.command(module, str(config_path)),
-        env={"TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(launcher.threads)},
-    )
 
 
 def checkpoint_results(invocation, lineage: dict[str, Any], plot_dir: Path | None = None):

@@ -1,0 +1,69 @@
+"""What an evaluation's result depends on, so a re-run can be skipped when nothing changed.
+
+`eval_inputs` is read from the instance alone (checkpoint data versions as recorded, benchmark
+specs and files, verifier version, sampling) so the nightly schedule can tell, without loading a
+model, whether re-scoring would change anything. `eval_key` adds the exact held-out items after
+overlap removal; equal keys mean the stored scores are reused instead of generating again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+
+from redstar_assets.evaluation.heldout import benchmark_fingerprint
+from redstar_assets.profile import Experiment, Profile, spec_hash
+from redstar_training.verify import VERIFIER_VERSION
+
+STAGE_ASSETS = {"sft": "sft_checkpoints", "rl": "rl_checkpoints"}
+
+
+def recorded_data_version(instance: DagsterInstance, asset: str, partition: str | None) -> str | None:
+    """The data version of an asset partition's latest materialization, as the instance recorded it."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition] if partition else None), limit=1
+    ).records
+    return (records[0].asset_materialization.tags or {}).get("dagster/data_version") if records else None
+
+
+def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
+    """The model folder (or tiny spec to build it from) behind each stage an experiment scores."""
+    from redstar_assets.training.base_models import base_model_ref
+
+    models = []
+    for stage in exp.stages:
+        if stage == "base":
+            path, tiny = base_model_ref(store, exp.base_model, profile.base_models[exp.base_model])
+            models.append({"stage": "base", "path": path, "tiny_spec": tiny})
+        else:
+            models.append({"stage": stage, "path": str(store.folder(STAGE_ASSETS[stage], exp.name) / "model")})
+    return models
+
+
+def stage_model_ids(instance: DagsterInstance, profile: Profile, exp: Experiment, models: list[dict]) -> dict:
+    """Per stage: the checkpoint's data version as recorded (its folder hash when the instance has
+    none); the base model by its spec-hashed folder name (tiny models are built deterministically)
+    or its id."""
+    from redstar_training.checkpoints import folder_hash
+
+    ids: dict[str, Any] = {}
+    for model in models:
+        stage, path = model["stage"], model["path"]
+        if stage == "base":
+            tiny = profile.base_models[exp.base_model]["kind"] == "tiny_qwen2"
+            ids["base"] = Path(path).name if tiny else path
+        else:
+            ids[stage] = recorded_data_version(instance, STAGE_ASSETS[stage], exp.name) or folder_hash(Path(path))
+    return ids
+
+
+def eval_inputs(models: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    benchmarks = {b["name"]: benchmark_fingerprint(b) for b in profile.benchmarks}
+    return {"models": models, "benchmarks": benchmarks, "settings": profile.evaluation, "verifier": VERIFIER_VERSION}
+
+
+def eval_key(inputs: dict[str, Any], heldout_versions: dict[str, str | None], threads: int) -> str:
+    """The reuse key: the inputs plus the exact held-out items and the generation threads."""
+    return spec_hash({**inputs, "heldout": heldout_versions, "threads": threads})

@@ -1,0 +1,73 @@
+"""Schedules: a nightly re-evaluation that runs only what changed, and a weekly ablation report."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
+
+from redstar_assets.automation import AutomationSpec
+from redstar_assets.evaluation.fingerprint import eval_inputs, stage_model_ids, stage_models
+from redstar_assets.profile import Profile, spec_hash
+from redstar_assets.resources import RedstarHome
+
+
+def stale_evaluations(instance, store, profile: Profile) -> list[str]:
+    """Experiments whose checkpoints, benchmark files, sampling or verifier version differ from what
+    their latest scores were computed with (or that have checkpoints and no scores yet)."""
+    stale = []
+    for exp in profile.experiments:
+        models = stage_models(store, profile, exp)
+        ids = stage_model_ids(instance, profile, exp, models)
+        if any(v is None for stage, v in ids.items() if stage != "base"):
+            continue  # a stage not trained yet: nothing new to score
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey("benchmark_scores"), asset_partitions=[exp.name]), limit=1
+        ).records
+        recorded = records[0].asset_materialization.metadata.get("eval_inputs") if records else None
+        if recorded is None or recorded.value != spec_hash(eval_inputs(ids, profile)):
+            stale.append(exp.name)
+    return stale
+
+
+def build_schedules(profile: Profile, spec: AutomationSpec) -> list[ScheduleDefinition]:
+    status = DefaultScheduleStatus.RUNNING if spec.enabled else DefaultScheduleStatus.STOPPED
+    schedules: list[ScheduleDefinition] = []
+    nightly = spec.schedules.get("nightly_evaluation")
+    if nightly:
+
+        @schedule(
+            name="nightly_evaluation",
+            cron_schedule=nightly,
+            target=AssetSelection.assets("benchmark_scores"),
+            default_status=status,
+        )
+        def nightly_evaluation(context: ScheduleEvaluationContext, redstar: RedstarHome):
+            """Re-scores the experiments whose newest checkpoints, benchmark files, sampling or verifier
+            version changed since their last scores; skips (and says why) when none did."""
+            stale = stale_evaluations(context.instance, redstar.store(), profile)
+            if not stale:
+                return SkipReason("no checkpoint, benchmark file, sampling or verifier version changed")
+            return [RunRequest(partition_key=name, tags={"redstar/reason": "nightly"}) for name in stale]
+
+        schedules.append(nightly_evaluation)
+    weekly = spec.schedules.get("weekly_report")
+    if weekly:
+        schedules.append(
+            ScheduleDefinition(
+                name="weekly_ablation_report",
+                cron_schedule=weekly,
+                target=AssetSelection.assets("ablation_report"),
+                default_status=status,
+                description="Rebuilds the ablation table and plots from the instance's lineage once a week.",
+            )
+        )
+    return schedules

@@ -1,0 +1,92 @@
+"""`build_definitions(profile)`: the whole pipeline for one typed, validated profile.
+
+Partitions, assets (with their code versions, automation conditions and pools), checks, the
+`curate_source` job, the source and automation sensors, the schedules, the resources and the
+executor all come from the profile, and nothing is global: two profiles build side by side in one
+process. The code location (`definitions.py`) builds the one REDSTAR_PROFILE names; `redstar run`
+and the tests call this directly.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    PipesSubprocessClient,
+    define_asset_job,
+    in_process_executor,
+    multiprocess_executor,
+)
+
+from redstar_assets.automation import automation_sensor, automation_spec, condition
+from redstar_assets.curation.assets import build_curation_assets
+from redstar_assets.evaluation.assets import build_evaluation_assets
+from redstar_assets.evaluation.schedules import build_schedules
+from redstar_assets.launcher import launcher_resource, resolve_launch
+from redstar_assets.problems.assets import build_problem_assets
+from redstar_assets.problems.sensors import DATA_ASSETS, build_source_sensor
+from redstar_assets.profile import Profile
+from redstar_assets.resources import RedstarHome
+from redstar_assets.traces.assets import build_trace_assets
+from redstar_assets.training.assets import build_training_assets
+
+
+def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
+    """One `Definitions` for `profile`; `home` is the data root (default REDSTAR_HOME, else ./data)."""
+    where = str(profile.path)
+    automation = automation_spec(profile.automation, where)
+    policy = automation.policies
+    data = condition(policy["data"])
+    raw_problems, problems = build_problem_assets(profile, data)
+    teacher_traces, verified_traces = build_trace_assets(profile, data, problems)
+    difficulty_scores, sft_subsets = build_curation_assets(profile, data, condition(policy["subsets"]), verified_traces)
+    sft_checkpoints, rl_checkpoints = build_training_assets(
+        profile,
+        condition(policy["training"]),
+        condition(policy["training"], ignore=("verified_traces",)),
+        sft_subsets,
+        verified_traces,
+    )
+    benchmark_scores, ablation_report = build_evaluation_assets(
+        profile,
+        condition(policy["evaluation"], ignore=("problems",)),
+        condition(policy["report"]),
+        problems,
+        sft_checkpoints,
+        rl_checkpoints,
+    )
+    launch = resolve_launch(profile.launch, where)
+    executor = (
+        in_process_executor if profile.launch.get("executor", "in_process") == "in_process" else multiprocess_executor
+    )
+    return Definitions(
+        assets=[
+            raw_problems,
+            problems,
+            teacher_traces,
+            verified_traces,
+            difficulty_scores,
+            sft_subsets,
+            sft_checkpoints,
+            rl_checkpoints,
+            benchmark_scores,
+            ablation_report,
+        ],
+        resources={
+            "redstar": RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data")),
+            "launcher": launcher_resource(launch),
+            "pipes_subprocess_client": PipesSubprocessClient(),
+        },
+        jobs=[
+            define_asset_job(
+                "curate_source",
+                selection=AssetSelection.assets(*DATA_ASSETS),
+                description="Ingest, distill, verify and score one problem source (one partition per source).",
+            )
+        ],
+        sensors=[build_source_sensor(profile, automation.tick_seconds), automation_sensor(automation)],
+        schedules=build_schedules(profile, automation),
+        executor=executor,
+    )

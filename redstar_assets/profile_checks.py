@@ -1,0 +1,214 @@
+"""Profile validation: every key a stage will read is checked at load against the config class that
+reads it, so a typo or an unknown launcher fails before anything runs, naming the file, the entry
+and the key. Keys the assets set themselves (paths, lineage, threads) may not appear in a recipe:
+no key silently overrides another.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from redstar_assets.profile import (
+    BASE_MODEL_KINDS,
+    STAGES,
+    STRATEGIES,
+    TARGET_FORMATS,
+    TEACHER_BACKENDS,
+    Experiment,
+    Profile,
+    ProfileError,
+    SubsetRecipe,
+)
+
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "sources",
+    "inbox",
+    "teacher",
+    "difficulty",
+    "curation",
+    "quality",
+    "base_models",
+    "subset_recipes",
+    "training_recipes",
+    "rl_recipes",
+    "benchmarks",
+    "evaluation",
+    "experiments",
+    "launch",
+    "automation",
+)
+# Run-config keys each asset fills in itself; a recipe that sets one would be overridden.
+SET_BY_ASSET = {
+    "sft": {"base_model", "tiny_spec", "train_file", "output_dir", "lineage", "threads"},
+    "dpo": {"model", "pairs_file", "output_dir", "lineage", "threads"},
+    "grpo": {"model", "problems_file", "output_dir", "lineage", "threads"},
+    "evaluation": {"models", "benchmarks", "output_dir", "threads"},
+}
+# Recipe keys the assets read before launching (how much data the RL stage gets, which method).
+ASSET_KEYS = {"dpo": {"method", "max_pairs"}, "grpo": {"method", "max_problems"}}
+RL_METHODS = ("dpo", "grpo")
+
+
+def _hint(key: str, known) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_keys(where: str, entry: str, given, known, set_by_asset=()) -> None:
+    """Fails on the first key that no reader knows, or that the asset sets itself."""
+    for key in given:
+        if key in set_by_asset:
+            raise ProfileError(f"{where}: {entry}: key {key!r} is set by the pipeline and cannot be given here")
+        if key not in known:
+            raise ProfileError(f"{where}: {entry}: unknown key {key!r}{_hint(key, known)}; known keys: {sorted(known)}")
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True  # containers and Any are checked by their reader
+
+
+def check_config(where: str, entry: str, values: dict, config_cls: type, set_by_asset=(), extra=()) -> None:
+    """`values` must be fields of `config_cls` (or `extra`), with values of the field's type."""
+    hints = typing.get_type_hints(config_cls)
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    check_keys(where, entry, values, fields | set(extra), set_by_asset)
+    for key, value in values.items():
+        if key in fields and not _type_ok(value, hints[key]):
+            note = " (YAML reads 1e-5 as text: write 1.0e-5)" if isinstance(value, str) and "e" in value else ""
+            raise ProfileError(
+                f"{where}: {entry}.{key}: expected {getattr(hints[key], '__name__', hints[key])}, got {value!r}{note}"
+            )
+
+
+def check_raw(path: Path, raw: dict) -> None:
+    """Before anything is built: top-level keys, subset recipe and experiment keys."""
+    where = str(path)
+    check_keys(where, "profile", raw, TOP_LEVEL_KEYS)
+    recipe_fields = {f.name for f in dataclasses.fields(SubsetRecipe)} - {"name"}
+    for name, spec in (raw.get("subset_recipes") or {}).items():
+        check_keys(where, f"subset_recipes.{name}", spec or {}, recipe_fields)
+    experiment_fields = {f.name for f in dataclasses.fields(Experiment)}
+    for i, spec in enumerate(raw.get("experiments") or []):
+        check_keys(where, f"experiments[{i}] ({spec.get('name')})", spec, experiment_fields)
+
+
+def _check_teacher(spec: dict, where: str, entry: str = "teacher") -> None:
+    """A teacher block must build its backend (no model is loaded, no server is called)."""
+    from redstar_assets.traces.teacher import distill_config
+    from redstar_training.distill import make_backend
+    from redstar_training.generation.prompts import template
+    from redstar_training.generation.types import Sampling
+
+    if spec.get("backend", "procedural") not in TEACHER_BACKENDS:
+        raise ProfileError(f"{where}: {entry}.backend {spec.get('backend')!r} is not one of {TEACHER_BACKENDS}")
+    try:
+        cfg = distill_config(spec)
+        make_backend(cfg.backend, [])
+        template(cfg.prompt_template)
+        Sampling(**cfg.sampling)
+    except (TypeError, ValueError) as exc:
+        raise ProfileError(f"{where}: {entry}: {exc}") from None
+
+
+def _check_recipes(p: Profile, where: str) -> None:
+    from redstar_training.evaluate import EvalRunConfig
+    from redstar_training.grpo import GRPORunConfig
+    from redstar_training.rl import DPORunConfig
+    from redstar_training.sft import SFTRunConfig
+
+    for name, recipe in p.training_recipes.items():
+        check_config(where, f"training_recipes.{name}", recipe or {}, SFTRunConfig, SET_BY_ASSET["sft"])
+    for name, recipe in p.rl_recipes.items():
+        method = (recipe or {}).get("method", "dpo")
+        if method not in RL_METHODS:
+            raise ProfileError(f"{where}: rl_recipes.{name}.method {method!r} is not one of {RL_METHODS}")
+        cls = GRPORunConfig if method == "grpo" else DPORunConfig
+        check_config(where, f"rl_recipes.{name}", recipe or {}, cls, SET_BY_ASSET[method], ASSET_KEYS[method])
+    check_config(where, "evaluation", p.evaluation, EvalRunConfig, SET_BY_ASSET["evaluation"])
+
+
+def _check_subsets(p: Profile, where: str) -> None:
+    for recipe in p.subset_recipes.values():
+        entry = f"{where}: subset_recipes.{recipe.name}"
+        if recipe.strategy not in STRATEGIES:
+            raise ProfileError(f"{entry}.strategy {recipe.strategy!r} not in {STRATEGIES}")
+        if recipe.target_format not in TARGET_FORMATS:
+            raise ProfileError(f"{entry}.target_format must be one of {TARGET_FORMATS}")
+        if recipe.strategy == "band" and (not recipe.band or len(recipe.band) != 2 or recipe.band[0] > recipe.band[1]):
+            raise ProfileError(f"{entry}: strategy band needs band: [low, high]")
+        if recipe.mix is not None and (not recipe.mix or abs(sum(recipe.mix.values()) - 1) > 1e-6):
+            raise ProfileError(f"{entry}.mix shares must sum to 1, got {recipe.mix}")
+        if recipe.scale <= 0:
+            raise ProfileError(f"{entry}.scale must be positive")
+
+
+def _check_experiments(p: Profile, where: str) -> None:
+    for exp in p.experiments:
+        key = f"{where}: experiments.{exp.name}"
+        if exp.base_model not in p.base_models:
+            raise ProfileError(f"{key}.base_model {exp.base_model!r} is not in base_models {sorted(p.base_models)}")
+        if not exp.stages or any(s not in STAGES for s in exp.stages):
+            raise ProfileError(f"{key}.stages {list(exp.stages)} must be drawn from {STAGES}")
+        if "sft" in exp.stages and (exp.subset not in p.subset_recipes or exp.training not in p.training_recipes):
+            raise ProfileError(
+                f"{key}: an sft stage needs a known subset and training recipe "
+                f"(got subset={exp.subset!r}, training={exp.training!r})"
+            )
+        if "rl" in exp.stages and ("sft" not in exp.stages or exp.rl not in p.rl_recipes):
+            raise ProfileError(f"{key}: an rl stage needs an sft stage and a known rl recipe (got rl={exp.rl!r})")
+    if len({e.name for e in p.experiments}) != len(p.experiments) or not p.experiments:
+        raise ProfileError(f"{where}: experiments need unique names and at least one entry")
+
+
+def validate(p: Profile) -> None:
+    """Every section the assets, entry points and launcher will read."""
+    from redstar_assets.automation import automation_spec
+    from redstar_assets.launcher import resolve_launch
+    from redstar_assets.problems.sources import SOURCE_KINDS
+    from redstar_assets.traces.quality import QualitySpec
+
+    where = str(p.path)
+    names = [s.get("name") for s in p.sources]
+    if not names or None in names or len(set(names)) != len(names):
+        raise ProfileError(f"{where}: sources need unique names, got {names}")
+    for spec in [*p.sources, *p.benchmarks]:
+        if spec.get("kind") not in SOURCE_KINDS:
+            raise ProfileError(f"{where}: {spec.get('name')!r}.kind {spec.get('kind')!r} is not one of {SOURCE_KINDS}")
+    _check_teacher(p.teacher, where)
+    if (p.difficulty or {}).get("scorer"):
+        scorer = {k: v for k, v in p.difficulty["scorer"].items() if k != "samples"}
+        _check_teacher(scorer, where, "difficulty.scorer")
+    try:
+        QualitySpec.from_profile(p.quality)
+    except ValueError as exc:
+        raise ProfileError(f"{where}: {exc}") from None
+    for name, spec in p.base_models.items():
+        if spec.get("kind") not in BASE_MODEL_KINDS:
+            raise ProfileError(
+                f"{where}: base_models.{name}.kind {spec.get('kind')!r} is not one of {BASE_MODEL_KINDS}"
+            )
+    _check_subsets(p, where)
+    _check_recipes(p, where)
+    _check_experiments(p, where)
+    resolve_launch(p.launch, where)
+    automation_spec(p.automation, where)

@@ -1,0 +1,123 @@
+"""`redstar run`: materialize a profile's whole graph (or up to one asset) into the persistent instance.
+
+The runs come from the asset graph (`run_plan`), each one a real Dagster run in the instance under
+DAGSTER_HOME, executed in this process by Dagster's in-process executor: the UI and the lineage
+queries see every run, and a later `make ui` shows the same materializations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from dagster import DagsterInstance, Definitions
+
+from redstar_assets.factory import build_definitions
+from redstar_assets.problems.inbox import source_partition_keys
+from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.profile import Profile
+from redstar_assets.run_display import StepProgress, outcome_line, quiet_output
+from redstar_assets.run_plan import Step, plan_steps
+
+
+def register_sources(instance: DagsterInstance, profile: Profile, home: Path) -> None:
+    """What the source sensor does on its first tick, done now so the plan sees every source."""
+    existing = set(instance.get_dynamic_partitions(source_partitions.name))
+    missing = [k for k in source_partition_keys(profile, home) if k not in existing]
+    if missing:
+        instance.add_dynamic_partitions(source_partitions.name, missing)
+
+
+def _root_cause(event) -> str:
+    """The innermost error of a failed step: the user's problem, not the orchestrator's wrapping."""
+    error = event.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def _note(result) -> str:
+    """A few words on what the run did: reused results, or the row count of what it wrote."""
+    notes = []
+    for event in result.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        if "reused" in meta and meta["reused"].value is True:
+            notes.append("reused")
+    return ", ".join(sorted(set(notes)))
+
+
+def execute(
+    defs: Definitions,
+    instance: DagsterInstance,
+    steps: list[Step],
+    tags: dict[str, str],
+    watch: Callable[[Step, str], contextlib.AbstractContextManager] | None = None,
+    on_done: Callable[[Step, object, float, str], None] | None = None,
+):
+    """Runs the steps in order as runs of the code location's asset job, in this process; returns
+    the failed run's result, or None when all succeeded. `watch(step, run_id)` wraps each run (the
+    CLI's progress line), `on_done(step, result, seconds, note)` follows it."""
+    job = defs.resolve_implicit_global_asset_job_def()
+    for step in steps:
+        run_id = str(uuid.uuid4())
+        t0 = time.time()
+        with watch(step, run_id) if watch else contextlib.nullcontext() as watcher:
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=step.partition,
+                asset_selection=list(step.keys),
+                run_id=run_id,
+                tags=tags,
+                raise_on_error=False,
+            )
+        if on_done:
+            on_done(step, result, time.time() - t0, _note(result) or getattr(watcher, "detail", ""))
+        if not result.success:
+            return result
+    return None
+
+
+def run_profile(profile: Profile, home: Path, verbose: bool = False, until: str | None = None) -> int:
+    defs = build_definitions(profile, str(home))
+    instance = DagsterInstance.get()
+    register_sources(instance, profile, home)
+    steps = plan_steps(defs, instance, until)
+    log_path = home / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
+    print(
+        f"redstar run --profile {profile.name}: {len(steps)} runs into {instance.root_directory}"
+        + ("" if verbose else f"\nfull log: {log_path}"),
+        flush=True,
+    )
+    started = time.time()
+    live = sys.stdout.isatty() and not verbose
+    with quiet_output(log_path, verbose) as terminal:
+
+        def watch(step: Step, run_id: str) -> StepProgress:
+            return StepProgress(instance, run_id, terminal, f"[{time.time() - started:7.1f}s] {step.label}", live)
+
+        def on_done(step: Step, result, seconds: float, note: str) -> None:
+            prefix = f"[{time.time() - started - seconds:7.1f}s]"
+            terminal.write(outcome_line(prefix, step.label, result.success, seconds, note) + "\n")
+            terminal.flush()
+
+        tags = {"redstar/profile": profile.name, "redstar/cli": "run"}
+        failed = execute(defs, instance, steps, tags, watch, on_done)
+    if failed is not None:
+        for event in failed.all_events:
+            if event.is_step_failure:
+                print(f"redstar: {event.step_key} failed: {_root_cause(event)}", file=sys.stderr)
+        where = "" if verbose else f"{log_path} and "
+        print(f"redstar: full logs in {where}the Dagster UI (make ui), run {failed.run_id}", file=sys.stderr)
+        return 1
+    report = home / "ablation_report" / "_" / "report.md"
+    if until is None and report.exists():
+        print(f"\nAblation report ({report}):\n")
+        print(report.read_text())
+        print(f"plot: {report.with_name('scaling.png')}")
+    print(f"total: {time.time() - started:.1f}s")
+    return 0

@@ -1,0 +1,79 @@
+"""Runs one model command so that it never outlives the Dagster step that started it.
+
+    python -m redstar_training.supervise [--grace-s 20] -- COMMAND [ARG ...]
+
+The command runs in its own process group. An interrupt or terminate (a cancelled run) is passed
+to the whole group, which gets `--grace-s` seconds to exit before it is killed. If the parent (the
+run worker) dies, even by SIGKILL, the kernel sends this process SIGTERM (PR_SET_PDEATHSIG) and the
+group goes the same way, so no trainer, accelerate worker or verifier pool is left orphaned. The
+command's exit status is this process's exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+PARENT_PID_ENV = "REDSTAR_SUPERVISOR_PARENT"
+
+
+def _die_with_parent(expected_parent: int | None) -> None:
+    """Asks the kernel for SIGTERM when the parent exits; exits at once if it already has."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the group is still cleaned up on signals
+        return
+    if expected_parent is not None and os.getppid() != expected_parent:
+        sys.exit(f"supervise: parent {expected_parent} exited before the command started")
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def supervise(command: list[str], grace_s: float) -> int:
+    parent = os.environ.pop(PARENT_PID_ENV, None)
+    _die_with_parent(int(parent) if parent else None)
+    child = subprocess.Popen(command, start_new_session=True)
+    stopping: list[int] = []
+
+    def forward(signum, _frame):
+        if not stopping:
+            stopping.append(time.monotonic())
+            _kill_group(child.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while True:
+        try:
+            code = child.wait(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            if stopping and time.monotonic() - stopping[0] > grace_s:
+                _kill_group(child.pid, signal.SIGKILL)
+    _kill_group(child.pid, signal.SIGKILL)  # whatever the command left behind in its group
+    return code if code >= 0 else 128 - code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grace-s", type=float, default=20.0, help="seconds between the interrupt and the kill")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    ns = parser.parse_args(argv)
+    command = ns.command[1:] if ns.command[:1] == ["--"] else ns.command
+    if not command:
+        parser.error("no command given")
+    return supervise(command, ns.grace_s)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
