@@ -221,7 +221,7 @@ def test_teacher_traces_runs_a_local_model_through_the_launcher(server, tmp_path
     """A `transformers` (or `vllm`) teacher loads a model, so the asset runs `redstar_training.distill`
     through the one model launcher: its own supervised process, logs streamed into the Dagster run
     through Pipes, its stats sent back as a Pipes message; the re-run is served from the cache."""
-    from dagster import AssetKey, DagsterInstance, DagsterEventType, EventRecordsFilter
+    from dagster import AssetKey, DagsterInstance
 
     from redstar_assets.factory import build_definitions
     from redstar_assets.profile import load_profile
