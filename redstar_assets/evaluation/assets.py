@@ -127,15 +127,18 @@ def build_evaluation_assets(
                     context, pipes_subprocess_client, "evaluation", "redstar_training.evaluate", run_config, out_dir
                 )
             )
+            # The checkpoint a row scores is part of what the row is: a retrained model with the same
+            # numbers is still a new score, so the report and lineage follow it.
             scores = pl.DataFrame(result["scores"], infer_schema_length=None).with_columns(
-                pl.lit(exp.name).alias("experiment")
+                pl.lit(exp.name).alias("experiment"),
+                pl.col("stage").replace_strict({k: str(v) for k, v in inputs["models"].items()}).alias("model_version"),
             )
         version = store.write(scores, "benchmark_scores", exp.name)
         if not reused:
             stamp.write_text(key)
         yield MaterializeResult(
             metadata={
-                "scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds"))),
+                "scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds", "model_version"))),
                 "benchmark_sizes": MetadataValue.json(sizes),
                 "overlap_removed": MetadataValue.json(overlaps),
                 "overlap_after_removal": still_overlapping,

@@ -1,0 +1,121 @@
+"""A profile error must fail before anything runs and name the file, the entry and the key: every key
+the teacher, trainers, evaluation and launcher will read is checked against the class that reads it,
+and no key the pipeline sets itself may be overridden silently."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from redstar_assets.launcher import launcher_resource, resolve_launch
+from redstar_assets.profile import ProfileError, load_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _profile(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "p.yaml"
+    path.write_text("extends: demo-tiny\nname: p\n" + text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "training_recipes: {sft-tiny: {learning_rat: 0.1}}\n",
+            r"training_recipes\.sft-tiny: unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)",
+        ),
+        ("training_recipes: {sft-tiny: {threads: 8}}\n", r"training_recipes\.sft-tiny: key 'threads' is set by"),
+        ("training_recipes: {sft-tiny: {train_file: x.parquet}}\n", r"key 'train_file' is set by the pipeline"),
+        ("training_recipes: {sft-tiny: {learning_rate: 1e-5}}\n", r"sft-tiny\.learning_rate: expected float.*1\.0e-5"),
+        ("rl_recipes: {dpo-tiny: {bta: 0.2}}\n", r"rl_recipes\.dpo-tiny: unknown key 'bta' \(did you mean 'beta'\?\)"),
+        ("rl_recipes: {grpo-tiny: {max_pairs: 3}}\n", r"rl_recipes\.grpo-tiny: unknown key 'max_pairs'"),
+        ("rl_recipes: {dpo-tiny: {method: ppo}}\n", r"rl_recipes\.dpo-tiny\.method 'ppo' is not one of"),
+        ("evaluation: {sample: 4}\n", r"evaluation: unknown key 'sample' \(did you mean 'samples'\?\)"),
+        (
+            "launch: {launcher: slurm}\n",
+            r"launch\.launcher 'slurm' is not one of \('python', 'accelerate', 'torchrun'\)",
+        ),
+        ("launch: {training: {launcher: mpirun}}\n", r"launch\.training\.launcher 'mpirun' is not one of"),
+        ("launch: {training: {procs: 8}}\n", r"launch\.training: unknown key 'procs' \(did you mean 'processes'\?\)"),
+        ("launch: {training: {config_file: nope.yaml}}\n", r"launch\.training\.config_file 'nope.yaml': no file"),
+        ("automation: {training: sometimes}\n", r"automation\.training: 'sometimes' is not eager, manual"),
+        ("automation: {training: {cron: 'every night'}}\n", r"automation\.training: .* is not eager, manual"),
+        ("automation: {schedules: {nightly_evaluation: '99 * * * *'}}\n", r"schedules\.nightly_evaluation: '99"),
+        ("experimens: []\n", r"profile: unknown key 'experimens' \(did you mean 'experiments'\?\)"),
+        ("subset_recipes: {cot-random-20: {scal: 3}}\n", r"subset_recipes\.cot-random-20: unknown key 'scal'"),
+        ("teacher: {slip_per_colum: 0.1}\n", r"teacher: .*slip_per_colum"),
+    ],
+)
+def test_a_wrong_key_names_the_file_the_entry_and_the_key(tmp_path, text, message):
+    path = _profile(tmp_path, text)
+    with pytest.raises(ProfileError, match=message) as err:
+        load_profile(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_experiment_keys_are_checked_too(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "extends: demo-tiny\nname: p\nreplace: [experiments]\n"
+        "experiments:\n  - {name: a, base_model: tiny-qwen2, stages: [base], subest: x}\n"
+    )
+    with pytest.raises(ProfileError, match=r"experiments\[0\] \(a\): unknown key 'subest' \(did you mean 'subset'\?\)"):
+        load_profile(str(path))
+
+
+def test_the_paper_profiles_zero3_setting_reaches_the_trainers_command_line():
+    """The `launch:` block is what runs: redstar-math trains under accelerate with the ZeRO-3 config on 8
+    processes, and the SFT entry point's command line says so, in the definitions and in --dry-run."""
+    profile = load_profile("redstar-math")
+    launcher = launcher_resource(resolve_launch(profile.launch))
+    command = launcher.command("training", "redstar_training.sft", "run.yaml")
+    zero3 = str(ROOT / "configs" / "accelerate" / "zero3.yaml")
+    assert command[1:] == [
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        zero3,
+        "--num_processes",
+        "8",
+        "-m",
+        "redstar_training.sft",
+        "--config",
+        "run.yaml",
+    ]
+    assert launcher.training.threads == 8 and launcher.evaluation.launcher == "python"
+    plan = subprocess.run(
+        [BIN / "redstar", "run", "--profile", "redstar-math", "--dry-run", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    launch = json.loads(plan.stdout)["launch"]
+    assert launch["redstar_training.sft"][1:] == command[1:-1] + ["<run_config.yaml>"]
+    assert launch["redstar_training.rl"][2:5] == ["accelerate.commands.launch", "--config_file", zero3]
+    auto = json.loads(plan.stdout)["automation"]["policies"]
+    assert auto["training"] == "manual" and auto["data"] == "eager"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "training_recipes: {sft-full: {learning_rat: 1.0e-5}}\n",
+            "training_recipes.sft-full: unknown key 'learning_rat'",
+        ),
+        ("launch: {training: {launcher: slurm}}\n", "launch.training.launcher 'slurm' is not one of"),
+    ],
+)
+def test_dry_run_of_the_paper_profile_fails_on_a_typo_before_anything_runs(tmp_path, text, message):
+    path = tmp_path / "my-math.yaml"
+    path.write_text("extends: redstar-math\nname: my-math\n" + text)
+    out = subprocess.run(
+        [BIN / "redstar", "run", "--profile", str(path), "--dry-run"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 2 and message in out.stderr and str(path) in out.stderr
