@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 
-.PHONY: run test test-fast ui pools bench bench-verify bench-distill gpu-wheels lint venv sandbox clean-data
+.PHONY: run test test-fast ui bench bench-verify bench-distill gpu-wheels lint venv sandbox clean-data
 
 venv: $(VENV)/.installed
 
@@ -24,10 +24,8 @@ sandbox:
 	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }; }
 	@command -v bwrap >/dev/null || { echo "bubblewrap is required for the code sandbox: install the 'bubblewrap' package" >&2; exit 1; }
 
-pools: venv
-	@$(BIN)/dagster instance concurrency set gpu 1 >/dev/null
-
-run: venv pools
+# The `gpu` pool's limit comes from dagster_home/dagster.yaml (pools: default_limit: 1), on any instance.
+run: venv
 	$(BIN)/redstar run --profile demo
 
 test: venv sandbox
@@ -36,7 +34,8 @@ test: venv sandbox
 test-fast: venv sandbox
 	$(BIN)/pytest -q -m "not slow"
 
-ui: venv pools
+# Webserver, daemon (sensors, automation, schedules, backfills) and code server; REDSTAR_PROFILE picks the profile.
+ui: venv
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: venv bench-verify bench-distill

@@ -27,9 +27,6 @@ def main() -> int:
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", out / "dagster_home" / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(out / "dagster_home"), "REDSTAR_HOME": str(out / "data")}
     bin_dir = Path(sys.executable).parent
-    subprocess.run(
-        [bin_dir / "dagster", "instance", "concurrency", "set", "gpu", "1"], env=env, check=True, capture_output=True
-    )
     started = time.time()
     proc = subprocess.run(
         [bin_dir / "redstar", "run", "--profile", "demo"], cwd=ROOT, env=env, text=True, capture_output=True

@@ -1,6 +1,8 @@
-"""The project as a new user meets it: the `redstar` command run end to end at test scale, a
-malformed source file quarantined without losing good rows, the paper's profile validated without a
-GPU, and the real Dagster webserver answering with all ten assets."""
+"""The project as a new user meets it: the `redstar` command on a user's profile, a malformed source
+file quarantined without losing good rows, a terminal that shows one line per run and keeps the rest
+in a log file, the paper's profile validated without a GPU, and the real Dagster webserver answering
+with all ten assets. (The whole graph through `redstar run`'s code is `tiny_run`; through the UI and
+the daemon, test_daemon.py.)"""
 
 import json
 import os
@@ -11,8 +13,6 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -26,10 +26,10 @@ def _env(home: Path, **extra) -> dict:
     return {**env, "DAGSTER_HOME": str(home / "dagster_home"), "REDSTAR_HOME": str(home / "data"), **extra}
 
 
-def _redstar_run(profile: Path, home: Path, **env) -> subprocess.CompletedProcess:
+def _redstar_run(profile: Path, home: Path, *args: str, **env) -> subprocess.CompletedProcess:
     """`redstar run --profile FILE` as a user would type it, with its own Dagster home and data root."""
     return subprocess.run(
-        [BIN / "redstar", "run", "--profile", str(profile)],
+        [BIN / "redstar", "run", "--profile", str(profile), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -71,8 +71,7 @@ def test_unknown_profile_is_a_clear_error():
     assert out.returncode == 2 and "unknown profile 'nope'" in out.stderr
 
 
-@pytest.mark.slow
-def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
+def test_redstar_run_on_a_users_profile_with_a_malformed_file_source(tmp_path):
     pool = tmp_path / "pool.jsonl"
     good = [{"q": f"Compute {a} + {b}.", "a": str(a + b)} for a, b in [(512, 77), (3, 904), (68, 68), (250, 1)]]
     lines = [json.dumps(r) for r in good[:2]] + ["{broken", json.dumps({"q": "Compute 1 + 1."})]
@@ -93,11 +92,21 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
     registry = tmp_path / "registry.yaml"
     registry.write_text("benchmarks:\n  mini: {path: mini.jsonl, mapping: {id: n, problem: text, answer: sol}}\n")
     out = _redstar_run(
-        profile, tmp_path, REDSTAR_BENCHMARK_REGISTRY=str(registry), REDSTAR_BENCHMARKS=str(tmp_path / "benchmarks")
+        profile,
+        tmp_path,
+        "--until",
+        "sft_subsets",
+        REDSTAR_BENCHMARK_REGISTRY=str(registry),
+        REDSTAR_BENCHMARKS=str(tmp_path / "benchmarks"),
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "Ablation report" in out.stdout and "| untrained | base |" in out.stdout
     assert "raw_problems, problems, teacher_traces, verified_traces, difficulty_scores [my-pool]: ok" in out.stdout
+    assert "sft_subsets [cot-random-40]: ok" in out.stdout and "sft_checkpoints" not in out.stdout
+    # one line per run on the terminal; Dagster's own log lines and warnings go to the log file it names
+    runs = [line for line in out.stdout.splitlines() if re.match(r"\[\s*[\d.]+s\] ", line)]
+    assert len(runs) == 2 + 4 and "STEP_SUCCESS" not in out.stdout + out.stderr
+    log = Path(re.search(r"full log: (\S+)", out.stdout)[1])
+    assert "STEP_SUCCESS" in log.read_text() and "my-pool" in log.read_text()
     import polars as pl
 
     data = tmp_path / "data"
@@ -110,12 +119,8 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
     ]
     # the persistent instance under DAGSTER_HOME saw the runs, so the UI and lineage queries can
     assert any((tmp_path / "dagster_home").rglob("*.db"))
-    report = subprocess.run(
-        [BIN / "redstar", "ablation"], cwd=ROOT, capture_output=True, text=True, env=_env(tmp_path), check=True
-    )
-    assert "| cot-random-40 | rl |" in report.stdout
     lineage = subprocess.run(
-        [BIN / "redstar", "lineage", "benchmark_scores:cot-random-40"],
+        [BIN / "redstar", "lineage", "sft_subsets:cot-random-40"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -123,8 +128,9 @@ def test_redstar_run_end_to_end_with_a_malformed_file_source(tmp_path):
         check=True,
     )
     subset_hash = json.loads((data / "sft_subsets" / "cot-random-40" / "manifest.json").read_text())["subset_hash"]
-    assert f"subset_hash={subset_hash}" in lineage.stdout and "backend=procedural" in lineage.stdout
-    assert "teacher_traces[my-pool]" in lineage.stdout and "raw_problems[arith-add]" in lineage.stdout
+    assert f"data_version={subset_hash}" in lineage.stdout and "teacher_traces[my-pool]" in lineage.stdout
+    unknown = _redstar_run(profile, tmp_path, "--until", "sft_subset")
+    assert unknown.returncode == 2 and "unknown asset 'sft_subset'" in unknown.stderr
 
 
 def _free_port() -> int:

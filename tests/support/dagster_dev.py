@@ -97,7 +97,9 @@ class Dagit:
 
 
 @contextlib.contextmanager
-def dagster_dev(home: Path, profile: Path | str, log: Path) -> Iterator[Dagit]:
+def dagster_dev(
+    home: Path, profile: Path | str, log: Path, location: tuple[str, ...] = ("-w", "workspace.yaml")
+) -> Iterator[Dagit]:
     """`dagster dev` as `make ui` starts it, with its own DAGSTER_HOME, data root and profile."""
     (home / "dagster_home").mkdir(parents=True, exist_ok=True)
     (home / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
@@ -110,7 +112,7 @@ def dagster_dev(home: Path, profile: Path | str, log: Path) -> Iterator[Dagit]:
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [BIN / "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+            [BIN / "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), *location],
             cwd=ROOT,
             env=env,
             stdout=out,
