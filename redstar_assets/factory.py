@@ -58,6 +58,7 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
         rl_checkpoints,
     )
     launch = resolve_launch(profile.launch, where)
+    redstar = RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data"))
     executor = (
         in_process_executor if profile.launch.get("executor", "in_process") == "in_process" else multiprocess_executor
     )
@@ -75,7 +76,7 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
             ablation_report,
         ],
         resources={
-            "redstar": RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data")),
+            "redstar": redstar,
             "launcher": launcher_resource(launch),
             "pipes_subprocess_client": PipesSubprocessClient(),
         },
@@ -87,6 +88,6 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
             )
         ],
         sensors=[build_source_sensor(profile, automation.tick_seconds), automation_sensor(automation)],
-        schedules=build_schedules(profile, automation),
+        schedules=build_schedules(profile, automation, redstar),
         executor=executor,
     )

@@ -41,6 +41,7 @@ class Node:
     partition: str | None
     data_version: str | None = None
     config_hash: str | None = None
+    code_commit: str | None = None
     materialized_at: float | None = None
     run_id: str | None = None
     config: dict = field(default_factory=dict)
@@ -55,6 +56,7 @@ class Node:
             "partition": self.partition,
             "data_version": self.data_version,
             "config_hash": self.config_hash,
+            "code_commit": self.code_commit,
             "materialized_at": self.materialized_at,
             "run_id": self.run_id,
             "config": self.config,
@@ -92,6 +94,7 @@ def walk(instance: DagsterInstance, asset: str, partition: str | None, _seen: se
     meta = mat.metadata
     node.data_version = (mat.tags or {}).get("dagster/data_version")
     node.config_hash = _value(meta.get("config_hash"))
+    node.code_commit = _value(meta.get("code_commit"))
     node.config = _value(meta.get("config")) or {}
     node.inputs = _value(meta.get("input_data_versions")) or {}
     node.materialized_at = event.timestamp
@@ -118,7 +121,12 @@ def render(node: Node, depth: int = 0) -> list[str]:
     if node.repeated:
         return [f"{pad}{label}  data_version={node.data_version}  (shown above)"]
     head = f"{pad}{label}  data_version={node.data_version}  config_hash={node.config_hash}"
-    lines = [f"{head}  at {when}  run {node.run_id[:8]}"]
+    code = (
+        f"  code {node.code_commit[:12]}{'-dirty' if node.code_commit.endswith('-dirty') else ''}"
+        if node.code_commit
+        else ""
+    )
+    lines = [f"{head}  at {when}  run {node.run_id[:8]}{code}"]
     shown = {k: node.config[k] for k in HIGHLIGHTS.get(node.asset, ()) if k in node.config}
     if node.asset == "sft_checkpoints":
         shown["subset_hash"] = next(iter((node.inputs.get("sft_subsets") or {}).values()), None)

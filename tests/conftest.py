@@ -76,7 +76,7 @@ class TinyRun:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> TinyRun:
     """The whole `demo-tiny` graph through `redstar run`'s own code (plan from the graph, one in-process
-    run per step) on an ephemeral instance; shared by the tests that read what it made."""
+    run per step) into a fresh persistent instance; shared by the tests that read what it made."""
     from dagster import DagsterInstance
 
     from redstar_assets.factory import build_definitions
@@ -84,12 +84,15 @@ def tiny_run(tmp_path_factory) -> TinyRun:
     from redstar_assets.run_command import execute, register_sources
     from redstar_assets.run_plan import plan_steps
 
-    data = tmp_path_factory.mktemp("tiny-run") / "data"
+    root = tmp_path_factory.mktemp("tiny-run")
+    data = root / "data"
+    (root / "dagster_home").mkdir()
+    (root / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
     mp = pytest.MonkeyPatch()
     mp.setenv("REDSTAR_HOME", str(data))
     profile = load_profile("demo-tiny")
     defs = build_definitions(profile, str(data))
-    instance = DagsterInstance.ephemeral()
+    instance = DagsterInstance.from_config(str(root / "dagster_home"))  # persistent, with the project's pools
     register_sources(instance, profile, data)
     results: list = []
     failed = execute(defs, instance, plan_steps(defs, instance), {}, on_done=lambda s, r, t, n: results.append(r))

@@ -19,7 +19,6 @@ from dagster import (
 from redstar_assets.automation import condition
 from redstar_assets.factory import build_definitions
 from redstar_assets.profile import load_profile
-from redstar_assets.resources import RedstarHome
 
 
 def _toy():
@@ -81,25 +80,23 @@ def test_manual_and_cron_policies():
     assert "on cron 0 3 * * *" in condition({"cron": "0 3 * * *"}).get_label()
 
 
-def _nightly(profile):
-    defs = build_definitions(profile)
+def _nightly(profile, home):
+    defs = build_definitions(profile, str(home))
     return next(s for s in defs.schedules if s.name == "nightly_evaluation")
 
 
 def test_nightly_evaluation_skips_when_nothing_changed_and_rescores_what_did(tiny_run, tmp_path, monkeypatch):
-    context = build_schedule_context(
-        instance=tiny_run.instance, resources={"redstar": RedstarHome(home=str(tiny_run.data))}
-    )
-    result = _nightly(tiny_run.profile)(context)
+    context = build_schedule_context(instance=tiny_run.instance)
+    result = _nightly(tiny_run.profile, tiny_run.data)(context)
     assert isinstance(result, SkipReason) and "no checkpoint, benchmark file" in result.skip_message
 
     changed = tmp_path / "more-samples.yaml"  # new sampling for evaluation: every experiment's scores are stale
     changed.write_text("extends: demo-tiny\nname: demo-tiny\nevaluation: {samples: 3}\n")
-    requests = _nightly(load_profile(str(changed)))(context)
+    requests = _nightly(load_profile(str(changed)), tiny_run.data)(context)
     assert sorted(r.partition_key for r in requests) == sorted(e.name for e in tiny_run.profile.experiments)
 
     monkeypatch.setattr("redstar_assets.evaluation.fingerprint.VERIFIER_VERSION", "verify-v999")
-    requests = _nightly(tiny_run.profile)(context)
+    requests = _nightly(tiny_run.profile, tiny_run.data)(context)
     assert len(requests) == len(tiny_run.profile.experiments)
 
 

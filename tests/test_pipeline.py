@@ -45,6 +45,9 @@ def test_every_asset_declares_a_code_version_and_records_the_commit(materialized
     assert versions["verified_traces"].startswith("verify-v") and "arith-v1" in versions["teacher_traces"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     assert _metadata(instance, "raw_problems", "arith-add")["code_commit"].value.startswith(head)
+    from redstar_assets.lineage_query import render, walk
+
+    assert f"code {head[:12]}" in "\n".join(render(walk(instance, "benchmark_scores", "cot-random-40")))
 
 
 def test_lineage_metadata_on_every_asset(materialized):
@@ -165,9 +168,7 @@ def test_lineage_from_a_score_names_subset_hash_teacher_and_recipe(materialized)
 
 def test_grpo_experiment_trains_from_its_sft_checkpoint_with_verifier_rewards(materialized):
     instance, data, _, _ = materialized
-    meta = _metadata(instance, "rl_checkpoints", "cot-random-20-grpo")
+    meta = _metadata(instance, "rl_checkpoints", "cot-random-20")
     assert meta["steps"].value == 2 and meta["groups"].value > 0
-    lineage = json.loads(
-        (data / "rl_checkpoints" / "cot-random-20-grpo" / "model" / "redstar_lineage.json").read_text()
-    )
+    lineage = json.loads((data / "rl_checkpoints" / "cot-random-20" / "model" / "redstar_lineage.json").read_text())
     assert lineage["rl_method"] == "grpo" and lineage["sft_checkpoint_hash"]

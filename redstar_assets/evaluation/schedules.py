@@ -38,7 +38,7 @@ def stale_evaluations(instance, store, profile: Profile) -> list[str]:
     return stale
 
 
-def build_schedules(profile: Profile, spec: AutomationSpec) -> list[ScheduleDefinition]:
+def build_schedules(profile: Profile, spec: AutomationSpec, redstar: RedstarHome) -> list[ScheduleDefinition]:
     status = DefaultScheduleStatus.RUNNING if spec.enabled else DefaultScheduleStatus.STOPPED
     schedules: list[ScheduleDefinition] = []
     nightly = spec.schedules.get("nightly_evaluation")
@@ -50,7 +50,7 @@ def build_schedules(profile: Profile, spec: AutomationSpec) -> list[ScheduleDefi
             target=AssetSelection.assets("benchmark_scores"),
             default_status=status,
         )
-        def nightly_evaluation(context: ScheduleEvaluationContext, redstar: RedstarHome):
+        def nightly_evaluation(context: ScheduleEvaluationContext):
             """Re-scores the experiments whose newest checkpoints, benchmark files, sampling or verifier
             version changed since their last scores; skips (and says why) when none did."""
             stale = stale_evaluations(context.instance, redstar.store(), profile)
