@@ -1,17 +1,13 @@
 """The project as a new user meets it: the `redstar` command on a user's profile, a malformed source
 file quarantined without losing good rows, a terminal that shows one line per run and keeps the rest
-in a log file, the paper's profile validated without a GPU, and the real Dagster webserver answering
-with all ten assets. (The whole graph through `redstar run`'s code is `tiny_run`; through the UI and
-the daemon, test_daemon.py.)"""
+in a log file, and the paper's profile validated without a GPU. (The whole graph through `redstar
+run`'s code is `tiny_run`; through the real webserver, daemon and UI's GraphQL, test_daemon.py.)"""
 
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +100,7 @@ def test_redstar_run_on_a_users_profile_with_a_malformed_file_source(tmp_path):
     assert "sft_subsets [cot-random-40]: ok" in out.stdout and "sft_checkpoints" not in out.stdout
     # one line per run on the terminal; Dagster's own log lines and warnings go to the log file it names
     runs = [line for line in out.stdout.splitlines() if re.match(r"\[\s*[\d.]+s\] ", line)]
-    assert len(runs) == 2 + 4 and "STEP_SUCCESS" not in out.stdout + out.stderr
+    assert len(runs) == 2 + 3 and "STEP_SUCCESS" not in out.stdout + out.stderr
     log = Path(re.search(r"full log: (\S+)", out.stdout)[1])
     assert "STEP_SUCCESS" in log.read_text() and "my-pool" in log.read_text()
     import polars as pl
@@ -131,48 +127,6 @@ def test_redstar_run_on_a_users_profile_with_a_malformed_file_source(tmp_path):
     assert f"data_version={subset_hash}" in lineage.stdout and "teacher_traces[my-pool]" in lineage.stdout
     unknown = _redstar_run(profile, tmp_path, "--until", "sft_subset")
     assert unknown.returncode == 2 and "unknown asset 'sft_subset'" in unknown.stderr
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_webserver_serves_all_ten_assets(tmp_path, pipeline_asset_names):
-    port = _free_port()
-    proc = subprocess.Popen(
-        [BIN / "dagster-webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=_env(tmp_path, REDSTAR_PROFILE="demo"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                info = json.loads(urllib.request.urlopen(f"{base}/server_info", timeout=5).read())
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(1)
-        assert "dagster_webserver_version" in info
-        query = json.dumps({"query": "{ assetNodes { assetKey { path } } }"}).encode()
-        deadline = time.time() + 60
-        while True:
-            req = urllib.request.Request(f"{base}/graphql", data=query, headers={"Content-Type": "application/json"})
-            nodes = json.loads(urllib.request.urlopen(req, timeout=30).read())["data"]["assetNodes"]
-            if nodes or time.time() > deadline:
-                break
-            time.sleep(1)
-        keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
-        assert keys == pipeline_asset_names
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_recipe_larger_than_the_pool_fails_with_recipe_and_counts(tmp_path):

@@ -87,6 +87,6 @@ def test_run_plan_follows_the_graph_and_its_partitions(tmp_path):
     order = [s.keys[0].to_user_string() for s in steps]
     assert order.index("sft_subsets") > 1 and order[-1] == "ablation_report"
     assert order.index("benchmark_scores") > max(i for i, a in enumerate(order) if a == "rl_checkpoints")
-    assert len([s for s in steps if s.keys[0].to_user_string() == "sft_checkpoints"]) == 4
+    assert len([s for s in steps if s.keys[0].to_user_string() == "sft_checkpoints"]) == 3
     until = plan_steps(defs, instance, until="sft_subsets")
     assert {s.keys[0].to_user_string() for s in until} == {"raw_problems", "sft_subsets"}

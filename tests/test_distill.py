@@ -184,7 +184,10 @@ def test_killed_distillation_resumes_with_only_the_missing_samples(server, tmp_p
             time.sleep(0.05)
             if (tmp_path / "cache.sqlite").exists():
                 with sqlite3.connect(tmp_path / "cache.sqlite") as db:
-                    committed = db.execute("SELECT count(*) FROM samples").fetchone()[0]
+                    try:
+                        committed = db.execute("SELECT count(*) FROM samples").fetchone()[0]
+                    except sqlite3.OperationalError:  # the file exists a moment before its table does
+                        continue
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         with sqlite3.connect(tmp_path / "cache.sqlite") as db:
