@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +23,13 @@ STAGES = ("teacher", "training", "evaluation")
 SETTING_KEYS = ("launcher", "config_file", "processes", "threads")
 
 
-@dataclass(frozen=True)
-class LaunchSpec:
-    """One stage's `launch:` settings as the profile states them (validated at load)."""
+class StageLaunch(Config):
+    """How one stage's entry points start: the profile's `launch:` settings for it, validated at load."""
 
-    launcher: str = "python"
-    config_file: str = ""  # accelerate: its --config_file (relative paths are under configs/)
+    launcher: str = "python"  # python | accelerate | torchrun
+    config_file: str = ""  # accelerate's --config_file (relative paths are under configs/)
     processes: int = 1  # accelerate --num_processes / torchrun --nproc_per_node
     threads: int = max(1, min(2, os.cpu_count() or 1))  # torch / OpenMP threads per process
-
-
-class StageLaunch(Config):
-    """How one stage's entry points start; see LaunchSpec."""
-
-    launcher: str = "python"
-    config_file: str = ""
-    processes: int = 1
-    threads: int = 1
 
 
 def _command(python: str, settings: StageLaunch, module: str, config_path: str) -> list[str]:
@@ -115,7 +104,7 @@ def _setting(where: str, entry: str, key: str, value: Any) -> Any:
     return value
 
 
-def resolve_launch(block: dict[str, Any], where: str = "profile") -> dict[str, LaunchSpec]:
+def resolve_launch(block: dict[str, Any], where: str = "profile") -> dict[str, StageLaunch]:
     """Each stage's launch settings: the block's top-level settings, then the stage's own section."""
     from redstar_assets.profile_checks import check_keys
 
@@ -131,7 +120,7 @@ def resolve_launch(block: dict[str, Any], where: str = "profile") -> dict[str, L
         own = block.get(stage) or {}
         check_keys(where, f"launch.{stage}", own, SETTING_KEYS)
         settings = {**shared, **{k: _setting(where, f"launch.{stage}", k, v) for k, v in own.items()}}
-        resolved[stage] = LaunchSpec(**settings)
+        resolved[stage] = StageLaunch(**settings)
     return resolved
 
 
@@ -143,7 +132,6 @@ def reported(invocation) -> dict[str, Any]:
     return messages[-1]
 
 
-def launcher_resource(launch: dict[str, LaunchSpec]) -> ModelLauncher:
+def launcher_resource(launch: dict[str, StageLaunch]) -> ModelLauncher:
     """The resource for a profile's resolved per-stage launch settings."""
-    stages = {stage: StageLaunch(**vars(spec)) for stage, spec in launch.items()}
-    return ModelLauncher(**stages)
+    return ModelLauncher(**launch)
