@@ -29,7 +29,7 @@ run: venv
 	$(BIN)/redstar run --profile demo
 
 test: venv sandbox
-	$(BIN)/pytest -q -rs
+	$(BIN)/pytest -q -rs --durations=12
 
 test-fast: venv sandbox
 	$(BIN)/pytest -q -m "not slow"

@@ -13,6 +13,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from support.dagster_dev import BIN, ROOT, dagster_dev
 
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+GPU_ASSETS = {"sft_checkpoints", "rl_checkpoints", "benchmark_scores"}
 
 
 def _data_versions(instance) -> dict[tuple[str, str | None], str]:
@@ -36,6 +37,23 @@ def _materialized_after(instance, asset: str, since: float) -> dict[str | None, 
     for r in records:
         out.setdefault(r.partition_key, []).append(r.asset_materialization)
     return out
+
+
+def _model_step_spans(instance, run_ids: list[str]) -> list[tuple[float, float]]:
+    """(start, end) of every model step (the `gpu` pool's assets) in the given runs."""
+    from dagster import DagsterEventType
+
+    spans = []
+    for run_id in run_ids:
+        run = instance.get_run_by_id(run_id)
+        if not {k.to_user_string() for k in run.asset_selection} & GPU_ASSETS:
+            continue
+        times = {}
+        for kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS):
+            records = instance.get_records_for_run(run_id, of_type=kind).records
+            times[kind] = records[0].event_log_entry.timestamp
+        spans.append((times[DagsterEventType.STEP_START], times[DagsterEventType.STEP_SUCCESS]))
+    return sorted(spans)
 
 
 def _subset_hashes(data) -> dict[str, str]:
@@ -69,6 +87,9 @@ def test_materialize_all_then_an_inbox_file_flows_to_a_new_report(tmp_path, tiny
         assert status in ("COMPLETED", "COMPLETED_SUCCESS") and all(r["status"] == "SUCCESS" for r in runs)
         instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
         assert _data_versions(instance) == _data_versions(tiny_run.instance)  # same data as `redstar run`
+        # the gpu pool (limit 1 on any fresh instance): model steps queued, none failed, none overlapped
+        spans = _model_step_spans(instance, [r["runId"] for r in runs])
+        assert len(spans) == 3 + 2 + 4 and all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
 
         # 3. The CLI reads what the UI made: the ablation table and a score's lineage.
         env = {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "REDSTAR_HOME": str(data), "PATH": str(BIN)}
