@@ -81,16 +81,27 @@ def _prepare_trainer_dir(trainer_dir: Path, cfg: SFTRunConfig) -> bool:
     return False
 
 
+def check_inputs(cfg: SFTRunConfig) -> None:
+    """Bad input fails here, in a second, before torch, transformers and TRL are even imported."""
+    import polars as pl
+
+    if not cfg.tiny_spec and not Path(cfg.base_model).exists() and cfg.base_model.count("/") != 1:
+        raise SystemExit(f"base_model {cfg.base_model!r} is neither a model folder nor a hub id (org/name)")
+    if not Path(cfg.train_file).exists():
+        raise SystemExit(f"train_file {cfg.train_file!r} does not exist")
+    if pl.scan_parquet(cfg.train_file).select(pl.len()).collect().item() == 0:
+        raise SystemExit(f"{cfg.train_file}: the subset has no rows; nothing to train on")
+
+
 def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
     """Trains, saves a Hugging Face folder with lineage card, reloads it and generates once."""
+    check_inputs(cfg)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     torch.set_num_threads(cfg.threads)
     ensure_base_model(cfg.base_model, cfg.tiny_spec)
-    if not Path(cfg.base_model).exists() and cfg.base_model.count("/") != 1:
-        raise SystemExit(f"base_model {cfg.base_model!r} is neither a model folder nor a hub id (org/name)")
     dataset = load_messages(cfg.train_file)
     out = Path(cfg.output_dir)
     reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt)

@@ -36,7 +36,7 @@ def test_importing_definitions_loads_no_model_libraries():
 
 def test_dagster_definitions_validate(tmp_path):
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    for profile in ("demo", "demo-tiny", "redstar-math"):
+    for profile in ("demo", "redstar-math"):
         out = subprocess.run(
             [dagster, "definitions", "validate", "-w", "workspace.yaml"],
             cwd=ROOT,
