@@ -100,8 +100,7 @@ def main() -> int:
         pool = home / "pool.jsonl"
         profile = home / "incremental.yaml"
         profile.write_text(
-            f"extends: {ns.profile}\nname: {base.name}\n"
-            f"sources: [{{name: pool, kind: file, path: '{pool}'}}]\n"
+            f"extends: {ns.profile}\nname: {base.name}\nsources: [{{name: pool, kind: file, path: '{pool}'}}]\n"
         )
         results = []
         for label, extra in (
