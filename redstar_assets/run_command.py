@@ -26,11 +26,14 @@ from redstar_assets.run_plan import Step, plan_steps
 
 
 def register_sources(instance: DagsterInstance, profile: Profile, home: Path) -> None:
-    """What the source sensor does on its first tick, done now so the plan sees every source."""
+    """What the source sensor does on its tick, done now so the plan holds exactly the profile's sources."""
     existing = set(instance.get_dynamic_partitions(source_partitions.name))
-    missing = [k for k in source_partition_keys(profile, home) if k not in existing]
+    wanted = source_partition_keys(profile, home)
+    missing = [k for k in wanted if k not in existing]
     if missing:
         instance.add_dynamic_partitions(source_partitions.name, missing)
+    for stale in sorted(existing - set(wanted)):
+        instance.delete_dynamic_partition(source_partitions.name, stale)
 
 
 def _root_cause(event) -> str:

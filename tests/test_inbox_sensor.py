@@ -6,7 +6,7 @@ import json
 import os
 
 import polars as pl
-from dagster import DagsterInstance, build_sensor_context
+from dagster import AddDynamicPartitionsRequest, DagsterInstance, build_sensor_context
 
 from redstar_assets.factory import build_definitions
 from redstar_assets.profile import load_profile
@@ -22,7 +22,11 @@ def _evaluate(sensor, instance, home, cursor=None):
 
 def _apply(instance, result):
     for request in result.dynamic_partitions_requests:
-        instance.add_dynamic_partitions("sources", list(request.partition_keys))
+        if isinstance(request, AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions("sources", list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition("sources", key)
 
 
 def test_sources_and_inbox_files_become_partitions_and_a_changed_file_is_curated_again(tmp_path, monkeypatch):
@@ -40,8 +44,11 @@ def test_sources_and_inbox_files_become_partitions_and_a_changed_file_is_curated
     defs = build_definitions(load_profile("demo-tiny"), str(home))
     sensor = next(s for s in defs.sensors if s.name == "source_partitions_sensor")
     instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("sources", ["another-profiles-source"])
     first = _evaluate(sensor, instance, home)
-    assert first.dynamic_partitions_requests[0].partition_keys == ["arith-add", "inbox-new-batch"]
+    added, deleted = first.dynamic_partitions_requests
+    assert added.partition_keys == ["arith-add", "inbox-new-batch"]
+    assert deleted.partition_keys == ["another-profiles-source"]  # not this profile's, not in the inbox
     assert first.run_requests == []  # registering is all; automation or the user decides what runs
     _apply(instance, first)
     again = _evaluate(sensor, instance, home, first.cursor)

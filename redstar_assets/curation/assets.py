@@ -23,6 +23,7 @@ from redstar_assets.curation.partitions import recipe_partitions
 from redstar_assets.curation.subsets import select_traces, subset_hash, subset_messages
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.problems.inbox import written_sources
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
@@ -128,15 +129,15 @@ def build_curation_assets(
         `messages` a student trains on, with a content hash over ids, recipe and target format: the
         data version, so a recipe whose selection did not change triggers nothing downstream."""
         recipe = profile.subset_recipes[context.partition_key]
-        return materialize_subset(redstar, recipe)
+        return materialize_subset(redstar, recipe, profile)
 
     return [difficulty_scores, sft_subsets]
 
 
-def materialize_subset(redstar: RedstarHome, recipe):
+def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     """Selects, writes and describes one recipe's subset; yields its materialization and check."""
     store = redstar.store()
-    sources = store.partitions("difficulty_scores")
+    sources = written_sources(profile, store, "difficulty_scores")
     verified = store.read_all("verified_traces", sources)
     difficulty = store.read_all("difficulty_scores", sources)
     picked = select_traces(verified, difficulty, recipe)

@@ -25,6 +25,7 @@ from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.report import ablation_table, markdown_table, plot_scaling, plot_strategies
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata
+from redstar_assets.problems.inbox import written_sources
 from redstar_assets.problems.normalize import problem_id
 from redstar_assets.profile import Profile, spec_hash
 from redstar_assets.resources import RedstarHome
@@ -94,7 +95,8 @@ def build_evaluation_assets(
         reused instead of generating again."""
         exp = profile.experiment(context.partition_key)
         store = redstar.store()
-        pool = store.read_all("problems")["problem_id"].to_list() if store.partitions("problems") else []
+        sources = written_sources(profile, store, "problems")
+        pool = store.read_all("problems", sources)["problem_id"].to_list() if sources else []
         bench_files, overlaps, sizes, heldout = [], {}, {}, {}
         for spec in profile.benchmarks:
             frame, overlaps[spec["name"]] = build_benchmark(spec, set(pool))
@@ -155,7 +157,7 @@ def build_evaluation_assets(
                             if stage != "base"
                         },
                         "base_model": inputs["models"].get("base"),
-                        "problems": store.versions("problems"),
+                        "problems": store.versions("problems", sources),
                     },
                 ),
             },
@@ -213,7 +215,10 @@ def build_evaluation_assets(
                 "strategy_plot": MetadataValue.md(strategies.markdown),
                 "rows": table.height,
                 "experiments": table["experiment"].n_unique(),
-                **lineage_metadata({"profile": profile.name}, {"benchmark_scores": store.versions("benchmark_scores")}),
+                **lineage_metadata(
+                    {"profile": profile.name},
+                    {"benchmark_scores": store.versions("benchmark_scores", [e.name for e in profile.experiments])},
+                ),
             },
             data_version=DataVersion(version),
         )

@@ -25,6 +25,14 @@ def source_partition_keys(profile: Profile, home: Path) -> list[str]:
     return [s["name"] for s in profile.sources] + [inbox_partition(p) for p in inbox_files(home)]
 
 
+def written_sources(profile: Profile, store, asset: str) -> list[str]:
+    """The profile's source partitions (declared and inbox) that `asset` has written: the pool that
+    subsets, RL data and held-out filtering read. Folders left by another profile in the same data
+    root are not part of it."""
+    wanted = set(source_partition_keys(profile, store.root))
+    return [p for p in store.partitions(asset) if p in wanted]
+
+
 def source_spec(profile: Profile, partition: str, home: Path) -> dict[str, Any]:
     """A profile's declared source, or an inbox file read through the profile's `inbox` mapping."""
     if partition.startswith(INBOX_PREFIX):

@@ -29,23 +29,26 @@ def build_source_sensor(profile: Profile, tick_seconds: int) -> SensorDefinition
     )
     def source_partitions_sensor(context: SensorEvaluationContext, redstar: RedstarHome) -> SensorResult:
         """Keeps the `sources` partitions equal to the profile's sources plus the JSONL/Parquet files in
-        REDSTAR_HOME/inbox, so a fresh instance already lists what there is to materialize. New
-        partitions are only registered: automation (or the user) materializes them. A file that changed
-        since it was curated (new modification time) is curated again, since Dagster cannot see the file."""
+        REDSTAR_HOME/inbox, so a fresh instance already lists what there is to materialize (and a
+        source that left the profile or the inbox leaves the list; its history stays). New partitions
+        are only registered: automation (or the user) materializes them. A file that changed since it
+        was curated (new modification time) is curated again, since Dagster cannot see the file."""
         seen: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
         existing = set(context.instance.get_dynamic_partitions(source_partitions.name))
         root = redstar.store().root
-        new_keys = [k for k in source_partition_keys(profile, root) if k not in existing]
+        wanted = source_partition_keys(profile, root)
+        new_keys = [k for k in wanted if k not in existing]
+        stale = sorted(existing - set(wanted))  # another profile's sources, or a file taken out of the inbox
         requests = []
         for path in inbox_files(root):
             key, mtime = inbox_partition(path), path.stat().st_mtime
             if key in existing and key in seen and seen[key] != mtime:
                 requests.append(RunRequest(partition_key=key, run_key=f"{key}@{mtime}"))
             seen[key] = mtime
+        changes = [source_partitions.build_add_request(new_keys)] if new_keys else []
+        changes += [source_partitions.build_delete_request(stale)] if stale else []
         return SensorResult(
-            run_requests=requests,
-            dynamic_partitions_requests=[source_partitions.build_add_request(new_keys)] if new_keys else [],
-            cursor=json.dumps(seen, sort_keys=True),
+            run_requests=requests, dynamic_partitions_requests=changes, cursor=json.dumps(seen, sort_keys=True)
         )
 
     return source_partitions_sensor

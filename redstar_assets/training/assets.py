@@ -14,6 +14,7 @@ from dagster import (
 
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata
+from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 from redstar_assets.training.base_models import base_model_ref
@@ -112,7 +113,7 @@ def build_training_assets(
         method = recipe.pop("method", "dpo")
         max_pairs = recipe.pop("max_pairs", None)
         max_problems = recipe.pop("max_problems", 64)
-        sources = store.partitions("verified_traces")
+        sources = written_sources(profile, store, "verified_traces")
         verified_frame = store.read_all("verified_traces", sources)
         if method == "grpo":
             data = verified_frame.select("problem", "answer").unique(maintain_order=True).head(max_problems)
