@@ -9,7 +9,7 @@ import pytest
 
 from redstar_assets.curation.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.curation.dedupe import canonical, exact_duplicates, near_duplicates
-from redstar_assets.problems.registry import RegistryError, load_benchmark, load_registry
+from redstar_assets.problems.registry import RegistryError, load_benchmark, load_registry, read_benchmark
 
 SHARED = ["math500", "aime2024", "aime2025", "amc2023", "gsm8k", "olympiadbench", "humaneval"]
 
@@ -186,3 +186,49 @@ def test_difficulty_scores_use_the_scorer_and_the_learned_model(tmp_path, benchm
     assert learned["learned_difficulty"].is_not_null().all()
     again, _ = learned_model({"train_on": str(tmp_path / "levels.jsonl")}, str(tmp_path))  # reused from the cache
     assert again.predict(["What is $1+1$?"])[0] == model.predict(["What is $1+1$?"])[0]
+
+
+def test_math_hard_keeps_level_5_rows_of_a_math_style_file(tmp_path, benchmarks):
+    """MATH's files say "Level 5"; the registry's `filter: {level: 5}` compares normalized values."""
+    rows = benchmarks["math500"].head(40).to_dicts()
+    (tmp_path / "math_test.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {"problem": r["problem"], "solution": f"so \\boxed{{{r['answer']}}}", "level": f"Level {r['level']}"}
+            )
+            + "\n"
+            for r in rows
+        )
+    )
+    hard = load_benchmark("math-hard", tmp_path)
+    expected = sum(r["level"] == 5 for r in rows)
+    assert expected > 0 and hard.height == expected and set(hard["level"].to_list()) == {5}
+
+
+def test_mappings_build_fields_from_templates_and_dotted_paths_and_bad_rows_are_left_out(tmp_path):
+    (tmp_path / "nested.jsonl").write_text(
+        "".join(
+            json.dumps({**r, "Question": "How many?", "src": "s"}) + "\n"
+            for r in [
+                {"Body": "Ann has 3 apples.", "ans": "3", "n": 1, "meta": {"task": "Count"}},
+                {"Body": "Bo has 2.", "ans": "", "n": 2, "meta": {"task": "count"}},
+                {"Body": "Cy has 4.", "ans": "4", "n": 3, "meta": {"task": "sort"}},
+                {"Body": "Di has 5.", "ans": "5", "n": 4, "meta": {"task": "count "}},
+            ]
+        )
+    )
+    (tmp_path / "registry.yaml").write_text(
+        "benchmarks:\n  mini:\n    path: nested.jsonl\n"
+        "    mapping: {problem: '{Body} {Question}', answer: ans, id: '{src}/{n}'}\n"
+        "    filter: {meta.task: count}\n"
+    )
+    registry = load_registry(tmp_path / "registry.yaml")
+    read = read_benchmark("mini", tmp_path, registry)
+    assert read.items.select("item_id", "problem", "answer").rows() == [
+        ("s/1", "Ann has 3 apples. How many?", "3"),
+        ("s/4", "Di has 5. How many?", "5"),
+    ]
+    assert len(read.left_out) == 1 and read.left_out[0]["row"] == 2
+    assert "nested.jsonl:2: field 'ans': missing or empty answer" in read.left_out[0]["reason"]
+    with pytest.raises(RegistryError, match=r"nested.jsonl:2: field 'ans'"):
+        load_benchmark("mini", tmp_path, registry)  # decontamination's strict read

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,59 @@ class Benchmark:
 
     def source(self, field_name: str) -> str:
         return self.mapping.get(field_name, field_name)
+
+    def value(self, rec: dict, field_name: str) -> Any:
+        """The row's value for a target field: a field name, a dotted path into nested fields
+        (`metadata.task`), or a template over several fields (`"{Body} {Question}"`)."""
+        return field_value(rec, self.source(field_name))
+
+
+@dataclass(frozen=True)
+class BenchmarkRead:
+    """A benchmark's usable items, and the rows left out with the file, row, field and reason."""
+
+    items: pl.DataFrame
+    left_out: list[dict]
+
+
+TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
+LABELLED_NUMBER = re.compile(r"[^\W\d_]*\s*(-?\d+(?:\.\d+)?)")  # "Level 5", "5", "grade 3.5"
+
+
+def field_value(rec: dict, spec: str) -> Any:
+    if "{" in spec:
+        parts = {name: field_value(rec, name) for name in TEMPLATE_FIELD.findall(spec)}
+        if any(v is None for v in parts.values()):
+            return None
+        return TEMPLATE_FIELD.sub(lambda m: str(parts[m[1]]), spec)
+    if spec in rec or "." not in spec:
+        return rec.get(spec)
+    value: Any = rec
+    for step in spec.split("."):
+        if not isinstance(value, dict) or step not in value:
+            return None
+        value = value[step]
+    return value
+
+
+def normalized(value: Any) -> Any:
+    """What a filter compares: numbers as floats ("Level 5" = 5 = 5.0), text stripped and lower-cased."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().lower()
+    labelled = LABELLED_NUMBER.fullmatch(text)
+    return float(labelled[1]) if labelled else text
+
+
+def keeps(bench: Benchmark, rec: dict) -> bool:
+    """The registry's `filter`: every mapped field equals its value (or one of a list of values)."""
+    for key, wanted in bench.filter.items():
+        options = wanted if isinstance(wanted, list) else [wanted]
+        if normalized(bench.value(rec, key)) not in {normalized(o) for o in options}:
+            return False
+    return True
 
 
 def load_registry(path: str | Path | None = None) -> dict[str, Benchmark]:
@@ -129,44 +183,60 @@ def _mapped(bench: Benchmark, target: str) -> str:
     return f"benchmark {bench.name!r} maps {target} <- {bench.source(target)!r}"
 
 
-def load_benchmark(name: str, data_dir: str | Path | None = None, registry: dict | None = None) -> pl.DataFrame:
-    """The benchmark's items in the registry's common columns; a bad row raises naming file, row, field."""
+def _item(name: str, bench: Benchmark, n: int, rec: dict, where: str) -> dict:
+    problem = bench.value(rec, "problem")
+    if not problem or not str(problem).strip():
+        raise RegistryError(
+            f"{where}: field {bench.source('problem')!r}: missing or empty problem ({_mapped(bench, 'problem')})"
+        )
+    raw_answer = bench.value(rec, "answer")
+    if raw_answer is None or raw_answer == "":
+        raise RegistryError(
+            f"{where}: field {bench.source('answer')!r}: missing or empty answer ({_mapped(bench, 'answer')})"
+        )
+    answer, _ = _answer(raw_answer, bench, where)
+    tolerance = bench.value(rec, "tolerance")
+    level = normalized(bench.value(rec, "level"))
+    item_id = bench.value(rec, "id")
+    return {
+        "benchmark": name,
+        "item_id": str(n if item_id is None else item_id),
+        "problem": str(problem),
+        "answer": answer,
+        "answer_format": bench.answer_format,
+        "verifier": bench.verifier,
+        "level": int(level) if isinstance(level, float) else None,
+        "subject": bench.value(rec, "subject"),
+        "tests": bench.value(rec, "tests"),
+        "entry_point": bench.value(rec, "entry_point"),
+        "tolerance": float(tolerance) if tolerance not in (None, "") else None,
+    }
+
+
+def read_benchmark(name: str, data_dir: str | Path | None = None, registry: dict | None = None) -> BenchmarkRead:
+    """The benchmark's items in the registry's common columns. A row that cannot be used (no problem,
+    an empty answer, an answer of the wrong shape) is left out and listed, so it does not sink the rest."""
     registry = registry or load_registry()
     if name not in registry:
         raise RegistryError(f"unknown benchmark {name!r}; registered: {sorted(registry)}")
     bench = registry[name]
     label, rows = _rows(bench, Path(data_dir) if data_dir else benchmarks_dir())
-    out = []
+    out, left_out = [], []
     for n, rec in rows:
-        where = f"{label}:{n}"
-        if any(rec.get(bench.source(k)) != v for k, v in bench.filter.items()):
+        if not keeps(bench, rec):
             continue
-        problem = rec.get(bench.source("problem"))
-        if not problem or not str(problem).strip():
-            raise RegistryError(
-                f"{where}: field {bench.source('problem')!r}: missing or empty problem ({_mapped(bench, 'problem')})"
-            )
-        raw_answer = rec.get(bench.source("answer"))
-        if raw_answer is None or raw_answer == "":
-            raise RegistryError(
-                f"{where}: field {bench.source('answer')!r}: missing or empty answer ({_mapped(bench, 'answer')})"
-            )
-        answer, _ = _answer(raw_answer, bench, where)
-        tolerance = rec.get(bench.source("tolerance"))
-        level = rec.get(bench.source("level"))
-        out.append(
-            {
-                "benchmark": name,
-                "item_id": str(rec.get(bench.source("id"), n)),
-                "problem": str(problem),
-                "answer": answer,
-                "answer_format": bench.answer_format,
-                "verifier": bench.verifier,
-                "level": int(str(level).removeprefix("Level ")) if level not in (None, "") else None,
-                "subject": rec.get(bench.source("subject")),
-                "tests": rec.get(bench.source("tests")),
-                "entry_point": rec.get(bench.source("entry_point")),
-                "tolerance": float(tolerance) if tolerance not in (None, "") else None,
-            }
-        )
-    return pl.DataFrame(out, schema=BENCHMARK_SCHEMA)
+        where = f"{label}:{n}"
+        try:
+            out.append(_item(name, bench, n, rec, where))
+        except RegistryError as exc:
+            left_out.append({"file": label, "row": n, "reason": str(exc)})
+    return BenchmarkRead(pl.DataFrame(out, schema=BENCHMARK_SCHEMA), left_out)
+
+
+def load_benchmark(name: str, data_dir: str | Path | None = None, registry: dict | None = None) -> pl.DataFrame:
+    """The benchmark's items, every row usable: the first bad row raises naming file, row and field
+    (decontamination must see every item, so it cannot skip one)."""
+    read = read_benchmark(name, data_dir, registry)
+    if read.left_out:
+        raise RegistryError(read.left_out[0]["reason"])
+    return read.items
