@@ -26,7 +26,6 @@ from redstar_assets.evaluation.report import ablation_table, markdown_table, plo
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata
 from redstar_assets.problems.inbox import written_sources
-from redstar_assets.problems.normalize import problem_id
 from redstar_assets.profile import Profile, spec_hash
 from redstar_assets.resources import RedstarHome
 
@@ -36,14 +35,18 @@ REPORT_VERSION = "report-v2"
 
 
 def trained_problem_ids(store, exp) -> set[str]:
-    """Ids of the problems this experiment actually trained on, recomputed from the training files'
-    prompt text (subset messages, DPO pairs), independently of how the benchmark was filtered."""
-    prompts: list[str] = []
-    if exp.subset and store.exists("sft_subsets", exp.subset):
-        prompts += [m[0]["content"] for m in store.read("sft_subsets", exp.subset)["messages"].to_list()]
-    if "rl" in exp.stages and store.exists("rl_checkpoints", exp.name, "pairs"):
-        prompts += store.read("rl_checkpoints", exp.name, "pairs")["prompt"].to_list()
-    return {problem_id("math", text) for text in prompts}
+    """Ids of the problems this experiment actually trained on, read from the training files themselves
+    (the subset's ids, the DPO pairs, the GRPO problems), for any domain, independently of how the
+    benchmark was filtered."""
+    files = [("sft_subsets", exp.subset, "ids")] if exp.subset else []
+    if "rl" in exp.stages:
+        files += [("rl_checkpoints", exp.name, "pairs"), ("rl_checkpoints", exp.name, "rl_problems")]
+    ids: set[str] = set()
+    for stage_asset, partition, name in files:
+        if store.exists(stage_asset, partition, name):
+            path = store.path(stage_asset, partition, name)
+            ids.update(pl.read_parquet(path, columns=["problem_id"])["problem_id"])
+    return ids
 
 
 def _last_stage_mapping(profile: Profile, stage: str) -> StaticPartitionMapping:

@@ -25,7 +25,7 @@ from redstar_training.checkpoints import folder_hash
 
 LOADS_CHECK = "checkpoint_loads_and_generates"
 SFT_VERSION = "sft-v2"
-RL_VERSION = "rl-v2"
+RL_VERSION = "rl-v3"  # v3: the GRPO problem file carries problem_id (the held-out check reads it)
 
 
 def _loads_check(asset_name: str) -> AssetCheckSpec:
@@ -116,7 +116,9 @@ def build_training_assets(
         sources = written_sources(profile, store, "verified_traces")
         verified_frame = store.read_all("verified_traces", sources)
         if method == "grpo":
-            data = verified_frame.select("problem", "answer").unique(maintain_order=True).head(max_problems)
+            data = (
+                verified_frame.select("problem_id", "problem", "answer").unique(maintain_order=True).head(max_problems)
+            )
             data_name, entry_point, data_key = "rl_problems", "redstar_training.grpo", "problems_file"
         else:
             data = preference_pairs(verified_frame, max_pairs)
