@@ -105,7 +105,7 @@ def test_verdict_cache_hits_and_keys(tmp_path):
         assert v.counts["pooled"] == 2
     with MathVerifier(workers=1, cache=tmp_path / "v.sqlite") as v:
         assert v.verify(tasks) == first
-        assert v.counts == {"quick": 0, "cached": 2, "pooled": 0}
+        assert v.counts == {"quick": 0, "cached": 2, "pooled": 0, "deduped": 0}
     assert cache_key(tasks[0]) != cache_key(MathTask("\\frac{1}{2}", "\\boxed{0.5}", mode="legacy"))
     cache = VerdictCache(tmp_path / "v.sqlite")
     from redstar_training.verify import Verdict
@@ -165,3 +165,16 @@ def test_rl_rewards_use_the_same_verdicts():
     ]
     assert accuracy_reward(completions, answer=["24"] * 4) == [1.0, 1.0, 0.0, 0.0]
     assert format_reward(completions) == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_identical_pairs_in_a_batch_are_judged_once_with_the_same_verdicts():
+    pairs = [("\\frac{1}{2}", "\\boxed{0.5}"), ("\\sqrt{2}", "\\boxed{2^{1/2}}"), ("\\pi", "\\boxed{3}")]
+    tasks = [MathTask(g, f"<think>try {k}</think> {o}") for k in range(3) for g, o in pairs]  # texts differ
+    tasks += [MathTask("\\sqrt{2}", "\\boxed{2^{1/2}}", mode="legacy"), MathTask("7", "\\boxed{7}")]
+    with MathVerifier(workers=1) as deduped, MathVerifier(workers=1, dedupe=False) as plain:
+        verdicts = deduped.verify(tasks)
+        assert verdicts == plain.verify(tasks)
+        assert [v.status for v in verdicts[:3]] == ["correct", "correct", "wrong"]
+        # 3 distinct extracted pairs judged once each, 6 copies, the legacy-mode pair on its own, 7 = 7 quick
+        assert deduped.counts == {"quick": 1, "cached": 0, "pooled": 4, "deduped": 6}
+        assert plain.counts["pooled"] == 10

@@ -44,6 +44,7 @@ class MathVerifier:
         cache: VerdictCache | str | Path | None = None,
         max_tasks_per_worker: int = 500,
         memory_mb: int | None = 4096,
+        dedupe: bool = True,
     ):
         self.pool = WorkerPool(
             "redstar_training.verify.service:judge_without_alarm",
@@ -56,7 +57,8 @@ class MathVerifier:
             on_error=_error,
         )
         self.cache = VerdictCache(cache) if isinstance(cache, (str, Path)) else cache
-        self.counts = {"quick": 0, "cached": 0, "pooled": 0}
+        self.dedupe = dedupe  # judge identical (gold, answer, format, mode) pairs of one batch once
+        self.counts = {"quick": 0, "cached": 0, "pooled": 0, "deduped": 0}
         self._lock = threading.Lock()
 
     def verify(self, tasks: Sequence[MathTask], timings: list | None = None) -> list[Verdict]:
@@ -72,6 +74,14 @@ class MathVerifier:
             verdicts[i] = quick_verdict(task, answer)
             if verdicts[i] is None:
                 hard[i] = replace(task, output=answer, extracted=True)
+        first: dict[MathTask, int] = {}
+        copies: dict[int, int] = {}  # task index -> index of the identical task judged for it
+        if self.dedupe:
+            for i, task in list(hard.items()):
+                j = first.setdefault(task, i)
+                if j != i:
+                    copies[i] = j
+                    del hard[i]
         keys = {i: cache_key(t) for i, t in hard.items()} if self.cache else {}
         cached = self.cache.get_many(list(keys.values())) if self.cache else {}
         todo = [i for i in hard if keys.get(i) not in cached]
@@ -81,12 +91,15 @@ class MathVerifier:
         pool_timings: list = []
         for i, verdict in zip(todo, self.pool.map([hard[i] for i in todo], pool_timings), strict=True):
             verdicts[i] = verdict
+        for i, j in copies.items():
+            verdicts[i] = verdicts[j]
         if timings is not None:
             timings.extend((todo[j], started, answered) for j, started, answered in pool_timings)
         if self.cache and todo:
             self.cache.put_many({keys[i]: verdicts[i] for i in todo})
         with self._lock:
-            self.counts["quick"] += len(tasks) - len(hard)
+            self.counts["quick"] += len(tasks) - len(hard) - len(copies)
+            self.counts["deduped"] += len(copies)
             self.counts["cached"] += len(hard) - len(todo)
             self.counts["pooled"] += len(todo)
         return verdicts  # type: ignore[return-value]
