@@ -131,7 +131,8 @@ def test_decontamination_catches_edited_benchmark_items_and_names_them(benchmark
     assert kept.height == len(clean_gsm) + 300 - len(caught)
 
 
-def test_near_duplicates_keep_the_first_and_leave_short_distinct_problems(benchmarks):
+@pytest.mark.parametrize("backend", ["rensa", "datasketch"])
+def test_near_duplicates_keep_the_first_and_leave_short_distinct_problems(benchmarks, backend):
     texts = benchmarks["math500"]["problem"].to_list()[:200]
     variants = [
         t.replace(" ", "  ").replace("$", "$ ", 1) if i % 2 else t.replace("2", "3", 1)
@@ -139,8 +140,8 @@ def test_near_duplicates_keep_the_first_and_leave_short_distinct_problems(benchm
     ]
     short = ["Compute 320 + 911.", "Compute 320 + 91.", "Compute 32 + 911."]
     ids = [f"m{i}" for i in range(200)] + [f"v{i}" for i in range(50)] + ["s0", "s1", "s2"]
-    removed = near_duplicates(ids, texts + variants + short)
-    print(f"near duplicates: removed {len(removed)} of 50 variants (+3 short distinct problems kept)")
+    removed = near_duplicates(ids, texts + variants + short, backend=backend)
+    print(f"near duplicates ({backend}): removed {len(removed)} of 50 variants (+3 short distinct problems kept)")
     assert {f"v{i}" for i in range(50) if len(texts[i]) >= 60} <= set(removed)
     assert all(removed[f"v{i}"] == f"m{i}" for i in range(50) if f"v{i}" in removed)
     assert not {k for k in removed if k.startswith(("m", "s"))}, "distinct problems were merged"

@@ -43,6 +43,15 @@ def exact_duplicates(ids: Sequence[str], texts: Sequence[str]) -> dict[str, str]
     return removed
 
 
+def lsh_bands(num_perm: int, threshold: float) -> int:
+    """Bands for an LSH index over `num_perm` hashes: the divisor of `num_perm` whose S-curve midpoint
+    (1/b)^(1/r) lies highest while at least 0.05 below `threshold`, so pairs at the threshold become
+    candidates with high probability (candidates are then checked exactly)."""
+    options = [b for b in range(1, num_perm + 1) if num_perm % b == 0]
+    below = [b for b in options if (1 / b) ** (b / num_perm) <= threshold - 0.05]
+    return min(below) if below else num_perm
+
+
 def near_duplicates(
     ids: Sequence[str],
     texts: Sequence[str],
@@ -50,31 +59,51 @@ def near_duplicates(
     num_perm: int = 128,
     seed: int = 1,
     min_chars: int = 60,
+    backend: str = "rensa",
 ) -> dict[str, str]:
     """{removed id: kept id} for problems whose estimated shingle Jaccard similarity reaches
     `threshold` with an earlier kept problem (checked exactly on the LSH candidates). Problems
     shorter than `min_chars` are left to exact dedupe: "Compute 320 + 911." and "Compute 320 + 91."
-    share 80% of their shingles and are different problems."""
-    from datasketch import MinHash, MinHashLSH
+    share 80% of their shingles and are different problems. `backend`: `rensa` (MinHash and LSH in
+    Rust) or `datasketch` (pure Python and numpy, kept to compare against)."""
+    if backend == "rensa":
+        from rensa import RMinHash, RMinHashLSH
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    kept: dict[str, str] = {}  # id -> text; shingles of a candidate are recomputed (rare), not stored
+        lsh = RMinHashLSH(threshold, num_perm, lsh_bands(num_perm, threshold))
+
+        def signature(sh: set[bytes]):
+            m = RMinHash(num_perm, seed)
+            m.update(list(sh))
+            return m
+
+    elif backend == "datasketch":
+        from datasketch import MinHash, MinHashLSH
+
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+
+        def signature(sh: set[bytes]):
+            m = MinHash(num_perm=num_perm, seed=seed)
+            m.update_batch(list(sh))
+            return m
+
+    else:
+        raise ValueError(f"near-duplicate backend {backend!r}: use rensa or datasketch")
+    kept: list[tuple[str, str]] = []  # (id, text); shingles of a candidate are recomputed (rare), not stored
     removed: dict[str, str] = {}
     for pid, text in zip(ids, texts, strict=True):
         if len(text) < min_chars:
             continue
         sh = shingles(text)
-        m = MinHash(num_perm=num_perm, seed=seed)
-        m.update_batch(list(sh))
+        m = signature(sh)
         match = None
-        for cand in lsh.query(m):
-            other = shingles(kept[cand])
+        for cand in sorted(lsh.query(m)):  # the earliest kept problem wins, whatever the index's order
+            other = shingles(kept[cand][1])
             if len(sh & other) / len(sh | other) >= threshold:
-                match = cand
+                match = kept[cand][0]
                 break
         if match is None:
-            lsh.insert(pid, m)
-            kept[pid] = text
+            lsh.insert(len(kept), m)
+            kept.append((pid, text))
         else:
             removed[pid] = match
     return removed
