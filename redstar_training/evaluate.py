@@ -19,15 +19,16 @@ from typing import Any
 from redstar_training.metrics import avg_at_n, problem_metrics
 from redstar_training.pipes import log, progress
 from redstar_training.tiny_model import ensure_base_model
-from redstar_training.verify import VERIFIER_VERSION, MathTask, default_verifier
+from redstar_training.verify import VERIFIER_VERSION, default_verifier
+from redstar_training.verify.items import judge_outputs
 
 
 @dataclass
 class EvalRunConfig:
     models: list[dict[str, Any]] = field(default_factory=list)  # [{stage, path, tiny_spec?}]
-    benchmarks: list[dict[str, str]] = field(
-        default_factory=list
-    )  # [{name, file}] parquet: problem_id, problem, answer
+    # [{name, file, mode?}]; parquet: problem_id, problem, answer, and where the benchmark registers them
+    # answer_format, tolerance, verifier (math, choice, code), tests, entry_point
+    benchmarks: list[dict[str, str]] = field(default_factory=list)
     output_dir: str = ""
     max_new_tokens: int = 160
     samples: int = 4
@@ -95,11 +96,12 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                 run_name = "greedy" if seed is None else f"seed{seed}"
                 correct = 0
                 generated = generate(model, tokenizer, prompts, cfg, seed)
-                pairs = zip(problems, generated, strict=True)
-                tasks = [MathTask(str(p["answer"]), text, finish_reason=finish) for p, (text, finish) in pairs]
-                verdicts = default_verifier().verify(tasks)
-                for prob, (text, finish), verdict in zip(problems, generated, verdicts, strict=True):
-                    correct += verdict.status == "correct"
+                texts, finishes = [g[0] for g in generated], [g[1] for g in generated]
+                verdicts = judge_outputs(problems, texts, finishes, bench.get("mode", "strict"), default_verifier())
+                for prob, (text, finish), (status, extracted, _reason) in zip(
+                    problems, generated, verdicts, strict=True
+                ):
+                    correct += status == "correct"
                     outputs.append(
                         {
                             "stage": spec["stage"],
@@ -109,8 +111,8 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                             "seed": seed,
                             "output": text,
                             "finish_reason": finish,
-                            "extracted": verdict.extracted,
-                            "status": verdict.status,
+                            "extracted": extracted,
+                            "status": status,
                         }
                     )
                 runs[run_name] = correct / max(1, len(problems))

@@ -156,3 +156,53 @@ def test_the_heldout_check_reads_problem_ids_of_code_problems_in_subsets_and_grp
     trained = trained_problem_ids(store, exp)
     assert trained == {planted_sft, planted_grpo}
     assert len(set(bench["problem_id"]) & trained) == 2  # what heldout_disjoint_from_training counts
+
+
+def test_an_unusable_benchmark_row_is_left_out_and_named_not_fatal(tmp_path):
+    rows = [{"id": 1, "problem": "One?", "answer": "1"}, {"id": 2, "problem": "Two?", "answer": ""}]
+    rows.append({"id": 3, "problem": "Three?", "answer": "3"})
+    (tmp_path / "aime2024.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    preds = tmp_path / "p.jsonl"
+    preds.write_text(
+        "".join(
+            json.dumps({"problem": p, "output": o}) + "\n"
+            for p, o in [("One?", "\\boxed{1}"), ("Three?", "\\boxed{4}")]
+        )
+    )
+    cmd = [
+        REDSTAR,
+        "eval",
+        "score",
+        "--benchmark",
+        "aime2024",
+        "--data",
+        str(tmp_path),
+        "--predictions",
+        str(preds),
+        "--json",
+    ]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["benchmark_items"] == 2 and summary["items_scored"] == 2 and summary["accuracy"] == 0.5
+    assert [r["row"] for r in summary["left_out"]] == [2]
+    assert "aime2024.jsonl:2: field 'answer': missing or empty answer" in out.stderr
+
+
+def test_judging_follows_each_items_registered_verifier_format_and_tolerance(shared_data, sandbox):
+    """HumanEval items run in the sandbox (a completion continues its prompt; a fenced block that
+    defines the entry point is the program), OlympiadBench-style list answers match in any order and
+    within their tolerance, and an item with no registry fields is plain math."""
+    from redstar_assets.problems.registry import load_benchmark
+    from redstar_training.verify import MathVerifier
+    from redstar_training.verify.items import judge_outputs
+
+    he = load_benchmark("humaneval", shared_data / "benchmarks").head(2).to_dicts()
+    solution = json.loads((shared_data / "benchmarks" / "humaneval.jsonl").open().readline())["canonical_solution"]
+    fenced = f"Here it is:\n```python\n{he[0]['problem']}{solution}\n```"
+    olympiad = {"answer": json.dumps(["2", "3.5"]), "answer_format": "list", "tolerance": 0.01, "verifier": "math"}
+    items = [he[0], he[0], he[1], olympiad, olympiad, {"answer": "7"}]
+    outputs = [solution, fenced, "    return 0\n", "\\boxed{3.502, 2}", "\\boxed{3.6, 2}", "so \\boxed{7}"]
+    with MathVerifier(workers=1) as verifier:
+        judged = judge_outputs(items, outputs, ["stop"] * len(items), "strict", verifier)
+    assert [j[0] for j in judged] == ["correct", "correct", "wrong", "correct", "wrong", "correct"]

@@ -32,13 +32,19 @@ def add_parser(sub) -> None:
 
 def run(ns: argparse.Namespace) -> int:
     from redstar_assets.evaluation.score_outputs import read_predictions, score
-    from redstar_assets.problems.registry import RegistryError, load_benchmark
+    from redstar_assets.problems.registry import RegistryError, read_benchmark
 
     try:
-        bench = load_benchmark(ns.benchmark, ns.data)
+        read = read_benchmark(ns.benchmark, ns.data)
     except RegistryError as exc:
         print(f"redstar: {exc}", file=sys.stderr)
         return 2
+    if read.left_out and not read.items.height:  # no usable item at all: say why the first row failed
+        print(f"redstar: {read.left_out[0]['reason']}", file=sys.stderr)
+        return 2
+    for row in read.left_out:  # an unusable row is left out, not fatal
+        print(f"redstar: left out: {row['reason']}", file=sys.stderr)
+    bench = read.items
     if not ns.predictions.exists():
         print(f"redstar: predictions file {ns.predictions} does not exist", file=sys.stderr)
         return 2
@@ -48,6 +54,7 @@ def run(ns: argparse.Namespace) -> int:
         print(f"redstar: {message}", file=sys.stderr)
     summary, verdicts = score(bench, rows, by, ns.mode)
     summary["unreadable_lines"] = len(errors)
+    summary["left_out"] = read.left_out
     if ns.verdicts:
         ns.verdicts.write_text("".join(json.dumps(v, ensure_ascii=False) + "\n" for v in verdicts))
     if ns.json:
@@ -55,7 +62,8 @@ def run(ns: argparse.Namespace) -> int:
     else:
         print(
             f"{summary['benchmark']} ({ns.mode}): accuracy {summary['accuracy']} on {summary['matched']} matched "
-            f"predictions over {summary['items_scored']}/{summary['benchmark_items']} items; "
+            f"predictions over {summary['items_scored']}/{summary['benchmark_items']} items "
+            f"({len(read.left_out)} rows left out); "
             f"unmatched {summary['unmatched']}; statuses {summary['statuses']}"
         )
         if summary["unmatched"]:

@@ -4,7 +4,6 @@ problem text, whitespace-normalized; several predictions for one item are its sa
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -54,25 +53,14 @@ def score(
 ) -> tuple[dict, list[dict]]:
     """The metric summary and one verdict row per matched prediction."""
     from redstar_training.metrics import problem_metrics
-    from redstar_training.verify import MathTask, MathVerifier
+    from redstar_training.verify import MathVerifier
+    from redstar_training.verify.items import judge_outputs
 
     matched, unmatched = join_to_benchmark(bench, rows, by)
-    verifier_kind = bench["verifier"][0] if bench.height else "math"
-    if verifier_kind == "code":
-        verdicts = _score_code(matched)
-    else:
-        tasks = [
-            MathTask(
-                _gold(item),
-                row["output"],
-                answer_format=item["answer_format"],
-                mode=mode,
-                tolerance=item.get("tolerance"),
-            )
-            for row, item in matched
-        ]
-        with MathVerifier(workers=workers) as verifier:
-            verdicts = [(v.status, v.extracted, v.reason) for v in verifier.verify(tasks)]
+    items = [item for _row, item in matched]
+    outputs = [row["output"] for row, _item in matched]
+    with MathVerifier(workers=workers) as verifier:
+        verdicts = judge_outputs(items, outputs, ["stop"] * len(items), mode, verifier)
     out, samples = [], {}
     groups: dict[str, dict] = {"level": {}, "subject": {}}
     for (row, item), (status, extracted, reason) in zip(matched, verdicts, strict=True):
@@ -112,22 +100,3 @@ def score(
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()},
     }
     return summary, out
-
-
-def _gold(item: dict) -> str | tuple[str, ...]:
-    if item["answer_format"] == "list":
-        return tuple(json.loads(item["answer"]))
-    return item["answer"]
-
-
-def _score_code(matched: list[tuple[dict, dict]]) -> list[tuple[str, str | None, str]]:
-    from redstar_training.verify.code import CodeTask, verify_code_batch
-    from redstar_training.verify.extract import extract_code
-
-    tasks = []
-    for row, item in matched:
-        program = extract_code(row["output"], "legacy") or row["output"]
-        if item.get("entry_point") and f"def {item['entry_point']}" not in program:
-            program = item["problem"] + program  # a HumanEval completion continues the prompt
-        tasks.append(CodeTask(program, item.get("tests"), item.get("entry_point")))
-    return [(v.status, None, v.reason) for v in verify_code_batch(tasks)]

@@ -1,0 +1,67 @@
+"""Judging model outputs against benchmark items of any verifier, one way for `redstar eval score` and
+the evaluation entry point. Each item carries what its benchmark registered: `answer_format`,
+`tolerance` and `verifier` (math, choice, code), and for code its `tests` and `entry_point`; items
+without them (generated held-out sets) are plain math."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from redstar_training.verify.equivalence import MathTask
+from redstar_training.verify.service import MathVerifier
+
+Judged = tuple[str, str | None, str]  # status, extracted answer, reason
+
+
+def gold(item: dict) -> str | tuple[str, ...]:
+    """The reference answer as the verifier takes it: a tuple for answer lists (stored as JSON)."""
+    if item.get("answer_format") == "list":
+        return tuple(json.loads(item["answer"]))
+    return str(item["answer"])
+
+
+def humaneval_program(item: dict, output: str) -> str:
+    """The program a code output stands for: its fenced block when that block defines the entry point,
+    else the prompt followed by the output (a HumanEval completion continues its prompt)."""
+    from redstar_training.verify.extract import extract_code
+
+    block = extract_code(output, "legacy")
+    entry = item.get("entry_point")
+    if block and (not entry or f"def {entry}" in block):
+        return block
+    if entry:
+        return item["problem"] + (block or output)
+    return block or output
+
+
+def judge_outputs(
+    items: Sequence[dict], outputs: Sequence[str], finish_reasons: Sequence[str], mode: str, verifier: MathVerifier
+) -> list[Judged]:
+    """One (status, extracted, reason) per output, in order; code items run in the sandbox."""
+    judged: list[Judged | None] = [None] * len(items)
+    code = [i for i, item in enumerate(items) if item.get("verifier") == "code"]
+    if code:
+        from redstar_training.verify.code import CodeTask, verify_code_batch
+
+        tasks = [
+            CodeTask(humaneval_program(items[i], outputs[i]), items[i].get("tests"), items[i].get("entry_point"))
+            for i in code
+        ]
+        for i, v in zip(code, verify_code_batch(tasks), strict=True):
+            judged[i] = (v.status, None, v.reason)
+    rest = [i for i in range(len(items)) if judged[i] is None]
+    tasks = [
+        MathTask(
+            gold(items[i]),
+            outputs[i],
+            answer_format=items[i].get("answer_format") or "math",
+            mode=mode,
+            finish_reason=finish_reasons[i],
+            tolerance=items[i].get("tolerance"),
+        )
+        for i in rest
+    ]
+    for i, v in zip(rest, verifier.verify(tasks), strict=True):
+        judged[i] = (v.status, v.extracted, v.reason)
+    return judged  # type: ignore[return-value]
