@@ -63,11 +63,12 @@ def _hint(key: str, known) -> str:
 
 def check_keys(where: str, entry: str, given, known, set_by_asset=()) -> None:
     """Fails on the first key that no reader knows, or that the asset sets itself."""
+    settable = sorted(set(known) - set(set_by_asset))
     for key in given:
         if key in set_by_asset:
             raise ProfileError(f"{where}: {entry}: key {key!r} is set by the pipeline and cannot be given here")
         if key not in known:
-            raise ProfileError(f"{where}: {entry}: unknown key {key!r}{_hint(key, known)}; known keys: {sorted(known)}")
+            raise ProfileError(f"{where}: {entry}: unknown key {key!r}{_hint(key, settable)}; known keys: {settable}")
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
