@@ -22,7 +22,15 @@ def _no_op(real: AssetsDefinition) -> AssetsDefinition:
     return nothing
 
 
-real = build_definitions(profile_from_env())
-defs = Definitions(
-    assets=[_no_op(a) for a in real.assets], sensors=real.sensors, resources=real.resources, executor=real.executor
-)
+def _floor() -> Definitions:
+    real = build_definitions(profile_from_env())  # kept out of module scope: one Definitions per location
+    return Definitions(
+        assets=[_no_op(a) for a in real.assets],
+        jobs=real.jobs,
+        sensors=real.sensors,
+        resources=real.resources,
+        executor=real.executor,
+    )
+
+
+defs = _floor()
