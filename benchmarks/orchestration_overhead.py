@@ -31,19 +31,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support.dagster_dev import BIN, dagster_dev  # noqa: E402
 
+from redstar_assets.lineage_query import ASSETS  # noqa: E402
+
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
-ASSETS = [
-    "raw_problems",
-    "problems",
-    "teacher_traces",
-    "verified_traces",
-    "difficulty_scores",
-    "sft_subsets",
-    "sft_checkpoints",
-    "rl_checkpoints",
-    "benchmark_scores",
-    "ablation_report",
-]
 
 
 def backfill(profile: str, location: tuple[str, ...]) -> dict:
