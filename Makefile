@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 
-.PHONY: run test test-fast ui bench bench-verify bench-distill gpu-wheels lint venv sandbox clean-data
+.PHONY: run test test-fast ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox clean-data
 
 venv: $(VENV)/.installed
 
@@ -23,6 +23,14 @@ sandbox:
 	  $$SUDO apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }; }
 	@command -v bwrap >/dev/null || { echo "bubblewrap is required for the code sandbox: install the 'bubblewrap' package" >&2; exit 1; }
+
+# Headless screenshots of the UI on a fresh instance (benchmarks/results/ui/); installs chromium if missing.
+screenshots: venv
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq chromium >/dev/null; }; }
+	$(BIN)/python benchmarks/ui_screenshots.py
 
 # The `gpu` pool's limit comes from dagster_home/dagster.yaml (pools: default_limit: 1), on any instance.
 run: venv
