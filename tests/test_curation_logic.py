@@ -294,3 +294,14 @@ def test_code_traces_are_verified_by_running_them_against_the_problem_tests():
     )
     verdicts = dict(verify_traces(traces).select("trace_id", "status").rows())
     assert verdicts == {"ok": "correct", "wrong": "wrong", "none": "no_answer"}
+
+
+def test_a_source_maps_fields_by_template_and_dotted_path_as_the_registry_does(tmp_path):
+    from redstar_assets.problems.sources import load_source
+
+    (tmp_path / "n.jsonl").write_text(
+        json.dumps({"Body": "Ann has 3 apples.", "Question": "How many?", "meta": {"gold": "3"}}) + "\n"
+    )
+    spec = {"name": "n", "kind": "file", "path": str(tmp_path / "n.jsonl")}
+    rows, quarantine = load_source({**spec, "mapping": {"problem": "{Body} {Question}", "answer": "meta.gold"}})
+    assert rows.select("problem", "answer").rows() == [("Ann has 3 apples. How many?", "3")] and quarantine.is_empty()

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from redstar_assets.problems.fields import field_value
 from redstar_training.verify import last_boxed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,24 +70,7 @@ class BenchmarkRead:
     left_out: list[dict]
 
 
-TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 LABELLED_NUMBER = re.compile(r"[^\W\d_]*\s*(-?\d+(?:\.\d+)?)")  # "Level 5", "5", "grade 3.5"
-
-
-def field_value(rec: dict, spec: str) -> Any:
-    if "{" in spec:
-        parts = {name: field_value(rec, name) for name in TEMPLATE_FIELD.findall(spec)}
-        if any(v is None for v in parts.values()):
-            return None
-        return TEMPLATE_FIELD.sub(lambda m: str(parts[m[1]]), spec)
-    if spec in rec or "." not in spec:
-        return rec.get(spec)
-    value: Any = rec
-    for step in spec.split("."):
-        if not isinstance(value, dict) or step not in value:
-            return None
-        value = value[step]
-    return value
 
 
 def normalized(value: Any) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from redstar_assets.problems.fields import field_value
 from redstar_training.verify import last_boxed
 
 RAW_SCHEMA = {
@@ -122,9 +123,9 @@ def _validate(
     """Maps one record to the raw schema; returns (row, field, reason) with row None when invalid."""
     row: dict[str, Any] = dict(defaults)
     for target in MAPPABLE_FIELDS:
-        src = mapping.get(target, target)
-        if src in rec and rec[src] is not None:
-            row[target] = rec[src]
+        value = field_value(rec, mapping.get(target, target))
+        if value is not None:
+            row[target] = value
     if isinstance(row.get("tests"), (list, dict)):
         row["tests"] = json.dumps(row["tests"])
     required_fields = ("problem", "tests") if row.get("domain") == "code" else ("problem", "answer")

@@ -1,0 +1,27 @@
+"""Reading one field of a source or benchmark row through a mapping: a field name, a dotted path
+into nested fields (`metadata.task`), or a template over several fields (`"{Body} {Question}"`).
+Problem sources and the benchmark registry both map rows this way."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
+
+
+def field_value(rec: dict, spec: str) -> Any:
+    """The value `spec` names in `rec`; None when a named field is missing."""
+    if "{" in spec:
+        parts = {name: field_value(rec, name) for name in TEMPLATE_FIELD.findall(spec)}
+        if any(v is None for v in parts.values()):
+            return None
+        return TEMPLATE_FIELD.sub(lambda m: str(parts[m[1]]), spec)
+    if spec in rec or "." not in spec:
+        return rec.get(spec)
+    value: Any = rec
+    for step in spec.split("."):
+        if not isinstance(value, dict) or step not in value:
+            return None
+        value = value[step]
+    return value
