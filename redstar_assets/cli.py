@@ -89,10 +89,13 @@ def plan(profile) -> dict:
         ],
         "benchmarks": [
             {
-                "name": b["name"],
-                "kind": b.get("kind"),
-                "where": b.get("path") or b.get("dataset") or "built-in",
-                "count": b.get("count", "all"),
+                "name": b.name,
+                "where": "generated" if b.entry.generator else b.entry.path,
+                "count": b.count or b.entry.generator.get("count") or "all",
+                "sampling": b.sampling,
+                "max_tokens": b.max_tokens or profile.evaluation.get("max_new_tokens"),
+                "verifier": b.entry.verifier,
+                "overrides": b.overrides,
             }
             for b in profile.benchmarks
         ],
@@ -135,7 +138,8 @@ def print_plan(p: dict) -> None:
         print(f"  {e['name']:<24} {e['base_model']:<22} stages={'+'.join(e['stages']):<12} subset={e['subset']}")
     print("benchmarks:")
     for b in p["benchmarks"]:
-        print(f"  {b['name']:<24} {b['kind']:<11} {b['where']}  count={b['count']}")
+        n, t = b["sampling"]["n"], b["sampling"]["temperature"]
+        print(f"  {b['name']:<24} {b['where']:<22} count={b['count']:<6} greedy + {n} at {t}  {b['verifier']}")
     print("launch:")
     for module, command in p["launch"].items():
         print(f"  {module:<26} {' '.join(command)}")

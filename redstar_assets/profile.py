@@ -76,8 +76,8 @@ class Profile:
     subset_recipes: dict[str, SubsetRecipe]
     training_recipes: dict[str, dict[str, Any]]
     rl_recipes: dict[str, dict[str, Any]]
-    benchmarks: list[dict[str, Any]]
-    evaluation: dict[str, Any]
+    benchmarks: list[Any]  # EvalBenchmark: registry entries named by evaluation.benchmarks
+    evaluation: dict[str, Any]  # the evaluation run settings (backend, seed, ...), without the benchmarks
     experiments: list[Experiment]
     launch: dict[str, Any] = field(default_factory=dict)
     automation: dict[str, Any] = field(default_factory=dict)
@@ -134,6 +134,16 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(base, data)
 
 
+def _benchmarks(path: Path, raw: dict[str, Any]) -> list[Any]:
+    from redstar_assets.evaluation.suite import eval_benchmarks
+    from redstar_assets.problems.registry import RegistryError
+
+    try:
+        return eval_benchmarks((raw.get("evaluation") or {}).get("benchmarks") or [], str(path))
+    except RegistryError as exc:
+        raise ProfileError(str(exc)) from None
+
+
 def load_profile(name_or_path: str) -> Profile:
     """Reads, merges and validates a profile; every error names the file and the key."""
     from redstar_assets.profile_checks import check_raw, validate
@@ -173,8 +183,8 @@ def load_profile(name_or_path: str) -> Profile:
         subset_recipes=recipes,
         training_recipes=raw.get("training_recipes") or {},
         rl_recipes=raw.get("rl_recipes") or {},
-        benchmarks=raw.get("benchmarks") or [],
-        evaluation=raw.get("evaluation") or {},
+        benchmarks=_benchmarks(path, raw),
+        evaluation={k: v for k, v in (raw.get("evaluation") or {}).items() if k != "benchmarks"},
         experiments=experiments,
         launch=raw.get("launch") or {},
         automation=raw.get("automation") or {},

@@ -38,7 +38,6 @@ TOP_LEVEL_KEYS = (
     "subset_recipes",
     "training_recipes",
     "rl_recipes",
-    "benchmarks",
     "evaluation",
     "experiments",
     "launch",
@@ -49,7 +48,7 @@ SET_BY_ASSET = {
     "sft": {"base_model", "tiny_spec", "train_file", "output_dir", "lineage", "threads"},
     "dpo": {"model", "pairs_file", "output_dir", "lineage", "threads"},
     "grpo": {"model", "problems_file", "output_dir", "lineage", "threads"},
-    "evaluation": {"models", "benchmarks", "output_dir", "threads"},
+    "evaluation": {"models", "output_dir", "threads", "cache_file"},
 }
 # Recipe keys the assets read before launching (how much data the RL stage gets, which method).
 ASSET_KEYS = {"dpo": {"method", "max_pairs"}, "grpo": {"method", "max_problems"}}
@@ -104,6 +103,11 @@ def check_config(where: str, entry: str, values: dict, config_cls: type, set_by_
 def check_raw(path: Path, raw: dict) -> None:
     """Before anything is built: top-level keys, subset recipe and experiment keys."""
     where = str(path)
+    if "benchmarks" in raw:
+        raise ProfileError(
+            f"{where}: top-level 'benchmarks' blocks are gone: name registry entries (configs/benchmarks.yaml) "
+            "under evaluation.benchmarks, e.g. evaluation: {benchmarks: [math500, {name: aime2024, count: 10}]}"
+        )
     check_keys(where, "profile", raw, TOP_LEVEL_KEYS)
     recipe_fields = {f.name for f in dataclasses.fields(SubsetRecipe)} - {"name"}
     for name, spec in (raw.get("subset_recipes") or {}).items():
@@ -146,6 +150,25 @@ def _check_recipes(p: Profile, where: str) -> None:
         cls = GRPORunConfig if method == "grpo" else DPORunConfig
         check_config(where, f"rl_recipes.{name}", recipe or {}, cls, SET_BY_ASSET[method], ASSET_KEYS[method])
     check_config(where, "evaluation", p.evaluation, EvalRunConfig, SET_BY_ASSET["evaluation"])
+    _check_eval_backend(p.evaluation.get("backend") or {"kind": "transformers"}, where)
+    if not p.benchmarks:
+        raise ProfileError(f"{where}: evaluation.benchmarks must name at least one registry entry")
+
+
+def _check_eval_backend(spec: dict, where: str) -> None:
+    """The evaluation backend must build (no model is loaded, no server started or called)."""
+    from redstar_training.evaluate import EvalRunConfig, make_eval_backend
+    from redstar_training.generation.serve import ServeSpec
+
+    try:
+        if spec.get("serve") is not None:
+            if spec.get("kind") != "openai":
+                raise ValueError("serve: needs kind: openai (the evaluation talks to the server it starts)")
+            ServeSpec(**spec["serve"]).argv("MODEL", 0)
+        placeholder = None if spec.get("base_url") else "http://127.0.0.1:0/v1"  # a served one gets its own
+        make_eval_backend(EvalRunConfig(backend=spec), "MODEL", placeholder)
+    except (TypeError, ValueError) as exc:
+        raise ProfileError(f"{where}: evaluation.backend: {exc}") from None
 
 
 def _check_subsets(p: Profile, where: str) -> None:
@@ -192,7 +215,7 @@ def validate(p: Profile) -> None:
     names = [s.get("name") for s in p.sources]
     if not names or None in names or len(set(names)) != len(names):
         raise ProfileError(f"{where}: sources need unique names, got {names}")
-    for spec in [*p.sources, *p.benchmarks]:
+    for spec in p.sources:
         if spec.get("kind") not in SOURCE_KINDS:
             raise ProfileError(f"{where}: {spec.get('name')!r}.kind {spec.get('kind')!r} is not one of {SOURCE_KINDS}")
     _check_teacher(p.teacher, where)

@@ -24,3 +24,8 @@ class RedstarHome(ConfigurableResource):
     def verdict_cache_path(self) -> str:
         """The shared verifier's verdict cache (SQLite), so re-verifying unchanged traces costs nothing."""
         return os.path.join(self.home, "cache", "verdicts.sqlite")
+
+    def eval_sample_cache_path(self) -> str:
+        """The evaluation sample cache (SQLite), keyed by checkpoint version, item, sampling and index:
+        a killed evaluation resumes and a re-run generates nothing."""
+        return os.path.join(self.home, "cache", "eval_samples.sqlite")

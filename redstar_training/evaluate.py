@@ -1,172 +1,276 @@
-"""Benchmark evaluation: generate with a checkpoint, verify with the shared verifier, score.
+"""Benchmark evaluation: generate with a checkpoint through a generation backend, verify with the
+shared verifier, score.
 
     python -m redstar_training.evaluate --config eval.yaml
 
-For each model (stage) and benchmark it runs one greedy pass (pass@1) and `samples` sampled passes
-with recorded seeds (avg@n, with the standard error across the n runs), keeps every output with
-its verdict in `outputs.parquet` under `output_dir`, and sends the score rows back through Dagster
-Pipes (printed as JSON when run by hand).
+Generation goes through the same backends as distillation (`transformers` in this process, `vllm`
+offline with tensor parallelism, `openai` against a server, which the run can start for each
+checkpoint with `serve:` and stop after it), and every sample is committed to a content-addressed
+cache the moment it finishes: the key is the checkpoint's version, the prompt template, the item's
+problem, the sampling and the sample index. A killed evaluation resumes with only the missing
+samples, and a re-run generates nothing (with `serve:`, not even the server is started).
+
+Each benchmark is sampled as its registry entry says (n samples at temperature/top_p, with its
+`max_tokens`), plus one greedy sample: pass@1 greedy, avg@n with the standard error across the n
+runs, maj@n and pass@n. Each item is judged with its own answer format, tolerance and verifier (code
+in the sandbox). Every output is kept with its verdict in `outputs.parquet` under `output_dir`, and
+the score rows go back through Dagster Pipes (printed as JSON when run by hand).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redstar_training.generation.types import Sampling
 from redstar_training.metrics import avg_at_n, problem_metrics
 from redstar_training.pipes import log, progress
-from redstar_training.tiny_model import ensure_base_model
-from redstar_training.verify import VERIFIER_VERSION, default_verifier
-from redstar_training.verify.items import judge_outputs
+from redstar_training.verify import VERIFIER_VERSION
+
+BACKENDS = ("transformers", "vllm", "openai")
 
 
 @dataclass
 class EvalRunConfig:
-    models: list[dict[str, Any]] = field(default_factory=list)  # [{stage, path, tiny_spec?}]
-    # [{name, file, mode?}]; parquet: problem_id, problem, answer, and where the benchmark registers them
-    # answer_format, tolerance, verifier (math, choice, code), tests, entry_point
-    benchmarks: list[dict[str, str]] = field(default_factory=list)
+    # [{stage, path, tiny_spec?, version?}]; `version` (the checkpoint's data version) keys the cache,
+    # else the folder's content hash
+    models: list[dict[str, Any]] = field(default_factory=list)
+    # [{name, file, mode, n, temperature, top_p, max_tokens}]; the parquet holds the registry's columns
+    # (problem_id, problem, answer, answer_format, tolerance, verifier, tests, entry_point, level)
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)
     output_dir: str = ""
-    max_new_tokens: int = 160
-    samples: int = 4
-    temperature: float = 0.7
-    top_p: float = 0.95
+    cache_file: str = ""  # default: output_dir/samples.sqlite
+    # {kind: transformers, batch_size}, {kind: vllm, tensor_parallel_size, ...} or
+    # {kind: openai, base_url | serve: {preset: vllm|transformers, args, timeout_s}, concurrency, ...}
+    backend: dict[str, Any] = field(default_factory=lambda: {"kind": "transformers"})
+    prompt_template: str = "plain"
+    max_new_tokens: int = 160  # for benchmarks that name no max_tokens
     seed: int = 1234
-    batch_size: int = 128
     threads: int = 1
 
 
-def generate(model, tokenizer, prompts: list[str], cfg: EvalRunConfig, seed: int | None) -> list[tuple[str, str]]:
-    """Batched left-padded generation; returns (text, finish_reason) per prompt."""
-    import torch
+@dataclass(frozen=True)
+class Pass:
+    """One generation pass over a benchmark: greedy, or sample i of n at the benchmark's sampling."""
 
-    tokenizer.padding_side = "left"
-    results: list[tuple[str, str]] = []
-    if seed is not None:
-        torch.manual_seed(seed)
-    for start in range(0, len(prompts), cfg.batch_size):
-        chunk = [
-            tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
-            for p in prompts[start : start + cfg.batch_size]
-        ]
-        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
-        sampling = (
-            {"do_sample": True, "temperature": cfg.temperature, "top_p": cfg.top_p}
-            if seed is not None
-            else {"do_sample": False}
-        )
-        with torch.no_grad():
-            out = model.generate(
-                **enc,
-                max_new_tokens=cfg.max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                **sampling,
-            )
-        for row in out[:, enc["input_ids"].shape[1] :].tolist():
-            stopped = tokenizer.eos_token_id in row
-            if stopped:
-                row = row[: row.index(tokenizer.eos_token_id)]
-            results.append((tokenizer.decode(row, skip_special_tokens=True), "stop" if stopped else "length"))
-    return results
+    run: str
+    seed: int | None
+    index: int
+    sampling: Sampling
 
 
-def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict]]:
+def passes(bench: dict[str, Any], cfg: EvalRunConfig) -> list[Pass]:
+    max_tokens = int(bench.get("max_tokens") or cfg.max_new_tokens)
+    greedy = Pass("greedy", None, 0, Sampling(temperature=0.0, top_p=1.0, max_tokens=max_tokens, seed=None))
+    sampled = Sampling(
+        temperature=float(bench.get("temperature", 0.6)),
+        top_p=float(bench.get("top_p", 0.95)),
+        max_tokens=max_tokens,
+        seed=cfg.seed,
+    )
+    return [greedy] + [Pass(f"seed{cfg.seed + i}", cfg.seed + i, i, sampled) for i in range(int(bench.get("n", 0)))]
+
+
+def model_version(spec: dict[str, Any]) -> str:
+    """What identifies the weights in the cache key: the version the asset passes, else the folder hash."""
+    from redstar_training.checkpoints import folder_hash
+
+    return str(spec.get("version") or folder_hash(Path(spec["path"])) or spec["path"])
+
+
+def make_eval_backend(cfg: EvalRunConfig, model_path: str, base_url: str | None = None):
+    from redstar_training.distill import make_backend
+
+    spec = {k: v for k, v in cfg.backend.items() if k != "serve"}
+    kind = spec.get("kind", "transformers")
+    if kind not in BACKENDS:
+        raise ValueError(f"evaluation backend {kind!r} is not one of {BACKENDS}")
+    spec.setdefault("model", model_path)
+    if kind == "transformers":
+        spec.setdefault("threads", cfg.threads)
+    if kind == "openai" and base_url:
+        spec["base_url"] = base_url
+    return make_backend(spec, [])
+
+
+def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts) -> None:
+    """Generates the samples the cache lacks, committing each as it finishes."""
+    import contextlib
+
+    from redstar_training.generation.serve import ServeSpec, served
+
+    missing = {s: [r for r in reqs if r.key not in counts["found"]] for s, reqs in requests_by_sampling.items()}
+    todo = sum(len(v) for v in missing.values())
+    counts["requested"] += todo
+    if not todo:
+        return
+    serve = cfg.backend.get("serve")
+    with contextlib.ExitStack() as stack:
+        base_url = None
+        if serve:
+            log_file = Path(cfg.output_dir) / f"serve-{spec['stage']}.log"
+            log(pipes, f"starting a server for {spec['path']} (log: {log_file})")
+            base_url = stack.enter_context(served(spec["path"], ServeSpec(**serve), log_file))
+        backend = make_eval_backend(cfg, spec["path"], base_url)
+        done = [0]
+
+        def on_done(c) -> None:
+            if cache.put(c):
+                counts["generated"] += 1
+            counts["found"][c.key] = c
+            done[0] += 1
+            if done[0] % 50 == 0 or done[0] == todo:
+                progress(pipes, done[0], todo, "samples", f"{spec['stage']} generation")
+
+        for sampling, reqs in missing.items():
+            if reqs:
+                backend.generate(reqs, sampling, on_done)
+
+
+def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict], dict]:
     import polars as pl
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.set_num_threads(cfg.threads)
+    from redstar_training.generation.cache import SampleCache
+    from redstar_training.generation.prompts import template
+    from redstar_training.generation.types import SampleRequest, problem_hash, sample_key
+    from redstar_training.tiny_model import ensure_base_model
+
+    prompt = template(cfg.prompt_template)
+    cache = SampleCache(cfg.cache_file or Path(cfg.output_dir) / "samples.sqlite")
+    items = {b["name"]: pl.read_parquet(b["file"]).to_dicts() for b in cfg.benchmarks}
     outputs, scores = [], []
-    passes, total_passes = 0, len(cfg.models) * len(cfg.benchmarks) * (1 + cfg.samples)
-    for spec in cfg.models:
-        ensure_base_model(spec["path"], spec.get("tiny_spec"))
-        tokenizer = AutoTokenizer.from_pretrained(spec["path"])
-        model = AutoModelForCausalLM.from_pretrained(spec["path"]).eval()
-        for bench in cfg.benchmarks:
-            problems = pl.read_parquet(bench["file"]).to_dicts()
-            prompts = [p["problem"] for p in problems]
-            runs: dict[str, float] = {}
-            seeds = [None] + [cfg.seed + i for i in range(cfg.samples)]
-            started = time.time()
-            for seed in seeds:
-                run_name = "greedy" if seed is None else f"seed{seed}"
-                correct = 0
-                generated = generate(model, tokenizer, prompts, cfg, seed)
-                texts, finishes = [g[0] for g in generated], [g[1] for g in generated]
-                verdicts = judge_outputs(problems, texts, finishes, bench.get("mode", "strict"), default_verifier())
-                for prob, (text, finish), (status, extracted, _reason) in zip(
-                    problems, generated, verdicts, strict=True
-                ):
-                    correct += status == "correct"
-                    outputs.append(
-                        {
-                            "stage": spec["stage"],
-                            "benchmark": bench["name"],
-                            "problem_id": prob["problem_id"],
-                            "run": run_name,
-                            "seed": seed,
-                            "output": text,
-                            "finish_reason": finish,
-                            "extracted": extracted,
-                            "status": status,
-                        }
-                    )
-                runs[run_name] = correct / max(1, len(problems))
-                passes += 1
-                progress(pipes, passes, total_passes, "passes", f"{spec['stage']} {bench['name']} {run_name}")
-            sampled = [v for k, v in runs.items() if k != "greedy"]
-            per_problem: dict[str, list] = {}
-            for o in outputs:
-                if o["stage"] == spec["stage"] and o["benchmark"] == bench["name"] and o["run"] != "greedy":
-                    per_problem.setdefault(o["problem_id"], []).append((o["extracted"], o["status"] == "correct"))
-            n = len(sampled)
-            extra = problem_metrics(per_problem, ks=(n,)) if n else {}
-            level_of = {p["problem_id"]: p.get("level") for p in problems}
-            by_level: dict[str, list[bool]] = {}
-            for o in outputs:
-                if o["stage"] == spec["stage"] and o["benchmark"] == bench["name"] and o["run"] == "greedy":
-                    by_level.setdefault(str(level_of.get(o["problem_id"])), []).append(o["status"] == "correct")
-            scores.append(
+    totals = {"samples": 0, "requested": 0, "generated": 0, "from_cache": 0}
+    try:
+        for spec in cfg.models:
+            ensure_base_model(spec["path"], spec.get("tiny_spec"))
+            version, started = model_version(spec), time.time()
+            planned: dict[str, list[tuple[Pass, list]]] = {}
+            by_sampling: dict[Sampling, list] = defaultdict(list)
+            for bench in cfg.benchmarks:
+                planned[bench["name"]] = []
+                for p in passes(bench, cfg):
+                    reqs = [
+                        SampleRequest(
+                            sample_key(version, "", prompt.id, problem_hash(it["problem"]), p.sampling, p.index),
+                            it["problem_id"],
+                            p.index,
+                            prompt.messages(it["problem"]),
+                            prompt.chatml(it["problem"]),
+                        )
+                        for it in items[bench["name"]]
+                    ]
+                    planned[bench["name"]].append((p, reqs))
+                    by_sampling[p.sampling].extend(reqs)
+            keys = [r.key for reqs in by_sampling.values() for r in reqs]
+            counts: dict[str, Any] = {"found": cache.get_many(keys), "requested": 0, "generated": 0}
+            from_cache = len(counts["found"])
+            _generate(cfg, spec, by_sampling, cache, pipes, counts)
+            totals["samples"] += len(set(keys))
+            totals["requested"] += counts["requested"]
+            totals["generated"] += counts["generated"]
+            totals["from_cache"] += from_cache
+            for bench in cfg.benchmarks:
+                rows = _judge_benchmark(spec, bench, items[bench["name"]], planned[bench["name"]], counts["found"])
+                outputs.extend(rows)
+                scores.append(_score(spec, bench, items[bench["name"]], rows, cfg))
+                s = scores[-1]
+                log(
+                    pipes,
+                    f"{spec['stage']} {bench['name']}: pass@1 {s['pass_at_1_greedy']:.3f}, avg@{s['n']} "
+                    f"{s['avg_at_n'] or 0:.3f} on {s['num_problems']} items",
+                )
+            log(
+                pipes,
+                f"{spec['stage']}: {counts['requested']} samples generated, {from_cache} from the cache "
+                f"({time.time() - started:.1f}s)",
+            )
+    finally:
+        cache.close()
+    return outputs, scores, totals
+
+
+def _judge_benchmark(spec, bench, bench_items, planned, found) -> list[dict]:
+    from redstar_training.verify import default_verifier
+    from redstar_training.verify.items import judge_outputs
+
+    rows, flat_items, texts, finishes = [], [], [], []
+    for p, reqs in planned:
+        for it, r in zip(bench_items, reqs, strict=True):
+            c = found.get(r.key)
+            text, finish = (c.text, c.finish_reason) if c is not None else ("", "error")
+            rows.append(
                 {
                     "stage": spec["stage"],
                     "benchmark": bench["name"],
-                    "model_path": spec["path"],
-                    "num_problems": len(problems),
-                    "pass_at_1_greedy": runs["greedy"],
-                    "avg_at_n": sum(sampled) / len(sampled) if sampled else None,
-                    "n": len(sampled),
-                    "stderr": avg_at_n(sampled)[1],
-                    "maj_at_n": extra.get(f"maj@{n}"),
-                    "pass_at_n": extra.get(f"pass@{n}"),
-                    "greedy_by_level": json.dumps({k: round(sum(v) / len(v), 4) for k, v in sorted(by_level.items())}),
-                    "seeds": json.dumps(seeds[1:]),
-                    "temperature": cfg.temperature,
-                    "top_p": cfg.top_p,
-                    "max_new_tokens": cfg.max_new_tokens,
-                    "verifier_version": VERIFIER_VERSION,
+                    "problem_id": it["problem_id"],
+                    "run": p.run,
+                    "seed": p.seed,
+                    "output": text,
+                    "finish_reason": finish,
                 }
             )
-            log(
-                pipes,
-                f"{spec['stage']} {bench['name']}: pass@1 {runs['greedy']:.3f}, avg@{len(sampled)} "
-                f"{scores[-1]['avg_at_n'] or 0:.3f} ({time.time() - started:.1f}s)",
-            )
-    return outputs, scores
+            flat_items.append(it)
+            texts.append(text)
+            finishes.append(finish)
+    verdicts = judge_outputs(flat_items, texts, finishes, bench.get("mode", "strict"), default_verifier())
+    for row, (status, extracted, reason) in zip(rows, verdicts, strict=True):
+        if row["finish_reason"] == "error":  # no sample (the backend failed it): counted wrong, not cached
+            status, extracted, reason = "error", None, "no sample was generated"
+        row.update(extracted=extracted, status=status, reason=reason)
+    return rows
+
+
+def _score(spec, bench, bench_items, rows, cfg) -> dict[str, Any]:
+    runs: dict[str, list[bool]] = defaultdict(list)
+    per_problem: dict[str, list] = defaultdict(list)
+    by_level: dict[str, list[bool]] = defaultdict(list)
+    level_of = {it["problem_id"]: it.get("level") for it in bench_items}
+    for o in rows:
+        ok = o["status"] == "correct"
+        runs[o["run"]].append(ok)
+        if o["run"] == "greedy":
+            by_level[str(level_of.get(o["problem_id"]))].append(ok)
+        else:
+            per_problem[o["problem_id"]].append((o["extracted"], ok))
+    sampled = [sum(v) / max(1, len(v)) for k, v in runs.items() if k != "greedy"]
+    n = len(sampled)
+    extra = problem_metrics(per_problem, ks=(n,)) if n else {}
+    mean, stderr = avg_at_n(sampled)
+    greedy = runs.get("greedy", [])
+    return {
+        "stage": spec["stage"],
+        "benchmark": bench["name"],
+        "model_path": spec["path"],
+        "num_problems": len(bench_items),
+        "items_left_out": int(bench.get("left_out", 0)),
+        "pass_at_1_greedy": sum(greedy) / max(1, len(greedy)),
+        "avg_at_n": mean,
+        "n": n,
+        "stderr": stderr,
+        "maj_at_n": extra.get(f"maj@{n}"),
+        "pass_at_n": extra.get(f"pass@{n}"),
+        "greedy_by_level": json.dumps({k: round(sum(v) / len(v), 4) for k, v in sorted(by_level.items())}),
+        "seeds": json.dumps([cfg.seed + i for i in range(n)]),
+        "temperature": float(bench.get("temperature", 0.6)) if n else None,
+        "top_p": float(bench.get("top_p", 0.95)) if n else None,
+        "max_new_tokens": int(bench.get("max_tokens") or cfg.max_new_tokens),
+        "verifier_version": VERIFIER_VERSION,
+    }
 
 
 def run(cfg: EvalRunConfig, pipes: Any = None) -> dict[str, Any]:
     """Evaluates, keeps every output in `outputs.parquet`, and returns the score rows."""
     import polars as pl
 
-    outputs, scores = evaluate(cfg, pipes)
+    outputs, scores, totals = evaluate(cfg, pipes)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(outputs, infer_schema_length=None).write_parquet(out / "outputs.parquet")
-    return {"scores": scores, "outputs_file": str(out / "outputs.parquet"), "outputs": len(outputs)}
+    return {"scores": scores, "outputs_file": str(out / "outputs.parquet"), "outputs": len(outputs), **totals}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def print_or_report(pipes, cfg, result):
         if pipes is None:
-            print(json.dumps(result["scores"], indent=2, default=str))
+            print(json.dumps(result, indent=2, default=str))
         report_message(pipes, cfg, result)
 
     run_entry_point(__doc__, EvalRunConfig, run, describe, argv, report=print_or_report)

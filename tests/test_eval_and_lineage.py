@@ -124,28 +124,30 @@ def test_metrics_follow_the_published_definitions():
     assert many["maj@2"] == 0.5  # b's vote is a tie between 2 and 3: the first answer, 2, wins and is wrong
 
 
-def test_the_heldout_check_reads_problem_ids_of_code_problems_in_subsets_and_grpo_files(shared_data, tmp_path):
+def test_the_heldout_check_reads_problem_ids_of_code_problems_in_subsets_and_grpo_files(
+    shared_data, tmp_path, monkeypatch
+):
     """A code benchmark item planted in a subset's ids and in a GRPO problem file, past `problems`'
     overlap removal, is found by id: hashing prompts as math text never matched a code problem."""
     import polars as pl
 
     from redstar_assets.evaluation.assets import trained_problem_ids
     from redstar_assets.evaluation.heldout import build_benchmark
+    from redstar_assets.evaluation.suite import eval_benchmarks
     from redstar_assets.profile import Experiment
     from redstar_assets.storage import Store
 
-    rows = [json.loads(line) for line in (shared_data / "benchmarks" / "humaneval.jsonl").open()][:3]
-    bench_file = tmp_path / "humaneval-3.jsonl"
-    bench_file.write_text("".join(json.dumps({"problem": r["prompt"], "tests": r["test"]}) + "\n" for r in rows))
-    spec = {"name": "he3", "kind": "file", "path": str(bench_file), "domain": "code", "mapping": {}}
-    bench, overlap = build_benchmark(spec, set())
-    assert bench.height == 3 and overlap == 0
+    monkeypatch.setenv("REDSTAR_BENCHMARKS", str(shared_data / "benchmarks"))
+    (spec,) = eval_benchmarks([{"name": "humaneval", "count": 3}], "test")
+    held = build_benchmark(spec, set())
+    bench = held.items
+    assert bench.height == 3 and held.overlap_removed == 0
     planted_sft, planted_grpo = bench["problem_id"][0], bench["problem_id"][2]
 
     store = Store(tmp_path / "data")
     store.write(pl.DataFrame({"trace_id": ["t1"], "problem_id": [planted_sft]}), "sft_subsets", "code-mix", name="ids")
     store.write(
-        pl.DataFrame({"problem_id": [planted_grpo], "problem": [rows[2]["prompt"]], "answer": [""]}),
+        pl.DataFrame({"problem_id": [planted_grpo], "problem": [bench["problem"][2]], "answer": [""]}),
         "rl_checkpoints",
         "code-arm",
         name="rl_problems",

@@ -35,7 +35,22 @@ def _profile(tmp_path: Path, text: str) -> Path:
         ("rl_recipes: {dpo-tiny: {bta: 0.2}}\n", r"rl_recipes\.dpo-tiny: unknown key 'bta' \(did you mean 'beta'\?\)"),
         ("rl_recipes: {grpo-tiny: {max_pairs: 3}}\n", r"rl_recipes\.grpo-tiny: unknown key 'max_pairs'"),
         ("rl_recipes: {dpo-tiny: {method: ppo}}\n", r"rl_recipes\.dpo-tiny\.method 'ppo' is not one of"),
-        ("evaluation: {sample: 4}\n", r"evaluation: unknown key 'sample' \(did you mean 'samples'\?\)"),
+        ("evaluation: {max_new_token: 4}\n", r"evaluation: unknown key 'max_new_token' \(did you mean 'max_new_"),
+        (
+            "evaluation: {benchmarks: [math500, aime2042]}\n",
+            r"evaluation\.benchmarks\[1\]: unknown benchmark 'aime2042'; registered: \[.*'aime2024'",
+        ),
+        (
+            "evaluation: {benchmarks: [{name: math500, answer_format: number}]}\n",
+            r"'math500': \['answer_format'\] cannot be overridden by a profile; only \['count', 'sampling'",
+        ),
+        ("evaluation: {benchmarks: [{name: math500, sampling: {k: 2}}]}\n", r"'math500'\.sampling: unknown key"),
+        ("evaluation: {backend: {kind: sglang}}\n", r"evaluation\.backend: evaluation backend 'sglang' is not one"),
+        (
+            "evaluation: {backend: {kind: transformers, serve: {preset: vllm}}}\n",
+            r"evaluation\.backend: serve: needs kind: openai",
+        ),
+        ("benchmarks: [{name: x, kind: arithmetic}]\n", r"top-level 'benchmarks' blocks are gone"),
         (
             "launch: {launcher: slurm}\n",
             r"launch\.launcher 'slurm' is not one of \('python', 'accelerate', 'torchrun'\)",

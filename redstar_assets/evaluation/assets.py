@@ -100,13 +100,18 @@ def build_evaluation_assets(
         store = redstar.store()
         sources = written_sources(profile, store, "problems")
         pool = store.read_all("problems", sources)["problem_id"].to_list() if sources else []
-        bench_files, overlaps, sizes, heldout = [], {}, {}, {}
+        bench_files, overlaps, sizes, heldout, left_out = [], {}, {}, {}, {}
         for spec in profile.benchmarks:
-            frame, overlaps[spec["name"]] = build_benchmark(spec, set(pool))
-            sizes[spec["name"]] = frame.height
-            name = f"benchmark-{spec['name']}"
-            heldout[spec["name"]] = store.write(frame, "benchmark_scores", exp.name, name=name)
-            bench_files.append({"name": spec["name"], "file": str(store.path("benchmark_scores", exp.name, name))})
+            held = build_benchmark(spec, set(pool))
+            overlaps[spec.name], sizes[spec.name] = held.overlap_removed, held.items.height
+            if held.left_out:
+                left_out[spec.name] = held.left_out
+                context.log.warning(f"{spec.name}: {len(held.left_out)} unusable rows left out, first: {held.left_out[0]}")
+            name = f"benchmark-{spec.name}"
+            heldout[spec.name] = store.write(held.items, "benchmark_scores", exp.name, name=name)
+            bench_files.append(
+                {**spec.run_spec(), "file": str(store.path("benchmark_scores", exp.name, name)), "left_out": len(held.left_out)}
+            )
         evaluated = set(pl.concat([pl.read_parquet(b["file"]) for b in bench_files])["problem_id"].to_list())
         trained_on = trained_problem_ids(store, exp)
         still_overlapping = len(evaluated & trained_on)
@@ -123,9 +128,10 @@ def build_evaluation_assets(
             stamp.unlink(missing_ok=True)
             run_config = {
                 **profile.evaluation,
-                "models": models,
+                "models": [{**m, "version": str(inputs["models"][m["stage"]])} for m in models],
                 "benchmarks": bench_files,
                 "output_dir": str(out_dir / "eval"),
+                "cache_file": redstar.eval_sample_cache_path(),
             }
             result = reported(
                 launcher.run(
@@ -145,14 +151,20 @@ def build_evaluation_assets(
             metadata={
                 "scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds", "model_version"))),
                 "benchmark_sizes": MetadataValue.json(sizes),
+                "benchmarks": MetadataValue.json(
+                    {b.name: {"sampling": b.sampling, "max_tokens": b.max_tokens, "overrides": b.overrides}
+                     for b in profile.benchmarks}
+                ),  # fmt: skip
+                "left_out": MetadataValue.json({k: v[:20] for k, v in left_out.items()}),
                 "overlap_removed": MetadataValue.json(overlaps),
                 "overlap_after_removal": still_overlapping,
                 "reused": reused,
+                **({} if reused else {k: result[k] for k in ("samples", "requested", "from_cache")}),
                 "eval_inputs": spec_hash(inputs),
                 "checkpoints": MetadataValue.json({m["stage"]: m["path"] for m in models}),
                 "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
                 **lineage_metadata(
-                    {**profile.evaluation, "benchmarks": [b["name"] for b in profile.benchmarks]},
+                    {**profile.evaluation, "benchmarks": [b.name for b in profile.benchmarks]},
                     {
                         **{
                             f"{stage}_checkpoints": {exp.name: v}

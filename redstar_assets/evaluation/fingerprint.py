@@ -60,7 +60,7 @@ def stage_model_ids(instance: DagsterInstance, profile: Profile, exp: Experiment
 
 
 def eval_inputs(models: dict[str, Any], profile: Profile) -> dict[str, Any]:
-    benchmarks = {b["name"]: benchmark_fingerprint(b) for b in profile.benchmarks}
+    benchmarks = {b.name: benchmark_fingerprint(b) for b in profile.benchmarks}
     return {"models": models, "benchmarks": benchmarks, "settings": profile.evaluation, "verifier": VERIFIER_VERSION}
 
 

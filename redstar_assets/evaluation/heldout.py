@@ -1,32 +1,43 @@
-"""Held-out benchmark sets, kept disjoint from every training problem by content hash."""
+"""Held-out benchmark sets, read through the registry and kept disjoint from every training problem
+by content hash (the problem id of its domain, the same id training files carry)."""
 
 from __future__ import annotations
 
-import glob
+import dataclasses
 import hashlib
-from typing import Any
+from dataclasses import dataclass
 
 import polars as pl
 
-from redstar_assets.problems.normalize import normalize_problems
-from redstar_assets.problems.sources import load_source
+from redstar_assets.evaluation.suite import EvalBenchmark
+from redstar_assets.problems.registry import benchmarks_dir, read_benchmark
 from redstar_assets.profile import spec_hash
 
 
-def build_benchmark(spec: dict[str, Any], training_ids: set[str]) -> tuple[pl.DataFrame, int]:
-    """The benchmark's problems minus any that a training source also holds; returns (problems, overlap)."""
-    rows, _quarantine = load_source(spec)
-    frame, _dupes = normalize_problems(rows)
-    overlap = frame.filter(pl.col("problem_id").is_in(sorted(training_ids)))
-    return frame.filter(~pl.col("problem_id").is_in(sorted(training_ids))), overlap.height
+@dataclass(frozen=True)
+class HeldOut:
+    items: pl.DataFrame  # the registry's columns, one row per distinct problem
+    overlap_removed: int  # items that a training source also holds
+    duplicates_removed: int
+    left_out: list[dict]  # unusable rows: file, row, reason
 
 
-def benchmark_fingerprint(spec: dict[str, Any]) -> str:
-    """What a benchmark's items depend on without building it: its spec, and its files' bytes when it
-    reads local files (a generator is fixed by its spec, a hub dataset by its id and revision)."""
-    digest = hashlib.sha256(spec_hash(spec).encode())
-    if spec.get("kind") == "file":
-        for path in sorted(glob.glob(str(spec.get("path", "")))):
-            with open(path, "rb") as fh:
-                digest.update(hashlib.file_digest(fh, "sha256").digest())
+def build_benchmark(spec: EvalBenchmark, training_ids: set[str]) -> HeldOut:
+    """The benchmark's usable items, first occurrence of each problem kept, minus any problem a
+    training source also holds."""
+    read = read_benchmark(spec.name, count=spec.count)
+    distinct = read.items.unique(subset="problem_id", keep="first", maintain_order=True)
+    kept = distinct.filter(~pl.col("problem_id").is_in(sorted(training_ids)))
+    return HeldOut(kept, distinct.height - kept.height, read.items.height - distinct.height, read.left_out)
+
+
+def benchmark_fingerprint(spec: EvalBenchmark) -> str:
+    """What a benchmark's items and scoring depend on without building it: its registry entry and the
+    profile's overrides, and its file's bytes when it reads a local file (a generator is fixed by its
+    spec, a hub dataset by its id)."""
+    digest = hashlib.sha256(spec_hash([dataclasses.asdict(spec.entry), spec.overrides]).encode())
+    path = benchmarks_dir() / spec.entry.path if spec.entry.path and not spec.entry.generator else None
+    if path is not None and path.is_file():
+        with path.open("rb") as fh:
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
     return digest.hexdigest()[:16]

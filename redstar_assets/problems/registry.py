@@ -15,15 +15,18 @@ import polars as pl
 import yaml
 
 from redstar_assets.problems.fields import field_value
+from redstar_assets.problems.normalize import problem_id
 from redstar_training.verify import last_boxed
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_FILE = ROOT / "configs" / "benchmarks.yaml"
 FIELDS = ("id", "problem", "answer", "level", "subject", "solution", "tests", "entry_point", "image", "tolerance")
 VERIFIERS = ("math", "code", "choice")
+GENERATOR_KINDS = ("arithmetic",)
 BENCHMARK_SCHEMA = {
     "benchmark": pl.String,
     "item_id": pl.String,
+    "problem_id": pl.String,
     "problem": pl.String,
     "answer": pl.String,
     "answer_format": pl.String,
@@ -51,7 +54,10 @@ class Benchmark:
     verifier: str = "math"
     filter: dict = field(default_factory=dict)
     sampling: dict = field(default_factory=dict)  # default evaluation sampling: n, temperature, top_p
+    max_tokens: int | None = None  # the generation budget this benchmark is usually reported with
     mode: str = "strict"
+    domain: str = "math"  # what its problems are, for the content-hash id (math, code, geo)
+    generator: dict = field(default_factory=dict)  # a generated set: {kind: arithmetic, count, digits, ops, seed}
 
     def source(self, field_name: str) -> str:
         return self.mapping.get(field_name, field_name)
@@ -94,7 +100,15 @@ def keeps(bench: Benchmark, rec: dict) -> bool:
 
 
 def load_registry(path: str | Path | None = None) -> dict[str, Benchmark]:
-    path = Path(path or os.environ.get("REDSTAR_BENCHMARK_REGISTRY", REGISTRY_FILE))
+    """The entries of `path`; by default the project's registry with a user's file
+    (REDSTAR_BENCHMARK_REGISTRY) over it, whose entries add to or replace the project's."""
+    if path is None:
+        user = os.environ.get("REDSTAR_BENCHMARK_REGISTRY")
+        return {**_read_registry(REGISTRY_FILE), **(_read_registry(Path(user)) if user else {})}
+    return _read_registry(Path(path))
+
+
+def _read_registry(path: Path) -> dict[str, Benchmark]:
     data = yaml.safe_load(path.read_text()) or {}
     out = {}
     for name, spec in (data.get("benchmarks") or {}).items():
@@ -107,6 +121,12 @@ def load_registry(path: str | Path | None = None) -> dict[str, Benchmark]:
         unknown = set(bench.mapping) - set(FIELDS)
         if unknown:
             raise RegistryError(f"{path}: benchmark {name!r}: unknown mapping target(s) {sorted(unknown)}")
+        if bench.generator and bench.generator.get("kind") not in GENERATOR_KINDS:
+            raise RegistryError(
+                f"{path}: benchmark {name!r}: generator kind {bench.generator.get('kind')!r} not one of {GENERATOR_KINDS}"
+            )
+        if not bench.generator and not bench.path and not bench.hf:
+            raise RegistryError(f"{path}: benchmark {name!r}: needs a path, an hf dataset or a generator")
         out[name] = bench
     return out
 
@@ -136,7 +156,20 @@ def _answer(value: Any, bench: Benchmark, where: str) -> tuple[str, list | None]
     return text, None
 
 
-def _rows(bench: Benchmark, data_dir: Path) -> tuple[str, list[tuple[int, dict]]]:
+def _generated(bench: Benchmark, count: int | None) -> tuple[str, list[tuple[int, dict]]]:
+    """A generated held-out set (the demo's arithmetic): fixed by its generator spec and count."""
+    from redstar_assets.problems.sources import arithmetic_problems
+
+    spec = {k: v for k, v in bench.generator.items() if k != "kind"}
+    if count is not None:
+        spec["count"] = count
+    frame = arithmetic_problems(bench.name, **{**spec, "digits": tuple(spec.get("digits", (1, 3)))})
+    return f"generated://{bench.name}", list(enumerate(frame.to_dicts(), 1))
+
+
+def _rows(bench: Benchmark, data_dir: Path, count: int | None = None) -> tuple[str, list[tuple[int, dict]]]:
+    if bench.generator:
+        return _generated(bench, count)
     path = data_dir / bench.path if bench.path else None
     if path is not None and path.exists():
         if path.suffix == ".parquet":
@@ -185,6 +218,7 @@ def _item(name: str, bench: Benchmark, n: int, rec: dict, where: str) -> dict:
     return {
         "benchmark": name,
         "item_id": str(n if item_id is None else item_id),
+        "problem_id": problem_id(bench.domain, str(problem)),
         "problem": str(problem),
         "answer": answer,
         "answer_format": bench.answer_format,
@@ -197,16 +231,25 @@ def _item(name: str, bench: Benchmark, n: int, rec: dict, where: str) -> dict:
     }
 
 
-def read_benchmark(name: str, data_dir: str | Path | None = None, registry: dict | None = None) -> BenchmarkRead:
-    """The benchmark's items in the registry's common columns. A row that cannot be used (no problem,
-    an empty answer, an answer of the wrong shape) is left out and listed, so it does not sink the rest."""
-    registry = registry or load_registry()
+def registered(name: str, registry: dict | None = None) -> Benchmark:
+    registry = registry if registry is not None else load_registry()
     if name not in registry:
         raise RegistryError(f"unknown benchmark {name!r}; registered: {sorted(registry)}")
-    bench = registry[name]
-    label, rows = _rows(bench, Path(data_dir) if data_dir else benchmarks_dir())
+    return registry[name]
+
+
+def read_benchmark(
+    name: str, data_dir: str | Path | None = None, registry: dict | None = None, count: int | None = None
+) -> BenchmarkRead:
+    """The benchmark's items in the registry's common columns (the first `count` kept items when given;
+    a generator makes that many). A row that cannot be used (no problem, an empty answer, an answer of
+    the wrong shape) is left out and listed, so it does not sink the rest."""
+    bench = registered(name, registry)
+    label, rows = _rows(bench, Path(data_dir) if data_dir else benchmarks_dir(), count)
     out, left_out = [], []
     for n, rec in rows:
+        if count is not None and len(out) >= count:
+            break
         if not keeps(bench, rec):
             continue
         where = f"{label}:{n}"

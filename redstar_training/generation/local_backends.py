@@ -64,6 +64,13 @@ class ProceduralBackend:
         return {"requests": len(requests), "failed_unreadable_problem": failed}
 
 
+def _rendered(tokenizer, request: SampleRequest) -> str:
+    """The conversation in the model's own chat template (raw ChatML when it has none)."""
+    if not getattr(tokenizer, "chat_template", None):
+        return request.prompt
+    return tokenizer.apply_chat_template(list(request.messages), tokenize=False, add_generation_prompt=True)
+
+
 @dataclass
 class TransformersBackend:
     """Local batched generation from a model folder (left padding, chat template)."""
@@ -90,7 +97,7 @@ class TransformersBackend:
         for start in range(0, len(requests), self.batch_size):
             batch = requests[start : start + self.batch_size]
             began = time.monotonic()
-            enc = tok([r.prompt for r in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = tok([_rendered(tok, r) for r in batch], return_tensors="pt", padding=True, add_special_tokens=False)
             enc = {k: v.to(self.device) for k, v in enc.items()}
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed + batch[0].sample_index)
@@ -100,6 +107,7 @@ class TransformersBackend:
                     **enc,
                     max_new_tokens=sampling.max_tokens,
                     pad_token_id=tok.pad_token_id,
+                    eos_token_id=eos,
                     **(sample if sampling.temperature > 0 else {"do_sample": False}),
                 )
             width = enc["input_ids"].shape[1]
@@ -158,7 +166,8 @@ class VLLMBackend:
             for r in requests
         ]
         began = time.monotonic()
-        outputs = llm.generate([r.prompt for r in requests], params)
+        tokenizer = llm.get_tokenizer()
+        outputs = llm.generate([_rendered(tokenizer, r) for r in requests], params)
         for r, out in zip(requests, outputs, strict=True):
             o = out.outputs[0]
             on_done(
