@@ -91,7 +91,8 @@ def test_nightly_evaluation_skips_when_nothing_changed_and_rescores_what_did(tin
     assert isinstance(result, SkipReason) and "no checkpoint, benchmark file" in result.skip_message
 
     changed = tmp_path / "more-samples.yaml"  # new sampling for evaluation: every experiment's scores are stale
-    changed.write_text("extends: demo-tiny\nname: demo-tiny\nevaluation: {benchmarks: [{name: arith-heldout, count: 12, sampling: {n: 3}}, arith-4digit]}\n")
+    benchmarks = "[{name: arith-heldout, count: 12, sampling: {n: 3}}, {name: arith-4digit, count: 6}]"
+    changed.write_text(f"extends: demo-tiny\nname: demo-tiny\nevaluation: {{benchmarks: {benchmarks}}}\n")
     requests = _nightly(load_profile(str(changed)), tiny_run.data)(context)
     assert sorted(r.partition_key for r in requests) == sorted(e.name for e in tiny_run.profile.experiments)
 

@@ -106,11 +106,16 @@ def build_evaluation_assets(
             overlaps[spec.name], sizes[spec.name] = held.overlap_removed, held.items.height
             if held.left_out:
                 left_out[spec.name] = held.left_out
-                context.log.warning(f"{spec.name}: {len(held.left_out)} unusable rows left out, first: {held.left_out[0]}")
+                first = held.left_out[0]["reason"]
+                context.log.warning(f"{spec.name}: {len(held.left_out)} unusable rows left out; first: {first}")
             name = f"benchmark-{spec.name}"
             heldout[spec.name] = store.write(held.items, "benchmark_scores", exp.name, name=name)
             bench_files.append(
-                {**spec.run_spec(), "file": str(store.path("benchmark_scores", exp.name, name)), "left_out": len(held.left_out)}
+                {
+                    **spec.run_spec(),
+                    "file": str(store.path("benchmark_scores", exp.name, name)),
+                    "left_out": len(held.left_out),
+                }
             )
         evaluated = set(pl.concat([pl.read_parquet(b["file"]) for b in bench_files])["problem_id"].to_list())
         trained_on = trained_problem_ids(store, exp)
@@ -152,8 +157,10 @@ def build_evaluation_assets(
                 "scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds", "model_version"))),
                 "benchmark_sizes": MetadataValue.json(sizes),
                 "benchmarks": MetadataValue.json(
-                    {b.name: {"sampling": b.sampling, "max_tokens": b.max_tokens, "overrides": b.overrides}
-                     for b in profile.benchmarks}
+                    {
+                        b.name: {"sampling": b.sampling, "max_tokens": b.max_tokens, "overrides": b.overrides}
+                        for b in profile.benchmarks
+                    }
                 ),  # fmt: skip
                 "left_out": MetadataValue.json({k: v[:20] for k, v in left_out.items()}),
                 "overlap_removed": MetadataValue.json(overlaps),

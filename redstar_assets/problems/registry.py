@@ -123,7 +123,8 @@ def _read_registry(path: Path) -> dict[str, Benchmark]:
             raise RegistryError(f"{path}: benchmark {name!r}: unknown mapping target(s) {sorted(unknown)}")
         if bench.generator and bench.generator.get("kind") not in GENERATOR_KINDS:
             raise RegistryError(
-                f"{path}: benchmark {name!r}: generator kind {bench.generator.get('kind')!r} not one of {GENERATOR_KINDS}"
+                f"{path}: benchmark {name!r}: generator kind {bench.generator.get('kind')!r} "
+                f"is not one of {GENERATOR_KINDS}"
             )
         if not bench.generator and not bench.path and not bench.hf:
             raise RegistryError(f"{path}: benchmark {name!r}: needs a path, an hf dataset or a generator")

@@ -9,55 +9,24 @@ import http.client
 import json
 import random
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from redstar_training.generation.serve import ServeSpec, free_port, served  # noqa: F401 (tests import it)
+
 FAULTS = ("rate_limited", "server_error", "timeout", "connection", "malformed")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
 def transformers_serve(model_dir: Path, log_file: Path, startup_s: float = 180) -> Iterator[str]:
     """Starts `transformers serve MODEL` as a user would, yields its base URL (…/v1), stops it."""
-    port = free_port()
-    serve = Path(sys.executable).parent / "transformers"
-    with log_file.open("w") as log:
-        proc = subprocess.Popen(
-            [serve, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=model_dir.parent,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + startup_s
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"transformers serve did not come up; see {log_file}")
-                time.sleep(0.3)
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    spec = ServeSpec(preset="transformers", args=["--device", "cpu"], timeout_s=startup_s)
+    with served(str(model_dir), spec, log_file) as url:
+        yield url
 
 
 class FaultProxy:
