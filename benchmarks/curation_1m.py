@@ -206,7 +206,7 @@ def curate(out: Path) -> dict:
         t = time.perf_counter()
         picked = select_traces(verified, difficulty, recipe)
         rows = write_subset(
-            out / "traces.parquet", problems, picked["trace_id"].to_list(), out / "subsets" / f"{name}.parquet"
+            out / "traces.parquet", picked["trace_id"].to_list(), out / "subsets" / f"{name}.parquet", problems=problems
         )
         rungs[name] = {"rows": rows, "seconds": round(time.perf_counter() - t, 1)}
         peak(f"subset_{name}")

@@ -52,6 +52,15 @@ class Store:
         os.replace(meta_tmp, path.with_suffix(".json"))
         return version
 
+    def register(self, asset: str, partition: str | None, name: str, version: str, rows: int) -> str:
+        """Records the sidecar of a table written in place by a streaming writer (DuckDB), whose data
+        version the caller computed from what determines its content."""
+        path = self.path(asset, partition, name)
+        meta_tmp = path.with_suffix(".json.tmp")
+        meta_tmp.write_text(json.dumps({"hash": version, "rows": rows}))
+        os.replace(meta_tmp, path.with_suffix(".json"))
+        return version
+
     def exists(self, asset: str, partition: str | None = None, name: str = "data") -> bool:
         return self.path(asset, partition, name).exists()
 

@@ -264,7 +264,7 @@ def test_a_killed_evaluation_resumes_with_only_the_missing_samples(tiny_run, tmp
     ],
 )
 def test_a_server_that_does_not_come_up_is_an_error_with_its_log_tail(tmp_path, script, message):
-    from redstar_training.generation.serve import ServeSpec, ServerDidNotStart, served
+    from redstar_training.generation.serve import ServerDidNotStart, ServeSpec, served
 
     spec = ServeSpec(command=[sys.executable, "-c", script], timeout_s=2)
     started = time.monotonic()

@@ -6,8 +6,9 @@ import json
 import polars as pl
 import pytest
 
+from redstar_assets.curation.at_scale import write_subset
 from redstar_assets.curation.difficulty import score_difficulty
-from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, subset_messages
+from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, target_text
 from redstar_assets.problems.normalize import normalize_problems, normalize_text, problem_id
 from redstar_assets.problems.sources import arithmetic_problems, file_problems
 from redstar_assets.profile import ProfileError, SubsetRecipe, load_profile
@@ -111,7 +112,7 @@ def test_verified_traces_and_difficulty(verified):
     assert set(scores["bucket"].unique()) <= {"easy", "medium", "hard"}
 
 
-def test_subset_selection_strategies_formats_and_hash(verified):
+def test_subset_selection_strategies_formats_and_hash(verified, tmp_path):
     scores = score_difficulty(verified, {})
     random_recipe = SubsetRecipe(name="r", scale=30, strategy="random", seed=0)
     picked = select_traces(verified, scores, random_recipe)
@@ -122,13 +123,18 @@ def test_subset_selection_strategies_formats_and_hash(verified):
     hard = select_traces(verified, scores, SubsetRecipe(name="h", scale=30, strategy="hard_first"))
     rate = dict(scores.select("problem_id", "teacher_pass_rate").rows())
     assert sum(rate[p] for p in hard["problem_id"]) < sum(rate[p] for p in picked["problem_id"])
-    answer_only = subset_messages(picked, SubsetRecipe(name="a", scale=30, target_format="answer_only"))
-    assert all(
-        m[1]["content"].startswith("\\boxed{") and "<think>" not in m[1]["content"]
-        for m in answer_only["messages"].to_list()
-    )
-    long_cot = subset_messages(picked, random_recipe)
-    assert all("<think>" in m[1]["content"] for m in long_cot["messages"].to_list())
+    # the subset file, streamed by DuckDB from the verified traces: in trace id order, the trace as the
+    # assistant turn for long_cot and exactly `target_text`'s boxed answer for answer_only
+    verified.write_parquet(tmp_path / "verified.parquet")
+    ids = picked["trace_id"].to_list()
+    for fmt in ("answer_only", "long_cot"):
+        assert write_subset([tmp_path / "verified.parquet"], ids, tmp_path / f"{fmt}.parquet", fmt) == 30
+        written = pl.read_parquet(tmp_path / f"{fmt}.parquet")
+        assert written["trace_id"].to_list() == ids
+        assert [m[0]["content"] for m in written["messages"].to_list()] == picked["problem"].to_list()
+        expected = [target_text(t, fmt) for t in picked["text"]]
+        assert [m[1]["content"] for m in written["messages"].to_list()] == expected
+        assert all(("<think>" in e) == (fmt == "long_cot") for e in expected)
     ids = picked["trace_id"].to_list()
     assert subset_hash(ids, random_recipe) != subset_hash(
         ids, SubsetRecipe(name="r", scale=30, target_format="answer_only")

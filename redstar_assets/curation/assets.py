@@ -18,9 +18,10 @@ from dagster import (
     asset,
 )
 
+from redstar_assets.curation.at_scale import write_subset
 from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
 from redstar_assets.curation.partitions import recipe_partitions
-from redstar_assets.curation.subsets import select_traces, subset_hash, subset_messages
+from redstar_assets.curation.subsets import select_traces, subset_hash
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata, preview
 from redstar_assets.problems.inbox import written_sources
@@ -32,6 +33,8 @@ from redstar_assets.traces.teacher import needs_own_process
 
 DIFFICULTY_VERSION = "difficulty-v2"
 SUBSETS_VERSION = "subsets-v2"
+# What selecting a subset reads of each verified trace (its text stays on disk)
+SELECTION_COLUMNS = ["trace_id", "problem_id", "sample_index", "domain", "status", "finish_reason", "quality_ok"]
 
 
 def _scorer_spec(spec: dict) -> dict | None:
@@ -138,25 +141,33 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     """Selects, writes and describes one recipe's subset; yields its materialization and check."""
     store = redstar.store()
     sources = written_sources(profile, store, "difficulty_scores")
-    verified = store.read_all("verified_traces", sources)
+    trace_files = [store.path("verified_traces", s) for s in sources]
+    # the selection sees one small row per trace; the text is streamed by DuckDB into the subset file
+    verified = pl.concat(
+        [pl.scan_parquet(f).select(SELECTION_COLUMNS) for f in trace_files], how="diagonal_relaxed"
+    ).collect()
     difficulty = store.read_all("difficulty_scores", sources)
     picked = select_traces(verified, difficulty, recipe)
-    messages = subset_messages(picked, recipe)
     content_hash = subset_hash(picked["trace_id"].to_list(), recipe)
-    store.write(picked.select("trace_id", "problem_id"), "sft_subsets", recipe.name, name="ids")
-    store.write(messages, "sft_subsets", recipe.name)
-    store.write_json(
-        {"subset_hash": content_hash, "recipe": asdict(recipe), "rows": messages.height}, "sft_subsets", recipe.name
+    store.write(picked.select("trace_id", "problem_id", "domain"), "sft_subsets", recipe.name, name="ids")
+    messages_path = store.path("sft_subsets", recipe.name)
+    rows = write_subset(trace_files, picked["trace_id"].to_list(), messages_path, recipe.target_format)
+    store.register("sft_subsets", recipe.name, "data", content_hash, rows)
+    store.write_json({"subset_hash": content_hash, "recipe": asdict(recipe), "rows": rows}, "sft_subsets", recipe.name)
+    sample = pl.scan_parquet(messages_path).head(2).collect()
+    sample = sample.select(
+        pl.col("messages").list.get(0).struct.field("content").alias("problem"),
+        pl.col("messages").list.get(1).struct.field("content").alias("text"),
     )
     buckets = picked.join(difficulty.select("problem_id", "bucket"), on="problem_id").group_by("bucket").len()
     yield MaterializeResult(
         metadata={
-            "rows": messages.height,
+            "rows": rows,
             "problems": picked["problem_id"].n_unique(),
             "subset_hash": content_hash,
             "recipe": MetadataValue.json(asdict(recipe)),
             "buckets": MetadataValue.json({r["bucket"]: r["len"] for r in buckets.to_dicts()}),
-            "sample": preview(picked.select("problem", "text"), rows=2, width=400),
+            "sample": preview(sample, rows=2, width=400),
             "messages_path": MetadataValue.path(str(store.path("sft_subsets", recipe.name))),
             **lineage_metadata(
                 asdict(recipe),
@@ -170,9 +181,9 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     )
     yield AssetCheckResult(
         check_name="subset_not_empty",
-        passed=messages.height > 0,
+        passed=rows > 0,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"rows": messages.height},
+        metadata={"rows": rows},
     )
 
 

@@ -49,31 +49,47 @@ def trace_flags(traces: str | Path, spec: QualitySpec, batch_rows: int = 20_000)
 
 
 def write_subset(
-    traces: str | Path, problems: pl.DataFrame, trace_ids: list[str], out: str | Path, memory_limit: str = "2GB"
+    traces: str | Path | list,
+    trace_ids: list[str],
+    out: str | Path,
+    target_format: str = "long_cot",
+    problems: pl.DataFrame | None = None,
+    memory_limit: str = "2GB",
 ) -> int:
-    """Writes the chosen traces as chat `messages` Parquet (what `datasets.load_dataset("parquet")`
-    and TRL read), streaming the text through DuckDB; returns the row count."""
+    """Writes the chosen traces, in trace id order, as chat `messages` Parquet (what
+    `datasets.load_dataset("parquet")` and TRL read), streaming the text through DuckDB; returns the
+    row count. The prompt is the trace file's `problem` (or `problems`' when given); the assistant
+    turn is the trace for long_cot and `\\boxed{answer}` (the verifier's extracted answer) for
+    answer_only, as `subsets.target_text` makes it."""
     import duckdb
 
+    files = [Path(t).as_posix() for t in (traces if isinstance(traces, list) else [traces])]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".parquet.tmp")
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{memory_limit}'")
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET threads=2")
-    chosen = pl.DataFrame({"trace_id": sorted(trace_ids)})
-    prompts = problems.select("problem_id", "problem")
-    con.register("chosen", chosen.to_arrow())
-    con.register("prompts", prompts.to_arrow())
+    con.register("chosen", pl.DataFrame({"trace_id": sorted(trace_ids)}, schema={"trace_id": pl.String}).to_arrow())
+    assistant = "t.text" if target_format == "long_cot" else "'\\boxed{' || coalesce(t.extracted, '') || '}'"
+    prompt, join = "t.problem", ""
+    if problems is not None:
+        con.register("prompts", problems.select("problem_id", "problem").to_arrow())
+        prompt, join = "p.problem", "JOIN prompts p USING (problem_id)"
+    source = "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "], union_by_name = true)"
     con.execute(
         f"""COPY (
             SELECT t.trace_id, t.problem_id,
-                   [{{'role': 'user', 'content': p.problem}}, {{'role': 'assistant', 'content': t.text}}] AS messages
-            FROM read_parquet('{Path(traces).as_posix()}') t
+                   [{{'role': 'user', 'content': {prompt}}}, {{'role': 'assistant', 'content': {assistant}}}]
+                       AS messages
+            FROM {source} t
             JOIN chosen USING (trace_id)
-            JOIN prompts p USING (problem_id)
-        ) TO '{out.as_posix()}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 10000)"""
+            {join}
+            ORDER BY t.trace_id
+        ) TO '{tmp.as_posix()}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 10000)"""
     )
-    rows = con.execute(f"SELECT count(*) FROM read_parquet('{out.as_posix()}')").fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{tmp.as_posix()}')").fetchone()[0]
     con.close()
+    tmp.replace(out)
     return rows

@@ -1,6 +1,7 @@
 """Subset recipes: which verified traces a student is trained on, and in what target format.
 
-A subset is its sorted trace ids plus the chat `messages` built from them. Its content hash covers
+A subset is its sorted trace ids plus the chat `messages` built from them (written by
+`at_scale.write_subset`, which streams the text). Its content hash covers
 the ids, the recipe and the target format, so two subsets with the same hash trained the same way.
 """
 
@@ -95,21 +96,6 @@ def target_text(trace_text: str, target_format: str) -> str:
     if target_format == "long_cot":
         return trace_text
     return "\\boxed{" + (extract_answer(trace_text) or "") + "}"
-
-
-def subset_messages(picked: pl.DataFrame, recipe: SubsetRecipe) -> pl.DataFrame:
-    rows = [
-        {
-            "trace_id": r["trace_id"],
-            "problem_id": r["problem_id"],
-            "messages": [
-                {"role": "user", "content": r["problem"]},
-                {"role": "assistant", "content": target_text(r["text"], recipe.target_format)},
-            ],
-        }
-        for r in picked.iter_rows(named=True)
-    ]
-    return pl.DataFrame(rows)
 
 
 def subset_hash(trace_ids: list[str], recipe: SubsetRecipe) -> str:
