@@ -19,7 +19,7 @@ import yaml
 STAGES = ("base", "sft", "rl")
 STRATEGIES = ("random", "hard_first", "band", "stratified")
 TARGET_FORMATS = ("long_cot", "answer_only")
-TEACHER_BACKENDS = ("procedural", "vllm", "openai", "transformers")
+TEACHER_BACKENDS = ("procedural", "synthetic", "vllm", "openai", "transformers")
 BASE_MODEL_KINDS = ("tiny_qwen2", "local", "hub")
 
 

@@ -49,6 +49,7 @@ def make_backend(spec: dict[str, Any], problems: list[dict]):
 
     kinds = {
         "procedural": local_backends.ProceduralBackend,
+        "synthetic": local_backends.SyntheticBackend,
         "openai": OpenAIBackend,
         "transformers": local_backends.TransformersBackend,
         "vllm": local_backends.VLLMBackend,
@@ -63,6 +64,8 @@ def make_backend(spec: dict[str, Any], problems: list[dict]):
         raise ValueError(f"teacher backend {kind!r}: {exc}") from None
     if kind == "procedural":
         backend.problems = {p["problem_id"]: p["problem"] for p in problems}
+    if kind == "synthetic":
+        backend.answers = {p["problem_id"]: p["answer"] for p in problems}
     return backend
 
 

@@ -79,3 +79,28 @@ def test_verifier_agrees_with_original_harness_on_real_outputs(shared_data, name
         agree += ours == bool(row["score"][0])
     assert total >= 10
     assert agree == total, f"{total - agree} of {total} verdicts differ from the harness"
+
+
+def test_the_synthetic_teacher_writes_long_traces_with_its_answer_mix():
+    """Scale runs' problems and teacher: ~8 KB traces, the fixed answer mix, about 40% of (gold,
+    prediction) pairs unique, and each spelling judged as what it is (equivalent or wrong)."""
+    from collections import Counter
+
+    from redstar_assets.problems.normalize import normalize_problems
+    from redstar_assets.problems.sources import load_source
+    from redstar_assets.traces.teacher import generate_traces
+    from redstar_assets.traces.verification import verify_traces
+    from redstar_training.teachers.synthetic import variants
+
+    raw, _ = load_source({"name": "syn", "kind": "synthetic", "count": 2000, "seed": 3})
+    problems, _ = normalize_problems(raw)
+    kinds = Counter(raw["subject"])
+    assert 0.45 < kinds["integer"] / 2000 < 0.55 and 0.07 < kinds["choice"] / 2000 < 0.13
+    traces, stats = generate_traces(problems.head(500), {"backend": "synthetic", "samples_per_problem": 4})
+    assert traces.height == 2000 and stats["samples_requested"] == 2000
+    assert 7000 < traces["text"].str.len_chars().mean() < 10000
+    verified = verify_traces(traces)
+    pairs = list(zip(verified["answer"], verified["extracted"], strict=True))
+    assert 0.3 < len(set(pairs)) / len(pairs) < 0.5
+    expected = ["correct" if p == g or p in variants(g)[0] else "wrong" for g, p in pairs]
+    assert verified["status"].to_list() == expected

@@ -41,7 +41,7 @@ QUARANTINE_SCHEMA = {
     "raw": pl.String,
 }
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests")
-SOURCE_KINDS = ("arithmetic", "file", "huggingface")
+SOURCE_KINDS = ("arithmetic", "synthetic", "file", "huggingface")
 ANSWER_TRANSFORMS = (None, "last_boxed", "gsm8k", "answer_is")
 _ANSWER_IS = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
 
@@ -95,6 +95,27 @@ def arithmetic_problems(
             }
         )
     return pl.DataFrame(rows, schema=RAW_SCHEMA)
+
+
+def synthetic_problems(name: str, count: int, seed: int = 0, **_: Any) -> pl.DataFrame:
+    """Seeded word problems whose gold answers follow the synthetic teacher's fixed answer mix
+    (integers, fractions, LaTeX, tuples and intervals, choices): the problems of scale runs."""
+    from redstar_training.teachers.synthetic import problem
+
+    rows = [problem(i, seed) for i in range(count)]
+    return pl.DataFrame(
+        {
+            "source": [name] * count,
+            "source_row": list(range(count)),
+            "domain": ["math"] * count,
+            "problem": [r["problem"] for r in rows],
+            "answer": [r["answer"] for r in rows],
+            "level": [None] * count,
+            "subject": [r["kind"] for r in rows],
+            "tests": [None] * count,
+        },
+        schema=RAW_SCHEMA,
+    )
 
 
 def _records(path: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
@@ -277,6 +298,8 @@ def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
     kind = spec.get("kind")
     if kind == "arithmetic":
         return arithmetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    if kind == "synthetic":
+        return synthetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     if kind == "file":
         return file_problems(**spec)
     if kind == "huggingface":

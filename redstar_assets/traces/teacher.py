@@ -54,7 +54,7 @@ _RUN_KEYS = (
     "sampling",
     "max_problem_chars",
 )
-IN_PROCESS = ("procedural", "openai")
+IN_PROCESS = ("procedural", "synthetic", "openai")
 
 
 def distill_config(spec: dict[str, Any]):

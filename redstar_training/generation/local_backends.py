@@ -72,6 +72,32 @@ def _rendered(tokenizer, request: SampleRequest) -> str:
 
 
 @dataclass
+class SyntheticBackend:
+    """Scale runs' teacher: ~8 KB traces answering with the synthetic answer mix; needs no model."""
+
+    seed: int = 0
+    revision: str = ""
+    answers: dict[str, str] = field(default_factory=dict)  # problem_id -> gold answer, set by the caller
+
+    @property
+    def model_id(self) -> str:
+        from redstar_training.teachers.synthetic import TEACHER_ID
+
+        return TEACHER_ID
+
+    def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
+        from redstar_training.teachers.synthetic import predictions, trace
+
+        answered: dict[str, list[str]] = {}
+        for r in requests:
+            if r.problem_id not in answered:
+                answered[r.problem_id] = predictions(r.problem_id, self.answers[r.problem_id], 64, self.seed)
+            text = trace(r.problem_id, r.sample_index, answered[r.problem_id][r.sample_index % 64], self.seed)
+            on_done(Completion(r.key, r.problem_id, r.sample_index, text, "stop", completion_tokens=len(text) // 4))
+        return {"requests": len(requests)}
+
+
+@dataclass
 class TransformersBackend:
     """Local batched generation from a model folder (left padding, chat template)."""
 

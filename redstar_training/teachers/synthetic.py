@@ -64,10 +64,11 @@ def variants(gold: str) -> tuple[list[str], list[str]]:
         return [f"{n}.0", f"{n:,}" if abs(n) >= 1000 else f"+{n}" if n > 0 else f"{n}.00"], [str(n + 1), str(n - 3)]
     if m := _FRAC.fullmatch(gold):
         p, q = int(m[1]), int(m[2])
-        return [f"{p / q:g}", f"{p}/{q}", f"\\dfrac{{{p}}}{{{q}}}"], [f"\\frac{{{q}}}{{{p}}}", f"{p / q + 0.1:g}"]
+        exact = f"{p / q:.12g}"  # q divides a power of ten: the decimal is exact
+        return [exact, f"{p}/{q}", f"\\dfrac{{{p}}}{{{q}}}"], [f"\\frac{{{q}}}{{{p}}}", f"{p / q + 0.1:.12g}"]
     if m := _SQRT.fullmatch(gold):
         a, b = int(m[1]), int(m[2])
-        return [f"\\sqrt{{{a * a * b}}}", f"{a} \\sqrt{b}"], [f"{a + 1}\\sqrt{{{b}}}"]
+        return [f"\\sqrt{{{a * a * b}}}", f"{a} \\sqrt{{{b}}}"], [f"{a + 1}\\sqrt{{{b}}}"]
     if m := _PI.fullmatch(gold):
         a, b = int(m[1]), int(m[2])
         return [f"{a}\\pi/{b}", f"\\frac{{{a}}}{{{b}}}\\pi"], [f"\\frac{{{b}\\pi}}{{{a}}}"]
