@@ -101,13 +101,19 @@ def test_nightly_evaluation_skips_when_nothing_changed_and_rescores_what_did(tin
     assert len(requests) == len(tiny_run.profile.experiments)
 
 
-def test_a_benchmark_files_bytes_enter_its_fingerprint(tmp_path):
+def test_a_benchmark_files_bytes_enter_its_fingerprint(tmp_path, monkeypatch):
     from redstar_assets.evaluation.heldout import benchmark_fingerprint
+    from redstar_assets.evaluation.suite import eval_benchmarks
 
-    path = tmp_path / "bench.jsonl"
+    path = tmp_path / "mine.jsonl"
     path.write_text('{"problem": "Compute 1 + 1.", "answer": "2"}\n')
-    spec = {"name": "mine", "kind": "file", "path": str(path)}
+    (tmp_path / "registry.yaml").write_text("benchmarks:\n  mine: {path: mine.jsonl}\n")
+    monkeypatch.setenv("REDSTAR_BENCHMARK_REGISTRY", str(tmp_path / "registry.yaml"))
+    monkeypatch.setenv("REDSTAR_BENCHMARKS", str(tmp_path))
+    (spec,) = eval_benchmarks(["mine"], "test")
     before = benchmark_fingerprint(spec)
     assert benchmark_fingerprint(spec) == before
+    (fewer,) = eval_benchmarks([{"name": "mine", "count": 1}], "test")
+    assert benchmark_fingerprint(fewer) != before  # an override is part of what is evaluated
     path.write_text('{"problem": "Compute 1 + 1.", "answer": "3"}\n')
     assert benchmark_fingerprint(spec) != before
