@@ -99,9 +99,9 @@ def test_scores_and_report_cover_every_experiment_and_stage(materialized):
     instance, data, _, _ = materialized
     profile = tiny_profile()
     report = pl.read_parquet(data / "ablation_report" / "_" / "data.parquet")
-    expected = {(e.name, s, b["name"]) for e in profile.experiments for s in e.stages for b in profile.benchmarks}
+    expected = {(e.name, s, b.name) for e in profile.experiments for s in e.stages for b in profile.benchmarks}
     assert set(report.select("experiment", "stage", "benchmark").rows()) == expected
-    assert report["n"].min() == profile.evaluation["samples"] and report["stderr"].null_count() == 0
+    assert report["n"].min() == 2 and report["stderr"].null_count() == 0  # arith sets register 2 samples
     assert (data / "ablation_report" / "_" / "scaling.png").read_bytes()[:4] == b"\x89PNG"
     assert (data / "ablation_report" / "_" / "strategies.png").read_bytes()[:4] == b"\x89PNG"
     scores = pl.concat(
@@ -116,7 +116,7 @@ def test_scores_and_report_cover_every_experiment_and_stage(materialized):
     assert (trained["subset_hash"], trained["scale"], trained["mix"]) == (manifest["subset_hash"], 40, "all")
     assert set(report.filter(pl.col("stage") == "base")["strategy"]) == {"none"}
     outputs = pl.read_parquet(data / "benchmark_scores" / "untrained" / "eval" / "outputs.parquet")
-    assert outputs.height == sum(b["count"] for b in profile.benchmarks) * (1 + profile.evaluation["samples"])
+    assert outputs.height == sum(b.count * (1 + b.sampling["n"]) for b in profile.benchmarks) == 12 * 3 + 6 * 3
     meta = _metadata(instance, "benchmark_scores", "untrained")
     assert meta["overlap_after_removal"].value == 0
 
