@@ -70,10 +70,23 @@ def load_messages(train_file: str):
     return Dataset.from_list(frame.to_dicts())
 
 
+def _complete(checkpoint: Path) -> bool:
+    """The Trainer writes trainer_state.json after the weights, optimizer and RNG state."""
+    import json
+
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def _prepare_trainer_dir(trainer_dir: Path, cfg: SFTRunConfig) -> bool:
     """True when a checkpoint of this very config exists to resume from; stale ones are cleared."""
     stamp = trainer_dir / "run_config_hash"
     if stamp.exists() and stamp.read_text() == config_hash(cfg):
+        for partial in [c for c in trainer_dir.glob("checkpoint-*") if not _complete(c)]:
+            shutil.rmtree(partial)  # killed while saving: resume from the last whole one
         return any(trainer_dir.glob("checkpoint-*"))
     shutil.rmtree(trainer_dir, ignore_errors=True)
     trainer_dir.mkdir(parents=True)

@@ -97,13 +97,17 @@ def test_sft_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
     cmd = [sys.executable, "-m", "redstar_training.sft", "--config", str(config)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not list((tmp_path / "out" / "trainer").glob("checkpoint-*")) and time.monotonic() < deadline:
+    while not list((tmp_path / "out" / "trainer").glob("checkpoint-*/trainer_state.json")):
+        assert time.monotonic() < deadline, "no checkpoint was saved"
         time.sleep(0.2)
-    time.sleep(0.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     saved = sorted((tmp_path / "out" / "trainer").glob("checkpoint-*"))
     assert saved and not (tmp_path / "out" / "model").exists()
+    # a later save cut off by the kill: weights written, trainer state not yet; it is not resumed from
+    partial = tmp_path / "out" / "trainer" / "checkpoint-9999"
+    partial.mkdir(exist_ok=True)
+    (partial / "config.json").write_text("{}")
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((tmp_path / "out" / "model" / "redstar_metrics.json").read_text())
