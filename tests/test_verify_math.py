@@ -99,14 +99,14 @@ def test_verdicts_from_threads_without_signal_errors(verifier):
 
 
 def test_verdict_cache_hits_and_keys(tmp_path):
-    tasks = [MathTask("\\frac{1}{2}", "\\boxed{0.5}"), MathTask("\\sqrt{2}", "\\boxed{2^{1/2}}")]
+    tasks = [MathTask("\\frac{x}{2}", "\\boxed{0.5x}"), MathTask("\\sqrt{2}", "\\boxed{2^{1/2}}")]
     with MathVerifier(workers=1, cache=tmp_path / "v.sqlite") as v:
         first = v.verify(tasks)
         assert v.counts["pooled"] == 2
     with MathVerifier(workers=1, cache=tmp_path / "v.sqlite") as v:
         assert v.verify(tasks) == first
         assert v.counts == {"quick": 0, "cached": 2, "pooled": 0, "deduped": 0}
-    assert cache_key(tasks[0]) != cache_key(MathTask("\\frac{1}{2}", "\\boxed{0.5}", mode="legacy"))
+    assert cache_key(tasks[0]) != cache_key(MathTask("\\frac{x}{2}", "\\boxed{0.5x}", mode="legacy"))
     cache = VerdictCache(tmp_path / "v.sqlite")
     from redstar_training.verify import Verdict
 
@@ -168,7 +168,7 @@ def test_rl_rewards_use_the_same_verdicts():
 
 
 def test_identical_pairs_in_a_batch_are_judged_once_with_the_same_verdicts():
-    pairs = [("\\frac{1}{2}", "\\boxed{0.5}"), ("\\sqrt{2}", "\\boxed{2^{1/2}}"), ("\\pi", "\\boxed{3}")]
+    pairs = [("\\frac{x}{2}", "\\boxed{0.5x}"), ("\\sqrt{2}", "\\boxed{2^{1/2}}"), ("x+1", "\\boxed{x+2}")]
     tasks = [MathTask(g, f"<think>try {k}</think> {o}") for k in range(3) for g, o in pairs]  # texts differ
     tasks += [MathTask("\\sqrt{2}", "\\boxed{2^{1/2}}", mode="legacy"), MathTask("7", "\\boxed{7}")]
     with MathVerifier(workers=1) as deduped, MathVerifier(workers=1, dedupe=False) as plain:
@@ -178,3 +178,32 @@ def test_identical_pairs_in_a_batch_are_judged_once_with_the_same_verdicts():
         # 3 distinct extracted pairs judged once each, 6 copies, the legacy-mode pair on its own, 7 = 7 quick
         assert deduped.counts == {"quick": 1, "cached": 0, "pooled": 4, "deduped": 6}
         assert plain.counts["pooled"] == 10
+
+
+@pytest.mark.parametrize(
+    "gold, pred, verdict",
+    [
+        ("\\frac{7}{4}", "1.75", True),
+        ("\\frac{7}{4}", "7/4", True),
+        ("-\\frac{7}{4}", "\\dfrac{-7}{4}", True),
+        ("\\frac{7}{4}", "\\frac{4}{7}", False),
+        ("2\\sqrt{3}", "\\sqrt{12}", True),
+        ("2\\sqrt{3}", "3\\sqrt{3}", False),
+        ("\\frac{3\\pi}{4}", "\\frac{3}{4}\\pi", True),
+        ("\\frac{3\\pi}{4}", "3\\pi/4", True),
+        ("\\pi", "\\frac{22}{7}", False),
+        ("(1, 20)", "\\left(1, 20\\right)", True),
+        ("[1, 20)", "(1, 20]", False),
+        ("(1, 20)", "(20, 1)", False),
+        ("(1, 2, 3)", "(1,2,3)", True),
+    ],
+)
+def test_exact_forms_are_judged_without_sympy_as_math_verify_judges_them(gold, pred, verdict):
+    """Rationals, rational multiples of pi and of square roots, and tuples/intervals of them: the
+    caller's exact path gives math-verify's verdict, and anything outside that grammar is left to it."""
+    from redstar_training.verify.equivalence import math_equal
+    from redstar_training.verify.exact import exactly_equal
+
+    assert exactly_equal(gold, pred) is verdict
+    assert math_equal(gold, pred, inner_timeout=5) is verdict
+    assert exactly_equal("2\\sqrt{3}", "2\\sqrt3") is None and exactly_equal("\\pi", "3.14159") is None

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from redstar_training.verify.exact import exactly_equal
 from redstar_training.verify.extract import answer_region, choice_letter, extract_answer, extract_choice
 
-VERIFIER_VERSION = "verify-v2"
+VERIFIER_VERSION = "verify-v3"  # v3: exact rationals, pi and root multiples, tuples without sympy
 STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
 ANSWER_FORMATS = ("math", "number", "list", "interval", "choice")
 
@@ -173,12 +174,15 @@ def no_answer(task: MathTask) -> Verdict:
 
 
 def quick_verdict(task: MathTask, answer: str) -> Verdict | None:
-    """The verdict when no sympy is needed (choice letters, plain numbers); None when it is."""
+    """The verdict when no sympy is needed (choice letters, plain numbers, the exact forms of
+    `exact.py`: rationals, rational multiples of pi and square roots, tuples of them); None when it is."""
     gold = _gold_text(task.gold)
     if task.answer_format == "choice":
         ok = (choice_letter(gold) or gold.strip().upper()) == answer.upper()
         return _verdict(ok, gold, answer)
     same = numbers_equal(gold, answer, task.tolerance)
+    if same is None and task.answer_format in ("math", "number") and not task.tolerance:
+        same = exactly_equal(gold, answer)
     return None if same is None else _verdict(same, gold, answer)
 
 
