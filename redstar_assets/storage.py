@@ -20,10 +20,58 @@ CIRCUMSTANTIAL_COLUMNS = ("latency_s", "model_path", "scored_run_id", "scored_at
 
 def frame_hash(frame: pl.DataFrame) -> str:
     """Content hash of a table's rows and schema, independent of Parquet encoding."""
-    frame = frame.drop([c for c in CIRCUMSTANTIAL_COLUMNS if c in frame.columns])
-    digest = hashlib.sha256(json.dumps({k: str(v) for k, v in frame.schema.items()}).encode())
-    digest.update(frame.write_ndjson().encode())
-    return digest.hexdigest()[:16]
+    hasher = FrameHasher()
+    hasher.update(frame)
+    return hasher.hexdigest()
+
+
+class FrameHasher:
+    """`frame_hash` over a table that arrives in parts: the same hash as of the parts concatenated."""
+
+    def __init__(self):
+        self.digest = None
+
+    def update(self, frame: pl.DataFrame) -> None:
+        frame = frame.drop([c for c in CIRCUMSTANTIAL_COLUMNS if c in frame.columns])
+        if self.digest is None:
+            self.digest = hashlib.sha256(json.dumps({k: str(v) for k, v in frame.schema.items()}).encode())
+        self.digest.update(frame.write_ndjson().encode())
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()[:16]
+
+
+class TableWriter:
+    """Writes a table part by part (one Parquet row group or more per part) and hashes it as it goes,
+    so a table larger than memory is never held whole; renamed into place with its sidecar on close."""
+
+    def __init__(self, path: Path):
+        self.path, self.tmp = path, path.with_suffix(".parquet.tmp")
+        self.hasher, self.rows, self._writer, self._schema = FrameHasher(), 0, None, None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._schema = frame.schema
+            self._writer = pq.ParquetWriter(self.tmp, frame.to_arrow().schema, compression="zstd")
+        elif frame.schema != self._schema:
+            raise ValueError(f"{self.path}: a part's columns {frame.schema} differ from the first's {self._schema}")
+        if frame.height:
+            self._writer.write_table(frame.to_arrow(), row_group_size=10_000)
+        self.hasher.update(frame)
+        self.rows += frame.height
+
+    def close(self) -> str:
+        """Puts the table in place; returns its content hash (the data version)."""
+        self._writer.close()
+        version = self.hasher.hexdigest()
+        meta_tmp = self.path.with_suffix(".json.tmp")
+        meta_tmp.write_text(json.dumps({"hash": version, "rows": self.rows}))
+        os.replace(self.tmp, self.path)
+        os.replace(meta_tmp, self.path.with_suffix(".json"))
+        return version
 
 
 class Store:
@@ -51,6 +99,10 @@ class Store:
         os.replace(tmp, path)
         os.replace(meta_tmp, path.with_suffix(".json"))
         return version
+
+    def writer(self, asset: str, partition: str | None = None, name: str = "data") -> TableWriter:
+        """A streaming writer for a table too large to build in memory (write parts, then close)."""
+        return TableWriter(self.path(asset, partition, name))
 
     def register(self, asset: str, partition: str | None, name: str, version: str, rows: int) -> str:
         """Records the sidecar of a table written in place by a streaming writer (DuckDB), whose data

@@ -3,7 +3,8 @@
     python -m redstar_training.distill --config distill.yaml [key=value ...]
 
 Every sample has a content address (model id and revision, prompt template version, problem hash,
-sampling parameters, sample index) and is committed to the sample cache the moment it finishes, so
+sampling parameters, sample index) and is committed to the sample cache within a second of finishing
+(in transactions of up to 256), so
 a re-run with the same config makes no teacher calls and a killed run resumes with only the missing
 ones. Rejection sampling: samples are drawn in rounds by index (round `r` asks for indices
 [r*size, (r+1)*size)); with `stop_after_correct: K`, a problem stops once K of its samples are
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redstar_training.generation.cache import SampleCache
+from redstar_training.generation.cache import BatchedPuts, SampleCache
 from redstar_training.generation.prompts import template
 from redstar_training.generation.types import Completion, SampleRequest, Sampling, problem_hash, sample_key
 
@@ -123,6 +124,7 @@ def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCach
     counters: Counter = Counter()
     stats = Counter()
     progress = Progress(len(active) * n, cfg.progress_every_s, log)
+    puts = BatchedPuts(cache)
     generation_s = 0.0
     for start in range(0, n, size):
         if not active:
@@ -143,14 +145,17 @@ def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCach
         stats["samples_requested"] += len(missing)
 
         def on_done(c: Completion) -> None:
-            cache.put(c)
+            puts.add(c)
             fresh.add(c.key)
             results[c.key] = c
             progress.tick()
 
         began = time.monotonic()
         if missing:
-            counters.update(backend.generate(missing, sampling, on_done))
+            try:
+                counters.update(backend.generate(missing, sampling, on_done))
+            finally:
+                puts.flush()
         generation_s += time.monotonic() - began
         round_done = [results[r.key] for r in requests if r.key in results]
         if k:

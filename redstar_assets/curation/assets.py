@@ -72,7 +72,12 @@ def build_curation_assets(
         thresholds), which hard-first, band and stratified subsets use."""
         store = redstar.store()
         partition = context.partition_key
-        verified_frame = store.read("verified_traces", partition)
+        # the columns difficulty needs, with each trace's length read in place of its text (streamed)
+        verified_frame = (
+            pl.scan_parquet(store.path("verified_traces", partition))
+            .select("problem_id", "status", "completion_tokens", "level", pl.col("text").str.len_chars().alias("chars"))
+            .collect(engine="streaming")
+        )
         scorer_verdicts = None
         if scorer:
             from redstar_assets.traces.teacher import generate_traces

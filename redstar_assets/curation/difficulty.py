@@ -25,7 +25,9 @@ def score_difficulty(verified: pl.DataFrame, spec: dict[str, Any], scorer: pl.Da
         .agg(
             pl.len().alias("samples"),
             (pl.col("status") == "correct").sum().alias("correct"),
-            pl.col("text").str.len_chars().mean().alias("mean_trace_chars"),
+            (pl.col("chars") if "chars" in verified.columns else pl.col("text").str.len_chars())
+            .mean()
+            .alias("mean_trace_chars"),
             pl.col("completion_tokens").mean().alias("mean_trace_tokens"),
             pl.col("level").first(),
         )

@@ -1,5 +1,6 @@
 """Stage 2: long chain-of-thought traces from the teacher, and the shared verifier's verdict on each."""
 
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -18,9 +19,9 @@ from redstar_assets.lineage import lineage_metadata, preview
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
-from redstar_assets.traces.quality import QUALITY_VERSION, QualitySpec
-from redstar_assets.traces.teacher import distill_config, generate_traces, needs_own_process
-from redstar_assets.traces.verification import flag_counts, verify_traces
+from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION, QualitySpec
+from redstar_assets.traces.teacher import distill_config, merge_stats, needs_own_process, trace_chunks
+from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
 from redstar_training.verify import VERIFIER_VERSION, MathVerifier
 
 DISTILL_VERSION = "distill-v1"
@@ -67,34 +68,38 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         content-addressed cache as it finishes: a re-run pays for no sample twice, a killed run resumes."""
         store = redstar.store()
         partition = context.partition_key
-        frame, stats = generate_traces(
+        writer, stats, problems, examples = store.writer("teacher_traces", partition), {}, 0, []
+        for frame, chunk_stats in trace_chunks(
             store.read("problems", partition),
             spec,
             redstar.sample_cache_path(),
             log=context.log.info,
             launch=launch_distill(context, launcher, pipes_subprocess_client),
             workdir=store.folder("teacher_traces", partition) / "distill",
-        )
-        version = store.write(frame, "teacher_traces", partition)
-        tokens_out = int(frame["completion_tokens"].sum() or 0)
-        samples = frame.filter(pl.col("finish_reason").is_in(["stop", "length"])).head(3)
-        examples = "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in samples.to_dicts())
+        ):  # a chunk of problems at a time: the traces are written as they come, never held together
+            writer.write(frame)
+            stats = merge_stats(stats, chunk_stats)
+            problems += frame["problem_id"].n_unique()
+            if len(examples) < 3:
+                ok = frame.filter(pl.col("finish_reason").is_in(["stop", "length"])).head(3 - len(examples))
+                examples += [f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in ok.to_dicts()]
+        version = writer.close()
         return MaterializeResult(
             metadata={
-                "rows": frame.height,
-                "problems": frame["problem_id"].n_unique(),
+                "rows": writer.rows,
+                "problems": problems,
                 "requests_made": stats.get("requests_made", 0),
                 "cache_hits": stats.get("cache_hits", 0),
                 "samples_requested": stats.get("samples_requested", 0),
-                "prompt_tokens": int(frame["prompt_tokens"].sum() or 0),
-                "completion_tokens": tokens_out,
+                "prompt_tokens": int(stats.get("prompt_tokens", 0)),
+                "completion_tokens": int(stats.get("completion_tokens", 0)),
                 "tokens_per_s": stats.get("tokens_per_s", 0.0),
                 "errors_by_kind": MetadataValue.json(
                     {"retried": stats.get("retries_by_kind", {}), "failed": stats.get("failed_by_kind", {})}
                 ),
                 "finish_reasons": MetadataValue.json(stats.get("finish_reasons", {})),
                 "skipped": MetadataValue.json(stats.get("skipped", {})),
-                "sample_traces": MetadataValue.md(examples),
+                "sample_traces": MetadataValue.md("\n\n".join(examples)),
                 **lineage_metadata(spec, {"problems": store.version("problems", partition)}),
             },
             data_version=DataVersion(version),
@@ -114,21 +119,30 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         (correct, wrong, no_answer, timeout, error) and reason, plus quality flags: rejection sampling
         keeps the correct ones, and DPO pairs them with the wrong ones."""
         store = redstar.store()
+        writer = store.writer("verified_traces", context.partition_key)
+        counts, flags, quality_ok, wrong = Counter(), Counter(), 0, None
         with MathVerifier(cache=redstar.verdict_cache_path()) as verifier:
-            frame = verify_traces(store.read("teacher_traces", context.partition_key), verifier, quality)
-        version = store.write(frame, "verified_traces", context.partition_key)
-        counts = {r["status"]: r["len"] for r in frame.group_by("status").len().to_dicts()}
+            for batch in read_batches(store.path("teacher_traces", context.partition_key)):
+                frame = verify_traces(batch, verifier, quality)  # a batch at a time: the text is never all in memory
+                writer.write(frame)
+                counts.update(dict(frame.group_by("status").len().iter_rows()))
+                flags.update(flag_counts(frame))
+                quality_ok += int(frame["quality_ok"].sum())
+                if wrong is None and (frame["status"] != "correct").any():
+                    wrong = frame.filter(pl.col("status") != "correct").select("problem", "reason").head(5)
+        version = writer.close()
+        rows = writer.rows
         return MaterializeResult(
             metadata={
-                "rows": frame.height,
-                "statuses": MetadataValue.json(counts),
-                "correct_rate": round(counts.get("correct", 0) / max(1, frame.height), 4),
+                "rows": rows,
+                "statuses": MetadataValue.json(dict(counts)),
+                "correct_rate": round(counts.get("correct", 0) / max(1, rows), 4),
                 "verifier_paths": MetadataValue.json(verifier.counts),
-                "quality_flags": MetadataValue.json(flag_counts(frame)),
-                "quality_ok": int(frame["quality_ok"].sum()),
-                "wrong_sample": preview(frame.filter(pl.col("status") != "correct").select("problem", "reason")),
+                "quality_flags": MetadataValue.json({f: flags.get(f, 0) for f in FLAGS}),
+                "quality_ok": quality_ok,
+                "wrong_sample": preview(wrong if wrong is not None else pl.DataFrame({"problem": [], "reason": []})),
                 **lineage_metadata(
-                    {"verifier": frame["verifier_version"][0] if frame.height else None, "quality": quality.__dict__},
+                    {"verifier": VERIFIER_VERSION, "quality": quality.__dict__},
                     {"teacher_traces": store.version("teacher_traces", context.partition_key)},
                 ),
             },

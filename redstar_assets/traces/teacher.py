@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,32 +72,67 @@ def needs_own_process(spec: dict[str, Any]) -> bool:
     return spec.get("backend", "procedural") not in IN_PROCESS
 
 
-def generate_traces(
+CHUNK_PROBLEMS = 2_500  # problems distilled and written at a time by an in-process teacher (~10k traces)
+
+
+def trace_chunks(
     problems: pl.DataFrame,
     spec: dict[str, Any],
     cache_file: str | Path | None = None,
     log=print,
     launch: Callable[[dict, Path], dict] | None = None,
     workdir: Path | None = None,
-) -> tuple[pl.DataFrame, dict]:
-    """Traces for every problem (skipped problems as `skipped` rows with the reason) and run stats.
-
-    `launch(run_config, workdir)` runs `redstar_training.distill` for a model-loading backend and
-    returns its stats; `workdir` keeps its config and output (a temporary folder when not given)."""
+    chunk_problems: int = CHUNK_PROBLEMS,
+) -> Iterator[tuple[pl.DataFrame, dict]]:
+    """Traces for every problem (skipped problems as `skipped` rows with the reason) with run stats,
+    a chunk of problems at a time, so a million traces are never in memory together. An in-process
+    teacher works chunk by chunk; a model-loading one runs `redstar_training.distill` once through
+    `launch(run_config, workdir)` (its `workdir` keeps its config and output; a temporary folder
+    when not given)."""
     cfg = distill_config(spec)
     with tempfile.TemporaryDirectory(prefix="redstar-distill-") as tmp:
         cfg.cache_file = str(cache_file or Path(tmp) / "samples.sqlite")
-        if not needs_own_process(spec):
-            completions, skipped, stats = _in_process(problems, cfg, log)
-        elif launch is None:
+        if needs_own_process(spec) and launch is None:
             raise ValueError(f"teacher backend {cfg.backend['kind']!r} loads a model: it runs through the launcher")
-        else:
+        if needs_own_process(spec):
             completions, skipped, stats = _launched(problems, cfg, Path(workdir or tmp), launch)
-    return _frame(problems, cfg, completions, skipped), stats
+            yield _frame(problems, cfg, completions, skipped), stats
+            return
+        for start in range(0, max(1, problems.height), chunk_problems):
+            chunk = problems.slice(start, chunk_problems)
+            completions, skipped, stats = _in_process(chunk, cfg, log)
+            yield _frame(chunk, cfg, completions, skipped), stats
+
+
+def generate_traces(problems: pl.DataFrame, spec: dict[str, Any], *args, **kwargs) -> tuple[pl.DataFrame, dict]:
+    """`trace_chunks` collected in memory, for small sets (a difficulty scorer's samples, tests)."""
+    frames, stats = [], {}
+    for frame, chunk_stats in trace_chunks(problems, spec, *args, **kwargs):
+        frames.append(frame)
+        stats = merge_stats(stats, chunk_stats)
+    return pl.concat(frames), stats
+
+
+def merge_stats(total: dict, part: dict) -> dict:
+    """Run stats of two chunks as of one run: counts add up, per-kind counts merge, rates recomputed."""
+    out = dict(total)
+    for key, value in part.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | dict):
+            out[key] = value
+        elif isinstance(value, dict):
+            merged = dict(out.get(key) or {})
+            for k, v in value.items():
+                merged[k] = merged.get(k, 0) + v
+            out[key] = merged
+        else:
+            out[key] = out.get(key, 0) + value
+    seconds = out.get("generation_seconds") or 0
+    if "tokens_per_s" in out:
+        out["tokens_per_s"] = round(out.get("completion_tokens_new", 0) / seconds, 1) if seconds > 0 else 0.0
+    return out
 
 
 def _in_process(problems: pl.DataFrame, cfg, log):
-    from dataclasses import asdict
 
     from redstar_training.distill import distill, make_backend
     from redstar_training.generation.cache import SampleCache
@@ -109,7 +144,7 @@ def _in_process(problems: pl.DataFrame, cfg, log):
     finally:
         cache.close()
     stats["teacher"] = make_backend(cfg.backend, []).model_id
-    return [asdict(c) for c in completions], skipped, stats
+    return [vars(c) for c in completions], skipped, stats  # read only: no copies of a chunk's texts
 
 
 def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch):

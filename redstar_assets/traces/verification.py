@@ -54,6 +54,18 @@ def verify_traces(
     )
 
 
+def read_batches(path, rows: int = 5_000):
+    """A Parquet table as frames of about `rows` rows each, read one after the other."""
+    import pyarrow.parquet as pq
+
+    table = pq.ParquetFile(path)
+    if table.metadata.num_rows == 0:
+        yield pl.read_parquet(path)
+        return
+    for batch in table.iter_batches(batch_size=rows):
+        yield pl.from_arrow(batch)
+
+
 def flag_counts(verified: pl.DataFrame) -> dict[str, int]:
     """How many traces each quality filter flags (a trace can have several)."""
     exploded = verified.select(pl.col("quality_flags").explode(empty_as_null=True)).drop_nulls()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -84,3 +85,24 @@ class SampleCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+class BatchedPuts:
+    """Commits finished samples in small transactions (a million single-row commits cost minutes):
+    at most `every` samples, or `seconds` of work, are at risk when the process is killed."""
+
+    def __init__(self, cache: SampleCache, every: int = 256, seconds: float = 1.0):
+        self.cache, self.every, self.seconds = cache, every, seconds
+        self.pending: list[Completion] = []
+        self.last = time.monotonic()
+
+    def add(self, c: Completion) -> None:
+        self.pending.append(c)
+        if len(self.pending) >= self.every or time.monotonic() - self.last >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.cache.put_many(self.pending)
+        self.pending.clear()
+        self.last = time.monotonic()
