@@ -7,6 +7,7 @@ DuckDB COPY with a memory limit and `preserve_insertion_order=false` stays near 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -69,6 +70,7 @@ def write_subset(
     tmp = out.with_suffix(".parquet.tmp")
     con = duckdb.connect()
     con.execute(f"SET memory_limit='{memory_limit}'")
+    con.execute(f"SET temp_directory='{(out.parent / '.duckdb-spill').as_posix()}'")  # the sort spills here
     con.execute("SET preserve_insertion_order=false")
     con.execute("SET threads=2")
     con.register("chosen", pl.DataFrame({"trace_id": sorted(trace_ids)}, schema={"trace_id": pl.String}).to_arrow())
@@ -92,4 +94,5 @@ def write_subset(
     rows = con.execute(f"SELECT count(*) FROM read_parquet('{tmp.as_posix()}')").fetchone()[0]
     con.close()
     tmp.replace(out)
+    shutil.rmtree(out.parent / ".duckdb-spill", ignore_errors=True)
     return rows
