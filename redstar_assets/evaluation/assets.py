@@ -30,7 +30,7 @@ from redstar_assets.profile import Profile, spec_hash
 from redstar_assets.resources import RedstarHome
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
-SCORES_VERSION = "scores-v2"
+SCORES_VERSION = "scores-v3"  # v3: registry benchmarks, per-benchmark sampling, generation through the backends
 REPORT_VERSION = "report-v2"
 
 
