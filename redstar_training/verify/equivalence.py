@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from redstar_training.verify.exact import FLOAT_ROUNDING as _FLOAT_ROUNDING
 from redstar_training.verify.exact import exactly_equal
 from redstar_training.verify.extract import answer_region, choice_letter, extract_answer, extract_choice
 
@@ -20,7 +21,6 @@ ANSWER_FORMATS = ("math", "number", "list", "interval", "choice")
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _MAX_FAST_DIGITS = 400
-_FLOAT_ROUNDING = 6  # math-verify's default float_rounding
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 _SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree")

@@ -24,7 +24,7 @@ _PI = [
 _SQRT = re.compile(rf"^(-?)({_INT})?\\sqrt\{{({_INT})\}}$")
 _PAIR = re.compile(r"^([(\[])(.*)([)\]])$")
 _NUMBER = re.compile(r"^[+-]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})$")
-_FLOAT_ROUNDING = 6  # math-verify's float_rounding, as in numbers_equal
+FLOAT_ROUNDING = 6  # math-verify's default float_rounding (numbers_equal uses it too)
 
 
 def _clean(s: str) -> str:
@@ -74,7 +74,7 @@ def _same_value(gold: str, pred: str) -> bool | None:
     if g is None or p is None:
         return None
     if g[0] == p[0] == "q" and ("." in gold or "." in pred):  # floats: math-verify rounds to 6 decimals
-        return round(g[1], _FLOAT_ROUNDING) == round(p[1], _FLOAT_ROUNDING)
+        return round(g[1], FLOAT_ROUNDING) == round(p[1], FLOAT_ROUNDING)
     if "." in gold or "." in pred:
         return None  # a decimal beside an irrational: math-verify's numeric comparison decides
     if g[1] == 0 or p[1] == 0:
