@@ -1,6 +1,6 @@
 """Near-duplicate removal, side by side in one process: the `rensa` backend (MinHash and LSH in Rust,
 the pipeline's default) against `datasketch` (pure Python and numpy), on the same generated problems
-with planted near duplicates (a number changed, a word changed, LaTeX spacing; curation_1m's generator).
+with planted near duplicates (a number changed, a word changed, LaTeX spacing).
 
     python benchmarks/near_duplicates.py [--problems 250000] [--rounds 1]
 
@@ -13,16 +13,39 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
+from redstar_assets.curation.dedupe import near_duplicates
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from curation_1m import _edit, _problem, _vocabulary  # noqa: E402
 
-from redstar_assets.curation.dedupe import near_duplicates  # noqa: E402
+def _vocabulary(rng: random.Random, n: int = 20_000) -> list[str]:
+    syllables = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"] + ["th", "qu", "st", "ch"]
+    words = set()
+    while len(words) < n:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def _problem(rng: random.Random, vocab: list[str]) -> tuple[str, str]:
+    a, b, x = rng.randint(2, 99), rng.randint(1, 999), rng.randint(1, 99)
+    words = " ".join(rng.choice(vocab) for _ in range(rng.randint(35, 60)))
+    return f"{words.capitalize()}. If ${a}x + {b} = {a * x + b}$, what is $x$?", str(x)
+
+
+def _edit(text: str, rng: random.Random, vocab: list[str]) -> tuple[str, str]:
+    kind = rng.choice(["number", "word", "spacing"])
+    if kind == "number":
+        digits = [i for i, c in enumerate(text) if c.isdigit()]
+        i = rng.choice(digits) if digits else 0
+        return text[:i] + str((int(text[i]) + 1) % 10 if text[i : i + 1].isdigit() else 7) + text[i + 1 :], kind
+    if kind == "word":
+        words = text.split(" ")
+        words[rng.randrange(len(words))] = rng.choice(vocab)
+        return " ".join(words), kind
+    return text.replace(" ", "  ").replace("$", "$\\, ", 1), kind
 
 
 def planted(n: int, seed: int = 0) -> tuple[list[str], list[str], dict[str, str]]:

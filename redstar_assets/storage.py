@@ -7,6 +7,7 @@ content hash, so a killed run never leaves half a table and lineage can name exa
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -35,7 +36,9 @@ class FrameHasher:
         frame = frame.drop([c for c in CIRCUMSTANTIAL_COLUMNS if c in frame.columns])
         if self.digest is None:
             self.digest = hashlib.sha256(json.dumps({k: str(v) for k, v in frame.schema.items()}).encode())
-        self.digest.update(frame.write_ndjson().encode())
+        buffer = io.BytesIO()  # the NDJSON's bytes, written once (no str copy to encode)
+        frame.write_ndjson(buffer)
+        self.digest.update(buffer.getbuffer())
 
     def hexdigest(self) -> str:
         return self.digest.hexdigest()[:16]
@@ -43,28 +46,49 @@ class FrameHasher:
 
 class TableWriter:
     """Writes a table part by part (one Parquet row group or more per part) and hashes it as it goes,
-    so a table larger than memory is never held whole; renamed into place with its sidecar on close."""
+    so a table larger than memory is never held whole; renamed into place with its sidecar on close.
+    Encoding, compressing and hashing a part run on a background thread (Arrow, zstd and sha256
+    release the GIL) while the caller builds the next part: at most two parts are in memory."""
 
     def __init__(self, path: Path):
+        from concurrent.futures import ThreadPoolExecutor
+
         self.path, self.tmp = path, path.with_suffix(".parquet.tmp")
         self.hasher, self.rows, self._writer, self._schema = FrameHasher(), 0, None, None
+        self._worker, self._pending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="table-writer"), None
 
     def write(self, frame: pl.DataFrame) -> None:
-        import pyarrow.parquet as pq
-
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._schema is None:
             self._schema = frame.schema
-            self._writer = pq.ParquetWriter(self.tmp, frame.to_arrow().schema, compression="zstd")
         elif frame.schema != self._schema:
             raise ValueError(f"{self.path}: a part's columns {frame.schema} differ from the first's {self._schema}")
-        if frame.height:
-            self._writer.write_table(frame.to_arrow(), row_group_size=10_000)
-        self.hasher.update(frame)
+        self._wait()
+        self._pending = self._worker.submit(self._write_part, frame)
         self.rows += frame.height
+
+    def _write_part(self, frame: pl.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        table = frame.to_arrow()
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+        if frame.height:
+            self._writer.write_table(table, row_group_size=10_000)
+        self.hasher.update(frame)
+
+    def _wait(self) -> None:
+        """Waits for the part in flight; its error, if any, is raised here."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def close(self) -> str:
         """Puts the table in place; returns its content hash (the data version)."""
+        try:
+            self._wait()
+        finally:
+            self._worker.shutdown()
         self._writer.close()
         version = self.hasher.hexdigest()
         meta_tmp = self.path.with_suffix(".json.tmp")
@@ -105,7 +129,7 @@ class Store:
         return TableWriter(self.path(asset, partition, name))
 
     def register(self, asset: str, partition: str | None, name: str, version: str, rows: int) -> str:
-        """Records the sidecar of a table written in place by a streaming writer (DuckDB), whose data
+        """Records the sidecar of a table written in place by a streaming writer (the subset writer), whose data
         version the caller computed from what determines its content."""
         path = self.path(asset, partition, name)
         meta_tmp = path.with_suffix(".json.tmp")

@@ -126,43 +126,48 @@ def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCach
     progress = Progress(len(active) * n, cfg.progress_every_s, log)
     puts = BatchedPuts(cache)
     generation_s = 0.0
-    for start in range(0, n, size):
-        if not active:
-            break
-        stats["rounds"] += 1
-        requests = []
-        for pid, p in active.items():
-            domain = "code" if p.get("domain") == "code" else "math"
-            prompt, version = prompts[domain], versions[domain]
-            for i in range(start, min(start + size, n)):
-                key = sample_key(backend.model_id, backend.revision, version, problem_hash(p["problem"]), sampling, i)
-                requests.append(SampleRequest(key, pid, i, prompt.messages(p["problem"]), prompt.chatml(p["problem"])))
-        hits = cache.get_many(r.key for r in requests)
-        stats["cache_hits"] += len(hits)
-        results.update(hits)
-        progress.tick(len(hits))
-        missing = [r for r in requests if r.key not in hits]
-        stats["samples_requested"] += len(missing)
+    try:
+        for start in range(0, n, size):
+            if not active:
+                break
+            stats["rounds"] += 1
+            requests = []
+            for pid, p in active.items():
+                domain = "code" if p.get("domain") == "code" else "math"
+                prompt, version = prompts[domain], versions[domain]
+                for i in range(start, min(start + size, n)):
+                    key = sample_key(
+                        backend.model_id, backend.revision, version, problem_hash(p["problem"]), sampling, i
+                    )
+                    requests.append(
+                        SampleRequest(key, pid, i, prompt.messages(p["problem"]), prompt.chatml(p["problem"]))
+                    )
+            hits = cache.get_many(r.key for r in requests)
+            stats["cache_hits"] += len(hits)
+            results.update(hits)
+            progress.tick(len(hits))
+            missing = [r for r in requests if r.key not in hits]
+            stats["samples_requested"] += len(missing)
 
-        def on_done(c: Completion) -> None:
-            puts.add(c)
-            fresh.add(c.key)
-            results[c.key] = c
-            progress.tick()
+            def on_done(c: Completion) -> None:
+                puts.add(c)
+                fresh.add(c.key)
+                results[c.key] = c
+                progress.tick()
 
-        began = time.monotonic()
-        if missing:
-            try:
+            began = time.monotonic()
+            if missing:
                 counters.update(backend.generate(missing, sampling, on_done))
-            finally:
                 puts.flush()
-        generation_s += time.monotonic() - began
-        round_done = [results[r.key] for r in requests if r.key in results]
-        if k:
-            judged = _verify(round_done, by_id, verifier)
-            for c, ok in zip(round_done, judged, strict=True):
-                correct[c.problem_id] += ok
-            active = {pid: p for pid, p in active.items() if correct[pid] < k}
+            generation_s += time.monotonic() - began
+            round_done = [results[r.key] for r in requests if r.key in results]
+            if k:
+                judged = _verify(round_done, by_id, verifier)
+                for c, ok in zip(round_done, judged, strict=True):
+                    correct[c.problem_id] += ok
+                active = {pid: p for pid, p in active.items() if correct[pid] < k}
+    finally:
+        puts.close()  # every finished sample committed, also when generation failed midway
     ordered = sorted(results.values(), key=lambda c: (c.problem_id, c.sample_index))
     stats = {**stats, **_summary(ordered, counters, generation_s, skipped), "problems": len(problems)}
     new_tokens = sum(c.completion_tokens for c in ordered if c.key in fresh)

@@ -123,16 +123,23 @@ def test_subset_selection_strategies_formats_and_hash(verified, tmp_path):
     hard = select_traces(verified, scores, SubsetRecipe(name="h", scale=30, strategy="hard_first"))
     rate = dict(scores.select("problem_id", "teacher_pass_rate").rows())
     assert sum(rate[p] for p in hard["problem_id"]) < sum(rate[p] for p in picked["problem_id"])
-    # the subset file, streamed by DuckDB from the verified traces: in trace id order, the trace as the
-    # assistant turn for long_cot and exactly `target_text`'s boxed answer for answer_only
-    verified.write_parquet(tmp_path / "verified.parquet")
+    # the subset file, streamed from the verified traces (split over two files): in the files' row
+    # order, the trace as the assistant turn for long_cot and exactly `target_text`'s boxed answer
+    # for answer_only
+    verified = verified.sample(fraction=1.0, shuffle=True, seed=3)
+    half = verified.height // 2
+    verified.head(half).write_parquet(tmp_path / "verified-a.parquet")
+    verified.slice(half).write_parquet(tmp_path / "verified-b.parquet")
+    files = [tmp_path / "verified-a.parquet", tmp_path / "verified-b.parquet"]
     ids = picked["trace_id"].to_list()
+    in_file_order = verified.filter(pl.col("trace_id").is_in(ids))
+    assert in_file_order["trace_id"].to_list() != ids  # the order below is the files', not the ids'
     for fmt in ("answer_only", "long_cot"):
-        assert write_subset([tmp_path / "verified.parquet"], ids, tmp_path / f"{fmt}.parquet", fmt) == 30
+        assert write_subset(files, ids, tmp_path / f"{fmt}.parquet", fmt) == 30
         written = pl.read_parquet(tmp_path / f"{fmt}.parquet")
-        assert written["trace_id"].to_list() == ids
-        assert [m[0]["content"] for m in written["messages"].to_list()] == picked["problem"].to_list()
-        expected = [target_text(t, fmt) for t in picked["text"]]
+        assert written["trace_id"].to_list() == in_file_order["trace_id"].to_list()
+        assert [m[0]["content"] for m in written["messages"].to_list()] == in_file_order["problem"].to_list()
+        expected = [target_text(t, fmt) for t in in_file_order["text"]]
         assert [m[1]["content"] for m in written["messages"].to_list()] == expected
         assert all(("<think>" in e) == (fmt == "long_cot") for e in expected)
     ids = picked["trace_id"].to_list()
@@ -164,6 +171,28 @@ def test_store_writes_atomically_with_content_hash(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
     with pytest.raises(FileNotFoundError, match="materialize t partition 'q' first"):
         store.read("t", "q")
+
+
+def test_streamed_table_has_the_hash_of_the_whole_and_surfaces_a_failed_part(tmp_path):
+    store = Store(tmp_path)
+    parts = [pl.DataFrame({"a": list(range(i * 3, i * 3 + 3)), "b": ["x" * i] * 3}) for i in range(4)]
+    writer = store.writer("t", "p")
+    for part in parts:
+        writer.write(part)  # encoded and hashed on the writer's thread while the next part is built
+    version = writer.close()
+    whole = pl.concat(parts)
+    assert version == frame_hash(whole) == store.version("t", "p") and writer.rows == 12
+    assert store.read("t", "p").equals(whole) and not list(tmp_path.rglob("*.tmp"))
+    writer = store.writer("t", "q")
+    with pytest.raises(ValueError, match="differ from the first"):
+        writer.write(parts[0])
+        writer.write(pl.DataFrame({"a": ["not a number"]}))
+    (tmp_path / "t" / "r").write_text("a file where the partition's folder should be")
+    writer = store.writer("t", "r")
+    writer.write(parts[0])  # fails on the writer's thread
+    with pytest.raises(OSError):
+        writer.close()  # ... and the error reaches the caller; nothing is put in place
+    assert not store.exists("t", "r")
 
 
 def test_profiles_validate_with_file_and_key(tmp_path):

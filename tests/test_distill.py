@@ -49,6 +49,23 @@ def _run(problems, backend, cache_file, **cfg):
         cache.close()
 
 
+def test_batched_puts_commit_in_the_background_and_never_twice(tmp_path):
+    from redstar_training.generation.cache import BatchedPuts
+    from redstar_training.generation.types import Completion
+
+    cache = SampleCache(tmp_path / "c.sqlite")
+    done = [Completion(f"k{i:04d}", f"p{i}", 0, f"text {i}", "stop") for i in range(700)]
+    puts = BatchedPuts(cache, every=256)
+    for c in done:
+        puts.add(c)  # three multi-row transactions, each committed on the cache's thread
+    puts.close()
+    assert cache.count() == 700
+    assert cache.get_many(["k0000", "k0699"])["k0699"].text == "text 699"
+    again = [Completion("k0001", "p1", 0, "overwritten?", "stop"), Completion("k9999", "p", 0, "new", "stop")]
+    assert cache.put_many(again) == 1 and cache.get_many(["k0001"])["k0001"].text == "text 1"
+    cache.close()
+
+
 def test_openai_backend_end_to_end_and_rerun_makes_no_calls(server, tmp_path):
     url, model = server
     problems = _problems(8)

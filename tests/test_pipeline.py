@@ -42,7 +42,7 @@ def test_every_asset_declares_a_code_version_and_records_the_commit(materialized
     graph = tiny_run.defs.resolve_asset_graph()
     versions = {k.to_user_string(): graph.get(k).code_version for k in graph.get_all_asset_keys()}
     assert all(versions.values()), versions
-    assert versions["verified_traces"].startswith("verify-v") and "arith-v1" in versions["teacher_traces"]
+    assert "+verify-v" in versions["verified_traces"] and "arith-v1" in versions["teacher_traces"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     assert _metadata(instance, "raw_problems", "arith-add")["code_commit"].value.startswith(head)
     from redstar_assets.lineage_query import render, walk

@@ -72,11 +72,12 @@ def build_curation_assets(
         thresholds), which hard-first, band and stratified subsets use."""
         store = redstar.store()
         partition = context.partition_key
-        # the columns difficulty needs, with each trace's length read in place of its text (streamed)
-        verified_frame = (
-            pl.scan_parquet(store.path("verified_traces", partition))
-            .select("problem_id", "status", "completion_tokens", "level", pl.col("text").str.len_chars().alias("chars"))
-            .collect(engine="streaming")
+        # the columns difficulty needs: each trace's length, never its text (`chars` is written by
+        # verified_traces; files from before it are measured from the text, streamed)
+        scan = pl.scan_parquet(store.path("verified_traces", partition))
+        chars = "chars" if "chars" in scan.collect_schema() else pl.col("text").str.len_chars().alias("chars")
+        verified_frame = scan.select("problem_id", "status", "completion_tokens", "level", chars).collect(
+            engine="streaming"
         )
         scorer_verdicts = None
         if scorer:
@@ -147,7 +148,7 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     store = redstar.store()
     sources = written_sources(profile, store, "difficulty_scores")
     trace_files = [store.path("verified_traces", s) for s in sources]
-    # the selection sees one small row per trace; the text is streamed by DuckDB into the subset file
+    # the selection sees one small row per trace; the text is streamed into the subset file
     verified = pl.concat(
         [pl.scan_parquet(f).select(SELECTION_COLUMNS) for f in trace_files], how="diagonal_relaxed"
     ).collect()

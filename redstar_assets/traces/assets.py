@@ -25,6 +25,7 @@ from redstar_assets.traces.verification import flag_counts, read_batches, verify
 from redstar_training.verify import VERIFIER_VERSION, MathVerifier
 
 DISTILL_VERSION = "distill-v1"
+VERIFIED_VERSION = "verified-v2"  # v2: each trace's length in `chars`
 
 
 def launch_distill(context: AssetExecutionContext, launcher: ModelLauncher, pipes: PipesSubprocessClient):
@@ -111,7 +112,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         partitions_def=source_partitions,
         group_name="traces",
         deps=[teacher_traces],
-        code_version=f"{VERIFIER_VERSION}+{QUALITY_VERSION}",
+        code_version=f"{VERIFIED_VERSION}+{VERIFIER_VERSION}+{QUALITY_VERSION}",
         automation_condition=condition,
     )
     def verified_traces(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:

@@ -15,42 +15,37 @@ def verify_traces(
     shared verifier's worker pool); `quality_ok` is true when no flag is raised."""
     quality = quality or QualitySpec()
     not_generated = ("error", "skipped")
-    teacher_ok = [t for t in traces.iter_rows(named=True) if t["finish_reason"] not in not_generated]
-    code = [t for t in teacher_ok if t.get("domain") == "code"]
-    math = [t for t in teacher_ok if t.get("domain") != "code"]
+    wanted = ("trace_id", "domain", "answer", "tests", "text", "finish_reason", "error")
+    cols = {c: traces[c].to_list() if c in traces.columns else [None] * traces.height for c in wanted}
+    rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+    teacher_ok = [t for t in rows if t["finish_reason"] not in not_generated]
+    code = [t for t in teacher_ok if t["domain"] == "code"]
+    math = [t for t in teacher_ok if t["domain"] != "code"]
     tasks = [MathTask(t["answer"], t["text"], finish_reason=t["finish_reason"]) for t in math]
     judged = dict(zip((t["trace_id"] for t in math), (verifier or default_verifier()).verify(tasks), strict=True))
     judged |= verify_code_traces(code)
-    rows = []
-    for t in traces.iter_rows(named=True):
+    extracted, status, reason = [], [], []
+    for t in rows:
         if t["finish_reason"] in not_generated:
-            status, reason, extracted = "error", f"teacher {t['finish_reason']}: {t['error']}", None
+            extracted.append(None)
+            status.append("error")
+            reason.append(f"teacher {t['finish_reason']}: {t['error']}")
         else:
             v = judged[t["trace_id"]]
-            status, reason, extracted = v.status, v.reason, v.extracted
-        rows.append(
-            {
-                "trace_id": t["trace_id"],
-                "extracted": extracted,
-                "status": status,
-                "reason": reason,
-            }
-        )
+            extracted.append(v.extracted)
+            status.append(v.status)
+            reason.append(v.reason)
     verdicts = pl.DataFrame(
-        rows,
-        schema={
-            "trace_id": pl.String,
-            "extracted": pl.String,
-            "status": pl.String,
-            "reason": pl.String,
-        },
+        {"trace_id": cols["trace_id"], "extracted": extracted, "status": status, "reason": reason},
+        schema={"trace_id": pl.String, "extracted": pl.String, "status": pl.String, "reason": pl.String},
     )
-    judged_frame = traces.join(verdicts, on="trace_id", how="left")
+    judged_frame = traces.with_columns(verdicts.drop("trace_id"))  # verdicts are in the traces' row order
     flagged = with_quality_flags(judged_frame, quality)
     return flagged.with_columns(
         pl.col("quality_flags").list.contains("truncated").alias("truncated"),
         ~pl.col("quality_flags").list.contains("no_think").alias("has_think"),
         pl.lit(VERIFIER_VERSION).alias("verifier_version"),
+        pl.col("text").str.len_chars().alias("chars"),  # what difficulty reads instead of the text
     )
 
 

@@ -66,12 +66,16 @@ class MathVerifier:
         every task that went to the worker pool."""
         verdicts: list[Verdict | None] = [None] * len(tasks)
         hard: dict[int, MathTask] = {}
+        quick: dict[tuple, Verdict | None] = {}  # (gold, answer, format, tolerance) -> quick verdict
         for i, task in enumerate(tasks):
             answer = find_answer(task)
             if answer is None:
                 verdicts[i] = no_answer(task)
                 continue
-            verdicts[i] = quick_verdict(task, answer)
+            seen = (task.gold, answer, task.answer_format, task.tolerance)
+            if not self.dedupe or seen not in quick:
+                quick[seen] = quick_verdict(task, answer)
+            verdicts[i] = quick[seen]
             if verdicts[i] is None:
                 hard[i] = replace(task, output=answer, extracted=True)
         first: dict[MathTask, int] = {}
