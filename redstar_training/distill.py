@@ -202,26 +202,81 @@ def _summary(completions: list[Completion], counters: Counter, generation_s: flo
     }
 
 
+def merge_stats(total: dict, part: dict) -> dict:
+    """Run stats of two chunks as of one run: counts add up, per-kind counts merge, rates recomputed."""
+    out = dict(total)
+    for key, value in part.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | dict):
+            out[key] = value
+        elif isinstance(value, dict):
+            merged = dict(out.get(key) or {})
+            for k, v in value.items():
+                merged[k] = merged.get(k, 0) + v
+            out[key] = merged
+        else:
+            out[key] = out.get(key, 0) + value
+    seconds = out.get("generation_seconds") or 0
+    if "tokens_per_s" in out:
+        out["tokens_per_s"] = round(out.get("completion_tokens_new", 0) / seconds, 1) if seconds > 0 else 0.0
+    return out
+
+
+OUTPUT_SCHEMA = {
+    "key": "String",
+    "problem_id": "String",
+    "sample_index": "Int64",
+    "text": "String",
+    "finish_reason": "String",
+    "prompt_tokens": "Int64",
+    "completion_tokens": "Int64",
+    "latency_s": "Float64",
+    "attempts": "Int64",
+    "error_kind": "String",
+    "error": "String",
+    "extra": "String",
+}
+CHUNK_PROBLEMS = 2_500  # problems distilled and written at a time: the output is never held whole
+
+
 def run(cfg: DistillConfig, pipes: Any = None) -> dict[str, Any]:
-    """Distills `problems_file` into `output_file`; returns the run stats (also sent back through Pipes)."""
+    """Distills `problems_file` into `output_file` a chunk of problems at a time (one model load:
+    the backend keeps its engine); returns the run stats (also sent back through Pipes)."""
     import polars as pl
+    import pyarrow.parquet as pq
 
     from redstar_training.pipes import log
 
-    problems = pl.read_parquet(cfg.problems_file).to_dicts()
+    schema = {k: getattr(pl, v) for k, v in OUTPUT_SCHEMA.items()}
+    problems = pl.read_parquet(cfg.problems_file)
     cache = SampleCache(cfg.cache_file)
+    out = Path(cfg.output_file) if cfg.output_file else None
+    tmp = out.with_suffix(".parquet.tmp") if out else None
+    writer, stats = None, {}
     try:
-        backend = make_backend(cfg.backend, problems)
-        completions, skipped, stats = distill(problems, cfg, backend, cache, log=lambda m: log(pipes, m))
+        known = [c for c in ("problem_id", "problem", "answer") if c in problems.columns]
+        backend = make_backend(cfg.backend, problems.select(known).to_dicts())
+        for start in range(0, max(1, problems.height), CHUNK_PROBLEMS):
+            chunk = problems.slice(start, CHUNK_PROBLEMS).to_dicts()
+            completions, skipped, part = distill(chunk, cfg, backend, cache, log=lambda m: log(pipes, m))
+            stats = merge_stats(stats, part)
+            if out is None:
+                continue
+            rows = [asdict(c) | {"extra": json.dumps(c.extra)} for c in completions]
+            rows += [
+                {"problem_id": pid, "finish_reason": "skipped", "error": why, "sample_index": 0}
+                for pid, why in skipped.items()
+            ]
+            table = pl.DataFrame(rows, schema=schema).to_arrow()
+            if writer is None:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table)
     finally:
         cache.close()
-    rows = [asdict(c) | {"extra": json.dumps(c.extra)} for c in completions]
-    rows += [
-        {"problem_id": pid, "finish_reason": "skipped", "error": why, "sample_index": 0} for pid, why in skipped.items()
-    ]
-    if cfg.output_file:
-        Path(cfg.output_file).parent.mkdir(parents=True, exist_ok=True)
-        pl.DataFrame(rows, infer_schema_length=None).write_parquet(cfg.output_file)
+        if writer is not None:
+            writer.close()
+    if out is not None:
+        tmp.replace(out)
     if cfg.stats_file:
         Path(cfg.stats_file).write_text(json.dumps(stats, indent=2))
     return stats

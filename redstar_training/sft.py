@@ -60,14 +60,18 @@ class SFTRunConfig:
 
 
 def load_messages(train_file: str):
-    """The subset's chat rows as a datasets.Dataset; an empty subset fails before training starts."""
+    """The subset's chat rows as a datasets.Dataset, in trace id order when the file has trace ids
+    (the subset writer keeps the trace files' order; the data order a seed shuffles is the same
+    whichever way the file was written); an empty subset fails before training starts."""
     import polars as pl
     from datasets import Dataset
 
-    frame = pl.read_parquet(train_file, columns=["messages"])
+    frame = pl.read_parquet(train_file)
     if frame.height == 0:
         raise SystemExit(f"{train_file}: the subset has no rows; nothing to train on")
-    return Dataset.from_list(frame.to_dicts())
+    if "trace_id" in frame.columns:
+        frame = frame.sort("trace_id")
+    return Dataset.from_list(frame.select("messages").to_dicts())
 
 
 def _complete(checkpoint: Path) -> bool:

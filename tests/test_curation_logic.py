@@ -15,7 +15,7 @@ from redstar_assets.profile import ProfileError, SubsetRecipe, load_profile
 from redstar_assets.storage import Store, frame_hash
 from redstar_assets.traces.teacher import generate_traces
 from redstar_assets.traces.verification import verify_traces
-from redstar_assets.training.pairs import preference_pairs
+from redstar_assets.training.pairs import pair_ids, preference_pairs, write_pairs
 
 TEACHER = {
     "backend": "procedural",
@@ -153,13 +153,27 @@ def test_recipe_larger_than_pool_names_recipe_and_both_counts(verified):
         select_traces(verified, score_difficulty(verified, {}), SubsetRecipe(name="too-big", scale=5000))
 
 
-def test_preference_pairs_pair_correct_with_wrong(verified):
+def test_preference_pairs_pair_correct_with_wrong(verified, tmp_path):
     pairs = preference_pairs(verified)
     assert pairs.height > 0 and pairs["problem_id"].n_unique() == pairs.height
     status = dict(verified.select("trace_id", "status").rows())
     assert all(
         status[c] == "correct" and status[r] == "wrong" for c, r in pairs.select("chosen_id", "rejected_id").rows()
     )
+    text = dict(verified.select("trace_id", "text").rows())
+    assert all(text[c] == t for c, t in pairs.select("chosen_id", "chosen").rows())
+    # streamed from two files in batches of 7 rows (a problem's samples fall in different batches):
+    # the same pairs, texts included, in the files' order
+    half = verified.height // 2
+    verified.head(half).write_parquet(tmp_path / "a.parquet")
+    verified.slice(half).write_parquet(tmp_path / "b.parquet")
+    files = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    verdicts = pl.concat([pl.scan_parquet(f) for f in files])
+    writer = Store(tmp_path).writer("rl", "x", name="pairs")
+    assert write_pairs(files, pair_ids(verdicts, max_pairs=9), writer, batch_rows=7) == 9
+    writer.close()
+    streamed = Store(tmp_path).read("rl", "x", name="pairs")
+    assert streamed.sort("problem_id").equals(preference_pairs(verified, max_pairs=9))
 
 
 def test_store_writes_atomically_with_content_hash(tmp_path):

@@ -1,10 +1,11 @@
 """Writing a subset from trace files too large for memory (the paper's 1M traces): the selection is
-made on one small row per trace, and the chosen traces' text is streamed from the verified files
-into the subset file by Polars' streaming engine, never held whole.
+made on one small row per trace, and the chosen traces' text is read from the verified files a
+batch of rows at a time and written as it comes, so memory stays flat whatever the subset's size.
 
 Measured at 1M traces of ~8 KB (issue 12's note): a DuckDB COPY that sorted the chosen rows by trace
-id ran out of its 1.8 GB memory limit at the 1000k rung; the streamed filter keeps the files' row
-order (deterministic: the teacher writes problems in order) and needs no sort."""
+id ran out of its 1.8 GB memory limit at the 1000k rung, and Polars' streaming sink peaked at
+4.8 GB; batches hold one slice of the files at a time. The rows keep the files' order (the teacher
+writes problems in order); the student's loader puts them in trace id order."""
 
 from __future__ import annotations
 
@@ -14,12 +15,20 @@ import polars as pl
 
 
 def write_subset(
-    traces: str | Path | list, trace_ids: list[str], out: str | Path, target_format: str = "long_cot"
+    traces: str | Path | list,
+    trace_ids: list[str],
+    out: str | Path,
+    target_format: str = "long_cot",
+    batch_rows: int = 10_000,
 ) -> int:
     """Writes the chosen traces, in the trace files' order, as chat `messages` Parquet (what
     `datasets.load_dataset("parquet")` and TRL read); returns the row count. The prompt is the trace
     file's `problem`; the assistant turn is the trace for long_cot and `\\boxed{answer}` (the
     verifier's extracted answer) for answer_only, as `subsets.target_text` makes it."""
+    import pyarrow.parquet as pq
+
+    from redstar_assets.traces.verification import read_chosen
+
     files = [Path(t) for t in (traces if isinstance(traces, list) else [traces])]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -32,16 +41,17 @@ def write_subset(
         pl.struct(role=pl.lit("user"), content=pl.col("problem")),
         pl.struct(role=pl.lit("assistant"), content=assistant),
     ).alias("messages")
-    chosen = pl.Series("trace_id", trace_ids, dtype=pl.String).implode()
-    scans = [
-        pl.scan_parquet(f)
-        .select("trace_id", "problem_id", "problem", "text", "extracted")
-        .filter(pl.col("trace_id").is_in(chosen))
-        for f in files
-    ]
-    pl.concat(scans, how="vertical_relaxed").select("trace_id", "problem_id", messages).sink_parquet(
-        tmp, compression="zstd", row_group_size=10_000
-    )
-    rows = pl.scan_parquet(tmp).select(pl.len()).collect().item()
+    columns = ["trace_id", "problem_id", "problem", "text", "extracted"]
+    chosen = pl.Series(trace_ids, dtype=pl.String)
+    empty = pl.DataFrame(schema={c: pl.String for c in columns}).select("trace_id", "problem_id", messages)
+    writer, rows = pq.ParquetWriter(tmp, empty.to_arrow().schema, compression="zstd"), 0
+    try:
+        for path in files:
+            for batch in read_chosen(path, chosen, columns, batch_rows):
+                part = batch.cast({c: pl.String for c in columns}).select("trace_id", "problem_id", messages)
+                writer.write_table(part.to_arrow(), row_group_size=10_000)
+                rows += part.height
+    finally:
+        writer.close()
     tmp.replace(out)
     return rows

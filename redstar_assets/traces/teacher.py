@@ -11,10 +11,13 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from redstar_training.distill import merge_stats  # noqa: F401  (the assets merge chunk stats with it)
 
 TRACE_COLUMNS = [
     "trace_id",
@@ -95,8 +98,7 @@ def trace_chunks(
         if needs_own_process(spec) and launch is None:
             raise ValueError(f"teacher backend {cfg.backend['kind']!r} loads a model: it runs through the launcher")
         if needs_own_process(spec):
-            completions, skipped, stats = _launched(problems, cfg, Path(workdir or tmp), launch)
-            yield _frame(problems, cfg, completions, skipped), stats
+            yield from _launched(problems, cfg, Path(workdir or tmp), launch)
             return
         for start in range(0, max(1, problems.height), chunk_problems):
             chunk = problems.slice(start, chunk_problems)
@@ -111,25 +113,6 @@ def generate_traces(problems: pl.DataFrame, spec: dict[str, Any], *args, **kwarg
         frames.append(frame)
         stats = merge_stats(stats, chunk_stats)
     return pl.concat(frames), stats
-
-
-def merge_stats(total: dict, part: dict) -> dict:
-    """Run stats of two chunks as of one run: counts add up, per-kind counts merge, rates recomputed."""
-    out = dict(total)
-    for key, value in part.items():
-        if isinstance(value, bool) or not isinstance(value, int | float | dict):
-            out[key] = value
-        elif isinstance(value, dict):
-            merged = dict(out.get(key) or {})
-            for k, v in value.items():
-                merged[k] = merged.get(k, 0) + v
-            out[key] = merged
-        else:
-            out[key] = out.get(key, 0) + value
-    seconds = out.get("generation_seconds") or 0
-    if "tokens_per_s" in out:
-        out["tokens_per_s"] = round(out.get("completion_tokens_new", 0) / seconds, 1) if seconds > 0 else 0.0
-    return out
 
 
 def _in_process(problems: pl.DataFrame, cfg, log):
@@ -147,17 +130,22 @@ def _in_process(problems: pl.DataFrame, cfg, log):
     return [vars(c) for c in completions], skipped, stats  # read only: no copies of a chunk's texts
 
 
-def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch):
-    from dataclasses import asdict
+def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch, rows: int = 10_000):
+    """Runs the launched distillation, then reads its output a batch of rows at a time (it writes
+    one problem chunk after another, so a problem's samples are never split across chunks of 10k)."""
+    from redstar_assets.traces.verification import read_batches
 
     workdir.mkdir(parents=True, exist_ok=True)
     problems.write_parquet(workdir / "problems.parquet")
     cfg.problems_file, cfg.output_file = str(workdir / "problems.parquet"), str(workdir / "out.parquet")
     stats = launch(asdict(cfg), workdir)
-    out = pl.read_parquet(workdir / "out.parquet").to_dicts()
-    skipped = {r["problem_id"]: r["error"] for r in out if r["finish_reason"] == "skipped"}
     stats["teacher"] = cfg.backend.get("model", cfg.backend["kind"])
-    return [r for r in out if r["finish_reason"] != "skipped"], skipped, stats
+    for batch in read_batches(workdir / "out.parquet", rows):
+        out = batch.to_dicts()
+        skipped = {r["problem_id"]: r["error"] for r in out if r["finish_reason"] == "skipped"}
+        completions = [r for r in out if r["finish_reason"] != "skipped"]
+        yield _frame(problems, cfg, completions, skipped), stats
+        stats = {}
 
 
 def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) -> pl.DataFrame:

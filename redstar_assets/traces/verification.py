@@ -49,16 +49,32 @@ def verify_traces(
     )
 
 
-def read_batches(path, rows: int = 5_000):
-    """A Parquet table as frames of `rows` rows each, read one after the other (a lazy scan sliced:
-    only the row groups of each slice are read, and memory stays flat over a 1M-row file, where
-    pyarrow's `iter_batches` grew by ~4 KB a row here)."""
+def read_batches(path, rows: int = 5_000, columns: list[str] | None = None):
+    """A Parquet table as frames of `rows` rows each (only `columns` when given), read one after the
+    other: a lazy scan sliced, so only the row groups of each slice are read and memory stays flat
+    over a 1M-row file, where pyarrow's `iter_batches` grew by ~4 KB a row here."""
     import pyarrow.parquet as pq
 
     total = pq.ParquetFile(path).metadata.num_rows
     lazy = pl.scan_parquet(path)
+    if columns:
+        lazy = lazy.select(columns)
     for offset in range(0, max(total, 1), rows):
         yield lazy.slice(offset, rows).collect()
+
+
+def read_chosen(path, trace_ids: pl.Series, columns: list[str], rows: int = 5_000):
+    """The rows of a trace file whose trace id is in `trace_ids`, in the file's order, a slice of
+    `rows` rows at a time (slices holding none are not read). Which rows are wanted is worked out
+    once, on the id column; each slice is then filtered on its own few ids, so Polars decodes the
+    text of the wanted rows only (a filter on all the ids would hash them again for every slice)."""
+    ids = pl.scan_parquet(path).select("trace_id").collect().to_series()
+    keep = ids.is_in(trace_ids.implode())
+    lazy = pl.scan_parquet(path)
+    for offset in range(0, len(ids), rows):
+        wanted = ids.slice(offset, rows).filter(keep.slice(offset, rows))
+        if len(wanted):
+            yield lazy.slice(offset, rows).filter(pl.col("trace_id").is_in(wanted.implode())).select(columns).collect()
 
 
 def flag_counts(verified: pl.DataFrame) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 import json
 
+import polars as pl
 from dagster import (
     AllPartitionMapping,
     AssetCheckSpec,
@@ -18,14 +19,14 @@ from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 from redstar_assets.training.base_models import base_model_ref
-from redstar_assets.training.pairs import preference_pairs
+from redstar_assets.training.pairs import pair_ids, write_pairs
 from redstar_assets.training.partitions import same_experiment, stage_partitions, subset_to_experiments
 from redstar_assets.training.results import checkpoint_results
 from redstar_training.checkpoints import folder_hash
 
 LOADS_CHECK = "checkpoint_loads_and_generates"
 SFT_VERSION = "sft-v2"
-RL_VERSION = "rl-v3"  # v3: the GRPO problem file carries problem_id (the held-out check reads it)
+RL_VERSION = "rl-v4"  # v4: DPO pairs streamed from the verified files (in their order); v3: GRPO problem_id
 
 
 def _loads_check(asset_name: str) -> AssetCheckSpec:
@@ -114,16 +115,23 @@ def build_training_assets(
         max_pairs = recipe.pop("max_pairs", None)
         max_problems = recipe.pop("max_problems", 64)
         sources = written_sources(profile, store, "verified_traces")
-        verified_frame = store.read_all("verified_traces", sources)
+        files = [store.path("verified_traces", s) for s in sources]
+        # what the pairs or problems are chosen on holds no trace text; the pairs' texts are streamed
+        verdicts = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
         if method == "grpo":
             data = (
-                verified_frame.select("problem_id", "problem", "answer").unique(maintain_order=True).head(max_problems)
+                verdicts.select("problem_id", "problem", "answer")
+                .unique(maintain_order=True)
+                .head(max_problems)
+                .collect()
             )
             data_name, entry_point, data_key = "rl_problems", "redstar_training.grpo", "problems_file"
+            pairs_version, rows = store.write(data, "rl_checkpoints", exp.name, name=data_name), data.height
         else:
-            data = preference_pairs(verified_frame, max_pairs)
             data_name, entry_point, data_key = "pairs", "redstar_training.rl", "pairs_file"
-        pairs_version = store.write(data, "rl_checkpoints", exp.name, name=data_name)
+            writer = store.writer("rl_checkpoints", exp.name, name=data_name)
+            rows = write_pairs(files, pair_ids(verdicts, max_pairs), writer)
+            pairs_version = writer.close()
         sft_dir = store.folder("sft_checkpoints", exp.name) / "model"
         sft_lineage = json.loads((sft_dir / "redstar_lineage.json").read_text())
         out_dir = store.folder("rl_checkpoints", exp.name)
@@ -134,7 +142,7 @@ def build_training_assets(
             "rl_recipe": exp.rl,
             "rl_method": method,
             "pairs_data_version": pairs_version,
-            "pairs": data.height,
+            "pairs": rows,
         }
         run_config = {
             **recipe,

@@ -1,23 +1,81 @@
-"""Preference pairs for DPO: a verified-correct and a wrong trace of the same problem."""
+"""Preference pairs for DPO: a verified-correct and a wrong trace of the same problem.
+
+The pairs are chosen on one small row per trace (no text); the two texts of each pair are then read
+from the verified files a batch at a time and written as they complete, so a million traces are
+never in memory together."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+
+PAIR_SCHEMA = {
+    "problem_id": pl.String,
+    "prompt": pl.String,
+    "chosen": pl.String,
+    "chosen_id": pl.String,
+    "rejected": pl.String,
+    "rejected_id": pl.String,
+}
+
+
+def pair_ids(
+    verified: pl.DataFrame | pl.LazyFrame, max_pairs: int | None = None, exclude: set[str] | None = None
+) -> pl.DataFrame:
+    """One pair per problem that has both verdicts, its first correct and first wrong sample, as
+    (problem_id, chosen_id, rejected_id) sorted by problem id; reads only the verdict columns."""
+    usable = (
+        verified.lazy()
+        .select("problem_id", "trace_id", "status", "sample_index")
+        .filter(pl.col("status").is_in(["correct", "wrong"]))
+    )
+    if exclude:
+        usable = usable.filter(~pl.col("problem_id").is_in(sorted(exclude)))
+    first = usable.sort("sample_index").group_by(["problem_id", "status"], maintain_order=True).first()
+    chosen = first.filter(pl.col("status") == "correct").select("problem_id", pl.col("trace_id").alias("chosen_id"))
+    rejected = first.filter(pl.col("status") == "wrong").select("problem_id", pl.col("trace_id").alias("rejected_id"))
+    pairs = chosen.join(rejected, on="problem_id").sort("problem_id")
+    return (pairs.head(max_pairs) if max_pairs else pairs).collect()
 
 
 def preference_pairs(
     verified: pl.DataFrame, max_pairs: int | None = None, exclude: set[str] | None = None
 ) -> pl.DataFrame:
-    """One pair per problem that has both verdicts: its first correct and first wrong sample."""
-    usable = verified.filter(pl.col("status").is_in(["correct", "wrong"]))
-    if exclude:
-        usable = usable.filter(~pl.col("problem_id").is_in(sorted(exclude)))
-    first = usable.sort("sample_index").group_by(["problem_id", "status"], maintain_order=True).first()
-    chosen = first.filter(pl.col("status") == "correct").select(
-        "problem_id", "problem", pl.col("text").alias("chosen"), pl.col("trace_id").alias("chosen_id")
+    """The pairs of an in-memory table of verified traces, with their texts, sorted by problem id."""
+    ids = pair_ids(verified, max_pairs, exclude)
+    text = verified.select("trace_id", "problem", "text")
+    return (
+        ids.join(text.rename({"trace_id": "chosen_id", "text": "chosen"}), on="chosen_id", how="left")
+        .join(text.select(pl.col("trace_id").alias("rejected_id"), pl.col("text").alias("rejected")), on="rejected_id")
+        .rename({"problem": "prompt"})
+        .sort("problem_id")
+        .select(list(PAIR_SCHEMA))
     )
-    rejected = first.filter(pl.col("status") == "wrong").select(
-        "problem_id", pl.col("text").alias("rejected"), pl.col("trace_id").alias("rejected_id")
-    )
-    pairs = chosen.join(rejected, on="problem_id").sort("problem_id").rename({"problem": "prompt"})
-    return pairs.head(max_pairs) if max_pairs else pairs
+
+
+def write_pairs(files: list[Path], ids: pl.DataFrame, writer, batch_rows: int = 10_000) -> int:
+    """Writes the pairs `ids` names with their texts, read from the verified `files` a batch at a
+    time; a pair is written as soon as both of its traces have been read (in the files' order, which
+    keeps a problem's samples together). Returns the number of pairs written."""
+    from redstar_assets.traces.verification import read_chosen
+
+    role = dict(zip(ids["chosen_id"], ["chosen"] * ids.height, strict=True))
+    role |= dict(zip(ids["rejected_id"], ["rejected"] * ids.height, strict=True))
+    wanted = pl.Series(list(role), dtype=pl.String)
+    open_pairs: dict[str, dict] = {}
+    written = 0
+    for path in files:
+        for batch in read_chosen(path, wanted, ["trace_id", "problem_id", "problem", "text"], batch_rows):
+            done = []
+            for trace_id, problem_id, problem, text in batch.iter_rows():
+                pair = open_pairs.setdefault(problem_id, {"problem_id": problem_id, "prompt": problem})
+                pair[role[trace_id]], pair[f"{role[trace_id]}_id"] = text, trace_id
+                if "chosen" in pair and "rejected" in pair:
+                    done.append(open_pairs.pop(problem_id))
+            if done:
+                writer.write(pl.DataFrame(done, schema=PAIR_SCHEMA))
+                written += len(done)
+    if written == 0:
+        writer.write(pl.DataFrame(schema=PAIR_SCHEMA))
+    return written

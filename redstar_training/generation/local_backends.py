@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from redstar_training.generation.types import Completion, SampleRequest, Sampling
 
@@ -106,6 +107,7 @@ class TransformersBackend:
     batch_size: int = 8
     device: str = "cpu"
     threads: int = 2
+    _loaded: Any = field(default=None, init=False, repr=False)  # (tokenizer, model) once loaded
 
     @property
     def model_id(self) -> str:
@@ -116,9 +118,12 @@ class TransformersBackend:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         torch.set_num_threads(self.threads)
-        tok = AutoTokenizer.from_pretrained(self.model, revision=self.revision or None)
-        tok.padding_side = "left"
-        model = AutoModelForCausalLM.from_pretrained(self.model, revision=self.revision or None).to(self.device).eval()
+        if self._loaded is None:  # loaded once: rounds and chunks of one run share it
+            tok = AutoTokenizer.from_pretrained(self.model, revision=self.revision or None)
+            tok.padding_side = "left"
+            model = AutoModelForCausalLM.from_pretrained(self.model, revision=self.revision or None)
+            self._loaded = (tok, model.to(self.device).eval())
+        tok, model = self._loaded
         eos = tok.eos_token_id
         for start in range(0, len(requests), self.batch_size):
             batch = requests[start : start + self.batch_size]
@@ -165,6 +170,7 @@ class VLLMBackend:
     tensor_parallel_size: int = 1
     max_model_len: int | None = None
     gpu_memory_utilization: float = 0.9
+    _engine: Any = field(default=None, init=False, repr=False)
 
     @property
     def model_id(self) -> str:
@@ -175,13 +181,15 @@ class VLLMBackend:
             from vllm import LLM, SamplingParams
         except ImportError as exc:
             raise RuntimeError("the vllm teacher backend needs vLLM on a GPU machine: pip install '.[gpu]'") from exc
-        llm = LLM(
-            model=self.model,
-            revision=self.revision or None,
-            tensor_parallel_size=self.tensor_parallel_size,
-            max_model_len=self.max_model_len,
-            gpu_memory_utilization=self.gpu_memory_utilization,
-        )
+        if self._engine is None:  # one engine per process: a second LLM() would not fit beside the first
+            self._engine = LLM(
+                model=self.model,
+                revision=self.revision or None,
+                tensor_parallel_size=self.tensor_parallel_size,
+                max_model_len=self.max_model_len,
+                gpu_memory_utilization=self.gpu_memory_utilization,
+            )
+        llm = self._engine
         params = [
             SamplingParams(
                 temperature=sampling.temperature,
