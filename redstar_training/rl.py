@@ -44,12 +44,16 @@ class DPORunConfig:
 
 
 def load_pairs(pairs_file: str):
+    """The pairs as a datasets.Dataset, in problem id order when the file has problem ids (the pair
+    writer keeps the trace files' order), so a seed shuffles the same data order either way."""
     import polars as pl
     from datasets import Dataset
 
     frame = pl.read_parquet(pairs_file)
     if frame.height == 0:
         raise SystemExit(f"{pairs_file}: no preference pairs; DPO needs problems with a correct and a wrong trace")
+    if "problem_id" in frame.columns:
+        frame = frame.sort("problem_id")
     return Dataset.from_list(
         [
             {
