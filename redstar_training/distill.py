@@ -270,7 +270,7 @@ def run(cfg: DistillConfig, pipes: Any = None) -> dict[str, Any]:
             if writer is None:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
-            writer.write_table(table)
+            writer.write_table(table, row_group_size=max(1, table.num_rows))  # a row group per chunk
     finally:
         cache.close()
         if writer is not None:

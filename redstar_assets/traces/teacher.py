@@ -130,20 +130,23 @@ def _in_process(problems: pl.DataFrame, cfg, log):
     return [vars(c) for c in completions], skipped, stats  # read only: no copies of a chunk's texts
 
 
-def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch, rows: int = 10_000):
-    """Runs the launched distillation, then reads its output a batch of rows at a time (it writes
-    one problem chunk after another, so a problem's samples are never split across chunks of 10k)."""
-    from redstar_assets.traces.verification import read_batches
+def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch):
+    """Runs the launched distillation, then reads its output one row group at a time: the entry
+    point writes a row group per chunk of problems, so a problem's samples come together."""
+    import pyarrow.parquet as pq
 
     workdir.mkdir(parents=True, exist_ok=True)
     problems.write_parquet(workdir / "problems.parquet")
     cfg.problems_file, cfg.output_file = str(workdir / "problems.parquet"), str(workdir / "out.parquet")
     stats = launch(asdict(cfg), workdir)
     stats["teacher"] = cfg.backend.get("model", cfg.backend["kind"])
-    for batch in read_batches(workdir / "out.parquet", rows):
-        out = batch.to_dicts()
-        skipped = {r["problem_id"]: r["error"] for r in out if r["finish_reason"] == "skipped"}
-        completions = [r for r in out if r["finish_reason"] != "skipped"]
+    out = pq.ParquetFile(workdir / "out.parquet")
+    if out.num_row_groups == 0:  # no problems: one empty frame, so the table is still written
+        yield _frame(problems, cfg, [], {}), stats
+    for group in range(out.num_row_groups):
+        rows = pl.from_arrow(out.read_row_group(group)).to_dicts()
+        skipped = {r["problem_id"]: r["error"] for r in rows if r["finish_reason"] == "skipped"}
+        completions = [r for r in rows if r["finish_reason"] != "skipped"]
         yield _frame(problems, cfg, completions, skipped), stats
         stats = {}
 
