@@ -51,19 +51,18 @@ class TableWriter:
     release the GIL) while the caller builds the next part: at most two parts are in memory."""
 
     def __init__(self, path: Path):
-        from concurrent.futures import ThreadPoolExecutor
+        from redstar_training.generation.in_flight import InFlight
 
         self.path, self.tmp = path, path.with_suffix(".parquet.tmp")
         self.hasher, self.rows, self._writer, self._schema = FrameHasher(), 0, None, None
-        self._worker, self._pending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="table-writer"), None
+        self._parts = InFlight("table-writer")
 
     def write(self, frame: pl.DataFrame) -> None:
         if self._schema is None:
             self._schema = frame.schema
         elif frame.schema != self._schema:
             raise ValueError(f"{self.path}: a part's columns {frame.schema} differ from the first's {self._schema}")
-        self._wait()
-        self._pending = self._worker.submit(self._write_part, frame)
+        self._parts.submit(self._write_part, frame)
         self.rows += frame.height
 
     def _write_part(self, frame: pl.DataFrame) -> None:
@@ -77,18 +76,9 @@ class TableWriter:
             self._writer.write_table(table, row_group_size=10_000)
         self.hasher.update(frame)
 
-    def _wait(self) -> None:
-        """Waits for the part in flight; its error, if any, is raised here."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
-
     def close(self) -> str:
         """Puts the table in place; returns its content hash (the data version)."""
-        try:
-            self._wait()
-        finally:
-            self._worker.shutdown()
+        self._parts.close()
         self._writer.close()
         version = self.hasher.hexdigest()
         meta_tmp = self.path.with_suffix(".json.tmp")

@@ -110,12 +110,12 @@ class BatchedPuts:
     on. `close()` waits for the last commit; a failed commit is raised by the next call."""
 
     def __init__(self, cache: SampleCache, every: int = 256, seconds: float = 1.0):
-        from concurrent.futures import ThreadPoolExecutor
+        from redstar_training.generation.in_flight import InFlight
 
         self.cache, self.every, self.seconds = cache, every, seconds
         self.pending: list[Completion] = []
         self.last = time.monotonic()
-        self._worker, self._in_flight = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sample-cache"), None
+        self._commits = InFlight("sample-cache")
 
     def add(self, c: Completion) -> None:
         self.pending.append(c)
@@ -124,21 +124,15 @@ class BatchedPuts:
 
     def flush(self) -> None:
         """Hands what is pending to the committing thread (after the previous commit has finished)."""
-        self._wait()
+        self._commits.wait()
         if self.pending:
             batch, self.pending = self.pending, []
-            self._in_flight = self._worker.submit(self.cache.put_many, batch)
+            self._commits.submit(self.cache.put_many, batch)
         self.last = time.monotonic()
-
-    def _wait(self) -> None:
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            in_flight.result()
 
     def close(self) -> None:
         """Commits everything pending and waits for it."""
         try:
             self.flush()
-            self._wait()
         finally:
-            self._worker.shutdown()
+            self._commits.close()
