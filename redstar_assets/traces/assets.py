@@ -20,8 +20,9 @@ from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION, QualitySpec
-from redstar_assets.traces.teacher import distill_config, merge_stats, needs_own_process, trace_chunks
+from redstar_assets.traces.teacher import distill_config, needs_own_process, trace_chunks
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
+from redstar_training.distill import merge_stats
 from redstar_training.verify import VERIFIER_VERSION, MathVerifier
 
 DISTILL_VERSION = "distill-v1"

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from redstar_training.distill import merge_stats  # noqa: F401  (the assets merge chunk stats with it)
+from redstar_training.distill import merge_stats
 
 TRACE_COLUMNS = [
     "trace_id",

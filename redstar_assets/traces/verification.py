@@ -49,16 +49,14 @@ def verify_traces(
     )
 
 
-def read_batches(path, rows: int = 5_000, columns: list[str] | None = None):
-    """A Parquet table as frames of `rows` rows each (only `columns` when given), read one after the
-    other: a lazy scan sliced, so only the row groups of each slice are read and memory stays flat
-    over a 1M-row file, where pyarrow's `iter_batches` grew by ~4 KB a row here."""
+def read_batches(path, rows: int = 5_000):
+    """A Parquet table as frames of `rows` rows each, read one after the other: a lazy scan sliced,
+    so only the row groups of each slice are read and memory stays flat over a 1M-row file, where
+    pyarrow's `iter_batches` grew by ~4 KB a row here."""
     import pyarrow.parquet as pq
 
     total = pq.ParquetFile(path).metadata.num_rows
     lazy = pl.scan_parquet(path)
-    if columns:
-        lazy = lazy.select(columns)
     for offset in range(0, max(total, 1), rows):
         yield lazy.slice(offset, rows).collect()
 
