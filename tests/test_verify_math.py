@@ -68,7 +68,7 @@ def test_extraction_formats_and_modes():
     assert extract_answer("we get 1,234 in the end", mode="legacy") == "1234"
     assert extract_answer("\\boxed{" * 100_000) is None  # unbalanced: linear scan, no answer
     with pytest.raises(ValueError, match="unknown verification mode"):
-        extract_answer("x", mode="lenient")
+        extract_answer("x", mode="generous")
 
 
 def test_choice_letters(verifier):

@@ -18,7 +18,7 @@ _CACHEABLE = ("correct", "wrong", "no_answer")
 
 def cache_key(task: MathTask) -> str:
     fields = [task.gold, task.output, task.extracted, task.answer_format, task.mode, task.finish_reason]
-    fields += [task.tolerance, VERIFIER_VERSION]
+    fields += [task.tolerance, task.precision, task.language, task.answer_read, VERIFIER_VERSION]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 

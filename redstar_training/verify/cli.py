@@ -1,11 +1,13 @@
 """`redstar verify math|code|choice`: verdicts for a JSONL file, the same code the pipeline uses.
 
-redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy]
+redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy|lenient]
 redstar verify code --input programs.jsonl --output verdicts.jsonl
 redstar verify choice --input pairs.jsonl --output verdicts.jsonl
 
-A line that is not JSON is reported with its line number and skipped; a row missing a field gets
-`status: error` naming the field; every other line is processed.
+A row may set its own options, at the top level or in an `options` object: `answer_format`, `mode`,
+`precision` (decimal places) or `tolerance`, and `language`. A line that is not JSON is reported with
+its line number and skipped; a row missing a field, or with an unknown or invalid option, gets
+`status: error` naming it; every other line is processed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from redstar_training.jsonl import read_rows
+from redstar_training.verify.equivalence import ANSWER_FORMATS
 from redstar_training.verify.extract import MODES
 
 
@@ -44,6 +47,7 @@ def add_parser(sub) -> None:
             p.add_argument("--mode", choices=MODES, default="strict")
             p.add_argument("--deadline-s", type=float, default=5.0, help="hard limit per check")
             p.add_argument("--cache", type=Path, default=None, help="SQLite verdict cache (off by default)")
+            p.add_argument("--language", default=None, help="default language of the outputs (en, fr, zh, ar, hi, ...)")
             if kind == "math":
                 p.add_argument("--format", default="math", help="default answer format: math, number, list, interval")
 
@@ -58,15 +62,38 @@ def _math_task(row: dict, kind: str, ns):
     gold = row["gold"]
     gold = tuple(str(g) for g in gold) if isinstance(gold, list) else str(gold)
     extracted = "prediction" not in row
+    options = row_options(row)
     return MathTask(
         gold=gold,
         output=str(row["answer"] if extracted else row["prediction"]),
         extracted=extracted,
-        answer_format="choice" if kind == "choice" else row.get("answer_format", ns.format),
-        mode=row.get("mode", ns.mode),
+        answer_format="choice" if kind == "choice" else options.get("answer_format", ns.format),
+        mode=options.get("mode", ns.mode),
         finish_reason=row.get("finish_reason", "stop"),
-        tolerance=row.get("tolerance"),
+        tolerance=options.get("tolerance"),
+        precision=options.get("precision"),
+        language=options.get("language", ns.language),
     )
+
+
+ROW_OPTIONS = ("answer_format", "mode", "precision", "tolerance", "language")
+
+
+def row_options(row: dict) -> dict:
+    """A row's verification options: its top-level ones, overridden by its `options` object, where an
+    unknown key is an error (top-level keys may be anything: ids, problems, metadata)."""
+    options = {k: row[k] for k in ROW_OPTIONS if row.get(k) is not None}
+    nested = row.get("options") or {}
+    if not isinstance(nested, dict):
+        raise ValueError(f"options: expected an object, got {type(nested).__name__}")
+    unknown = sorted(set(nested) - set(ROW_OPTIONS))
+    if unknown:
+        raise ValueError(f"options: unknown option {unknown[0]!r}; known: {', '.join(ROW_OPTIONS)}")
+    options.update({k: v for k, v in nested.items() if v is not None})
+    if options.get("answer_format") is not None and options["answer_format"] not in ANSWER_FORMATS:
+        known = ", ".join(ANSWER_FORMATS)
+        raise ValueError(f"answer_format: unknown format {options['answer_format']!r}; known: {known}")
+    return options
 
 
 def _code_task(row: dict, ns):
@@ -98,7 +125,8 @@ def run(ns: argparse.Namespace) -> int:
         except (KeyError, TypeError, ValueError) as exc:
             field = exc.args[0] if isinstance(exc, KeyError) else str(exc)
             verdict_key = "passed" if ns.kind == "code" else "correct"
-            out.update({verdict_key: False, "status": "error", "reason": f"missing or invalid field: {field}"})
+            reason = f"missing or invalid field: {field}" if isinstance(exc, KeyError) else f"invalid option: {field}"
+            out.update({verdict_key: False, "status": "error", "reason": reason})
             outputs.append(out)
             continue
         outputs.append(out)

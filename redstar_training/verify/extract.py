@@ -6,7 +6,9 @@ in the answer region (after `</think>`, or the `<|begin_of_solution|>` block); f
 `\\boxed{}` anywhere (a model cut off after "**Final Answer** \\boxed{x}" in its thinking did commit),
 but never a tentative "the answer is" inside the thinking. `legacy` falls back
 to the last number anywhere, as the Qwen2.5-Math evaluation harness does, so published numbers
-from such harnesses can be reproduced. Every scan here is linear in the text, so a 1 MB output or
+from such harnesses can be reproduced. `lenient` reads stored outputs as math-verify and lighteval
+do (boxed, "answer is" phrases in several languages, the last math span, the last number): see
+`lenient.py`. Every scan here is linear in the text, so a 1 MB output or
 a million unbalanced braces cannot stall the caller.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-MODES = ("strict", "legacy")
+MODES = ("strict", "legacy", "lenient")
 
 _BOX_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _FINAL_ANSWER = re.compile(r"(?:final answer|the answer) is\b[:\s]*", re.I)
@@ -92,10 +94,14 @@ def gsm8k_answer(text: str) -> str | None:
     return matches[-1].strip() if matches else None
 
 
-def extract_answer(text: str, mode: str = "strict") -> str | None:
-    """The final answer an output commits to (see the module docstring for the two modes)."""
+def extract_answer(text: str, mode: str = "strict", language: str | None = None) -> str | None:
+    """The final answer an output commits to (see the module docstring for the modes)."""
     if mode not in MODES:
         raise ValueError(f"unknown verification mode {mode!r}; known: {MODES}")
+    if mode == "lenient":
+        from redstar_training.verify.lenient import lenient_answer
+
+        return lenient_answer(text, language)
     region = answer_region(text)
     if region is not None:
         for find in (last_boxed, final_answer_phrase, gsm8k_answer):
@@ -111,11 +117,16 @@ def extract_answer(text: str, mode: str = "strict") -> str | None:
     return None
 
 
-def extract_choice(text: str, mode: str = "strict") -> str | None:
+def extract_choice(text: str, mode: str = "strict", language: str | None = None) -> str | None:
     """The option letter an output commits to: a boxed letter, "Answer: C", "the answer is (B)", or a
-    bare "(B)" line; `legacy` also takes the last parenthesised letter anywhere."""
+    bare "(B)" line; `legacy` also takes the last parenthesised letter anywhere; `lenient` also
+    letters in sentences, in several languages (`lenient.py`)."""
     if mode not in MODES:
         raise ValueError(f"unknown verification mode {mode!r}; known: {MODES}")
+    if mode == "lenient":
+        from redstar_training.verify.lenient import lenient_choice
+
+        return lenient_choice(text, language)
     region = answer_region(text)
     if region is not None:
         boxed = last_boxed(region)

@@ -66,18 +66,18 @@ class MathVerifier:
         every task that went to the worker pool."""
         verdicts: list[Verdict | None] = [None] * len(tasks)
         hard: dict[int, MathTask] = {}
-        quick: dict[tuple, Verdict | None] = {}  # (gold, answer, format, tolerance) -> quick verdict
+        quick: dict[tuple, Verdict | None] = {}  # (gold, answer, format, options) -> quick verdict
         for i, task in enumerate(tasks):
             answer = find_answer(task)
             if answer is None:
                 verdicts[i] = no_answer(task)
                 continue
-            seen = (task.gold, answer, task.answer_format, task.tolerance)
+            seen = (task.gold, answer, task.answer_format, task.mode, task.tolerance, task.precision, task.language)
             if not self.dedupe or seen not in quick:
                 quick[seen] = quick_verdict(task, answer)
             verdicts[i] = quick[seen]
             if verdicts[i] is None:
-                hard[i] = replace(task, output=answer, extracted=True)
+                hard[i] = replace(task, output=answer, extracted=True, answer_read=True)
         first: dict[MathTask, int] = {}
         copies: dict[int, int] = {}  # task index -> index of the identical task judged for it
         if self.dedupe:
