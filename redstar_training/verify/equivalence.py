@@ -40,6 +40,9 @@ _SPACING = re.compile(r"\s+|\\[,;:! ]|\\q?quad|~")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
 _SOLUTION_JOINERS = re.compile(r"\s*(?:;|\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
+_MATRIX = re.compile(r"^\\begin\{pmatrix\}((?:(?!\\(?:begin|end)\{pmatrix\}).)*)\\end\{pmatrix\}$", re.S)
+_MEMBERSHIP = re.compile(r"^\s*[A-Za-z]\s*\\in\s*(.+)$", re.S)
+_CHAIN = re.compile(r"^(?P<a>[^<>=]{1,80}?)\s*(?P<r1><|\\leq)\s*[A-Za-z]\s*(?P<r2><|\\leq)\s*(?P<b>[^<>=]{1,80})$")
 _EQUATION_LHS = re.compile(r"^\s*([A-Za-z](?:_\{?\w{1,8}\}?)?(?:\([A-Za-z, ]{1,20}\))?)\s*=(?!=)")
 
 
@@ -249,17 +252,30 @@ def find_answer(task: MathTask) -> str | None:
 
 def reference(task: MathTask) -> str:
     """The gold answer as text. `lenient` reads a gold written as prose or with delimiters as an
-    answer too, as those graders parse both sides; a language with decimal commas reads `2,74` as 2.74."""
+    answer too, as those graders parse both sides (decimal commas: `decimal_reading`)."""
     gold = _gold_text(task.gold)
-    if task.mode != "lenient" or not isinstance(task.gold, str):
+    if task.mode != "lenient":
         return gold
-    from redstar_training.verify.lenient import decimal_comma, language_code, lenient_choice, lenient_gold
+    from redstar_training.verify.lenient import lenient_choice, lenient_gold
+
+    if not isinstance(task.gold, str):  # an answer list: each item read on its own
+        return ", ".join(lenient_gold(g, task.language) for g in task.gold)
 
     if task.answer_format == "choice":
         return choice_letter(gold) or lenient_choice(gold, task.language) or gold.strip()
-    if _DECIMAL_COMMA.fullmatch(gold.strip()):  # a bare `1,22`; inside `$...$` it is the pair {1, 22}
-        return decimal_comma(gold.strip(), language_code(task.language))
     return lenient_gold(gold, task.language)
+
+
+def decimal_reading(task: MathTask, gold: str) -> str | None:
+    """A bare gold `1,22` or `2,74` read with a decimal comma (lenient mode, or a language that writes
+    them); None otherwise. It is only an alternative: `-2,1` still matches the list `-2, 1`."""
+    if not _DECIMAL_COMMA.fullmatch(gold.strip()):
+        return None
+    from redstar_training.verify.lenient import DECIMAL_COMMA_LANGUAGES, decimal_comma
+
+    if task.mode != "lenient" and task.language not in DECIMAL_COMMA_LANGUAGES:
+        return None
+    return decimal_comma(gold.strip(), task.language or "en")
 
 
 def no_answer(task: MathTask) -> Verdict:
@@ -282,6 +298,9 @@ def quick_verdict(task: MathTask, answer: str) -> Verdict | None:
         return _verdict(ok, gold, answer)
     if same_text(gold, answer):
         return _verdict(True, gold, answer)
+    alternative = decimal_reading(task, gold)
+    if alternative and plain_number(answer) is not None:
+        return _verdict(bool(numbers_equal(alternative, answer, task.tolerance, task.precision)), gold, answer)
     same = numbers_equal(gold, answer, task.tolerance, task.precision)
     if same is None and task.answer_format in ("math", "number") and not task.tolerance and task.precision is None:
         same = exactly_equal(gold, answer)
@@ -314,6 +333,9 @@ def _equivalent(task: MathTask, gold: str, answer: str, inner_timeout: int | Non
     golds = split_top_level(gold) if task.answer_format == "list" else [gold]
     if len(golds) > 1:
         return list_equal(golds, answer, task.tolerance, inner_timeout, task.precision)
+    matrices = matrices_equal(gold, answer, task, inner_timeout)
+    if matrices is not None:
+        return matrices
     interval = task.answer_format == "interval"
     if math_equal(gold, answer, interval=interval, inner_timeout=inner_timeout, precision=task.precision):
         return True
@@ -323,11 +345,55 @@ def _equivalent(task: MathTask, gold: str, answer: str, inner_timeout: int | Non
             return True
         if math_equal(g_rhs, a_rhs, interval=interval, inner_timeout=inner_timeout, precision=task.precision):
             return True
+    g_set, a_set = solution_set(normalize(gold)), solution_set(normalize(answer))
+    if (g_set, a_set) != (normalize(gold), normalize(answer)):  # `x \\in [1,3]` against `1 \\le x \\le 3`
+        if same_text(g_set, a_set) or math_equal(g_set, a_set, interval=True, inner_timeout=inner_timeout):
+            return True
     if task.mode == "lenient":
         items, gold_items = solution_items(answer), solution_items(gold)
         if 1 < len(gold_items) == len(items):
             return list_equal(gold_items, ", ".join(items), task.tolerance, inner_timeout, task.precision)
     return False
+
+
+def solution_set(answer: str) -> str:
+    """`x \\in [1,3]` and `1 \\leq x \\leq 3` as the interval `[1,3]`; anything else unchanged."""
+    m = _MEMBERSHIP.match(answer)
+    if m:
+        return m.group(1).strip()
+    m = _CHAIN.match(answer.strip())
+    if m:
+        left, right = "(" if m["r1"] == "<" else "[", ")" if m["r2"] == "<" else "]"
+        return f"{left}{m['a'].strip()},{m['b'].strip()}{right}"
+    return answer
+
+
+def matrix_entries(answer: str) -> list[list[str]] | None:
+    """Rows of entries of a `pmatrix` (after `normalize`, bmatrix and arrays are pmatrix too); None if not one."""
+    m = _MATRIX.match(answer.strip())
+    if not m:
+        return None
+    rows = [r for r in m.group(1).split("\\\\") if r.strip()]
+    return [[e.strip() for e in r.split("&")] for r in rows]
+
+
+def matrices_equal(gold: str, answer: str, task: MathTask, inner_timeout: int | None) -> bool | None:
+    """Two matrices entry by entry, each within the row's tolerance or precision; None unless both are
+    matrices."""
+    g, a = matrix_entries(normalize(gold)), matrix_entries(normalize(answer))
+    if g is None or a is None:
+        return None
+    if [len(r) for r in g] != [len(r) for r in a]:
+        return False
+    for ge, ae in zip((e for r in g for e in r), (e for r in a for e in r), strict=True):
+        same = same_text(ge, ae) or numbers_equal(ge, ae, task.tolerance, task.precision)
+        if same is None and not task.tolerance:
+            same = exactly_equal(ge, ae) if task.precision is None else None
+        if same is None:
+            same = math_equal(ge, ae, inner_timeout=inner_timeout, precision=task.precision)
+        if not same:
+            return False
+    return True
 
 
 def solution_items(answer: str) -> list[str]:

@@ -40,6 +40,7 @@ _PHRASES = {
     lang: re.compile("(?i:" + "|".join(re.escape(w) for w in words) + ")" + _LINKING)
     for lang, words in ANSWER_WORDS.items()
 }
+_BARE_NAME = re.compile(r"\\?[A-Za-z]{1,12}(?:_\{?\w{1,4}\}?)?(?:\([A-Za-z, ]{1,12}\))?")
 _FINAL_PHRASE = re.compile(r"(?i:final answer)")
 _DELIMITERS = re.compile(r"\\?\$\$|\\?\$|\\\(|\\\)|\\\[|\\\]")
 _CLOSER = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
@@ -178,8 +179,8 @@ def _phrase_answer(rest: str, language: str) -> str | None:
     numbers = [(m.start(), m.end(), m.group()) for m in _NUMBER.finditer(rest)]
     outside = [n for n in numbers if not any(s <= n[0] < e for s, e, _ in spans)]
     candidates = sorted(spans + [(a, b, decimal_comma(t.replace(" ", ""), language)) for a, b, t in outside])
-    with_value = [c for c in candidates if re.search(r"\d|\\infty|\\pi", c[2])]
-    chosen = (with_value or candidates or [None])[0]
+    valued = [c for c in candidates if not _BARE_NAME.fullmatch(c[2])]  # "The largest $n$ is 34" -> 34
+    chosen = (valued or candidates or [None])[0]
     if chosen is None:
         return None
     following = [s for s in spans if s[0] >= chosen[0]]  # "$12$ and $13$" is one answer
