@@ -4,7 +4,7 @@ redstar run --profile demo              # materialize the whole graph into DAGST
 redstar run --profile demo --until sft_subsets   # only that asset and what it needs
 redstar run --profile redstar-math --dry-run
 redstar ablation                        # print the last ablation table
-redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy]
+redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy|lenient]
 redstar verify code --input programs.jsonl --output verdicts.jsonl
 redstar verify choice --input pairs.jsonl --output verdicts.jsonl
 redstar eval score --benchmark math500 --predictions outputs.jsonl [--problem-field F | --id-field F]

@@ -1,7 +1,7 @@
 """`redstar eval score`: score stored outputs against a registered benchmark with the shared verifier.
 
 redstar eval score --benchmark math500 --data DIR --predictions outputs.jsonl --output-field code \\
-    --problem-field question [--mode legacy] [--json] [--verdicts verdicts.jsonl]
+    --problem-field question [--mode strict|legacy|lenient] [--json] [--verdicts verdicts.jsonl]
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from redstar_training.verify.extract import MODES
 
 
 def add_parser(sub) -> None:
@@ -25,7 +27,13 @@ def add_parser(sub) -> None:
     key = p.add_mutually_exclusive_group()
     key.add_argument("--id-field", help="join on this field = the benchmark item id")
     key.add_argument("--problem-field", help="join on this field = the problem text (whitespace-normalized)")
-    p.add_argument("--mode", choices=("strict", "legacy"), default="strict")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        default="strict",
+        help="strict: final-answer markers only; legacy: the Qwen2.5-Math harness's last-number fallback; "
+        "lenient: as math-verify and lighteval read stored outputs",
+    )
     p.add_argument("--verdicts", type=Path, default=None, help="write one verdict per matched prediction here")
     p.add_argument("--json", action="store_true")
 

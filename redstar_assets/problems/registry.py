@@ -16,7 +16,7 @@ import yaml
 
 from redstar_assets.problems.fields import field_value
 from redstar_assets.problems.normalize import problem_id
-from redstar_training.verify import last_boxed
+from redstar_training.verify import MODES, last_boxed
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_FILE = ROOT / "configs" / "benchmarks.yaml"
@@ -118,6 +118,8 @@ def _read_registry(path: Path) -> dict[str, Benchmark]:
             raise RegistryError(f"{path}: benchmark {name!r}: {exc}") from None
         if bench.verifier not in VERIFIERS:
             raise RegistryError(f"{path}: benchmark {name!r}: verifier {bench.verifier!r} not one of {VERIFIERS}")
+        if bench.mode not in MODES:
+            raise RegistryError(f"{path}: benchmark {name!r}: mode {bench.mode!r} not one of {MODES}")
         unknown = set(bench.mapping) - set(FIELDS)
         if unknown:
             raise RegistryError(f"{path}: benchmark {name!r}: unknown mapping target(s) {sorted(unknown)}")

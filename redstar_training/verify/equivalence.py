@@ -266,16 +266,16 @@ def reference(task: MathTask) -> str:
     return lenient_gold(gold, task.language)
 
 
-def decimal_reading(task: MathTask, gold: str) -> str | None:
-    """A bare gold `1,22` or `2,74` read with a decimal comma (lenient mode, or a language that writes
-    them); None otherwise. It is only an alternative: `-2,1` still matches the list `-2, 1`."""
-    if not _DECIMAL_COMMA.fullmatch(gold.strip()):
+def decimal_reading(task: MathTask, text: str) -> str | None:
+    """A bare `1,22` or `2,74` (gold or answer) read with a decimal comma, in lenient mode or a language
+    that writes them; None otherwise. It is only an alternative: `-2,1` still matches the list `-2, 1`."""
+    if not _DECIMAL_COMMA.fullmatch(text.strip()):
         return None
     from redstar_training.verify.lenient import DECIMAL_COMMA_LANGUAGES, decimal_comma
 
     if task.mode != "lenient" and task.language not in DECIMAL_COMMA_LANGUAGES:
         return None
-    return decimal_comma(gold.strip(), task.language or "en")
+    return decimal_comma(text.strip(), task.language or "en")
 
 
 def no_answer(task: MathTask) -> Verdict:
@@ -298,9 +298,10 @@ def quick_verdict(task: MathTask, answer: str) -> Verdict | None:
         return _verdict(ok, gold, answer)
     if same_text(gold, answer):
         return _verdict(True, gold, answer)
-    alternative = decimal_reading(task, gold)
-    if alternative and plain_number(answer) is not None:
-        return _verdict(bool(numbers_equal(alternative, answer, task.tolerance, task.precision)), gold, answer)
+    g_alt, a_alt = decimal_reading(task, gold), decimal_reading(task, answer)
+    if (g_alt or a_alt) and plain_number(a_alt or answer) is not None and plain_number(g_alt or gold) is not None:
+        same = numbers_equal(g_alt or gold, a_alt or answer, task.tolerance, task.precision)
+        return _verdict(bool(same), gold, answer)
     same = numbers_equal(gold, answer, task.tolerance, task.precision)
     if same is None and task.answer_format in ("math", "number") and not task.tolerance and task.precision is None:
         same = exactly_equal(gold, answer)

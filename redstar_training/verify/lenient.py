@@ -49,7 +49,10 @@ _NUMBER = re.compile(
     r"|(?<![A-Za-z\d.,])-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d{1,3}(?: \d{3})+(?![\d,.])|\d+)(?:[.,]\d+)?(?:/\d+)?%?"
     r"|(?<![\d.])\.\d+"
 )
-_PROSE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}|[^\x00-\x7f]{2,}")
+_PROSE = re.compile(  # a word that is not a function name: the output is prose, not an expression
+    r"(?<![\\A-Za-z])(?!(?:sin|cos|tan|cot|sec|csc|log|ln|exp|lim|max|min|gcd|lcm|mod|dx|dy|dt)(?![A-Za-z]))"
+    r"[A-Za-z]{2,}|[^\x00-\x7f]{2,}"
+)
 _GROUPED = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _CONNECTOR = re.compile(  # what may stand between the boxes (or spans) of one answer: "and", commas, `y_2 =`
     r"""(?:\s|[,;.'"]|\$|\\[(),;:! \[\]]|\\quad|\\qquad|\\text\{[^{}]{0,20}\}|and|or|&|\\\\"""
@@ -202,7 +205,8 @@ def _leading_run(text: str, items: list[tuple[int, int, str]]) -> list[tuple[int
 
 def _expression_only(text: str) -> bool:
     """A short output with no prose (`\\frac{10}{9}`, `x \\geq 5`): the whole of it is the answer."""
-    return len(text) <= 300 and "\n" not in text.strip() and not _PROSE.search(text)
+    inner = text.strip().strip("$")
+    return len(text) <= 300 and "\n" not in inner and "$" not in inner and not _PROSE.search(text)
 
 
 def lenient_answer(text: str, language: str | None = None) -> str | None:
