@@ -233,3 +233,12 @@ def test_mappings_build_fields_from_templates_and_dotted_paths_and_bad_rows_are_
     assert "nested.jsonl:2: field 'ans': missing or empty answer" in read.left_out[0]["reason"]
     with pytest.raises(RegistryError, match=r"nested.jsonl:2: field 'ans'"):
         load_benchmark("mini", tmp_path, registry)  # decontamination's strict read
+
+
+def test_a_registry_entry_may_name_the_lenient_mode_and_an_unknown_one_is_refused(tmp_path):
+    entry = "benchmarks:\n  quiz:\n    path: quiz.jsonl\n    answer_format: number\n    mode: {mode}\n"
+    (tmp_path / "registry.yaml").write_text(entry.format(mode="lenient"))
+    assert load_registry(tmp_path / "registry.yaml")["quiz"].mode == "lenient"
+    (tmp_path / "registry.yaml").write_text(entry.format(mode="generous"))
+    with pytest.raises(RegistryError, match=r"benchmark 'quiz': mode 'generous' not one of"):
+        load_registry(tmp_path / "registry.yaml")

@@ -41,6 +41,7 @@ _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}")
 _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")
 _SOLUTION_JOINERS = re.compile(r"\s*(?:;|\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
 _MATRIX = re.compile(r"^\\begin\{pmatrix\}((?:(?!\\(?:begin|end)\{pmatrix\}).)*)\\end\{pmatrix\}$", re.S)
+_MEMBER = re.compile(r"\\in(?![a-zA-Z])")
 _MEMBERSHIP = re.compile(r"^\s*[A-Za-z]\s*\\in\s*(.+)$", re.S)
 _CHAIN = re.compile(r"^(?P<a>[^<>=]{1,80}?)\s*(?P<r1><|\\leq)\s*[A-Za-z]\s*(?P<r2><|\\leq)\s*(?P<b>[^<>=]{1,80})$")
 _EQUATION_LHS = re.compile(r"^\s*([A-Za-z](?:_\{?\w{1,8}\}?)?(?:\([A-Za-z, ]{1,20}\))?)\s*=(?!=)")
@@ -347,7 +348,8 @@ def _equivalent(task: MathTask, gold: str, answer: str, inner_timeout: int | Non
         if math_equal(g_rhs, a_rhs, interval=interval, inner_timeout=inner_timeout, precision=task.precision):
             return True
     g_set, a_set = solution_set(normalize(gold)), solution_set(normalize(answer))
-    if (g_set, a_set) != (normalize(gold), normalize(answer)):  # `x \\in [1,3]` against `1 \\le x \\le 3`
+    if _MEMBER.search(gold + answer) and (g_set, a_set) != (normalize(gold), normalize(answer)):
+        # `x \\in [1,3]` against `1 \\le x \\le 3`; a bare `(1,3)` may be a point, so it needs the `\\in`
         if same_text(g_set, a_set) or math_equal(g_set, a_set, interval=True, inner_timeout=inner_timeout):
             return True
     if task.mode == "lenient":

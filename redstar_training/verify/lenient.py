@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from redstar_training.verify.extract import _BOX_START, _matching_braces, answer_region, choice_letter
+from redstar_training.verify.extract import _BOX_START, _NUMBER_WORDS, _matching_braces, answer_region, choice_letter
 
 # Answer words per language (lighteval's translation literals, plus "final answer" forms).
 ANSWER_WORDS = {
@@ -34,8 +34,10 @@ LANGUAGE_NAMES = {
     "spanish": "es", "portuguese": "pt", "italian": "it", "russian": "ru", "japanese": "ja",
 }  # fmt: skip
 LANGUAGES = tuple(ANSWER_WORDS)
+_NOT_ANSWERS = frozenset("correct right wrong yes no clear obvious that this it as not the a an".split())
 DECIMAL_COMMA_LANGUAGES = frozenset({"fr", "de", "es", "pt", "it", "ru"})  # "2,74" is 2.74 there
-_LINKING = r"(?:\s{0,3}(?:is|was|est|sera|是|为|為|هي|है|ist|es|é|è|:|：|=)){0,2}[\s:：]{0,3}"
+# What links an answer word to its answer ("answer is", "réponse :", "答案是"): "answer" alone is just a word.
+_LINKING = r"(?:\s{0,3}(?:is|was|est|sera|是|为|為|هي|है|ist|es|é|è|:|：|=)){1,2}[\s:：]{0,3}"
 _PHRASES = {
     lang: re.compile("(?i:" + "|".join(re.escape(w) for w in words) + ")" + _LINKING)
     for lang, words in ANSWER_WORDS.items()
@@ -185,12 +187,25 @@ def _phrase_answer(rest: str, language: str) -> str | None:
     valued = [c for c in candidates if not _BARE_NAME.fullmatch(c[2])]  # "The largest $n$ is 34" -> 34
     chosen = (valued or candidates or [None])[0]
     if chosen is None:
-        return None
+        return _word_answer(rest)
     following = [s for s in spans if s[0] >= chosen[0]]  # "$12$ and $13$" is one answer
     if chosen in spans and len(following) > 1:
         joined = _joined_run(rest, _leading_run(rest, following))
         return joined[1] if joined else chosen[2]
     return chosen[2]
+
+
+def _word_answer(rest: str) -> str | None:
+    """An answer in words: "three boxes ..." -> 3, "east." -> east; not "correct" or "that ..."."""
+    words = re.findall(r"[A-Za-z]+", rest[:40])
+    if not words:
+        return None
+    first = words[0].lower()
+    if first in _NUMBER_WORDS:
+        return str(_NUMBER_WORDS[first])
+    if len(words) == 1 and first not in _NOT_ANSWERS:
+        return words[0]
+    return None
 
 
 def _leading_run(text: str, items: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -213,8 +228,12 @@ def lenient_answer(text: str, language: str | None = None) -> str | None:
     """The answer a stored output gives, read as math-verify and lighteval read it (module docstring)."""
     lang = language_code(language)
     region = answer_region(text)
-    if region is None:
-        region = text
+    if region is None or region is text:
+        return _read(text, text, lang)
+    return _read(region, text, lang) or _read(text, text, lang)  # a solution block cut off: read it all
+
+
+def _read(region: str, text: str, lang: str) -> str | None:
     boxed = _last_boxed_run(region) or _last_boxed_run(text)
     final = _FINAL_PHRASE.search(region[boxed[0] :]) if boxed else None
     if boxed and not final:  # a "final answer" after the last box overrides it
