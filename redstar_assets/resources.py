@@ -25,6 +25,10 @@ class RedstarHome(ConfigurableResource):
         """The shared verifier's verdict cache (SQLite), so re-verifying unchanged traces costs nothing."""
         return os.path.join(self.home, "cache", "verdicts.sqlite")
 
+    def code_verdict_cache_path(self) -> str:
+        """Code verdicts (SQLite) by program hash, tests hash and sandbox version."""
+        return os.path.join(self.home, "cache", "code_verdicts.sqlite")
+
     def eval_sample_cache_path(self) -> str:
         """The evaluation sample cache (SQLite), keyed by checkpoint version, item, sampling and index:
         a killed evaluation resumes and a re-run generates nothing."""

@@ -151,3 +151,75 @@ def test_the_sandbox_sees_only_its_own_pid_namespace():
     """Host processes are invisible inside, so none of their PIDs can be signalled from there."""
     result = run_python("import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))", limits=LIMITS)
     assert max(json.loads(result.stdout)) < 10
+
+
+def test_all_stdin_tests_of_a_program_run_in_one_sandbox_start():
+    """The sandbox's private /tmp lives for one start: a marker left by test 0 is seen by tests 1 and 2."""
+    program = (
+        "import os\ninput()\nseen = os.path.exists('/tmp/marker')\nopen('/tmp/marker', 'w').close()\n"
+        "print('seen' if seen else 'fresh')"
+    )
+    verdict = verify_code(CodeTask(program, io=(("a", "fresh"), ("b", "seen"), ("c", "seen")), timeout_s=5))
+    assert verdict.passed, verdict
+    assert [t["status"] for t in verdict.tests] == ["passed", "passed", "passed"]
+
+
+SNOOP = """import glob, os
+secret = ('secret-' + str(7780 + 1)).encode()  # never written out whole: this source must not hold it
+places = glob.glob('/tmp/.job/*') + [f'/proc/{os.getppid()}/{p}' for p in ('cmdline', 'environ', 'mem', 'fd/0')]
+for place in places:
+    try:
+        with open(place, 'rb') as f:
+            if secret in f.read(1 << 20):
+                print(secret.decode())
+    except OSError:
+        pass
+try:  # the runner's memory, region by region
+    with open(f'/proc/{os.getppid()}/maps') as maps, open(f'/proc/{os.getppid()}/mem', 'rb') as mem:
+        for line in maps:
+            start, end = (int(x, 16) for x in line.split()[0].split('-'))
+            if line.split()[1].startswith('r') and end - start < (64 << 20):
+                try:
+                    mem.seek(start)
+                    if secret in mem.read(end - start):
+                        print(secret.decode())
+                        break
+                except OSError:
+                    pass
+except OSError:
+    pass
+"""
+
+
+def test_a_program_cannot_read_the_expected_output_or_the_runners_report_channel():
+    """The expected output lives only in the (non-dumpable) runner: a program that could read it would pass."""
+    verdict = verify_code(CodeTask(SNOOP, io=(("", "secret-7781"),), timeout_s=5))
+    assert verdict.status == "wrong" and verdict.tests[0]["status"] == "failed", verdict
+
+
+@pytest.mark.parametrize(
+    "program, status",
+    [
+        ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nprint('42')", "error"),  # no report: fails
+        # a child in a session of its own keeps the output open: the test times out, the straggler dies
+        ("import os\nif os.fork() == 0:\n    os.setsid()\n    while True: pass\nprint('42')", "timeout"),
+        ("while True: print('x' * 65536)", "wrong"),  # floods its output: killed at the cap
+    ],
+)
+def test_a_program_cannot_stall_or_silence_the_test_runner(program, status):
+    verdict = verify_code(CodeTask(program, io=(("", "42"), ("", "42")), timeout_s=2))
+    assert not verdict.passed and verdict.status == status, verdict
+
+
+def test_code_verdicts_are_cached_by_program_and_tests(tmp_path):
+    from redstar_training.verify.cache import CodeVerdictCache
+
+    tasks = [CodeTask("print(int(input()) * 2)", io=(("2", "4"), ("5", "10"))), CodeTask("print(0)", io=(("1", "2"),))]
+    cache = CodeVerdictCache(tmp_path / "code.sqlite")
+    first = verify_code_batch(tasks + tasks, cache=cache)  # the repeats run once
+    assert [v.passed for v in first] == [True, False, True, False] and cache.hits == 0
+    again = verify_code_batch(tasks, cache=cache)
+    assert again == first[:2] and cache.hits == 2
+    other_tests = CodeTask("print(int(input()) * 2)", io=(("3", "6"),))
+    assert verify_code_batch([other_tests], cache=cache)[0].passed and cache.hits == 2
+    cache.close()

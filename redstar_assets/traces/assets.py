@@ -1,6 +1,7 @@
 """Stage 2: long chain-of-thought traces from the teacher, and the shared verifier's verdict on each."""
 
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import polars as pl
@@ -24,6 +25,7 @@ from redstar_assets.traces.teacher import distill_config, needs_own_process, tra
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
 from redstar_training.distill import merge_stats
 from redstar_training.verify import VERIFIER_VERSION, MathVerifier
+from redstar_training.verify.cache import CodeVerdictCache
 
 DISTILL_VERSION = "distill-v1"
 VERIFIED_VERSION = "verified-v2"  # v2: each trace's length in `chars`
@@ -123,9 +125,11 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         store = redstar.store()
         writer = store.writer("verified_traces", context.partition_key)
         counts, flags, quality_ok, wrong = Counter(), Counter(), 0, None
-        with MathVerifier(cache=redstar.verdict_cache_path()) as verifier:
+        code_verdicts = closing(CodeVerdictCache(redstar.code_verdict_cache_path()))
+        with MathVerifier(cache=redstar.verdict_cache_path()) as verifier, code_verdicts as code_cache:
             for batch in read_batches(store.path("teacher_traces", context.partition_key)):
-                frame = verify_traces(batch, verifier, quality)  # a batch at a time: the text is never all in memory
+                # a batch at a time: the text is never all in memory
+                frame = verify_traces(batch, verifier, quality, code_cache)
                 writer.write(frame)
                 counts.update(dict(frame.group_by("status").len().iter_rows()))
                 flags.update(flag_counts(frame))

@@ -6,10 +6,14 @@ import polars as pl
 
 from redstar_assets.traces.quality import FLAGS, QualitySpec, with_quality_flags
 from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, Verdict, default_verifier
+from redstar_training.verify.cache import CodeVerdictCache
 
 
 def verify_traces(
-    traces: pl.DataFrame, verifier: MathVerifier | None = None, quality: QualitySpec | None = None
+    traces: pl.DataFrame,
+    verifier: MathVerifier | None = None,
+    quality: QualitySpec | None = None,
+    code_cache: CodeVerdictCache | None = None,
 ) -> pl.DataFrame:
     """Adds extracted answer, status, reason and quality flags to every trace (one batch through the
     shared verifier's worker pool); `quality_ok` is true when no flag is raised."""
@@ -23,7 +27,7 @@ def verify_traces(
     math = [t for t in teacher_ok if t["domain"] != "code"]
     tasks = [MathTask(t["answer"], t["text"], finish_reason=t["finish_reason"]) for t in math]
     judged = dict(zip((t["trace_id"] for t in math), (verifier or default_verifier()).verify(tasks), strict=True))
-    judged |= verify_code_traces(code)
+    judged |= verify_code_traces(code, code_cache)
     extracted, status, reason = [], [], []
     for t in rows:
         if t["finish_reason"] in not_generated:
@@ -82,8 +86,9 @@ def flag_counts(verified: pl.DataFrame) -> dict[str, int]:
     return {f: counts.get(f, 0) for f in FLAGS}
 
 
-def verify_code_traces(traces: list[dict]) -> dict[str, Verdict]:
-    """Code traces: the last fenced block of the answer, run against the problem's tests in the sandbox."""
+def verify_code_traces(traces: list[dict], cache: CodeVerdictCache | None = None) -> dict[str, Verdict]:
+    """Code traces: the last fenced block of the answer, run against the problem's tests in the sandbox
+    (all of a program's tests in one sandbox start; a program judged before comes from `cache`)."""
     from redstar_training.verify.code import task_from_tests, verify_code_batch
     from redstar_training.verify.extract import extract_code
 
@@ -97,7 +102,7 @@ def verify_code_traces(traces: list[dict]) -> dict[str, Verdict]:
             runnable.append((t["trace_id"], task_from_tests(program, t.get("tests") or "")))
         except (ValueError, KeyError, TypeError) as exc:
             verdicts[t["trace_id"]] = Verdict("error", f"problem tests unusable: {exc}", program[:200])
-    results = verify_code_batch([task for _, task in runnable])
+    results = verify_code_batch([task for _, task in runnable], cache=cache)
     for (trace_id, task), r in zip(runnable, results, strict=True):
         verdicts[trace_id] = Verdict(r.status, r.reason, task.program[:200])
     return verdicts

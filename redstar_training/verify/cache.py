@@ -1,7 +1,8 @@
-"""A durable verdict cache, so re-scoring the same outputs (a resumed run, a second report, RL
-rewards on repeated samples) costs nothing. Keyed by (gold, prediction, answer format, mode,
-verifier version): a new verifier version never reads an old verdict. Timeouts and errors are not
-cached: they depend on the machine and the moment, not on the pair."""
+"""Durable verdict caches, so re-scoring the same outputs (a resumed run, a second report, RL
+rewards on repeated samples) costs nothing. Math verdicts are keyed by (gold, prediction, answer
+format, mode, options, verifier version), code verdicts by (program hash, tests hash, sandbox
+version): a new verifier or sandbox never reads an old verdict. Timeouts and errors are not cached:
+they depend on the machine and the moment, not on the pair."""
 
 from __future__ import annotations
 
@@ -22,17 +23,21 @@ def cache_key(task: MathTask) -> str:
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
 
+def open_db(path: str | Path, table: str) -> sqlite3.Connection:
+    """SQLite in WAL mode, safe from several threads and processes at once, with `table` created."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(Path(path), check_same_thread=False, timeout=60)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"CREATE TABLE IF NOT EXISTS {table}")
+    return db
+
+
 class VerdictCache:
-    """SQLite in WAL mode: safe from several threads and processes at once."""
+    """Math and choice verdicts by `cache_key`."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS verdicts (key TEXT PRIMARY KEY, status TEXT, reason TEXT, extracted TEXT)"
-        )
+        self._db = open_db(self.path, "verdicts (key TEXT PRIMARY KEY, status TEXT, reason TEXT, extracted TEXT)")
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -53,6 +58,49 @@ class VerdictCache:
         rows = [(k, v.status, v.reason, v.extracted) for k, v in verdicts.items() if v.status in _CACHEABLE]
         with self._lock, self._db:
             self._db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)", rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def code_cache_key(task) -> str:
+    """(program hash, tests hash, sandbox version) for a `CodeTask`; the time limit is part of the tests."""
+    from redstar_training.verify.sandbox import SANDBOX_VERSION
+
+    program = hashlib.sha256(task.program.encode()).hexdigest()
+    tests = [task.tests, task.entry_point, [list(t) for t in task.io], task.timeout_s]
+    tests_hash = hashlib.sha256(json.dumps(tests, ensure_ascii=False).encode()).hexdigest()
+    return f"{program}:{tests_hash}:{SANDBOX_VERSION}"
+
+
+class CodeVerdictCache:
+    """Code verdicts (`CodeVerdict`, stored as JSON) by `code_cache_key`."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._db = open_db(self.path, "code_verdicts (key TEXT PRIMARY KEY, verdict TEXT)")
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get_many(self, keys: list[str]) -> dict:
+        from redstar_training.verify.code import CodeVerdict
+
+        found = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                query = f"SELECT key, verdict FROM code_verdicts WHERE key IN ({','.join('?' * len(chunk))})"
+                found.update({k: CodeVerdict(**json.loads(v)) for k, v in self._db.execute(query, chunk)})
+            self.hits += len(found)
+            self.misses += len(set(keys)) - len(found)
+        return found
+
+    def put_many(self, verdicts: dict) -> None:
+        from dataclasses import asdict
+
+        rows = [(k, json.dumps(asdict(v))) for k, v in verdicts.items() if v.status in ("correct", "wrong")]
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO code_verdicts VALUES (?, ?)", rows)
 
     def close(self) -> None:
         self._db.close()

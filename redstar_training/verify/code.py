@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from redstar_training.verify.sandbox import RunResult, SandboxLimits, run_python
+from redstar_training.verify.cache import CodeVerdictCache, code_cache_key
+from redstar_training.verify.sandbox import RunResult, SandboxLimits, run_python, run_python_tests
 
 _STDERR_KEPT = 2000
 
@@ -37,6 +38,7 @@ def humaneval_program(program: str, tests: str, entry_point: str) -> str:
 
 
 def same_output(actual: str, expected: str) -> bool:
+    """Token by token (io_runner.py, which runs inside the sandbox, applies the same rule)."""
     return actual.split() == expected.split()
 
 
@@ -61,6 +63,11 @@ def _record(index: int, result: RunResult, passed: bool) -> dict:
     }
 
 
+def _runner_record(r: dict) -> dict:
+    result = RunResult(r["returncode"], "", r["stderr"], r["timed_out"], r["output_limited"], False, r["wall_s"])
+    return _record(r["index"], result, r["passed"])
+
+
 def verify_code(task: CodeTask, *, limits: SandboxLimits | None = None, unsafe_no_sandbox: bool = False) -> CodeVerdict:
     """Runs one program against its tests in the sandbox; stops at the first failing io test."""
     base = limits or SandboxLimits()
@@ -71,13 +78,11 @@ def verify_code(task: CodeTask, *, limits: SandboxLimits | None = None, unsafe_n
         source = humaneval_program(task.program, task.tests, task.entry_point)
         result = run_python(source, limits=limits, unsafe_no_sandbox=unsafe_no_sandbox)
         records = [_record(0, result, result.ok)]
-    elif task.io:
-        records = []
-        for i, (stdin, expected) in enumerate(task.io):
-            result = run_python(task.program, stdin, limits, unsafe_no_sandbox=unsafe_no_sandbox)
-            records.append(_record(i, result, result.ok and same_output(result.stdout, expected)))
-            if not records[-1]["passed"]:
-                break
+    elif task.io:  # every test in one sandbox start, stopping at the first failure
+        report = run_python_tests(task.program, list(task.io), limits, unsafe_no_sandbox=unsafe_no_sandbox)
+        if isinstance(report, str):
+            return CodeVerdict(False, "error", report)
+        records = [_runner_record(r) for r in report]
     else:
         return CodeVerdict(False, "error", "missing field: tests (with entry_point) or io")
     failed = [r for r in records if not r["passed"]]
@@ -89,10 +94,20 @@ def verify_code(task: CodeTask, *, limits: SandboxLimits | None = None, unsafe_n
     return CodeVerdict(False, status, reason, records, first["stderr"])
 
 
-def verify_code_batch(tasks: Sequence[CodeTask], *, workers: int = 2, **kwargs) -> list[CodeVerdict]:
-    """Verdicts in order; each program is its own sandboxed process, so threads are enough here."""
+def verify_code_batch(
+    tasks: Sequence[CodeTask], *, workers: int = 2, cache: CodeVerdictCache | None = None, **kwargs
+) -> list[CodeVerdict]:
+    """Verdicts in order; each program is its own sandbox start, so threads are enough here. With a
+    cache, a (program, tests) pair judged before is not run again, and one repeated within the batch
+    runs once."""
+    keys = [code_cache_key(t) for t in tasks]
+    known = cache.get_many(list(set(keys))) if cache else {}
+    todo = {k: t for k, t in zip(keys, tasks, strict=True) if k not in known}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda t: verify_code(t, **kwargs), tasks))
+        fresh = dict(zip(todo, pool.map(lambda t: verify_code(t, **kwargs), todo.values()), strict=True))
+    if cache and fresh:
+        cache.put_many(fresh)
+    return [known.get(k) or fresh[k] for k in keys]
 
 
 def task_from_tests(program: str, tests: str | dict, timeout_s: float = 10.0) -> CodeTask:

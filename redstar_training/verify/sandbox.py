@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import selectors
 import shutil
 import signal
@@ -23,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -96,9 +97,15 @@ def _rlimits(limits: SandboxLimits) -> dict[str, int]:
     }
 
 
+def _sandbox_python() -> str:
+    """This interpreter as the sandbox sees it (its prefix is bound read-only at `_PYTHON_IN_SANDBOX`)."""
+    prefix = Path(sys.base_prefix)
+    return f"{_PYTHON_IN_SANDBOX}/{Path(sys.executable).resolve().relative_to(prefix.resolve())}"
+
+
 def _bwrap_command(job: Path, limits: SandboxLimits, argv: list[str]) -> list[str]:
     prefix = Path(sys.base_prefix)
-    python = f"{_PYTHON_IN_SANDBOX}/{Path(sys.executable).resolve().relative_to(prefix.resolve())}"
+    python = _sandbox_python()
     spec = {"rlimits": _rlimits(limits), "uid": 100000 + random.randrange(50000), "python": python, "argv": argv}
     (job / "launch.py").write_text(_LAUNCHER)
     root_only = ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
@@ -142,6 +149,55 @@ def run_python(
         argv = [f"{_JOB_IN_SANDBOX}/main.py"]
         command = _unsafe_command(job, argv) if unsafe_no_sandbox else _bwrap_command(job, limits, argv)
         return _run(command, stdin, limits)
+
+
+_RUNNER = Path(__file__).with_name("io_runner.py")
+SANDBOX_VERSION = "bwrap-io-v1"  # enters code verdict cache keys: a changed sandbox never reuses a verdict
+
+
+def run_python_tests(
+    source: str,
+    tests: list[tuple[str, str]],
+    limits: SandboxLimits = SandboxLimits(),
+    *,
+    stderr_bytes: int = 2000,
+    unsafe_no_sandbox: bool = False,
+) -> list[dict] | str:
+    """Every (stdin, expected stdout) test of one program in ONE sandbox start (`io_runner.py` forks a
+    fresh interpreter per test inside it), stopping at the first failure. Returns one record per test
+    run (returncode, timed_out, output_limited, passed, wall_s, stderr), or a string saying why no
+    trustworthy report came back (the program killed the runner, or the sandbox failed)."""
+    token = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="redstar-sandbox-") as tmp:
+        job = Path(tmp)
+        (job / "main.py").write_text(source)
+        (job / "io_runner.py").write_text(_RUNNER.read_text())
+        os.chmod(job, 0o755)
+        outer = replace(
+            limits,
+            wall_s=len(tests) * (limits.wall_s + 0.5) + 5,
+            cpu_s=limits.cpu_s * len(tests) + 5,
+            keep_output_bytes=8 << 20,
+            kill_output_bytes=16 << 20,
+        )
+        if unsafe_no_sandbox:
+            command = _unsafe_command(job, [str(job / "io_runner.py")])
+            python, program = sys.executable, job / "main.py"
+        else:
+            command = _bwrap_command(job, outer, [f"{_JOB_IN_SANDBOX}/io_runner.py"])
+            python, program = _sandbox_python(), f"{_JOB_IN_SANDBOX}/main.py"
+        spec = {
+            "token": token, "tests": tests, "python": str(python), "program": str(program),
+            "wall_s": limits.wall_s, "cpu_s": limits.cpu_s, "keep_bytes": limits.keep_output_bytes,
+            "kill_bytes": limits.kill_output_bytes, "stderr_bytes": stderr_bytes,
+        }  # fmt: skip
+        result = _run(command, json.dumps(spec), outer)
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith(token):
+            return json.loads(line[len(token) :])
+    if result.timed_out:
+        return "the test runner ran past its deadline"
+    return f"no report from the test runner (exit {result.returncode}): {result.stderr[-300:]}"
 
 
 def _run(command: list[str], stdin: str, limits: SandboxLimits) -> RunResult:

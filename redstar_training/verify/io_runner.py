@@ -1,0 +1,147 @@
+"""Runs inside the sandbox (never imported): every stdin/stdout test of one program in one sandbox
+start, each test a fresh interpreter forked from here, stopping at the first failure.
+
+The tests (inputs and expected outputs) and a one-time token arrive on this process's stdin and live
+only in its memory. It makes itself non-dumpable first, so the program, which runs under the same
+uid, can neither read its memory or file descriptors through /proc nor trace it; the program's own
+stdin, stdout and stderr are pipes to this process, and every other descriptor is closed before it
+starts. The report is one line on stdout: the token, then JSON. A program that kills this process
+leaves no report, which the caller treats as a failure.
+"""
+
+import ctypes
+import json
+import os
+import resource
+import selectors
+import signal
+import sys
+import time
+
+PR_SET_DUMPABLE = 4
+
+
+def _undumpable() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+
+
+def _child(program: str, python: str, cpu_s: int, fds: tuple[int, int, int]) -> None:
+    """In the forked child: its own session, the three pipes as 0/1/2, nothing else open, then exec."""
+    try:
+        os.setsid()
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(3, 65536)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
+        os.execv(python, [python, "-I", "-S", "-B", program])
+    finally:
+        os._exit(127)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_one(program: str, python: str, stdin: str, spec: dict) -> dict:
+    """One test: feed stdin, collect output up to the caps, kill at the wall deadline."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(program, python, spec["cpu_s"], (in_r, out_w, err_w))
+    for fd in (in_r, out_w, err_w):
+        os.close(fd)
+    kept = {out_r: bytearray(), err_r: bytearray()}
+    pending = stdin.encode()
+    selector = selectors.DefaultSelector()
+    selector.register(out_r, selectors.EVENT_READ)
+    selector.register(err_r, selectors.EVENT_READ)
+    if pending:
+        os.set_blocking(in_w, False)
+        selector.register(in_w, selectors.EVENT_WRITE)
+    else:
+        os.close(in_w)
+    total, open_streams, timed_out, flooded = 0, 2, False, False
+    while open_streams:
+        remaining = spec["wall_s"] - (time.monotonic() - started)
+        if remaining <= 0:
+            timed_out = True
+            break
+        for key, _ in selector.select(timeout=remaining):
+            if key.fd == in_w:
+                try:
+                    pending = pending[os.write(in_w, pending[:65536]) :]
+                except OSError:
+                    pending = b""
+                if not pending:
+                    selector.unregister(in_w)
+                    os.close(in_w)
+                continue
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                selector.unregister(key.fd)
+                open_streams -= 1
+                continue
+            total += len(chunk)
+            room = spec["keep_bytes"] - len(kept[key.fd])
+            kept[key.fd] += chunk[: max(0, room)]
+            if total > spec["kill_bytes"]:
+                flooded = True
+                open_streams = 0
+                break
+    returncode = None
+    if not (timed_out or flooded):
+        deadline = started + spec["wall_s"]
+        while returncode is None and time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                returncode = os.waitstatus_to_exitcode(status)
+            else:
+                time.sleep(0.002)
+        timed_out = returncode is None
+    _kill(pid)  # the child's whole session, stragglers included
+    if returncode is None:
+        os.waitpid(pid, 0)
+    selector.close()
+    for fd in (in_w, out_r, err_r):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return {
+        "returncode": returncode,
+        "stdout": kept[out_r].decode(errors="replace"),
+        "stderr": kept[err_r].decode(errors="replace"),
+        "timed_out": timed_out,
+        "output_limited": flooded,
+        "wall_s": round(time.monotonic() - started, 3),
+    }
+
+
+def main() -> None:
+    _undumpable()
+    spec = json.loads(sys.stdin.read())
+    sys.stdin.close()
+    records = []
+    for index, (stdin, expected) in enumerate(spec["tests"]):
+        result = run_one(spec["program"], spec["python"], stdin, spec)
+        ok = result["returncode"] == 0 and not result["timed_out"] and not result["output_limited"]
+        passed = ok and result["stdout"].split() == expected.split()
+        result.update(index=index, passed=passed, stdout="")
+        result["stderr"] = result["stderr"][-(spec["stderr_bytes"] if not passed else 200) :]
+        records.append(result)
+        if not passed:
+            break
+    sys.stdout.write(spec["token"] + json.dumps(records) + "\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
