@@ -223,3 +223,62 @@ def test_code_verdicts_are_cached_by_program_and_tests(tmp_path):
     other_tests = CodeTask("print(int(input()) * 2)", io=(("3", "6"),))
     assert verify_code_batch([other_tests], cache=cache)[0].passed and cache.hits == 2
     cache.close()
+
+
+LCB_STDIN = json.dumps(
+    [
+        {"input": "3\n1 2 3\n", "output": "6\n", "testtype": "stdin"},
+        {"input": "2\n-5 5\n", "output": "0\n", "testtype": "stdin"},
+    ]
+)
+LCB_FUNCTIONAL = json.dumps(
+    [
+        {"input": "[2,7,11,15]\n9", "output": "[0,1]", "testtype": "functional"},
+        {"input": "[3,2,4]\n6", "output": "[1, 2]", "testtype": "functional"},
+    ]
+)
+TWO_SUM = """```python
+class Solution:
+    def twoSum(self, nums, target):
+        seen = {}
+        for i, x in enumerate(nums):
+            if target - x in seen:
+                return [seen[target - x], i]
+            seen[x] = i
+```"""
+
+
+def test_livecodebench_stdin_and_functional_test_cases_as_the_benchmark_stores_them():
+    """Hand-written samples in LiveCodeBench's format: public_test_cases is a JSON string; functional
+    tests call Solution().<metadata.func_name> with one JSON argument per input line."""
+    from redstar_training.verify.items import judge_outputs
+
+    items = [
+        {"verifier": "code", "tests": LCB_STDIN, "entry_point": "{}", "problem": "sum"},
+        {"verifier": "code", "tests": LCB_FUNCTIONAL, "entry_point": '{"func_name": "twoSum"}', "problem": "two sum"},
+        {"verifier": "code", "tests": LCB_FUNCTIONAL, "entry_point": '{"func_name": "twoSum"}', "problem": "two sum"},
+        {"verifier": "code", "tests": LCB_FUNCTIONAL, "entry_point": "{}", "problem": "no name"},
+    ]
+    outputs = [
+        "```python\ninput()\nprint(sum(map(int, input().split())))\n```",
+        TWO_SUM,
+        TWO_SUM.replace("[seen[target - x], i]", "[i, seen[target - x]]"),  # the pair reversed: wrong
+        TWO_SUM,
+    ]
+    judged = judge_outputs(items, outputs, ["stop"] * 4, "strict", verifier=None)
+    assert [j[0] for j in judged] == ["correct", "correct", "wrong", "error"], judged
+    assert "function name" in judged[3][2]
+
+
+def test_taco_call_based_tests_and_unusable_tests_are_named():
+    from redstar_training.verify.code import task_from_tests
+
+    taco = {"fn_name": "add", "inputs": [[1, 2], [5, -5]], "outputs": [3, 0]}
+    assert verify_code(task_from_tests("def add(a, b):\n    return a + b", taco, timeout_s=5)).passed
+    assert not verify_code(task_from_tests("def add(a, b):\n    return a - b", taco, timeout_s=5)).passed
+    mixed = [
+        {"input": "1", "output": "1", "testtype": "stdin"},
+        {"input": "1", "output": "1", "testtype": "functional"},
+    ]
+    with pytest.raises(ValueError, match="all stdin or all functional"):
+        task_from_tests("print(1)", mixed)

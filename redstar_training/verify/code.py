@@ -110,20 +110,66 @@ def verify_code_batch(
     return [known.get(k) or fresh[k] for k in keys]
 
 
-def task_from_tests(program: str, tests: str | dict, timeout_s: float = 10.0) -> CodeTask:
-    """A CodeTask from a problem's stored tests: TACO/APPS `{"inputs": [...], "outputs": [...]}`,
-    a list of `{input, output}`, or HumanEval `{"test": code, "entry_point": name}`."""
+def task_from_tests(program: str, tests: str | dict | list, timeout_s: float = 10.0, entry_point=None) -> CodeTask:
+    """A CodeTask from a problem's stored tests: TACO/APPS `{"inputs": [...], "outputs": [...]}` (with
+    `fn_name`: call-based), a list of `{input, output}`, LiveCodeBench's `public_test_cases` (a JSON
+    string of `{input, output, testtype}`, testtype `stdin` or `functional`; the function name from
+    `entry_point`, which may be LiveCodeBench's metadata JSON `{"func_name": ...}`), or HumanEval
+    `{"test": code, "entry_point": name}`. ValueError says what is wrong with the tests."""
     import json
 
     spec = json.loads(tests) if isinstance(tests, str) else tests
     if isinstance(spec, dict) and "test" in spec:
         return CodeTask(program, spec["test"], spec.get("entry_point"), timeout_s=timeout_s)
     if isinstance(spec, dict) and "inputs" in spec:
-        pairs = zip(spec["inputs"], spec["outputs"], strict=True)
+        pairs = list(zip(spec["inputs"], spec["outputs"], strict=True))
+        if spec.get("fn_name"):  # call-based: each input is the argument list
+            io = tuple(("\n".join(json.dumps(a) for a in args) + "\n", _canonical_json(out)) for args, out in pairs)
+            return CodeTask(functional_program(program, spec["fn_name"]), io=io, timeout_s=timeout_s)
         return CodeTask(program, io=tuple((_text(i), _text(o)) for i, o in pairs), timeout_s=timeout_s)
     if isinstance(spec, list):
+        kinds = {t.get("testtype", "stdin") for t in spec}
+        if kinds - {"stdin", "functional"} or len(kinds) > 1:
+            raise ValueError(f"testtype must be all stdin or all functional, got {sorted(kinds)}")
+        if kinds == {"functional"}:
+            name = function_name(entry_point)
+            io = tuple((_text(t["input"]), _canonical_json(json.loads(t["output"]))) for t in spec)
+            return CodeTask(functional_program(program, name), io=io, timeout_s=timeout_s)
         return CodeTask(program, io=tuple((_text(t["input"]), _text(t["output"])) for t in spec), timeout_s=timeout_s)
     raise ValueError("tests must be {inputs, outputs}, a list of {input, output}, or {test, entry_point}")
+
+
+def function_name(entry_point) -> str:
+    """`maxSum`, or LiveCodeBench's metadata `{"func_name": "maxSum"}` (as a dict or a JSON string)."""
+    import json
+
+    if isinstance(entry_point, str) and entry_point.strip().startswith("{"):
+        entry_point = json.loads(entry_point)
+    if isinstance(entry_point, dict):
+        entry_point = entry_point.get("func_name")
+    if not entry_point or not str(entry_point).isidentifier():
+        raise ValueError(
+            f"functional tests need a function name (entry_point or metadata.func_name), got {entry_point!r}"
+        )
+    return str(entry_point)
+
+
+def functional_program(program: str, name: str) -> str:
+    """LeetCode style: the program defines `class Solution` (or a plain function `name`); each test's
+    stdin holds one JSON argument per line, and the return value is printed as compact JSON."""
+    return (
+        f"{program}\n\n"
+        "import json as _json, sys as _sys\n"
+        "_args = [_json.loads(_line) for _line in _sys.stdin.read().splitlines() if _line.strip()]\n"
+        f"_call = getattr(Solution(), {name!r}) if 'Solution' in globals() else {name}\n"
+        "print(_json.dumps(_call(*_args), separators=(',', ':')))\n"
+    )
+
+
+def _canonical_json(value) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _text(value) -> str:

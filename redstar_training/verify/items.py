@@ -35,6 +35,24 @@ def humaneval_program(item: dict, output: str) -> str:
     return block or output
 
 
+def code_task(item: dict, output: str):
+    """HumanEval items carry test code (`check(candidate)`); stdin/stdout and LiveCodeBench items carry
+    JSON test cases, run against the output's last fenced block."""
+    import json
+
+    from redstar_training.verify.code import CodeTask, task_from_tests
+    from redstar_training.verify.extract import extract_code
+
+    tests = item.get("tests")
+    try:
+        spec = json.loads(tests) if isinstance(tests, str) else tests
+    except json.JSONDecodeError:
+        spec = None
+    if isinstance(spec, (list, dict)) and "test" not in spec:
+        return task_from_tests(extract_code(output, "legacy") or output, spec, entry_point=item.get("entry_point"))
+    return CodeTask(humaneval_program(item, output), tests, item.get("entry_point"))
+
+
 def judge_outputs(
     items: Sequence[dict], outputs: Sequence[str], finish_reasons: Sequence[str], mode: str, verifier: MathVerifier
 ) -> list[Judged]:
@@ -42,13 +60,15 @@ def judge_outputs(
     judged: list[Judged | None] = [None] * len(items)
     code = [i for i, item in enumerate(items) if item.get("verifier") == "code"]
     if code:
-        from redstar_training.verify.code import CodeTask, verify_code_batch
+        from redstar_training.verify.code import verify_code_batch
 
-        tasks = [
-            CodeTask(humaneval_program(items[i], outputs[i]), items[i].get("tests"), items[i].get("entry_point"))
-            for i in code
-        ]
-        for i, v in zip(code, verify_code_batch(tasks), strict=True):
+        runnable = []
+        for i in code:
+            try:
+                runnable.append((i, code_task(items[i], outputs[i])))
+            except (ValueError, KeyError, TypeError) as exc:
+                judged[i] = ("error", None, f"benchmark tests unusable: {exc}")
+        for (i, _), v in zip(runnable, verify_code_batch([t for _, t in runnable]), strict=True):
             judged[i] = (v.status, None, v.reason)
     rest = [i for i in range(len(items)) if judged[i] is None]
     tasks = [
@@ -62,6 +82,6 @@ def judge_outputs(
         )
         for i in rest
     ]
-    for i, v in zip(rest, verifier.verify(tasks), strict=True):
+    for i, v in zip(rest, verifier.verify(tasks) if tasks else [], strict=True):
         judged[i] = (v.status, v.extracted, v.reason)
     return judged  # type: ignore[return-value]
