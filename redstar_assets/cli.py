@@ -73,7 +73,7 @@ def plan(profile) -> dict:
         "teacher": profile.teacher,
         "base_models": profile.base_models,
         "subsets": {
-            k: {"scale": r.scale, "strategy": r.strategy, "target_format": r.target_format}
+            k: {"scale": r.scale, "strategy": r.strategy, "target_format": r.target_format, "mix": r.mix}
             for k, r in profile.subset_recipes.items()
         },
         "experiments": [
@@ -132,7 +132,8 @@ def print_plan(p: dict) -> None:
         print(f"  {name:<24} {json.dumps(spec)}")
     print("subsets:")
     for name, r in p["subsets"].items():
-        print(f"  {name:<24} scale={r['scale']:<8} {r['strategy']:<11} {r['target_format']}")
+        mix = " mix=" + ",".join(f"{d}:{f}" for d, f in sorted(r["mix"].items())) if r.get("mix") else ""
+        print(f"  {name:<24} scale={r['scale']:<8} {r['strategy']:<11} {r['target_format']}{mix}")
     print("experiments:")
     for e in p["experiments"]:
         print(f"  {e['name']:<24} {e['base_model']:<22} stages={'+'.join(e['stages']):<12} subset={e['subset']}")

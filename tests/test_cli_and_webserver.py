@@ -140,3 +140,26 @@ def test_recipe_larger_than_the_pool_fails_with_recipe_and_counts(tmp_path):
     assert out.returncode == 1
     assert "sft_subsets [too-many]: FAILED" in out.stdout
     assert re.search(r"subset recipe 'too-many' asks for 100000 traces but only \d+ are eligible", out.stderr)
+
+
+def test_dry_run_of_the_code_math_profile_validates_its_mix_and_benchmarks():
+    out = subprocess.run(
+        [BIN / "redstar", "run", "--profile", "redstar-code-math", "--dry-run", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    mix = plan["subsets"]["mix-21k"]
+    assert mix["scale"] == 21300 and mix["mix"] == {"math": 0.216, "code": 0.784}
+    assert [s["name"] for s in plan["sources"]] == ["taco", "apps", "numinamath-cot", "math-train"]
+    text = subprocess.run(
+        [BIN / "redstar", "run", "--profile", "redstar-code-math", "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for bench in ("livecodebench", "humaneval", "math-hard", "aime2024", "math500"):
+        assert bench in text
