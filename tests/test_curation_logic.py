@@ -354,3 +354,22 @@ def test_a_source_maps_fields_by_template_and_dotted_path_as_the_registry_does(t
     spec = {"name": "n", "kind": "file", "path": str(tmp_path / "n.jsonl")}
     rows, quarantine = load_source({**spec, "mapping": {"problem": "{Body} {Question}", "answer": "meta.gold"}})
     assert rows.select("problem", "answer").rows() == [("Ann has 3 apples. How many?", "3")] and quarantine.is_empty()
+
+
+def test_a_code_problem_whose_tests_do_not_parse_is_quarantined_with_its_row_and_field(tmp_path):
+    from redstar_assets.problems.sources import load_source
+
+    good = {"inputs": ["1 2\n"], "outputs": ["3\n"]}
+    rows_in = [
+        {"question": "Add.", "input_output": json.dumps(good)},
+        {"question": "Broken JSON.", "input_output": '{"inputs": ["1"'},
+        {"question": "Uneven.", "input_output": json.dumps({"inputs": ["1", "2"], "outputs": ["1"]})},
+        {"question": "No tests kind.", "input_output": json.dumps({"cases": []})},
+    ]
+    (tmp_path / "taco.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in))
+    rows, quarantine = load_source(
+        {"name": "t", "kind": "file", "path": str(tmp_path / "taco.jsonl"), "preset": "taco"}
+    )
+    assert rows["problem"].to_list() == ["Add."]
+    assert quarantine["line"].to_list() == [2, 3, 4] and set(quarantine["field"]) == {"input_output"}
+    assert all(r.startswith("tests do not parse") for r in quarantine["reason"])

@@ -138,6 +138,17 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
     return out
 
 
+def _unusable_tests(tests: str) -> str | None:
+    """Why a code problem's tests cannot be run (the verifier's own reading of them), or None."""
+    from redstar_training.verify.code import task_from_tests
+
+    try:
+        task_from_tests("", tests)
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None
+
+
 def _validate(
     rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, Any], answer_transform: str | None
 ) -> tuple[dict | None, str, str]:
@@ -163,6 +174,10 @@ def _validate(
                 f"{required} must be text or a number, got {type(value).__name__}",
             )
         row[required] = str(value)
+    if row.get("domain") == "code":
+        problem = _unusable_tests(row["tests"])
+        if problem:
+            return None, mapping.get("tests", "tests"), f"tests do not parse: {problem}"
     if answer_transform == "last_boxed":
         boxed = last_boxed(row["answer"])
         if boxed is None:
