@@ -373,3 +373,12 @@ def test_a_code_problem_whose_tests_do_not_parse_is_quarantined_with_its_row_and
     assert rows["problem"].to_list() == ["Add."]
     assert quarantine["line"].to_list() == [2, 3, 4] and set(quarantine["field"]) == {"input_output"}
     assert all(r.startswith("tests do not parse") for r in quarantine["reason"])
+
+
+def test_answer_only_targets_are_the_boxed_answer_or_the_program_alone():
+    from redstar_assets.curation.subsets import target_text
+
+    code = "<think>loop over it</think>\nHere:\n```python\nprint(sum(map(int, input().split())))\n```"
+    assert target_text(code, "answer_only", "code") == "```python\nprint(sum(map(int, input().split())))\n```"
+    assert target_text("<think>2+2</think> \\boxed{4}", "answer_only") == "\\boxed{4}"
+    assert target_text(code, "long_cot", "code") == code

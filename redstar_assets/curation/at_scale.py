@@ -23,8 +23,9 @@ def write_subset(
 ) -> int:
     """Writes the chosen traces, in the trace files' order, as chat `messages` Parquet (what
     `datasets.load_dataset("parquet")` and TRL read); returns the row count. The prompt is the trace
-    file's `problem`; the assistant turn is the trace for long_cot and `\\boxed{answer}` (the
-    verifier's extracted answer) for answer_only, as `subsets.target_text` makes it."""
+    file's `problem`; the assistant turn is the trace for long_cot and, for answer_only, the
+    verifier's extracted answer: `\\boxed{answer}`, or a code trace's program fenced, as
+    `subsets.target_text` makes it."""
     import pyarrow.parquet as pq
 
     from redstar_assets.traces.verification import read_chosen
@@ -35,13 +36,15 @@ def write_subset(
     tmp = out.with_suffix(".parquet.tmp")
     if target_format == "long_cot":
         assistant = pl.col("text")
-    else:
-        assistant = pl.lit("\\boxed{") + pl.col("extracted").fill_null("") + pl.lit("}")
+    else:  # the answer alone: a math answer boxed, a code answer as its fenced program
+        boxed = pl.lit("\\boxed{") + pl.col("extracted").fill_null("") + pl.lit("}")
+        fenced = pl.lit("```python\n") + pl.col("extracted").fill_null("") + pl.lit("\n```")
+        assistant = pl.when(pl.col("domain") == "code").then(fenced).otherwise(boxed)
     messages = pl.concat_list(
         pl.struct(role=pl.lit("user"), content=pl.col("problem")),
         pl.struct(role=pl.lit("assistant"), content=assistant),
     ).alias("messages")
-    columns = ["trace_id", "problem_id", "problem", "text", "extracted"]
+    columns = ["trace_id", "problem_id", "problem", "text", "extracted", "domain"]
     chosen = pl.Series(trace_ids, dtype=pl.String)
     empty = pl.DataFrame(schema={c: pl.String for c in columns}).select("trace_id", "problem_id", messages)
     writer, rows = pq.ParquetWriter(tmp, empty.to_arrow().schema, compression="zstd"), 0

@@ -15,6 +15,7 @@ import polars as pl
 
 from redstar_assets.profile import SubsetRecipe
 from redstar_training.verify import extract_answer
+from redstar_training.verify.extract import extract_code
 
 
 class SubsetTooSmall(ValueError):
@@ -91,10 +92,13 @@ def _shares(scale: int, mix: dict[str, float]) -> dict[str, int]:
     return counts
 
 
-def target_text(trace_text: str, target_format: str) -> str:
-    """The assistant turn: the whole trace for long_cot, only the boxed answer for answer_only."""
+def target_text(trace_text: str, target_format: str, domain: str = "math") -> str:
+    """The assistant turn: the whole trace for long_cot; for answer_only the boxed answer, or for a
+    code trace its program alone (the program-only baseline)."""
     if target_format == "long_cot":
         return trace_text
+    if domain == "code":
+        return "```python\n" + (extract_code(trace_text) or "") + "\n```"
     return "\\boxed{" + (extract_answer(trace_text) or "") + "}"
 
 

@@ -28,7 +28,7 @@ from redstar_training.verify import VERIFIER_VERSION, MathVerifier
 from redstar_training.verify.cache import CodeVerdictCache
 
 DISTILL_VERSION = "distill-v1"
-VERIFIED_VERSION = "verified-v2"  # v2: each trace's length in `chars`
+VERIFIED_VERSION = "verified-v3"  # v2: `chars` per trace; v3: a code trace's whole program as `extracted`
 
 
 def launch_distill(context: AssetExecutionContext, launcher: ModelLauncher, pipes: PipesSubprocessClient):

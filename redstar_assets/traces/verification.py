@@ -92,9 +92,9 @@ def verify_code_traces(traces: list[dict], cache: CodeVerdictCache | None = None
     from redstar_training.verify.code import task_from_tests, verify_code_batch
     from redstar_training.verify.extract import extract_code
 
-    verdicts, runnable = {}, []
+    verdicts, runnable, program_of = {}, [], {}
     for t in traces:
-        program = extract_code(t["text"])
+        program = program_of[t["trace_id"]] = extract_code(t["text"])
         if program is None:
             verdicts[t["trace_id"]] = Verdict("no_answer", "no fenced code block in the answer", None)
             continue
@@ -103,6 +103,6 @@ def verify_code_traces(traces: list[dict], cache: CodeVerdictCache | None = None
         except (ValueError, KeyError, TypeError) as exc:
             verdicts[t["trace_id"]] = Verdict("error", f"problem tests unusable: {exc}", program[:200])
     results = verify_code_batch([task for _, task in runnable], cache=cache)
-    for (trace_id, task), r in zip(runnable, results, strict=True):
-        verdicts[trace_id] = Verdict(r.status, r.reason, task.program[:200])
+    for (trace_id, _), r in zip(runnable, results, strict=True):
+        verdicts[trace_id] = Verdict(r.status, r.reason, program_of[trace_id])  # whole: answer_only trains on it
     return verdicts
