@@ -65,6 +65,7 @@ def make_backend(spec: dict[str, Any], problems: list[dict]):
         raise ValueError(f"teacher backend {kind!r}: {exc}") from None
     if kind == "procedural":
         backend.problems = {p["problem_id"]: p["problem"] for p in problems}
+        backend.tests = {p["problem_id"]: p["tests"] for p in problems if p.get("tests")}
     if kind == "synthetic":
         backend.answers = {p["problem_id"]: p["answer"] for p in problems}
     return backend

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_FILE = ROOT / "configs" / "benchmarks.yaml"
 FIELDS = ("id", "problem", "answer", "level", "subject", "solution", "tests", "entry_point", "image", "tolerance")
 VERIFIERS = ("math", "code", "choice")
-GENERATOR_KINDS = ("arithmetic",)
+GENERATOR_KINDS = ("arithmetic", "arithmetic_code")
 BENCHMARK_SCHEMA = {
     "benchmark": pl.String,
     "item_id": pl.String,
@@ -160,13 +160,15 @@ def _answer(value: Any, bench: Benchmark, where: str) -> tuple[str, list | None]
 
 
 def _generated(bench: Benchmark, count: int | None) -> tuple[str, list[tuple[int, dict]]]:
-    """A generated held-out set (the demo's arithmetic): fixed by its generator spec and count."""
-    from redstar_assets.problems.sources import arithmetic_problems
+    """A generated held-out set (the demo's arithmetic, or its code family): fixed by its generator
+    spec and count."""
+    from redstar_assets.problems.sources import arithmetic_code_problems, arithmetic_problems
 
     spec = {k: v for k, v in bench.generator.items() if k != "kind"}
     if count is not None:
         spec["count"] = count
-    frame = arithmetic_problems(bench.name, **{**spec, "digits": tuple(spec.get("digits", (1, 3)))})
+    make = arithmetic_code_problems if bench.generator.get("kind") == "arithmetic_code" else arithmetic_problems
+    frame = make(bench.name, **{**spec, "digits": tuple(spec.get("digits", (1, 3)))})
     return f"generated://{bench.name}", list(enumerate(frame.to_dicts(), 1))
 
 

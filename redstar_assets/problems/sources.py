@@ -41,7 +41,7 @@ QUARANTINE_SCHEMA = {
     "raw": pl.String,
 }
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests")
-SOURCE_KINDS = ("arithmetic", "synthetic", "file", "huggingface")
+SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "file", "huggingface")
 ANSWER_TRANSFORMS = (None, "last_boxed", "gsm8k", "answer_is")
 _ANSWER_IS = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
 
@@ -92,6 +92,34 @@ def arithmetic_problems(
                 "answer": str(answer),
                 "level": level,
                 "subject": "arithmetic",
+            }
+        )
+    return pl.DataFrame(rows, schema=RAW_SCHEMA)
+
+
+def arithmetic_code_problems(
+    name: str, count: int, operands: tuple[int, int] = (2, 3), digits: tuple[int, int] = (1, 3), seed: int = 0, **_: Any
+) -> pl.DataFrame:
+    """Seeded code problems of the arithmetic family: a program that reads k integers from one line
+    and prints their sum, with five stdin/stdout tests and a reference program as its answer. Level
+    is k, the knob the procedural code teacher's slips feel."""
+    from redstar_training.teachers.procedural_code import CORRECT, code_problem, code_tests
+
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        k = rng.randint(operands[0], operands[1])
+        tests = code_tests(k, tuple(digits), rng)
+        rows.append(
+            {
+                "source": name,
+                "source_row": i,
+                "domain": "code",
+                "problem": code_problem(k, tests),
+                "answer": CORRECT,  # a reference solution, as HumanEval's canonical_solution
+                "level": k,
+                "subject": "arithmetic-code",
+                "tests": tests,
             }
         )
     return pl.DataFrame(rows, schema=RAW_SCHEMA)
@@ -313,6 +341,8 @@ def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
     kind = spec.get("kind")
     if kind == "arithmetic":
         return arithmetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    if kind == "arithmetic_code":
+        return arithmetic_code_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     if kind == "synthetic":
         return synthetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     if kind == "file":

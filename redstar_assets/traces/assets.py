@@ -124,7 +124,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         keeps the correct ones, and DPO pairs them with the wrong ones."""
         store = redstar.store()
         writer = store.writer("verified_traces", context.partition_key)
-        counts, flags, quality_ok, wrong = Counter(), Counter(), 0, None
+        counts, code_counts, flags, quality_ok, wrong = Counter(), Counter(), Counter(), 0, None
         code_verdicts = closing(CodeVerdictCache(redstar.code_verdict_cache_path()))
         with MathVerifier(cache=redstar.verdict_cache_path()) as verifier, code_verdicts as code_cache:
             for batch in read_batches(store.path("teacher_traces", context.partition_key)):
@@ -132,10 +132,13 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
                 frame = verify_traces(batch, verifier, quality, code_cache)
                 writer.write(frame)
                 counts.update(dict(frame.group_by("status").len().iter_rows()))
+                code = frame.filter(pl.col("domain") == "code")
+                code_counts.update(dict(code.group_by("status").len().iter_rows()))
                 flags.update(flag_counts(frame))
                 quality_ok += int(frame["quality_ok"].sum())
                 if wrong is None and (frame["status"] != "correct").any():
                     wrong = frame.filter(pl.col("status") != "correct").select("problem", "reason").head(5)
+            code_cache_hits = code_cache.hits
         version = writer.close()
         rows = writer.rows
         return MaterializeResult(
@@ -144,6 +147,9 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
                 "statuses": MetadataValue.json(dict(counts)),
                 "correct_rate": round(counts.get("correct", 0) / max(1, rows), 4),
                 "verifier_paths": MetadataValue.json(verifier.counts),
+                # code traces, run against their problems' tests in the sandbox (cached by program and tests)
+                "code_statuses": MetadataValue.json(dict(code_counts)),
+                "code_cache_hits": code_cache_hits,
                 "quality_flags": MetadataValue.json({f: flags.get(f, 0) for f in FLAGS}),
                 "quality_ok": quality_ok,
                 "wrong_sample": preview(wrong if wrong is not None else pl.DataFrame({"problem": [], "reason": []})),

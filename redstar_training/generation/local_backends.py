@@ -22,6 +22,7 @@ class ProceduralBackend:
     seed: int = 0
     revision: str = ""
     problems: dict[str, str] = field(default_factory=dict)  # problem_id -> text, set by the caller
+    tests: dict[str, str] = field(default_factory=dict)  # problem_id -> tests, for code problems
 
     @property
     def model_id(self) -> str:
@@ -31,13 +32,18 @@ class ProceduralBackend:
 
     def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
         from redstar_training.teachers.procedural import ProceduralTeacherConfig, solve
+        from redstar_training.teachers.procedural_code import solve_code
 
         cfg = ProceduralTeacherConfig(self.slip_per_column, self.slip_per_carry, self.catch_rate, self.seed)
         failed = 0
         for r in requests:
             started = time.monotonic()
             try:
-                s = solve(self.problems[r.problem_id], r.sample_index, r.problem_id, cfg)
+                text, tests = self.problems[r.problem_id], self.tests.get(r.problem_id)
+                if tests:  # a code problem: the program, in one fenced block
+                    s = solve_code(text, tests, r.sample_index, r.problem_id, cfg)
+                else:
+                    s = solve(text, r.sample_index, r.problem_id, cfg)
                 on_done(
                     Completion(
                         r.key,

@@ -1,0 +1,92 @@
+"""The procedural code family: generated problems with stdin/stdout tests, a teacher that writes
+long reasoning and one program (slipping more with more operands), verified in the sandbox."""
+
+import json
+
+import polars as pl
+import pytest
+
+from redstar_assets.problems.sources import load_source
+from redstar_assets.traces.verification import verify_traces
+from redstar_training.teachers.procedural import ProceduralTeacherConfig
+from redstar_training.teachers.procedural_code import CORRECT, SLIPS, solve_code
+
+pytestmark = pytest.mark.usefixtures("sandbox")
+
+
+def test_generated_code_problems_carry_tests_the_verifier_reads():
+    rows, quarantine = load_source(
+        {"name": "sum", "kind": "arithmetic_code", "count": 20, "operands": [2, 4], "seed": 3}
+    )
+    assert quarantine.is_empty() and rows.height == 20 and set(rows["domain"]) == {"code"}
+    for r in rows.iter_rows(named=True):
+        tests = json.loads(r["tests"])
+        assert len(tests["inputs"]) == 5 and all(len(i.split()) == r["level"] for i in tests["inputs"])
+        assert [int(o) for o in tests["outputs"]] == [sum(map(int, i.split())) for i in tests["inputs"]]
+    again, _ = load_source({"name": "sum", "kind": "arithmetic_code", "count": 20, "operands": [2, 4], "seed": 3})
+    assert again.equals(rows)  # seeded
+
+
+def test_the_code_teacher_slips_more_with_more_operands_and_the_sandbox_catches_it():
+    rows, _ = load_source({"name": "sum", "kind": "arithmetic_code", "count": 60, "operands": [2, 4], "seed": 1})
+    cfg = ProceduralTeacherConfig(slip_per_column=0.06, slip_per_carry=0.05, catch_rate=0.3)
+    traces = []
+    for r in rows.iter_rows(named=True):
+        for s in range(2):
+            sample = solve_code(r["problem"], r["tests"], s, f"p{r['source_row']}", cfg)
+            traces.append(
+                {**r, "trace_id": f"{r['source_row']}-{s}", "problem_id": f"p{r['source_row']}", "text": sample.text,
+                 "finish_reason": "stop", "error": None, "sample_index": s}
+            )  # fmt: skip
+    assert solve_code(rows["problem"][0], rows["tests"][0], 0, "p0", cfg) == solve_code(
+        rows["problem"][0], rows["tests"][0], 0, "p0", cfg
+    )
+    programs = {t["trace_id"]: t["text"].split("```python\n")[1].split("\n```")[0] for t in traces}
+    assert set(programs.values()) <= {CORRECT, *SLIPS.values()}
+    verified = verify_traces(pl.DataFrame(traces)).select("trace_id", "status", "level")
+    statuses = dict(verified.select("trace_id", "status").rows())
+    assert {statuses[t] for t, p in programs.items() if p == CORRECT} == {"correct"}
+    assert {statuses[t] for t, p in programs.items() if p != CORRECT} == {"wrong"}  # every slip fails a test
+    by_level = verified.group_by("level").agg((pl.col("status") == "correct").mean().alias("rate")).sort("level")
+    rates = by_level["rate"].to_list()
+    assert 0 < min(rates) and rates[0] > rates[-1], by_level  # harder (more operands) slips more
+
+
+@pytest.mark.slow
+def test_a_code_only_and_a_mixed_experiment_run_end_to_end_through_benchmark_scores(tmp_path, monkeypatch):
+    """code-math-tiny through `redstar run`'s own code on a fresh instance: the code traces are run in
+    the sandbox (their verdicts counted in metadata), both arms are trained and scored on the math
+    and the code held-out sets."""
+    from dagster import DagsterInstance
+    from support.dagster_dev import ROOT
+
+    from redstar_assets.evaluation.report import latest_materialization
+    from redstar_assets.factory import build_definitions
+    from redstar_assets.profile import load_profile
+    from redstar_assets.run_command import execute, register_sources
+    from redstar_assets.run_plan import plan_steps
+    from redstar_assets.storage import Store
+
+    data = tmp_path / "data"
+    (tmp_path / "dagster_home").mkdir()
+    (tmp_path / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    monkeypatch.setenv("REDSTAR_HOME", str(data))
+    profile = load_profile("code-math-tiny")
+    defs = build_definitions(profile, str(data))
+    instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
+    register_sources(instance, profile, data)
+    failed = execute(defs, instance, plan_steps(defs, instance), {})
+    assert failed is None, [e.message for e in failed.all_events if e.is_failure]
+
+    def metadata(asset: str, partition: str) -> dict:
+        record = latest_materialization(instance, asset, partition)
+        assert record is not None, (asset, partition)
+        return record.asset_materialization.metadata
+
+    code = metadata("verified_traces", "code-sum")["code_statuses"].value
+    assert code.get("correct", 0) > 0 and sum(code.values()) == 80, code  # 40 problems x 2 samples, all run
+    assert metadata("verified_traces", "arith-add")["code_statuses"].value == {}
+    store = Store(str(data))
+    for experiment in ("code-only-20", "mix-20"):
+        scores = store.read("benchmark_scores", experiment)
+        assert set(scores["benchmark"]) == {"arith-heldout", "arith-code-heldout"}, scores
