@@ -32,35 +32,55 @@ def open_db(path: str | Path, table: str) -> sqlite3.Connection:
     return db
 
 
-class VerdictCache:
-    """Math and choice verdicts by `cache_key`."""
+class _SqliteCache:
+    """Rows by key in one SQLite table, read in chunks, with hit and miss counts."""
+
+    table = ""  # "name (key TEXT PRIMARY KEY, ...)"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._db = open_db(self.path, "verdicts (key TEXT PRIMARY KEY, status TEXT, reason TEXT, extracted TEXT)")
+        self._db = open_db(self.path, self.table)
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get_many(self, keys: list[str]) -> dict[str, Verdict]:
-        found: dict[str, Verdict] = {}
+    def _rows(self, keys: list[str], columns: str) -> list[tuple]:
+        """(key, *columns) for the keys present; counts hits and misses."""
+        name = self.table.split(" ", 1)[0]
+        rows: list[tuple] = []
         with self._lock:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT key, status, reason, extracted FROM verdicts WHERE key IN ({marks})"
-                rows = self._db.execute(query, chunk)
-                found.update({key: Verdict(status, reason, extracted) for key, status, reason, extracted in rows})
-            self.hits += len(found)
-            self.misses += len(set(keys)) - len(found)
-        return found
+                query = f"SELECT key, {columns} FROM {name} WHERE key IN ({','.join('?' * len(chunk))})"
+                rows.extend(self._db.execute(query, chunk))
+            self.hits += len(rows)
+            self.misses += len(set(keys)) - len(rows)
+        return rows
 
-    def put_many(self, verdicts: dict[str, Verdict]) -> None:
-        rows = [(k, v.status, v.reason, v.extracted) for k, v in verdicts.items() if v.status in _CACHEABLE]
+    def _put(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        name = self.table.split(" ", 1)[0]
+        marks = ",".join("?" * len(rows[0]))
         with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?)", rows)
+            self._db.executemany(f"INSERT OR REPLACE INTO {name} VALUES ({marks})", rows)
 
     def close(self) -> None:
         self._db.close()
+
+
+class VerdictCache(_SqliteCache):
+    """Math and choice verdicts by `cache_key`."""
+
+    table = "verdicts (key TEXT PRIMARY KEY, status TEXT, reason TEXT, extracted TEXT)"
+
+    def get_many(self, keys: list[str]) -> dict[str, Verdict]:
+        return {
+            key: Verdict(status, reason, extracted)
+            for key, status, reason, extracted in self._rows(keys, "status, reason, extracted")
+        }
+
+    def put_many(self, verdicts: dict[str, Verdict]) -> None:
+        self._put([(k, v.status, v.reason, v.extracted) for k, v in verdicts.items() if v.status in _CACHEABLE])
 
 
 def code_cache_key(task) -> str:
@@ -73,34 +93,17 @@ def code_cache_key(task) -> str:
     return f"{program}:{tests_hash}:{SANDBOX_VERSION}"
 
 
-class CodeVerdictCache:
+class CodeVerdictCache(_SqliteCache):
     """Code verdicts (`CodeVerdict`, stored as JSON) by `code_cache_key`."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._db = open_db(self.path, "code_verdicts (key TEXT PRIMARY KEY, verdict TEXT)")
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
+    table = "code_verdicts (key TEXT PRIMARY KEY, verdict TEXT)"
 
     def get_many(self, keys: list[str]) -> dict:
         from redstar_training.verify.code import CodeVerdict
 
-        found = {}
-        with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                query = f"SELECT key, verdict FROM code_verdicts WHERE key IN ({','.join('?' * len(chunk))})"
-                found.update({k: CodeVerdict(**json.loads(v)) for k, v in self._db.execute(query, chunk)})
-            self.hits += len(found)
-            self.misses += len(set(keys)) - len(found)
-        return found
+        return {key: CodeVerdict(**json.loads(verdict)) for key, verdict in self._rows(keys, "verdict")}
 
     def put_many(self, verdicts: dict) -> None:
         from dataclasses import asdict
 
-        rows = [(k, json.dumps(asdict(v))) for k, v in verdicts.items() if v.status in ("correct", "wrong")]
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO code_verdicts VALUES (?, ?)", rows)
-
-    def close(self) -> None:
-        self._db.close()
+        self._put([(k, json.dumps(asdict(v))) for k, v in verdicts.items() if v.status in ("correct", "wrong")])

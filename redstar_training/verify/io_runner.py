@@ -6,7 +6,8 @@ only in its memory. It makes itself non-dumpable first, so the program, which ru
 uid, can neither read its memory or file descriptors through /proc nor trace it; the program's own
 stdin, stdout and stderr are pipes to this process, and every other descriptor is closed before it
 starts. The report is one line on stdout: the token, then JSON. A program that kills this process
-leaves no report, which the caller treats as a failure.
+leaves no report, which the caller treats as a failure. Its read loop repeats `sandbox._run`'s on
+purpose: nothing of the project is importable inside the sandbox.
 """
 
 import ctypes
