@@ -53,7 +53,7 @@ def test_spans_and_boxes_are_paired_in_one_linear_pass():
     assert boxed_run("\\boxed{1} and and and or thus but \\boxed{2} and \\boxed{3}") == "2, 3"
     assert lenient_gold("$1$ and $2$ and $3$") == "1, 2, 3"
     hostile = "$" * 1_000_000 + "\\(" * 100_000 + "\\boxed{" * 100_000
-    assert lenient_answer(hostile) is None or isinstance(lenient_answer(hostile), str)
+    assert lenient_answer(hostile) is None  # paired spans: none closed, no box closed, no number
 
 
 @pytest.mark.parametrize(

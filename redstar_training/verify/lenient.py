@@ -165,13 +165,6 @@ def decimal_comma(number: str, language: str) -> str:
     return number.replace(",", ".") if number.count(",") == 1 else number
 
 
-def bare_number(text: str, language: str, *, first: bool = False) -> str | None:
-    numbers = _NUMBER.findall(text)
-    if not numbers:
-        return None
-    return decimal_comma(numbers[0 if first else -1].replace(" ", ""), language)
-
-
 def _phrase_answer(rest: str, language: str) -> str | None:
     """What an answer phrase commits to: a box on its line, else its first math span or number that
     holds a value ("The largest $n$ is 34" -> 34), the value after the last `=` where there is one."""
