@@ -48,7 +48,7 @@ SET_BY_ASSET = {
     "sft": {"base_model", "tiny_spec", "train_file", "output_dir", "lineage", "threads"},
     "dpo": {"model", "pairs_file", "output_dir", "lineage", "threads"},
     "grpo": {"model", "problems_file", "output_dir", "lineage", "threads"},
-    "evaluation": {"models", "output_dir", "threads", "cache_file"},
+    "evaluation": {"models", "output_dir", "threads", "cache_file", "code_verdict_cache"},
 }
 # Recipe keys the assets read before launching (how much data the RL stage gets, which method).
 ASSET_KEYS = {"dpo": {"method", "max_pairs"}, "grpo": {"method", "max_problems"}}

@@ -44,6 +44,7 @@ class EvalRunConfig:
     benchmarks: list[dict[str, Any]] = field(default_factory=list)
     output_dir: str = ""
     cache_file: str = ""  # default: output_dir/samples.sqlite
+    code_verdict_cache: str = ""  # (program, tests, sandbox) -> verdict, shared with verified_traces; "" = none
     # {kind: transformers, batch_size}, {kind: vllm, tensor_parallel_size, ...} or
     # {kind: openai, base_url | serve: {preset: vllm|transformers, args, timeout_s}, concurrency, ...}
     backend: dict[str, Any] = field(default_factory=lambda: {"kind": "transformers"})
@@ -138,9 +139,11 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
     from redstar_training.generation.prompts import template
     from redstar_training.generation.types import SampleRequest, problem_hash, sample_key
     from redstar_training.tiny_model import ensure_base_model
+    from redstar_training.verify.cache import CodeVerdictCache
 
     prompt = template(cfg.prompt_template)
     cache = SampleCache(cfg.cache_file or Path(cfg.output_dir) / "samples.sqlite")
+    code_verdicts = CodeVerdictCache(cfg.code_verdict_cache) if cfg.code_verdict_cache else None
     items = {b["name"]: pl.read_parquet(b["file"]).to_dicts() for b in cfg.benchmarks}
     outputs, scores = [], []
     totals = {"samples": 0, "requested": 0, "generated": 0, "from_cache": 0}
@@ -174,7 +177,9 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
             totals["generated"] += counts["generated"]
             totals["from_cache"] += from_cache
             for bench in cfg.benchmarks:
-                rows = _judge_benchmark(spec, bench, items[bench["name"]], planned[bench["name"]], counts["found"])
+                rows = _judge_benchmark(
+                    spec, bench, items[bench["name"]], planned[bench["name"]], counts["found"], code_verdicts
+                )
                 outputs.extend(rows)
                 scores.append(_score(spec, bench, items[bench["name"]], rows, cfg))
                 s = scores[-1]
@@ -190,10 +195,12 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
             )
     finally:
         cache.close()
+        if code_verdicts is not None:
+            code_verdicts.close()
     return outputs, scores, totals
 
 
-def _judge_benchmark(spec, bench, bench_items, planned, found) -> list[dict]:
+def _judge_benchmark(spec, bench, bench_items, planned, found, code_verdicts=None) -> list[dict]:
     from redstar_training.verify import default_verifier
     from redstar_training.verify.items import judge_outputs
 
@@ -216,7 +223,9 @@ def _judge_benchmark(spec, bench, bench_items, planned, found) -> list[dict]:
             flat_items.append(it)
             texts.append(text)
             finishes.append(finish)
-    verdicts = judge_outputs(flat_items, texts, finishes, bench.get("mode", "strict"), default_verifier())
+    verdicts = judge_outputs(
+        flat_items, texts, finishes, bench.get("mode", "strict"), default_verifier(), code_cache=code_verdicts
+    )
     for row, (status, extracted, reason) in zip(rows, verdicts, strict=True):
         if row["finish_reason"] == "error":  # no sample (the backend failed it): counted wrong, not cached
             status, extracted, reason = "error", None, "no sample was generated"

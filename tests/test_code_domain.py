@@ -1,7 +1,9 @@
-"""The procedural code family: generated problems with stdin/stdout tests, a teacher that writes
-long reasoning and one program (slipping more with more operands), verified in the sandbox."""
+"""The procedural code family: generated problems with stdin/stdout tests, a teacher that works out
+the program's constant from the example and writes one program (slipping more with more operands),
+verified in the sandbox."""
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from redstar_assets.problems.sources import load_source
 from redstar_assets.traces.verification import verify_traces
 from redstar_training.teachers.procedural import ProceduralTeacherConfig
-from redstar_training.teachers.procedural_code import CORRECT, SLIPS, solve_code
+from redstar_training.teachers.procedural_code import PROGRAMS, program, solve_code
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 
@@ -22,7 +24,11 @@ def test_generated_code_problems_carry_tests_the_verifier_reads():
     for r in rows.iter_rows(named=True):
         tests = json.loads(r["tests"])
         assert len(tests["inputs"]) == 5 and all(len(i.split()) == r["level"] for i in tests["inputs"])
-        assert [int(o) for o in tests["outputs"]] == [sum(map(int, i.split())) for i in tests["inputs"]]
+        offsets = {int(o) - sum(map(int, i.split())) for i, o in zip(tests["inputs"], tests["outputs"])}
+        assert len(offsets) == 1 and 1 <= min(offsets) <= 9  # one hidden constant per problem
+        assert r["answer"] == program("correct", offsets.pop())
+        example, output = tests["inputs"][0].strip(), tests["outputs"][0].strip()
+        assert f"input `{example}`, output `{output}`" in r["problem"]  # the statement's only clue
     again, _ = load_source({"name": "sum", "kind": "arithmetic_code", "count": 20, "operands": [2, 4], "seed": 3})
     assert again.equals(rows)  # seeded
 
@@ -33,20 +39,22 @@ def test_the_code_teacher_slips_more_with_more_operands_and_the_sandbox_catches_
     traces = []
     for r in rows.iter_rows(named=True):
         for s in range(2):
-            sample = solve_code(r["problem"], r["tests"], s, f"p{r['source_row']}", cfg)
+            sample = solve_code(r["problem"], s, f"p{r['source_row']}", cfg)
             traces.append(
                 {**r, "trace_id": f"{r['source_row']}-{s}", "problem_id": f"p{r['source_row']}", "text": sample.text,
                  "finish_reason": "stop", "error": None, "sample_index": s}
             )  # fmt: skip
-    assert solve_code(rows["problem"][0], rows["tests"][0], 0, "p0", cfg) == solve_code(
-        rows["problem"][0], rows["tests"][0], 0, "p0", cfg
-    )
+    assert solve_code(rows["problem"][0], 0, "p0", cfg) == solve_code(rows["problem"][0], 0, "p0", cfg)
     programs = {t["trace_id"]: t["text"].split("```python\n")[1].split("\n```")[0] for t in traces}
-    assert set(programs.values()) <= {CORRECT, *SLIPS.values()}
+    reference = {t["trace_id"]: t["answer"] for t in traces}
+    shapes = {p.format(c="") for p in PROGRAMS.values()}
+    assert {re.sub(r"\+-?\d+\)$", "+)", p) for p in programs.values()} <= shapes
     verified = verify_traces(pl.DataFrame(traces)).select("trace_id", "status", "level")
     statuses = dict(verified.select("trace_id", "status").rows())
-    assert {statuses[t] for t, p in programs.items() if p == CORRECT} == {"correct"}
-    assert {statuses[t] for t, p in programs.items() if p != CORRECT} == {"wrong"}  # every slip fails a test
+    assert {statuses[t] for t, p in programs.items() if p == reference[t]} == {"correct"}
+    # every slip fails a test: a wrong program shape, or a constant from a slipped sum
+    assert {statuses[t] for t, p in programs.items() if p != reference[t]} == {"wrong"}
+    assert any(p != reference[t] and p.startswith(PROGRAMS["correct"][:20]) for t, p in programs.items())
     by_level = verified.group_by("level").agg((pl.col("status") == "correct").mean().alias("rate")).sort("level")
     rates = by_level["rate"].to_list()
     assert 0 < min(rates) and rates[0] > rates[-1], by_level  # harder (more operands) slips more

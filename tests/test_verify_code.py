@@ -44,6 +44,8 @@ def test_stdin_stdout_pairs_compare_modulo_whitespace():
     crash = verify_code(CodeTask("raise SystemExit(input())", io=(("boom", ""),)))
     assert crash.tests[0]["status"] == "runtime_error" and "boom" in crash.stderr
     assert verify_code(CodeTask("print(1)")).status == "error"
+    prose = verify_code(CodeTask("The answer is \\boxed{5}.", io=(("", "5"),)))
+    assert (prose.status, prose.tests) == ("wrong", []) and prose.reason.startswith("not a Python program")
 
 
 def test_hostile_network_access_is_refused():

@@ -137,6 +137,7 @@ def build_evaluation_assets(
                 "benchmarks": bench_files,
                 "output_dir": str(out_dir / "eval"),
                 "cache_file": redstar.eval_sample_cache_path(),
+                "code_verdict_cache": redstar.code_verdict_cache_path(),
             }
             result = reported(
                 launcher.run(

@@ -101,22 +101,23 @@ def arithmetic_code_problems(
     name: str, count: int, operands: tuple[int, int] = (2, 3), digits: tuple[int, int] = (1, 3), seed: int = 0, **_: Any
 ) -> pl.DataFrame:
     """Seeded code problems of the arithmetic family: a program that reads k integers from one line
-    and prints their sum, with five stdin/stdout tests and a reference program as its answer. Level
-    is k, the knob the procedural code teacher's slips feel."""
-    from redstar_training.teachers.procedural_code import CORRECT, code_problem, code_tests
+    and prints their sum plus a constant (1-9) that only the example reveals, with five stdin/stdout
+    tests and a reference program as its answer. Level is k, the knob the procedural code teacher's
+    slips feel."""
+    from redstar_training.teachers.procedural_code import code_problem, code_tests, program
 
     rng = random.Random(seed)
     rows = []
     for i in range(count):
-        k = rng.randint(operands[0], operands[1])
-        tests = code_tests(k, tuple(digits), rng)
+        k, c = rng.randint(operands[0], operands[1]), rng.randint(1, 9)
+        tests = code_tests(k, c, tuple(digits), rng)
         rows.append(
             {
                 "source": name,
                 "source_row": i,
                 "domain": "code",
                 "problem": code_problem(k, tests),
-                "answer": CORRECT,  # a reference solution, as HumanEval's canonical_solution
+                "answer": program("correct", c),  # a reference solution, as HumanEval's canonical_solution
                 "level": k,
                 "subject": "arithmetic-code",
                 "tests": tests,

@@ -41,7 +41,7 @@ class ProceduralBackend:
             try:
                 text, tests = self.problems[r.problem_id], self.tests.get(r.problem_id)
                 if tests:  # a code problem: the program, in one fenced block
-                    s = solve_code(text, tests, r.sample_index, r.problem_id, cfg)
+                    s = solve_code(text, r.sample_index, r.problem_id, cfg)
                 else:
                     s = solve(text, r.sample_index, r.problem_id, cfg)
                 on_done(

@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 
-TEACHER_ID = "procedural-arith-v1"
+TEACHER_ID = "procedural-arith-v2"  # v2: the code family finds a constant from its example
 PROMPT_VERSION = "arith-v1"
 
 _PROBLEM = re.compile(r"^Compute (\d+) ([+-]) (\d+)\.$")
@@ -72,6 +72,14 @@ def _columns(a: int, op: str, b: int, rng: random.Random, cfg: ProceduralTeacher
     return lines, int("".join(reversed(digits)))
 
 
+def worked(a: int, op: str, b: int, rng: random.Random, cfg: ProceduralTeacherConfig) -> tuple[list[str], int]:
+    """The written sum: operands padded to one width, the columns, and the (possibly wrong) result;
+    the code family writes its example's sum the same way, which is what lets the two domains share."""
+    lines, result = _columns(a, op, b, rng, cfg)
+    width = max(len(str(a)), len(str(b)))
+    return [f"{a:0{width}d}{op}{b:0{width}d}", *lines, f"={result}"], result
+
+
 def solve(problem_text: str, sample_index: int, problem_id: str, cfg: ProceduralTeacherConfig) -> TeacherSample:
     """One sampled trace: think block with column work and a check, then the boxed answer."""
     a, op, b = parse_problem(problem_text)
@@ -79,9 +87,7 @@ def solve(problem_text: str, sample_index: int, problem_id: str, cfg: Procedural
         raise ValueError(f"procedural teacher expects a >= b for subtraction, got {problem_text!r}")
     key = f"{cfg.seed}:{problem_id}:{sample_index}".encode()
     rng = random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
-    lines, result = _columns(a, op, b, rng, cfg)
-    width = max(len(str(a)), len(str(b)))
-    body = [f"{a:0{width}d}{op}{b:0{width}d}", *lines, f"={result}"]
+    body, result = worked(a, op, b, rng, cfg)
     truth = a + b if op == "+" else a - b
     inverse = f"{result}-{b}" if op == "+" else f"{result}+{b}"
     if result != truth and rng.random() < cfg.catch_rate:

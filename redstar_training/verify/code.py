@@ -68,6 +68,16 @@ def _runner_record(r: dict) -> dict:
     return _record(r["index"], result, r["passed"])
 
 
+def syntax_error(source: str) -> str | None:
+    """Why `source` is not a Python program, found by compiling it here (compiling runs nothing), so
+    that prose, a math answer or a cut-off program costs no sandbox start; None when it compiles."""
+    try:
+        compile(source, "<program>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return f"not a Python program: {type(exc).__name__}: {str(exc)[:200]}"
+    return None
+
+
 def verify_code(task: CodeTask, *, limits: SandboxLimits | None = None, unsafe_no_sandbox: bool = False) -> CodeVerdict:
     """Runs one program against its tests in the sandbox; stops at the first failing io test."""
     base = limits or SandboxLimits()
@@ -76,9 +86,13 @@ def verify_code(task: CodeTask, *, limits: SandboxLimits | None = None, unsafe_n
         if not task.entry_point:
             return CodeVerdict(False, "error", "missing field: entry_point (needed with tests)")
         source = humaneval_program(task.program, task.tests, task.entry_point)
+        if (why := syntax_error(source)) is not None:
+            return CodeVerdict(False, "wrong", why)
         result = run_python(source, limits=limits, unsafe_no_sandbox=unsafe_no_sandbox)
         records = [_record(0, result, result.ok)]
     elif task.io:  # every test in one sandbox start, stopping at the first failure
+        if (why := syntax_error(task.program)) is not None:
+            return CodeVerdict(False, "wrong", why)
         report = run_python_tests(task.program, list(task.io), limits, unsafe_no_sandbox=unsafe_no_sandbox)
         if isinstance(report, str):
             return CodeVerdict(False, "error", report)

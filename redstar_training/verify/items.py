@@ -54,9 +54,15 @@ def code_task(item: dict, output: str):
 
 
 def judge_outputs(
-    items: Sequence[dict], outputs: Sequence[str], finish_reasons: Sequence[str], mode: str, verifier: MathVerifier
+    items: Sequence[dict],
+    outputs: Sequence[str],
+    finish_reasons: Sequence[str],
+    mode: str,
+    verifier: MathVerifier,
+    code_cache=None,
 ) -> list[Judged]:
-    """One (status, extracted, reason) per output, in order; code items run in the sandbox."""
+    """One (status, extracted, reason) per output, in order; code items run in the sandbox (a program
+    judged before on the same tests, with `code_cache`, is not run again)."""
     judged: list[Judged | None] = [None] * len(items)
     code = [i for i, item in enumerate(items) if item.get("verifier") == "code"]
     if code:
@@ -68,7 +74,7 @@ def judge_outputs(
                 runnable.append((i, code_task(items[i], outputs[i])))
             except (ValueError, KeyError, TypeError) as exc:
                 judged[i] = ("error", None, f"benchmark tests unusable: {exc}")
-        for (i, _), v in zip(runnable, verify_code_batch([t for _, t in runnable]), strict=True):
+        for (i, _), v in zip(runnable, verify_code_batch([t for _, t in runnable], cache=code_cache), strict=True):
             judged[i] = (v.status, None, v.reason)
     rest = [i for i in range(len(items)) if judged[i] is None]
     tasks = [
