@@ -31,6 +31,7 @@ class TinyQwen2Spec:
     num_attention_heads: int = 8
     num_key_value_heads: int = 4
     max_position_embeddings: int = 512
+    initializer_range: float = 0.02
     seed: int = 0
 
 
@@ -103,6 +104,7 @@ def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
         num_attention_heads=spec.num_attention_heads,
         num_key_value_heads=spec.num_key_value_heads,
         max_position_embeddings=spec.max_position_embeddings,
+        initializer_range=spec.initializer_range,
         tie_word_embeddings=True,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -115,6 +117,7 @@ def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
+
     tokenizer.save_pretrained(tmp)
     _patch_tokenizer_class(tmp)
     (tmp / "tiny_spec.json").write_text(json.dumps(asdict(spec), indent=2))

@@ -211,9 +211,9 @@ def test_streamed_table_has_the_hash_of_the_whole_and_surfaces_a_failed_part(tmp
 
 def test_profiles_validate_with_file_and_key(tmp_path):
     demo = load_profile("demo")
-    assert demo.experiment("cot-random-4k").stages == ("sft", "rl")
+    assert demo.experiment("cot-random-1k").stages == ("sft",)
     tiny = load_profile("demo-tiny")
-    assert tiny.subset_recipes.keys().isdisjoint({"cot-random-4k"}) and tiny.teacher["backend"] == "procedural"
+    assert tiny.subset_recipes.keys().isdisjoint({"cot-random-1k"}) and tiny.teacher["backend"] == "procedural"
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "extends: demo\nreplace: [experiments]\nexperiments:\n"

@@ -101,7 +101,7 @@ def arithmetic_code_problems(
     name: str, count: int, operands: tuple[int, int] = (2, 3), digits: tuple[int, int] = (1, 3), seed: int = 0, **_: Any
 ) -> pl.DataFrame:
     """Seeded code problems of the arithmetic family: a program that reads k integers from one line
-    and prints their sum plus a constant (1-9) that only the example reveals, with five stdin/stdout
+    and prints their sum plus a constant (1-9) that only the example reveals, with three stdin/stdout
     tests and a reference program as its answer. Level is k, the knob the procedural code teacher's
     slips feel."""
     from redstar_training.teachers.procedural_code import code_problem, code_tests, program

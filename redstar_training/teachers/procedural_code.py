@@ -50,7 +50,7 @@ def code_problem(k: int, tests: str) -> str:
     )
 
 
-def code_tests(k: int, c: int, digits: tuple[int, int], rng: random.Random, count: int = 5) -> str:
+def code_tests(k: int, c: int, digits: tuple[int, int], rng: random.Random, count: int = 3) -> str:
     """TACO-style tests: `{"inputs": [...], "outputs": [...]}` of `count` random lines of k integers,
     each output their sum plus c."""
     inputs, outputs = [], []
@@ -66,10 +66,11 @@ def solve_code(problem_text: str, sample_index: int, problem_id: str, cfg: Proce
     m = _PROBLEM.match(problem_text.strip())
     if not m:
         raise ValueError(f"procedural code teacher cannot read problem {problem_text!r}")
-    k, numbers, expected = int(m.group(1)), m.group(2).split(), int(m.group(3))
+    numbers, expected = m.group(2).split(), int(m.group(3))
+    k = int(m.group(1))
     key = f"{cfg.seed}:{problem_id}:{sample_index}".encode()
     rng = random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
-    body = [f"sum of {k} integers plus c", f"test: {' '.join(numbers)} -> {expected}"]
+    body = [f"test: {' '.join(numbers)} -> {expected}"]
     total = int(numbers[0])
     for x in numbers[1:]:  # the example's sum, column by column (the arithmetic teacher's slips)
         lines, total = worked(total, "+", int(x), rng, cfg)
