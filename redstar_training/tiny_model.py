@@ -32,6 +32,8 @@ class TinyQwen2Spec:
     num_key_value_heads: int = 4
     max_position_embeddings: int = 512
     initializer_range: float = 0.02
+    # Written into config.json, so every loader (SFT, RL, evaluation) uses it; "" keeps transformers' default
+    attn_implementation: str = ""
     seed: int = 0
 
 
@@ -120,6 +122,10 @@ def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
 
     tokenizer.save_pretrained(tmp)
     _patch_tokenizer_class(tmp)
+    if spec.attn_implementation:
+        config_file = tmp / "config.json"
+        config = {**json.loads(config_file.read_text()), "attn_implementation": spec.attn_implementation}
+        config_file.write_text(json.dumps(config, indent=2))
     (tmp / "tiny_spec.json").write_text(json.dumps(asdict(spec), indent=2))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(out_dir)

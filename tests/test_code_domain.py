@@ -24,7 +24,7 @@ def test_generated_code_problems_carry_tests_the_verifier_reads():
     for r in rows.iter_rows(named=True):
         tests = json.loads(r["tests"])
         assert len(tests["inputs"]) == 3 and all(len(i.split()) == r["level"] for i in tests["inputs"])
-        offsets = {int(o) - sum(map(int, i.split())) for i, o in zip(tests["inputs"], tests["outputs"])}
+        offsets = {int(o) - sum(map(int, i.split())) for i, o in zip(tests["inputs"], tests["outputs"], strict=True)}
         assert len(offsets) == 1 and 1 <= min(offsets) <= 9  # one hidden constant per problem
         assert r["answer"] == program("correct", offsets.pop())
         example, output = tests["inputs"][0].strip(), tests["outputs"][0].strip()
