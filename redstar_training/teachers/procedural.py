@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 
-TEACHER_ID = "procedural-arith-v2"  # v2: the code family finds a constant from its example
+TEACHER_ID = "procedural-arith-v1"
 PROMPT_VERSION = "arith-v1"
 
 _PROBLEM = re.compile(r"^Compute (\d+) ([+-]) (\d+)\.$")
