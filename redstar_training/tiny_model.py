@@ -119,25 +119,20 @@ def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
-
     tokenizer.save_pretrained(tmp)
-    _patch_tokenizer_class(tmp)
-    if spec.attn_implementation:
-        config_file = tmp / "config.json"
-        config = {**json.loads(config_file.read_text()), "attn_implementation": spec.attn_implementation}
-        config_file.write_text(json.dumps(config, indent=2))
+    # Declares the tokenizer as Qwen2's, so any Qwen2 tooling loads it by name.
+    _update_json(tmp / "tokenizer_config.json", {"tokenizer_class": "Qwen2Tokenizer"})
+    if spec.attn_implementation:  # transformers reads it from config.json; the config object drops it on save
+        _update_json(tmp / "config.json", {"attn_implementation": spec.attn_implementation})
     (tmp / "tiny_spec.json").write_text(json.dumps(asdict(spec), indent=2))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(out_dir)
     return out_dir
 
 
-def _patch_tokenizer_class(folder: Path) -> None:
-    """Declares the folder's tokenizer as Qwen2's so any Qwen2 tooling loads it by name."""
-    path = folder / "tokenizer_config.json"
-    cfg = json.loads(path.read_text())
-    cfg["tokenizer_class"] = "Qwen2Tokenizer"
-    path.write_text(json.dumps(cfg, indent=2))
+def _update_json(path: Path, updates: dict) -> None:
+    """Sets keys in a JSON file that `save_pretrained` wrote."""
+    path.write_text(json.dumps({**json.loads(path.read_text()), **updates}, indent=2))
 
 
 def ensure_base_model(path: str, tiny_spec: dict | None) -> str:

@@ -284,3 +284,32 @@ def test_taco_call_based_tests_and_unusable_tests_are_named():
     ]
     with pytest.raises(ValueError, match="all stdin or all functional"):
         task_from_tests("print(1)", mixed)
+
+
+def test_judging_with_the_shared_verdict_cache_runs_each_program_once(tmp_path, monkeypatch):
+    """Evaluation passes verified_traces' code verdict cache: a (program, tests) pair judged before,
+    here or in another experiment's evaluation, is not run again; prose costs no sandbox start."""
+    from contextlib import closing
+
+    import redstar_training.verify.code as code
+    from redstar_training.verify.cache import CodeVerdictCache
+    from redstar_training.verify.items import judge_outputs
+
+    tests = '{"inputs": ["1 2\\n", "5 5\\n"], "outputs": ["10\\n", "17\\n"]}'
+    items = [{"verifier": "code", "tests": tests, "problem": "sum plus 7"}] * 4
+    outputs = [
+        "```python\nprint(sum(map(int, input().split()))+7)\n```",
+        "```python\nprint(sum(map(int, input().split()))+7)\n```",  # the same program: run once
+        "```python\nprint(sum(map(int, input().split()))+6)\n```",
+        "The answer is \\boxed{10}.",  # not a program: judged without the sandbox
+    ]
+    runs = []
+    real = code.verify_code
+    monkeypatch.setattr(code, "verify_code", lambda task, **kw: runs.append(task.program) or real(task, **kw))
+    with closing(CodeVerdictCache(tmp_path / "verdicts.sqlite")) as cache:
+        first = judge_outputs(items, outputs, ["stop"] * 4, "strict", verifier=None, code_cache=cache)
+        assert [j[0] for j in first] == ["correct", "correct", "wrong", "wrong"], first
+        assert first[3][2].startswith("not a Python program")
+        assert len(runs) == 3  # two distinct programs and the prose (which stops before the sandbox)
+        again = judge_outputs(items, outputs, ["stop"] * 4, "strict", verifier=None, code_cache=cache)
+    assert again == first and len(runs) == 3  # all four from the cache

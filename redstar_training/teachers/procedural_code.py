@@ -66,8 +66,7 @@ def solve_code(problem_text: str, sample_index: int, problem_id: str, cfg: Proce
     m = _PROBLEM.match(problem_text.strip())
     if not m:
         raise ValueError(f"procedural code teacher cannot read problem {problem_text!r}")
-    numbers, expected = m.group(2).split(), int(m.group(3))
-    k = int(m.group(1))
+    k, numbers, expected = int(m.group(1)), m.group(2).split(), int(m.group(3))
     key = f"{cfg.seed}:{problem_id}:{sample_index}".encode()
     rng = random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
     body = [f"test: {' '.join(numbers)} -> {expected}"]
