@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox clean-data
+.PHONY: run test test-fast ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres clean-data
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,14 @@ sandbox:
 	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }; }
 	@command -v bwrap >/dev/null || { echo "bubblewrap is required for the code sandbox: install the 'bubblewrap' package" >&2; exit 1; }
 
+# The `team` deployment's tests start a throwaway PostgreSQL cluster from the Debian server package
+# (initdb, pg_ctl); installed here when missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq postgresql >/dev/null; }; }
+
 # Headless screenshots of the UI on a fresh instance (benchmarks/results/ui/); installs chromium if missing.
 screenshots: venv
 	@command -v chromium >/dev/null || { \
@@ -41,10 +49,10 @@ screenshots: venv
 run: venv
 	$(BIN)/redstar run --profile demo
 
-test: venv sandbox
+test: venv sandbox postgres
 	$(BIN)/pytest -q -rs --durations=12
 
-test-fast: venv sandbox
+test-fast: venv sandbox postgres
 	$(BIN)/pytest -q -m "not slow"
 
 # Webserver, daemon (sensors, automation, schedules, backfills) and code server; REDSTAR_PROFILE picks the profile.

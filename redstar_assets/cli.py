@@ -156,8 +156,7 @@ def print_plan(p: dict) -> None:
 
 def lineage(target: str, as_json: bool) -> int:
     """`redstar lineage ASSET[:PARTITION]`: read from the instance under DAGSTER_HOME."""
-    from dagster import DagsterInstance
-
+    from redstar_assets.instance import InstanceError, open_instance
     from redstar_assets.lineage_query import ASSETS, render, walk
 
     asset, _, partition = target.partition(":")
@@ -165,7 +164,12 @@ def lineage(target: str, as_json: bool) -> int:
         print(f"redstar: unknown asset {asset!r}; assets: {', '.join(ASSETS)}", file=sys.stderr)
         return 2
     _dagster_home()
-    with DagsterInstance.get() as instance:
+    try:
+        instance = open_instance()
+    except InstanceError as exc:
+        print(f"redstar: {exc}", file=sys.stderr)
+        return 1
+    with instance:
         node = walk(instance, asset, partition or None)
     if node.missing:
         print(f"redstar: {target} has not been materialized in {os.environ['DAGSTER_HOME']}", file=sys.stderr)
@@ -214,13 +218,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print_plan(plan(profile))
             return 0
+        from redstar_assets.instance import InstanceError
         from redstar_assets.run_command import run_profile
         from redstar_assets.run_plan import PlanError
 
         _dagster_home()
         try:
             return run_profile(profile, Path(os.environ.get("REDSTAR_HOME", "data")).resolve(), ns.verbose, ns.until)
-        except PlanError as exc:
+        except (PlanError, InstanceError) as exc:
             print(f"redstar: {exc}", file=sys.stderr)
             return 2
     from redstar_assets.storage import Store

@@ -18,6 +18,7 @@ from pathlib import Path
 from dagster import DagsterInstance, Definitions
 
 from redstar_assets.factory import build_definitions
+from redstar_assets.instance import open_instance
 from redstar_assets.problems.inbox import source_partition_keys
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile
@@ -87,7 +88,7 @@ def execute(
 
 def run_profile(profile: Profile, home: Path, verbose: bool = False, until: str | None = None) -> int:
     defs = build_definitions(profile, str(home))
-    instance = DagsterInstance.get()
+    instance = open_instance()
     register_sources(instance, profile, home)
     steps = plan_steps(defs, instance, until)
     log_path = home / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"

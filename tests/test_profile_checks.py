@@ -134,3 +134,13 @@ def test_dry_run_of_the_paper_profile_fails_on_a_typo_before_anything_runs(tmp_p
         [BIN / "redstar", "run", "--profile", str(path), "--dry-run"], cwd=ROOT, capture_output=True, text=True
     )
     assert out.returncode == 2 and message in out.stderr and str(path) in out.stderr
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "profiles").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_profile_loads_and_builds_its_definitions(path, tmp_path):
+    """A profile a user is pointed to in the README must at least validate and give a code location."""
+    from redstar_assets.factory import build_definitions
+
+    profile = load_profile(path.stem)
+    defs = build_definitions(profile, str(tmp_path))
+    assert {"sft_subsets", "benchmark_scores"} <= {k.path[-1] for k in defs.resolve_all_asset_keys()}
