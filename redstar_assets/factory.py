@@ -28,7 +28,7 @@ from redstar_assets.launcher import launcher_resource, resolve_launch
 from redstar_assets.problems.assets import build_problem_assets
 from redstar_assets.problems.sensors import DATA_ASSETS, build_source_sensor
 from redstar_assets.profile import Profile
-from redstar_assets.resources import RedstarHome
+from redstar_assets.resources import RedstarHome, cache_layout
 from redstar_assets.traces.assets import build_trace_assets
 from redstar_assets.training.assets import build_training_assets
 
@@ -58,7 +58,7 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
         rl_checkpoints,
     )
     launch = resolve_launch(profile.launch, where)
-    redstar = RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data"))
+    redstar = RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data"), cache_layout=cache_layout())
     executor = (
         in_process_executor if profile.launch.get("executor", "in_process") == "in_process" else multiprocess_executor
     )

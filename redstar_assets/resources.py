@@ -8,18 +8,36 @@ from dagster import ConfigurableResource
 
 from redstar_assets.storage import Store
 
+CACHE_LAYOUTS = ("sqlite", "shards")
+
+
+def cache_layout() -> str:
+    """REDSTAR_CACHE_LAYOUT (default `sqlite`), checked: a typo must not silently mean SQLite on NFS."""
+    layout = os.environ.get("REDSTAR_CACHE_LAYOUT", "sqlite")
+    if layout not in CACHE_LAYOUTS:
+        raise ValueError(f"REDSTAR_CACHE_LAYOUT={layout!r} is not one of {CACHE_LAYOUTS}")
+    return layout
+
 
 class RedstarHome(ConfigurableResource):
     """The data root (REDSTAR_HOME, default ./data) holding every table and checkpoint."""
 
     home: str = "data"
+    # `sqlite`: one SQLite file per sample cache. `shards`: one append-only shard per writer (host,
+    # pid), for a data root on a shared filesystem (REDSTAR_CACHE_LAYOUT=shards), where SQLite's
+    # locking is not safe across hosts.
+    cache_layout: str = "sqlite"
 
     def store(self) -> Store:
         return Store(self.home)
 
+    def _sample_cache(self, name: str) -> str:
+        suffix = ".shards" if self.cache_layout == "shards" else ".sqlite"
+        return os.path.join(self.home, "cache", name + suffix)
+
     def sample_cache_path(self) -> str:
-        """The teacher sample cache (SQLite): every finished completion by its content address."""
-        return os.path.join(self.home, "cache", "teacher_samples.sqlite")
+        """The teacher sample cache: every finished completion by its content address."""
+        return self._sample_cache("teacher_samples")
 
     def verdict_cache_path(self) -> str:
         """The shared verifier's verdict cache (SQLite), so re-verifying unchanged traces costs nothing."""
@@ -30,6 +48,6 @@ class RedstarHome(ConfigurableResource):
         return os.path.join(self.home, "cache", "code_verdicts.sqlite")
 
     def eval_sample_cache_path(self) -> str:
-        """The evaluation sample cache (SQLite), keyed by checkpoint version, item, sampling and index:
-        a killed evaluation resumes and a re-run generates nothing."""
-        return os.path.join(self.home, "cache", "eval_samples.sqlite")
+        """The evaluation sample cache, keyed by checkpoint version, item, sampling and index: a killed
+        evaluation resumes and a re-run generates nothing."""
+        return self._sample_cache("eval_samples")

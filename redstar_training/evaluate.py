@@ -135,14 +135,14 @@ def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts) -> None:
 def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict], dict]:
     import polars as pl
 
-    from redstar_training.generation.cache import SampleCache
+    from redstar_training.generation.cache import open_sample_cache
     from redstar_training.generation.prompts import template
     from redstar_training.generation.types import SampleRequest, problem_hash, sample_key
     from redstar_training.tiny_model import ensure_base_model
     from redstar_training.verify.cache import CodeVerdictCache
 
     prompt = template(cfg.prompt_template)
-    cache = SampleCache(cfg.cache_file or Path(cfg.output_dir) / "samples.sqlite")
+    cache = open_sample_cache(cfg.cache_file or Path(cfg.output_dir) / "samples.sqlite")
     code_verdicts = CodeVerdictCache(cfg.code_verdict_cache) if cfg.code_verdict_cache else None
     items = {b["name"]: pl.read_parquet(b["file"]).to_dicts() for b in cfg.benchmarks}
     outputs, scores = [], []

@@ -118,10 +118,10 @@ def generate_traces(problems: pl.DataFrame, spec: dict[str, Any], *args, **kwarg
 def _in_process(problems: pl.DataFrame, cfg, log):
 
     from redstar_training.distill import distill, make_backend
-    from redstar_training.generation.cache import SampleCache
+    from redstar_training.generation.cache import open_sample_cache
 
     rows = problems.to_dicts()
-    cache = SampleCache(cfg.cache_file)
+    cache = open_sample_cache(cfg.cache_file)
     try:
         completions, skipped, stats = distill(rows, cfg, make_backend(cfg.backend, rows), cache, log=log)
     finally:

@@ -136,3 +136,11 @@ class BatchedPuts:
             self.flush()
         finally:
             self._commits.close()
+
+
+def open_sample_cache(path: str | Path):
+    """The cache at `path`: one SQLite file, or per-writer shards for a folder ending in `.shards`
+    (a data root on a shared filesystem, where SQLite's locking is not safe across hosts)."""
+    from redstar_training.generation.sharded_cache import SUFFIX, ShardedSampleCache
+
+    return ShardedSampleCache(path) if str(path).endswith(SUFFIX) else SampleCache(path)

@@ -1,0 +1,205 @@
+"""The sample cache for a data root on a shared filesystem (NFS, Lustre, a ReadWriteMany volume).
+
+SQLite's locking is not safe across hosts on a network filesystem, so here every writer (host, pid)
+appends to a shard of its own, `shard-<host>-<pid>-<nonce>.jsonl`, one JSON line per finished
+sample, flushed and fsynced per batch, and no file ever has two writers. A reader indexes every
+shard (and every compacted file) by key, reading only whole lines: a writer killed mid-append leaves
+a torn last line that is never read, never a half sample. The first line read for a key wins, so a
+sample two workers finished at once is seen once. `compact()` merges the shards whose writers are
+done into one compacted file (written under a temporary name, fsynced, renamed, and only then are
+the merged shards removed), so a reader always finds each sample in at least one file.
+
+The interface is `SampleCache`'s (`get_many`, `put`, `put_many`, `count`, `close`); `open_sample_cache`
+picks this one for a path ending in `.shards`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from redstar_training.generation.types import Completion
+
+_FIELDS = ("key", "problem_id", "sample_index", "text", "finish_reason", "prompt_tokens", "completion_tokens",
+           "latency_s", "attempts", "extra")  # fmt: skip
+SUFFIX = ".shards"
+
+
+def _line(c: Completion) -> bytes:
+    return (json.dumps({f: getattr(c, f) for f in _FIELDS}, ensure_ascii=False) + "\n").encode()
+
+
+def _decode(line: bytes) -> dict | None:
+    """A whole line's record, or None for a line that is not one (zero-filled pages after a crash)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("key"), str) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ShardedSampleCache:
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.host = socket.gethostname()
+        self.shard = self.folder / f"shard-{self.host}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        self._out = None  # opened on the first write: a reader leaves no empty shard behind
+        self._index: dict[str, tuple[Path, int, int]] = {}  # key -> (file, offset, length)
+        self._read_to: dict[Path, int] = {}
+        self._lock = threading.Lock()
+
+    # reading
+
+    def _files(self) -> list[Path]:
+        """Compacted files first (they hold the oldest samples), then the shards, by name."""
+        return sorted(self.folder.glob("compacted-*.jsonl")) + sorted(self.folder.glob("shard-*.jsonl"))
+
+    def _refresh(self) -> None:
+        """Indexes the whole lines appended to any file since the last look."""
+        for path in self._files():
+            start = self._read_to.get(path, 0)
+            try:
+                with open(path, "rb") as f:
+                    f.seek(start)
+                    data = f.read()
+            except FileNotFoundError:  # compacted away since the listing
+                continue
+            whole = data.rfind(b"\n") + 1
+            offset = start
+            for line in data[:whole].splitlines(keepends=True):
+                record = _decode(line)
+                if record is not None and record["key"] not in self._index:
+                    self._index[record["key"]] = (path, offset, len(line))
+                offset += len(line)
+            self._read_to[path] = start + whole
+
+    def _reindex(self) -> None:
+        self._index.clear()
+        self._read_to.clear()
+        self._refresh()
+
+    def _read(self, keys: list[str]) -> dict[str, Completion]:
+        by_file: dict[Path, list[str]] = {}
+        for key in keys:
+            if key in self._index:
+                by_file.setdefault(self._index[key][0], []).append(key)
+        found = {}
+        for path, wanted in by_file.items():
+            with open(path, "rb") as f:
+                for key in wanted:
+                    _, offset, length = self._index[key]
+                    f.seek(offset)
+                    found[key] = Completion(**_decode(f.read(length)))
+        return found
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
+        keys = list(keys)
+        with self._lock:
+            self._refresh()
+            try:
+                return self._read(keys)
+            except (FileNotFoundError, TypeError):  # a file compacted away under us: look again
+                self._reindex()
+                return self._read(keys)
+
+    def count(self) -> int:
+        with self._lock:
+            self._refresh()
+            return len(self._index)
+
+    # writing
+
+    def put_many(self, completions: list[Completion]) -> int:
+        """Appends the finished samples no file holds yet to this writer's shard (one write, fsynced)."""
+        with self._lock:
+            self._refresh()
+            new, seen = [], set()
+            for c in completions:
+                if c.ok and c.key not in self._index and c.key not in seen:
+                    new.append(c)
+                    seen.add(c.key)
+            if not new:
+                return 0
+            if self._out is None:
+                self._out = open(self.shard, "ab")
+            offset = self._out.tell()
+            lines = [_line(c) for c in new]
+            self._out.write(b"".join(lines))
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            for c, line in zip(new, lines, strict=True):
+                self._index[c.key] = (self.shard, offset, len(line))
+                offset += len(line)
+            self._read_to[self.shard] = offset
+            return len(new)
+
+    def put(self, c: Completion) -> bool:
+        return self.put_many([c]) == 1
+
+    def close(self) -> None:
+        """Closes the shard and marks it done, so a compaction on any host may merge it."""
+        with self._lock:
+            if self._out is not None:
+                self._out.close()
+                self._out = None
+                self.shard.with_suffix(".done").touch()
+
+    # compaction
+
+    def _mergeable(self, shard: Path) -> bool:
+        """Done (its writer closed it), or left by a dead writer on this host."""
+        if shard == self.shard and self._out is not None:
+            return False
+        if shard.with_suffix(".done").exists():
+            return True
+        _, host, pid, _ = shard.stem.rsplit("-", 3) if shard.stem.count("-") >= 3 else ("", "", "0", "")
+        return host == self.host and pid.isdigit() and not _alive(int(pid))
+
+    def compact(self) -> dict[str, int]:
+        """Merges the compacted files and every mergeable shard into one compacted file; returns counts."""
+        with self._lock:
+            shards = [s for s in sorted(self.folder.glob("shard-*.jsonl")) if self._mergeable(s)]
+            inputs = sorted(self.folder.glob("compacted-*.jsonl")) + shards
+            if len(inputs) <= 1 and not shards:
+                return {"merged_files": 0, "samples": 0, "duplicates_dropped": 0}
+            target = self.folder / f"compacted-{uuid.uuid4().hex[:12]}.jsonl"
+            partial = target.with_suffix(".tmp")
+            written, dropped, keys = 0, 0, set()
+            with open(partial, "wb") as out:
+                for path in inputs:
+                    with open(path, "rb") as f:
+                        data = f.read()
+                    for line in data[: data.rfind(b"\n") + 1].splitlines(keepends=True):
+                        record = _decode(line)
+                        if record is None:
+                            continue
+                        if record["key"] in keys:
+                            dropped += 1
+                            continue
+                        keys.add(record["key"])
+                        out.write(line)
+                        written += 1
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, target)
+            for path in inputs:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".done").unlink(missing_ok=True)
+            self._reindex()
+            return {"merged_files": len(inputs), "samples": written, "duplicates_dropped": dropped}
