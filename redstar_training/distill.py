@@ -200,7 +200,37 @@ def _summary(completions: list[Completion], counters: Counter, generation_s: flo
         "generation_seconds": round(generation_s, 3),
         "finish_reasons": dict(Counter(c.finish_reason for c in completions)),
         "skipped": dict(Counter(skipped.values())),
+        **_per_endpoint(counters),
     }
+
+
+ENDPOINT_COUNTS = ("completions", "completion_tokens", "busy_ms", "errors", "taken_out")
+
+
+def _per_endpoint(counters: Counter) -> dict[str, dict[str, int]]:
+    """A fleet's counts by endpoint URL, as flat dicts (`endpoint_completions: {url: n}`, ...) that
+    chunk stats merge by adding up."""
+    out: dict[str, dict[str, int]] = {}
+    for name in ENDPOINT_COUNTS:
+        prefix = f"endpoint_{name}:"
+        found = {k.removeprefix(prefix): v for k, v in counters.items() if k.startswith(prefix)}
+        if found:
+            out[f"endpoint_{name}"] = found
+    return out
+
+
+def endpoint_table(stats: dict) -> dict[str, dict[str, float]]:
+    """Per endpoint: completions, tokens, errors, times taken out, seconds spent in requests (summed
+    over concurrent ones), and tokens/s over the run's generation time."""
+    urls = sorted({u for name in ENDPOINT_COUNTS for u in stats.get(f"endpoint_{name}", {})})
+    wall = max(float(stats.get("generation_seconds", 0.0)), 1e-9)
+    table = {}
+    for url in urls:
+        row = {name: stats.get(f"endpoint_{name}", {}).get(url, 0) for name in ENDPOINT_COUNTS}
+        row["request_seconds"] = round(row.pop("busy_ms") / 1000, 1)
+        row["tokens_per_s"] = round(row["completion_tokens"] / wall, 1)
+        table[url] = row
+    return table
 
 
 def merge_stats(total: dict, part: dict) -> dict:

@@ -23,7 +23,7 @@ from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION, QualitySpec
 from redstar_assets.traces.teacher import distill_config, needs_own_process, trace_chunks
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
-from redstar_training.distill import merge_stats
+from redstar_training.distill import endpoint_table, merge_stats
 from redstar_training.verify import VERIFIER_VERSION, MathVerifier
 from redstar_training.verify.cache import CodeVerdictCache
 
@@ -103,6 +103,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
                 ),
                 "finish_reasons": MetadataValue.json(stats.get("finish_reasons", {})),
                 "skipped": MetadataValue.json(stats.get("skipped", {})),
+                **({"endpoints": MetadataValue.json(endpoint_table(stats))} if "endpoint_completions" in stats else {}),
                 "sample_traces": MetadataValue.md("\n\n".join(examples)),
                 **lineage_metadata(spec, {"problems": store.version("problems", partition)}),
             },

@@ -7,6 +7,12 @@ async `openai` client, with our own retry policy (the client's is off, so every 
 - 401/403/404: the whole run stops at once with the server's message;
 - 400/422 (e.g. context too long): that sample fails with the server's reason, no retry.
 
+`base_url` may be a list: a fleet of replicas (`vllm serve` on many nodes). Each request goes to the
+live endpoint with the fewest requests outstanding; an endpoint that fails to connect
+`endpoint_retries` times in a row is taken out, its in-flight samples are retried on the others at
+once, and it is probed again after `probe_after_s`. Completions, tokens, busy time and errors are
+counted per endpoint. When every endpoint is out the run stops after the retry budget, naming each.
+
 The API key comes only from the environment variable named by `api_key_env`; it is never logged or
 put in metadata. Servers that split the thinking into `reasoning_content` get it put back as
 `<think>...</think>` in front of the answer, so traces look the same whichever server made them.
@@ -51,8 +57,21 @@ def _retry_after(response) -> float | None:
 
 
 @dataclass
+class _Endpoint:
+    """One replica of the fleet and what it has done."""
+
+    url: str
+    client: object
+    outstanding: int = 0
+    picked: int = 0
+    failures: int = 0  # consecutive connection failures
+    down_until: float = 0.0
+    last_error: str = ""
+
+
+@dataclass
 class OpenAIBackend:
-    base_url: str
+    base_url: str | list[str]
     model: str
     endpoint: str = "chat"  # chat or completions
     api_key_env: str = "OPENAI_API_KEY"
@@ -62,6 +81,15 @@ class OpenAIBackend:
     max_retries: int = 6
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
+    endpoint_retries: int = 2  # consecutive connection failures before an endpoint is taken out
+    probe_after_s: float = 30.0  # an endpoint taken out is tried again after this long
+
+    @property
+    def urls(self) -> list[str]:
+        urls = [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
+        if not urls:
+            raise ValueError("openai backend: base_url is an empty list")
+        return urls
 
     @property
     def model_id(self) -> str:
@@ -78,12 +106,11 @@ class OpenAIBackend:
     async def _run(self, requests, sampling, on_done, counters) -> None:
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=os.environ.get(self.api_key_env) or "EMPTY",
-            max_retries=0,
-            timeout=self.timeout_s,
-        )
+        key = os.environ.get(self.api_key_env) or "EMPTY"
+        fleet = [
+            _Endpoint(url, AsyncOpenAI(base_url=url, api_key=key, max_retries=0, timeout=self.timeout_s))
+            for url in self.urls
+        ]
         queue: asyncio.Queue = asyncio.Queue()
         for r in requests:
             queue.put_nowait(r)
@@ -94,27 +121,64 @@ class OpenAIBackend:
                     request = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                on_done(await self._one(client, request, sampling, counters))
+                on_done(await self._one(fleet, request, sampling, counters))
 
-        workers = [asyncio.create_task(worker()) for _ in range(max(1, min(self.concurrency, len(requests))))]
+        width = self.concurrency * len(fleet)
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, min(width, len(requests))))]
         try:
             await asyncio.gather(*workers)
         finally:
             for w in workers:
                 w.cancel()
-            await client.close()
+            for e in fleet:
+                await e.client.close()
 
-    async def _one(self, client, request: SampleRequest, sampling: Sampling, counters: Counter) -> Completion:
+    async def _pick(self, fleet: list[_Endpoint]) -> _Endpoint:
+        """The live endpoint with the fewest outstanding requests; when all are out, the first to be
+        probed again, once its time comes."""
+        now = time.monotonic()
+        live = [e for e in fleet if e.down_until <= now]
+        if not live:
+            first = min(fleet, key=lambda e: e.down_until)
+            await asyncio.sleep(max(0.0, first.down_until - now))
+            live = [first]
+        chosen = min(live, key=lambda e: (e.outstanding, e.picked))
+        chosen.picked += 1
+        return chosen
+
+    def _unreachable(self, fleet: list[_Endpoint], attempts: int) -> TeacherUnavailable:
+        if len(fleet) == 1:
+            return TeacherUnavailable(
+                f"teacher server {fleet[0].url} unreachable after {attempts} attempts: {fleet[0].last_error}"
+            )
+        named = "; ".join(f"{e.url} ({e.last_error or 'no answer'})" for e in fleet)
+        return TeacherUnavailable(f"every teacher endpoint is unreachable after {attempts} attempts: {named}")
+
+    async def _one(self, fleet: list[_Endpoint], request: SampleRequest, sampling: Sampling, counters: Counter):
         started = time.monotonic()
         last: _Retry | None = None
-        for attempt in range(1, self.max_retries + 2):
+        # a replica that drops out may cost each in-flight sample `endpoint_retries` extra attempts
+        budget = self.max_retries + 1 + (len(fleet) - 1) * self.endpoint_retries
+        for attempt in range(1, budget + 1):
+            endpoint = await self._pick(fleet)
             counters["requests"] += 1
+            endpoint.outstanding += 1
+            began = time.monotonic()
             try:
-                text, finish, usage = await self._call(client, request, sampling)
+                text, finish, usage = await self._call(endpoint.client, request, sampling)
             except _Retry as exc:
                 counters[f"retry_{exc.kind}"] += 1
+                counters[f"endpoint_errors:{endpoint.url}"] += 1
                 last = exc
-                if attempt > self.max_retries:
+                if exc.kind == "connection":
+                    endpoint.failures += 1
+                    endpoint.last_error = str(exc)[:200]
+                    if endpoint.failures >= self.endpoint_retries:
+                        endpoint.down_until = time.monotonic() + self.probe_after_s
+                        counters[f"endpoint_taken_out:{endpoint.url}"] += 1
+                    if attempt < budget and any(e.down_until <= time.monotonic() for e in fleet):
+                        continue  # another replica is live: send it there now, no backoff
+                if attempt >= budget:
                     break
                 delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1)) * random.random()
                 await asyncio.sleep(max(delay, exc.retry_after or 0.0))
@@ -122,6 +186,13 @@ class OpenAIBackend:
             except _SampleFailed as exc:
                 counters["failed_bad_request"] += 1
                 return _failed(request, started, attempt, "bad_request", exc)
+            finally:
+                endpoint.outstanding -= 1
+                counters[f"endpoint_busy_ms:{endpoint.url}"] += round(1000 * (time.monotonic() - began))
+            endpoint.failures = 0
+            endpoint.down_until = 0.0
+            counters[f"endpoint_completions:{endpoint.url}"] += 1
+            counters[f"endpoint_completion_tokens:{endpoint.url}"] += usage[1]
             return Completion(
                 request.key,
                 request.problem_id,
@@ -135,11 +206,9 @@ class OpenAIBackend:
             )
         assert last is not None
         if last.kind == "connection":
-            raise TeacherUnavailable(
-                f"teacher server {self.base_url} unreachable after {self.max_retries + 1} attempts: {last}"
-            )
+            raise self._unreachable(fleet, budget)
         counters[f"failed_{last.kind}"] += 1
-        return _failed(request, started, self.max_retries + 1, last.kind, last)
+        return _failed(request, started, budget, last.kind, last)
 
     async def _call(self, client, request: SampleRequest, sampling: Sampling) -> tuple[str, str, tuple[int, int]]:
         import openai
@@ -178,7 +247,8 @@ class OpenAIBackend:
             status = exc.status_code
             if status in FATAL_STATUS:
                 raise TeacherUnavailable(
-                    f"teacher server {self.base_url} refused model {self.model!r}: HTTP {status}: {exc.message}"
+                    f"teacher server {str(client.base_url).rstrip('/')} refused model {self.model!r}: "
+                    f"HTTP {status}: {exc.message}"
                 ) from exc
             if status in SAMPLE_FAILS_STATUS:
                 raise _SampleFailed(f"HTTP {status}: {exc.message}") from exc

@@ -1,0 +1,93 @@
+"""A teacher fleet: three real `transformers serve` replicas behind one `base_url` list. One is killed
+mid-run; every sample still completes exactly once (the cache holds each once), the dead replica's
+in-flight samples go to the others, and the counts per endpoint come back. A fleet whose every
+endpoint is down stops, naming each URL."""
+
+import contextlib
+import os
+import signal
+import sqlite3
+import threading
+from urllib.parse import urlparse
+
+import psutil
+import pytest
+from support.scripted_model import build_scripted_model
+from support.servers import transformers_serve
+
+from redstar_training.distill import DistillConfig, distill, endpoint_table, make_backend
+from redstar_training.generation.cache import SampleCache
+from redstar_training.generation.serve import free_port
+from redstar_training.generation.types import TeacherUnavailable
+
+pytestmark = pytest.mark.slow
+
+
+def _kill_listener(url: str) -> None:
+    """SIGKILL to the process group of whatever listens on the URL's port (the server's session)."""
+    port = urlparse(url).port
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            os.killpg(os.getpgid(conn.pid), signal.SIGKILL)
+            return
+    raise AssertionError(f"nothing listens on {url}")
+
+
+class KillAfter:
+    """Wraps a backend: after `n` completions, kills one replica (the run goes on against the rest)."""
+
+    def __init__(self, backend, n: int, victim: str):
+        self.backend, self.n, self.victim, self.done = backend, n, victim, 0
+        self.model_id, self.revision = backend.model_id, backend.revision
+        self.lock = threading.Lock()
+
+    def generate(self, requests, sampling, on_done):
+        def counted(c):
+            on_done(c)
+            with self.lock:
+                self.done += 1
+                if self.done == self.n:
+                    _kill_listener(self.victim)
+
+        return self.backend.generate(requests, sampling, counted)
+
+
+def _problems(n: int) -> list[dict]:
+    return [{"problem_id": f"p{i:03d}", "problem": f"Compute {i} + {7 - i}.", "answer": "7"} for i in range(n)]
+
+
+def test_a_fleet_survives_a_killed_replica_with_every_sample_once(tmp_path):
+    model = build_scripted_model(tmp_path / "scripted")
+    with contextlib.ExitStack() as stack:
+        urls = [stack.enter_context(transformers_serve(model, tmp_path / f"serve{i}.log")) for i in range(3)]
+        spec = {"kind": "openai", "base_url": urls, "model": str(model), "concurrency": 2,
+                "backoff_base_s": 0.01, "probe_after_s": 600}  # fmt: skip
+        problems = _problems(40)
+        config = DistillConfig(backend=spec, samples_per_problem=3, sampling={"temperature": 0.7, "max_tokens": 40})
+        cache = SampleCache(tmp_path / "c.sqlite")
+        backend = KillAfter(make_backend(spec, problems), 30, victim=urls[1])
+        try:
+            completions, skipped, stats = distill(problems, config, backend, cache, log=lambda m: None)
+        finally:
+            cache.close()
+    assert backend.done == 120 and not skipped
+    assert len(completions) == 120 and all(c.finish_reason == "stop" for c in completions)
+    keys = [row[0] for row in sqlite3.connect(tmp_path / "c.sqlite").execute("select key from samples")]
+    assert len(keys) == len(set(keys)) == 120  # every sample once
+    table = endpoint_table(stats)
+    assert set(table) == set(urls)
+    assert sum(row["completions"] for row in table.values()) == 120
+    assert table[urls[1]]["taken_out"] >= 1 and table[urls[1]]["errors"] >= 1
+    assert all(table[u]["completions"] > table[urls[1]]["completions"] for u in (urls[0], urls[2]))
+    print(f"\nfleet, one of three killed after 30 completions: {table}")
+
+
+def test_a_fleet_with_every_endpoint_down_names_each_url(tmp_path):
+    urls = [f"http://127.0.0.1:{free_port()}/v1" for _ in range(3)]
+    spec = {"kind": "openai", "base_url": urls, "model": "m", "max_retries": 2, "backoff_base_s": 0.01,
+            "probe_after_s": 0.05}  # fmt: skip
+    config = DistillConfig(backend=spec, samples_per_problem=1, sampling={"temperature": 0.7, "max_tokens": 8})
+    problems = _problems(2)
+    with pytest.raises(TeacherUnavailable, match="every teacher endpoint is unreachable") as failure:
+        distill(problems, config, make_backend(spec, problems), SampleCache(tmp_path / "c.sqlite"), log=lambda m: None)
+    assert all(u in str(failure.value) for u in urls)
