@@ -24,6 +24,7 @@ from redstar_assets.automation import automation_sensor, automation_spec, condit
 from redstar_assets.curation.assets import build_curation_assets
 from redstar_assets.evaluation.assets import build_evaluation_assets
 from redstar_assets.evaluation.schedules import build_schedules
+from redstar_assets.k8s_specs import k8s_executor, resolve_kubernetes
 from redstar_assets.launcher import launcher_resource, resolve_launch
 from redstar_assets.problems.assets import build_problem_assets
 from redstar_assets.problems.sensors import DATA_ASSETS, build_source_sensor
@@ -59,8 +60,10 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
     )
     launch = resolve_launch(profile.launch, where)
     redstar = RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data"), cache_layout=cache_layout())
+    executors = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
+    choice = profile.launch.get("executor", "in_process")
     executor = (
-        in_process_executor if profile.launch.get("executor", "in_process") == "in_process" else multiprocess_executor
+        executors[choice] if choice in executors else k8s_executor(resolve_kubernetes(profile.launch["kubernetes"]))
     )
     return Definitions(
         assets=[

@@ -23,6 +23,7 @@ from dagster import (
 from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, stage_model_ids, stage_models
 from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.report import ablation_table, markdown_table, plot_scaling, plot_strategies
+from redstar_assets.k8s_specs import model_op_tags
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata
 from redstar_assets.problems.inbox import written_sources
@@ -69,6 +70,7 @@ def build_evaluation_assets(
         partitions_def=StaticPartitionsDefinition([e.name for e in profile.experiments]),
         group_name="evaluation",
         pool="gpu",
+        op_tags=model_op_tags(profile, "evaluation"),
         deps=[
             AssetDep(sft, partition_mapping=_last_stage_mapping(profile, "sft")),
             AssetDep(rl, partition_mapping=_last_stage_mapping(profile, "rl")),

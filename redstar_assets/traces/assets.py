@@ -15,6 +15,7 @@ from dagster import (
     asset,
 )
 
+from redstar_assets.k8s_specs import model_op_tags
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata, preview
 from redstar_assets.problems.partitions import source_partitions
@@ -59,6 +60,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         code_version=teacher_code_version(spec),
         automation_condition=condition,
         pool="gpu" if needs_own_process(spec) else None,
+        op_tags=model_op_tags(profile, "teacher") if needs_own_process(spec) else {},
     )
     def teacher_traces(
         context: AssetExecutionContext,

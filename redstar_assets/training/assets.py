@@ -13,6 +13,7 @@ from dagster import (
     asset,
 )
 
+from redstar_assets.k8s_specs import model_op_tags
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata
 from redstar_assets.problems.inbox import written_sources
@@ -42,6 +43,7 @@ def build_training_assets(
         partitions_def=stage_partitions(profile, "sft"),
         group_name="training",
         pool="gpu",
+        op_tags=model_op_tags(profile, "training"),
         deps=[AssetDep(subsets, partition_mapping=subset_to_experiments(profile))],
         code_version=SFT_VERSION,
         automation_condition=condition,
@@ -90,6 +92,7 @@ def build_training_assets(
         partitions_def=stage_partitions(profile, "rl"),
         group_name="training",
         pool="gpu",
+        op_tags=model_op_tags(profile, "training"),
         deps=[
             AssetDep(sft_checkpoints, partition_mapping=same_experiment(rl_names)),
             AssetDep(verified, partition_mapping=AllPartitionMapping()),
