@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres clean-data
+.PHONY: run test test-fast ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres tracking clean-data
 
 venv: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ sandbox:
 	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }; }
 	@command -v bwrap >/dev/null || { echo "bubblewrap is required for the code sandbox: install the 'bubblewrap' package" >&2; exit 1; }
 
+# The MLflow test's server and client (the `tracking` extra), kept out of `make run`'s set-up.
+tracking: venv
+	@$(BIN)/python -c "import mlflow" 2>/dev/null || $(BIN)/pip install --quiet --no-compile -e '.[tracking]'
+
 # The `team` deployment's tests start a throwaway PostgreSQL cluster from the Debian server package
 # (initdb, pg_ctl); installed here when missing.
 postgres:
@@ -49,10 +53,10 @@ screenshots: venv
 run: venv
 	$(BIN)/redstar run --profile demo
 
-test: venv sandbox postgres
+test: venv sandbox postgres tracking
 	$(BIN)/pytest -q -rs --durations=12
 
-test-fast: venv sandbox postgres
+test-fast: venv sandbox postgres tracking
 	$(BIN)/pytest -q -m "not slow"
 
 # Webserver, daemon (sensors, automation, schedules, backfills) and code server; REDSTAR_PROFILE picks the profile.

@@ -23,6 +23,7 @@ from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
 from redstar_training.runconfig import config_hash
+from redstar_training.tracking import log_result, mlflow_run
 
 
 @dataclass
@@ -130,24 +131,33 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
         processing_class=tokenizer,
         callbacks=[Progress()],
     )
-    start = time.time()
-    result = trainer.train()
-    seconds = time.time() - start
-    varied = sum(len(set(g)) > 1 for g in groups)
-    metrics = {
-        "train_loss": float(result.training_loss),
-        "steps": int(result.global_step),
-        "train_seconds": round(seconds, 1),
-        "mean_reward_first": history[0].get("reward") if history else None,
-        "mean_reward_last": history[-1].get("reward") if history else None,
-        "groups": len(groups),
-        "groups_with_unequal_rewards": varied,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "loss_curve": [(h["step"], h["loss"]) for h in history],
-        "reward_groups": groups,
-    }
-    lineage = {**cfg.lineage, "sft_model": cfg.model, "rl": "grpo", "run_config_hash": config_hash(cfg)}
-    return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
+    with mlflow_run(cfg.report_to, cfg.lineage, pipes) as tracked:
+        start = time.time()
+        result = trainer.train()
+        seconds = time.time() - start
+        varied = sum(len(set(g)) > 1 for g in groups)
+        metrics = {
+            "train_loss": float(result.training_loss),
+            "steps": int(result.global_step),
+            "train_seconds": round(seconds, 1),
+            "mean_reward_first": history[0].get("reward") if history else None,
+            "mean_reward_last": history[-1].get("reward") if history else None,
+            "groups": len(groups),
+            "groups_with_unequal_rewards": varied,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "loss_curve": [(h["step"], h["loss"]) for h in history],
+            "reward_groups": groups,
+        }
+        lineage = {
+            **cfg.lineage,
+            "sft_model": cfg.model,
+            "rl": "grpo",
+            "run_config_hash": config_hash(cfg),
+            **(tracked or {}),
+        }
+        saved = save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
+        log_result(tracked, saved)
+    return saved
 
 
 def main(argv: list[str] | None = None) -> None:

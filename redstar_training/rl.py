@@ -21,6 +21,7 @@ from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
 from redstar_training.runconfig import config_hash
+from redstar_training.tracking import log_result, mlflow_run
 
 
 @dataclass
@@ -116,22 +117,25 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     trainer = DPOTrainer(
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[Progress()]
     )
-    start = time.time()
-    result = trainer.train()
-    seconds = time.time() - start
-    metrics = {
-        "train_loss": float(result.training_loss),
-        "steps": int(result.global_step),
-        "pairs": len(dataset),
-        "train_seconds": round(seconds, 1),
-        "first_loss": history[0]["loss"] if history else None,
-        "last_loss": history[-1]["loss"] if history else None,
-        "last_reward_margin": history[-1].get("rewards/margins") if history else None,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "loss_curve": [(h["step"], h["loss"]) for h in history],
-    }
-    lineage = {**cfg.lineage, "sft_model": cfg.model, "run_config_hash": config_hash(cfg)}
-    return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
+    with mlflow_run(cfg.report_to, cfg.lineage, pipes) as tracked:
+        start = time.time()
+        result = trainer.train()
+        seconds = time.time() - start
+        metrics = {
+            "train_loss": float(result.training_loss),
+            "steps": int(result.global_step),
+            "pairs": len(dataset),
+            "train_seconds": round(seconds, 1),
+            "first_loss": history[0]["loss"] if history else None,
+            "last_loss": history[-1]["loss"] if history else None,
+            "last_reward_margin": history[-1].get("rewards/margins") if history else None,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "loss_curve": [(h["step"], h["loss"]) for h in history],
+        }
+        lineage = {**cfg.lineage, "sft_model": cfg.model, "run_config_hash": config_hash(cfg), **(tracked or {})}
+        saved = save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
+        log_result(tracked, saved)
+    return saved
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,6 +27,7 @@ from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
 from redstar_training.runconfig import config_hash
 from redstar_training.tiny_model import ensure_base_model
+from redstar_training.tracking import log_result, mlflow_run
 
 
 @dataclass
@@ -175,9 +176,17 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         callbacks=[Progress()],
     )
     resume = _prepare_trainer_dir(trainer_dir, cfg)
-    start = time.time()
-    result = trainer.train(resume_from_checkpoint=True if resume else None)
-    seconds = time.time() - start
+    with mlflow_run(cfg.report_to, cfg.lineage, pipes) as tracked:
+        start = time.time()
+        result = trainer.train(resume_from_checkpoint=True if resume else None)
+        seconds = time.time() - start
+        saved = _finish(cfg, trainer, tokenizer, dataset, result, seconds, resume, losses, out, tracked)
+        log_result(tracked, saved)
+    return saved
+
+
+def _finish(cfg, trainer, tokenizer, dataset, result, seconds, resume, losses, out, tracked) -> dict[str, Any]:
+    """Metrics of the finished run, then the checkpoint saved with its card (naming the MLflow run)."""
     if cfg.lora:
         trainer.model = trainer.model.merge_and_unload()
     tokens = sum(
@@ -197,7 +206,7 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "loss_curve": losses,
     }
-    lineage = {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg)}
+    lineage = {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg), **(tracked or {})}
     return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
 
 

@@ -1,0 +1,61 @@
+"""Experiment tracking: an SFT run with `report_to=mlflow`, tracked to a real local `mlflow server`
+started here, is found by the MLflow client with its metrics, tags and loss curve, and its run id
+is in the checkpoint's model card."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from redstar_training.checkpoints import folder_hash
+from redstar_training.generation.serve import ServeSpec, served
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+try:
+    import mlflow
+except ImportError:  # CI installs the tracking extra (make test), so there this fails instead
+    if os.environ.get("REDSTAR_REQUIRE_SERVICES") == "1":
+        raise
+    pytest.skip("the tracking extra: pip install -e '.[tracking]' (make test does)", allow_module_level=True)
+
+
+@pytest.mark.slow
+def test_an_sft_run_is_tracked_in_mlflow_and_named_in_its_model_card(tmp_path):
+    from test_training_entry_points import _sft_config
+
+    config = _sft_config(tmp_path, epochs=1)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["lineage"] = {"experiment": "tiny-sft", "stage": "sft", "subset": "cot-random-20", "subset_hash": "abc123"}
+    config.write_text(yaml.safe_dump(cfg))
+    store = tmp_path / "mlflow"
+    spec = ServeSpec(
+        command=[str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", "{port}", "--workers", "1",
+                 "--backend-store-uri", f"sqlite:///{store}/runs.db", "--default-artifact-root", str(store / "art")],
+        health_path="/health", timeout_s=120,
+    )  # fmt: skip
+    store.mkdir()
+    with served("", spec, tmp_path / "mlflow.log") as url:
+        tracking = url.removesuffix("/v1")
+        env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "MLFLOW_EXPERIMENT_NAME": "redstar-test"}
+        done = subprocess.run(
+            [sys.executable, "-m", "redstar_training.sft", "--config", str(config), "report_to=mlflow"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        client = mlflow.MlflowClient(tracking_uri=tracking)
+        experiment = client.get_experiment_by_name("redstar-test")
+        (run,) = client.search_runs([experiment.experiment_id])
+        history = client.get_metric_history(run.info.run_id, "loss")
+    model_dir = tmp_path / "out" / "model"
+    metrics = json.loads((model_dir / "redstar_metrics.json").read_text())
+    assert run.data.tags["experiment"] == "tiny-sft" and run.data.tags["subset_hash"] == "abc123"
+    assert run.data.tags["checkpoint_hash"] == folder_hash(model_dir)
+    assert run.data.metrics["final_train_loss"] == pytest.approx(metrics["train_loss"])
+    assert len(history) >= 2 and run.data.params["learning_rate"] == "0.003"
+    card = "\n".join(p.read_text() for p in model_dir.glob("*.md")) + (model_dir / "redstar_lineage.json").read_text()
+    assert run.info.run_id in card
