@@ -63,6 +63,9 @@ def check_postgres(settings: dict, config_path: Path) -> None:
             connect_timeout=settings["connect_timeout"],
         ).close()
     except psycopg2.OperationalError as exc:
+        if "url" in settings:
+            reason = " ".join(str(exc).split())
+            raise InstanceError(f"{config_path}: storage.postgres.postgres_url cannot be reached: {reason}") from None
         where = f"{settings['hostname']}:{settings['port']}"
         sources = f"hostname {settings.get('hostname_source')}, port {settings.get('port_source', 'default')}"
         reason = " ".join(str(exc).split())

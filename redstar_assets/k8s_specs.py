@@ -178,11 +178,8 @@ def _training_container(kube: KubeSettings, shape: PodShape, command: list[str])
     }
 
 
-def render_training_pod(kube: KubeSettings, pod_name: str, command: list[str], base_model: str | None = None):
-    """The pod `PipesK8sClient.run(base_pod_spec=...)` creates for single-node training."""
-    from dagster_k8s.pipes import build_pod_body  # not public: kept to this module
-
-    shape = kube.shape("training", base_model)
+def _training_pod_spec(kube: KubeSettings, shape: PodShape, command: list[str]) -> dict[str, Any]:
+    """A training pod's spec (snake_case, as dagster-k8s reads it): one container, never restarted."""
     volumes, _ = _volumes(kube)
     spec = {
         "containers": [_training_container(kube, shape, command)],
@@ -193,13 +190,21 @@ def render_training_pod(kube: KubeSettings, pod_name: str, command: list[str], b
     }
     if kube.service_account:
         spec["service_account_name"] = kube.service_account
+    return spec
+
+
+def render_training_pod(kube: KubeSettings, pod_name: str, command: list[str], base_model: str | None = None):
+    """The pod `PipesK8sClient.run(base_pod_spec=...)` creates for single-node training."""
+    from dagster_k8s.pipes import build_pod_body  # not public: kept to this module
+
+    spec = _training_pod_spec(kube, kube.shape("training", base_model), command)
     return build_pod_body(pod_name, None, None, {}, {"namespace": kube.namespace}, spec)
 
 
-def torchrun_command(module: str, config_path: str, nodes: int, gpus: int, service: str, job: str) -> list[str]:
-    """torchrun on every node of an indexed Job: node rank from the completion index, the c10d
-    rendezvous at pod 0's stable name behind the headless Service."""
-    endpoint = f"{job}-0.{service}:{RENDEZVOUS_PORT}"
+def torchrun_command(module: str, config_path: str, nodes: int, gpus: int, job: str) -> list[str]:
+    """torchrun on every node of the indexed Job `job`: node rank from the completion index, the c10d
+    rendezvous at pod 0's stable name behind the headless Service of the same name."""
+    endpoint = f"{job}-0.{job}:{RENDEZVOUS_PORT}"
     return [
         "sh", "-c",
         f"exec torchrun --nnodes {nodes} --nproc_per_node {gpus} --node_rank $JOB_COMPLETION_INDEX "
@@ -214,17 +219,8 @@ def render_multinode_training(kube: KubeSettings, name: str, module: str, config
 
     shape = kube.shape("training", base_model)
     labels = {"app.kubernetes.io/name": "redstar-training", "redstar/job": name}
-    command = torchrun_command(module, config_path, shape.nodes, shape.gpus, name, name)
-    volumes, _ = _volumes(kube)
-    pod_spec = {
-        "containers": [_training_container(kube, shape, command)],
-        "volumes": volumes,
-        "node_selector": dict(shape.node_selector),
-        "tolerations": list(shape.tolerations),
-        "restart_policy": "Never",
-        "subdomain": name,  # pod 0 resolves as {name}-0.{name}
-        **({"service_account_name": kube.service_account} if kube.service_account else {}),
-    }
+    command = torchrun_command(module, config_path, shape.nodes, shape.gpus, name)
+    pod_spec = {**_training_pod_spec(kube, shape, command), "subdomain": name}  # pod 0 is {name}-0.{name}
     meta = client.V1ObjectMeta(name=name, namespace=kube.namespace, labels=labels)
     job = client.V1Job(
         api_version="batch/v1",

@@ -121,6 +121,16 @@ def test_compaction_keeps_a_live_writers_shard_and_merges_a_dead_ones(tmp_path):
     live.wait()
 
 
+def test_a_dead_writer_on_a_host_whose_name_has_dashes_is_merged(tmp_path):
+    folder = tmp_path / "c.shards"
+    compactor = ShardedSampleCache(folder)
+    compactor.host = "trainer-pod-7f9c"  # Kubernetes pod names are host names with dashes
+    dead = folder / "shard-trainer-pod-7f9c-4194303-abcd1234.jsonl"  # above any pid this test can meet
+    record = {"key": "k", "problem_id": "p", "sample_index": 0, "text": "t", "finish_reason": "stop"}
+    dead.write_text(json.dumps(record) + "\n")
+    assert compactor.compact()["samples"] == 1 and not dead.exists()
+
+
 def test_the_data_assets_use_shards_when_asked_and_a_rerun_calls_no_teacher(tmp_path, monkeypatch):
     from redstar_assets.factory import build_definitions
     from redstar_assets.profile import load_profile

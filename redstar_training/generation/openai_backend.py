@@ -174,8 +174,9 @@ class OpenAIBackend:
                     endpoint.failures += 1
                     endpoint.last_error = str(exc)[:200]
                     if endpoint.failures >= self.endpoint_retries:
+                        if endpoint.down_until <= time.monotonic():  # counted once per time out
+                            counters[f"endpoint_taken_out:{endpoint.url}"] += 1
                         endpoint.down_until = time.monotonic() + self.probe_after_s
-                        counters[f"endpoint_taken_out:{endpoint.url}"] += 1
                     if attempt < budget and any(e.down_until <= time.monotonic() for e in fleet):
                         continue  # another replica is live: send it there now, no backoff
                 if attempt >= budget:

@@ -168,7 +168,8 @@ class ShardedSampleCache:
             return False
         if shard.with_suffix(".done").exists():
             return True
-        _, host, pid, _ = shard.stem.rsplit("-", 3) if shard.stem.count("-") >= 3 else ("", "", "0", "")
+        parts = shard.stem.removeprefix("shard-").rsplit("-", 2)  # host names may hold dashes themselves
+        host, pid = (parts[0], parts[1]) if len(parts) == 3 else ("", "")
         return host == self.host and pid.isdigit() and not _alive(int(pid))
 
     def compact(self) -> dict[str, int]:
