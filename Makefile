@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres tracking clean-data
+.PHONY: run test test-fast ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres redis tracking clean-data
 
 venv: $(VENV)/.installed
 
@@ -41,6 +41,14 @@ postgres:
 	  $$SUDO apt-get install -y -qq postgresql >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq postgresql >/dev/null; }; }
 
+# The `queue` deployment's tests start a throwaway Redis broker (Debian package `redis-server`); installed here when missing.
+redis:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -qq redis-server >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null && $$SUDO apt-get install -y -qq redis-server >/dev/null; }; }
+	@command -v redis-server >/dev/null || { echo "redis-server is required for the queue deployment's tests: install the 'redis-server' package" >&2; exit 1; }
+
 # Headless screenshots of the UI on a fresh instance (benchmarks/results/ui/); installs chromium if missing.
 screenshots: venv
 	@command -v chromium >/dev/null || { \
@@ -53,10 +61,10 @@ screenshots: venv
 run: venv
 	$(BIN)/redstar run --profile demo
 
-test: venv sandbox postgres tracking
+test: venv sandbox postgres redis tracking
 	$(BIN)/pytest -q -rs --durations=12
 
-test-fast: venv sandbox postgres tracking
+test-fast: venv sandbox postgres redis tracking
 	$(BIN)/pytest -q -m "not slow"
 
 # Webserver, daemon (sensors, automation, schedules, backfills) and code server; REDSTAR_PROFILE picks the profile.

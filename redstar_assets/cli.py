@@ -9,6 +9,7 @@ redstar verify code --input programs.jsonl --output verdicts.jsonl
 redstar verify choice --input pairs.jsonl --output verdicts.jsonl
 redstar eval score --benchmark math500 --predictions outputs.jsonl [--problem-field F | --id-field F]
 redstar lineage benchmark_scores:cot-random-4k  # the chain upstream, from the Dagster instance
+redstar worker gpu --profile P          # a Celery worker for the `queue` deployment's gpu queue
 """
 
 from __future__ import annotations
@@ -178,6 +179,27 @@ def lineage(target: str, as_json: bool) -> int:
     return 0
 
 
+def worker(queue: str, profile_name: str, concurrency: int, name: str | None) -> int:
+    """Checks the profile and the broker, then becomes `celery worker` on one queue (exec, no wrapper)."""
+    from redstar_assets.celery_queue import BrokerError, broker_url, check_broker, resolve_queue
+    from redstar_assets.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(profile_name)
+        queues = resolve_queue(profile.launch.get("celery"), str(profile.path))["queues"]
+        if queue not in queues.values():
+            raise ProfileError(f"{profile.path}: queue {queue!r} is not one of launch.celery.queues {queues}")
+        check_broker(broker_url())
+    except (ProfileError, BrokerError) as exc:
+        print(f"redstar: {exc}", file=sys.stderr)
+        return 2
+    os.environ["REDSTAR_PROFILE"] = str(profile.path)
+    argv = [sys.executable, "-m", "celery", "-A", "redstar_assets.celery_worker", "worker", "-Q", queue,
+            "-c", str(concurrency), "-n", name or f"{queue}@%h", "--loglevel", "INFO", "--without-mingle",
+            "--without-gossip"]  # fmt: skip
+    os.execv(sys.executable, argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="redstar", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -196,7 +218,16 @@ def main(argv: list[str] | None = None) -> int:
     lin = sub.add_parser("lineage", help="print the chain upstream of one materialization")
     lin.add_argument("target", help="ASSET or ASSET:PARTITION, e.g. benchmark_scores:cot-random-4k")
     lin.add_argument("--json", action="store_true")
+    work = sub.add_parser("worker", help="serve one Celery queue of the `queue` deployment (launch.executor: celery)")
+    work.add_argument("queue", help="the profile's launch.celery.queues.model (default gpu) or .data (default cpu)")
+    work.add_argument(
+        "--profile", default=os.environ.get("REDSTAR_PROFILE", "demo"), help="the code location's profile"
+    )
+    work.add_argument("--concurrency", type=int, default=1, help="steps this worker runs at once (default 1)")
+    work.add_argument("--name", help="the worker's node name (default QUEUE@HOST)")
     ns = parser.parse_args(argv)
+    if ns.command == "worker":
+        return worker(ns.queue, ns.profile, ns.concurrency, ns.name)
     if ns.command == "lineage":
         return lineage(ns.target, ns.json)
     if ns.command == "verify":

@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from redstar_assets.automation import automation_sensor, automation_spec, condition
+from redstar_assets.celery_queue import queue_executor, resolve_queue
 from redstar_assets.curation.assets import build_curation_assets
 from redstar_assets.evaluation.assets import build_evaluation_assets
 from redstar_assets.evaluation.schedules import build_schedules
@@ -60,11 +61,13 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
     )
     launch = resolve_launch(profile.launch, where)
     redstar = RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data"), cache_layout=cache_layout())
-    executors = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
     choice = profile.launch.get("executor", "in_process")
-    executor = (
-        executors[choice] if choice in executors else k8s_executor(resolve_kubernetes(profile.launch["kubernetes"]))
-    )
+    if choice == "k8s":
+        executor = k8s_executor(resolve_kubernetes(profile.launch["kubernetes"]))
+    elif choice == "celery":
+        executor = queue_executor(resolve_queue(profile.launch.get("celery"), where))
+    else:
+        executor = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}[choice]
     return Definitions(
         assets=[
             raw_problems,

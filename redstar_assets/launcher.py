@@ -86,7 +86,8 @@ class ModelLauncher(ConfigurableResource):
         return pipes.run(context=context, command=supervised, env=env)
 
 
-EXECUTORS = ("in_process", "multiprocess", "k8s")  # k8s: one Kubernetes Job per step (dagster-k8s)
+# k8s: one Kubernetes Job per step (dagster-k8s); celery: one Celery task per step on a Redis broker
+EXECUTORS = ("in_process", "multiprocess", "k8s", "celery")
 
 
 def _setting(where: str, entry: str, key: str, value: Any) -> Any:
@@ -106,16 +107,18 @@ def _setting(where: str, entry: str, key: str, value: Any) -> Any:
 
 def resolve_launch(block: dict[str, Any], where: str = "profile") -> dict[str, StageLaunch]:
     """Each stage's launch settings: the block's top-level settings, then the stage's own section."""
+    from redstar_assets.celery_queue import resolve_queue
     from redstar_assets.k8s_specs import resolve_kubernetes
     from redstar_assets.profile import ProfileError
     from redstar_assets.profile_checks import check_keys
 
-    check_keys(where, "launch", block, (*SETTING_KEYS, *STAGES, "executor", "kubernetes"))
+    check_keys(where, "launch", block, (*SETTING_KEYS, *STAGES, "executor", "kubernetes", "celery"))
     executor = block.get("executor", "in_process")
     if executor not in EXECUTORS:
         raise ProfileError(f"{where}: launch.executor {executor!r} is not one of {EXECUTORS}")
     if resolve_kubernetes(block.get("kubernetes"), where) is None and executor == "k8s":
         raise ProfileError(f"{where}: launch.executor k8s needs a launch.kubernetes block (image, namespace, ...)")
+    resolve_queue(block.get("celery"), where)
     shared = {k: _setting(where, "launch", k, block[k]) for k in SETTING_KEYS if k in block}
     resolved = {}
     for stage in STAGES:

@@ -23,7 +23,7 @@ class RedstarHome(ConfigurableResource):
     """The data root (REDSTAR_HOME, default ./data) holding every table and checkpoint."""
 
     home: str = "data"
-    # `sqlite`: one SQLite file per sample cache. `shards`: one append-only shard per writer (host,
+    # `sqlite`: one SQLite file per cache (samples, verdicts). `shards`: one append-only shard per writer (host,
     # pid), for a data root on a shared filesystem (REDSTAR_CACHE_LAYOUT=shards), where SQLite's
     # locking is not safe across hosts.
     cache_layout: str = "sqlite"
@@ -31,23 +31,24 @@ class RedstarHome(ConfigurableResource):
     def store(self) -> Store:
         return Store(self.home)
 
-    def _sample_cache(self, name: str) -> str:
+    def _cache_path(self, name: str) -> str:
+        """A cache's path in the layout: `NAME.sqlite`, or the folder `NAME.shards`."""
         suffix = ".shards" if self.cache_layout == "shards" else ".sqlite"
         return os.path.join(self.home, "cache", name + suffix)
 
     def sample_cache_path(self) -> str:
         """The teacher sample cache: every finished completion by its content address."""
-        return self._sample_cache("teacher_samples")
+        return self._cache_path("teacher_samples")
 
     def verdict_cache_path(self) -> str:
-        """The shared verifier's verdict cache (SQLite), so re-verifying unchanged traces costs nothing."""
-        return os.path.join(self.home, "cache", "verdicts.sqlite")
+        """The shared verifier's verdict cache, so re-verifying unchanged traces costs nothing."""
+        return self._cache_path("verdicts")
 
     def code_verdict_cache_path(self) -> str:
-        """Code verdicts (SQLite) by program hash, tests hash and sandbox version."""
-        return os.path.join(self.home, "cache", "code_verdicts.sqlite")
+        """Code verdicts by program hash, tests hash and sandbox version."""
+        return self._cache_path("code_verdicts")
 
     def eval_sample_cache_path(self) -> str:
         """The evaluation sample cache, keyed by checkpoint version, item, sampling and index: a killed
         evaluation resumes and a re-run generates nothing."""
-        return self._sample_cache("eval_samples")
+        return self._cache_path("eval_samples")

@@ -11,21 +11,10 @@ import time
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from support.dagster_dev import BIN, ROOT, dagster_dev
+from support.versions import data_versions
 
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 GPU_ASSETS = {"sft_checkpoints", "rl_checkpoints", "benchmark_scores"}
-
-
-def _data_versions(instance) -> dict[tuple[str, str | None], str]:
-    """The latest data version of every asset partition the instance has materialized."""
-    out = {}
-    for key in instance.get_asset_keys():
-        for record in instance.fetch_materializations(AssetRecordsFilter(asset_key=key), limit=1000).records:
-            out.setdefault(
-                (key.to_user_string(), record.partition_key),
-                record.asset_materialization.tags.get("dagster/data_version"),
-            )
-    return out
 
 
 def _materialized_after(instance, asset: str, since: float) -> dict[str | None, list]:
@@ -86,7 +75,7 @@ def test_materialize_all_then_an_inbox_file_flows_to_a_new_report(tmp_path, tiny
         print(f"\nbackfill of demo-tiny through dagster dev: {seconds:.1f}s, {len(runs)} runs, status {status}")
         assert status in ("COMPLETED", "COMPLETED_SUCCESS") and all(r["status"] == "SUCCESS" for r in runs)
         instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
-        assert _data_versions(instance) == _data_versions(tiny_run.instance)  # same data as `redstar run`
+        assert data_versions(instance) == data_versions(tiny_run.instance)  # same data as `redstar run`
         # the gpu pool (limit 1 on any fresh instance): model steps queued, none failed, none overlapped
         spans = _model_step_spans(instance, [r["runId"] for r in runs])
         assert len(spans) == 3 + 2 + 4 and all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))

@@ -144,7 +144,7 @@ def test_the_data_assets_use_shards_when_asked_and_a_rerun_calls_no_teacher(tmp_
     instance = DagsterInstance.ephemeral()
     source = load_profile("demo-tiny").sources[0]["name"]
     instance.add_dynamic_partitions("sources", [source])
-    step = Step(tuple(AssetKey(k) for k in ("raw_problems", "problems", "teacher_traces")), source)
+    step = Step(tuple(AssetKey(k) for k in ("raw_problems", "problems", "teacher_traces", "verified_traces")), source)
     assert execute(defs, instance, [step], {}) is None
     traces = pl.read_parquet(home / "teacher_traces" / source / "data.parquet").height
     assert execute(defs, instance, [step], {}) is None
@@ -153,6 +153,28 @@ def test_the_data_assets_use_shards_when_asked_and_a_rerun_calls_no_teacher(tmp_
     cache = home / "cache" / "teacher_samples.shards"
     assert cache.is_dir() and not (home / "cache" / "teacher_samples.sqlite").exists()
     assert open_sample_cache(cache).count() == traces
+    verdicts = home / "cache" / "verdicts.shards"  # the verifier's cache follows the layout too (the
+    assert verdicts.is_dir() and not (home / "cache" / "verdicts.sqlite").exists()  # demo's are all quick)
+
+
+def test_verdict_caches_on_shards_are_read_back_by_another_writer(tmp_path):
+    from redstar_training.verify.cache import CodeVerdictCache, VerdictCache
+    from redstar_training.verify.code import CodeVerdict
+    from redstar_training.verify.equivalence import Verdict
+
+    first = VerdictCache(tmp_path / "v.shards")
+    first.put_many({"a": Verdict("correct", "equal", "4"), "b": Verdict("wrong", "differs", "5"),
+                    "t": Verdict("timeout", "slow", "")})  # fmt: skip
+    first.put_many({"a": Verdict("wrong", "rewritten", "4")})  # the first verdict for a key wins
+    first.close()
+    second = VerdictCache(tmp_path / "v.shards")
+    got = second.get_many(["a", "b", "t", "missing"])
+    assert got == {"a": Verdict("correct", "equal", "4"), "b": Verdict("wrong", "differs", "5")}
+    assert (second.hits, second.misses) == (2, 2)
+    code = CodeVerdictCache(tmp_path / "c.shards")
+    verdict = CodeVerdict(True, "correct", "all tests passed", [{"name": "t1", "passed": True}])
+    code.put_many({"p:t:v1": verdict})
+    assert CodeVerdictCache(tmp_path / "c.shards").get_many(["p:t:v1"]) == {"p:t:v1": verdict}
 
 
 def test_an_unknown_cache_layout_is_refused(monkeypatch):

@@ -22,6 +22,7 @@ from redstar_assets.curation.at_scale import write_subset
 from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
 from redstar_assets.curation.partitions import recipe_partitions
 from redstar_assets.curation.subsets import select_traces, subset_hash
+from redstar_assets.k8s_specs import model_op_tags
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata, preview
 from redstar_assets.problems.inbox import written_sources
@@ -59,6 +60,7 @@ def build_curation_assets(
         code_version=DIFFICULTY_VERSION,
         automation_condition=data_condition,
         pool="gpu" if scorer and needs_own_process(scorer) else None,
+        op_tags=model_op_tags(profile, "teacher") if scorer and needs_own_process(scorer) else {},
     )
     def difficulty_scores(
         context: AssetExecutionContext,

@@ -1,4 +1,5 @@
-"""The sample cache for a data root on a shared filesystem (NFS, Lustre, a ReadWriteMany volume).
+"""Caches for a data root on a shared filesystem (NFS, Lustre, a ReadWriteMany volume): the sample
+caches here, and the verdict caches (`redstar_training.verify.cache`) on the same `ShardedRecords`.
 
 SQLite's locking is not safe across hosts on a network filesystem, so here every writer (host, pid)
 appends to a shard of its own, `shard-<host>-<pid>-<nonce>.jsonl`, one JSON line per finished
@@ -9,8 +10,8 @@ sample two workers finished at once is seen once. `compact()` merges the shards 
 done into one compacted file (written under a temporary name, fsynced, renamed, and only then are
 the merged shards removed), so a reader always finds each sample in at least one file.
 
-The interface is `SampleCache`'s (`get_many`, `put`, `put_many`, `count`, `close`); `open_sample_cache`
-picks this one for a path ending in `.shards`.
+`ShardedSampleCache` has `SampleCache`'s interface (`get_many`, `put`, `put_many`, `count`, `close`);
+`open_sample_cache` picks it for a path ending in `.shards`.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ _FIELDS = ("key", "problem_id", "sample_index", "text", "finish_reason", "prompt
 SUFFIX = ".shards"
 
 
-def _line(c: Completion) -> bytes:
-    return (json.dumps({f: getattr(c, f) for f in _FIELDS}, ensure_ascii=False) + "\n").encode()
+def _line(record: dict) -> bytes:
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode()
 
 
 def _decode(line: bytes) -> dict | None:
@@ -53,7 +54,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class ShardedSampleCache:
+class ShardedRecords:
+    """JSON records by their "key", in per-writer shards; the first record written for a key wins."""
+
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -94,7 +97,7 @@ class ShardedSampleCache:
         self._read_to.clear()
         self._refresh()
 
-    def _read(self, keys: list[str]) -> dict[str, Completion]:
+    def _read(self, keys: list[str]) -> dict[str, dict]:
         by_file: dict[Path, list[str]] = {}
         for key in keys:
             if key in self._index:
@@ -105,16 +108,18 @@ class ShardedSampleCache:
                 for key in wanted:
                     _, offset, length = self._index[key]
                     f.seek(offset)
-                    found[key] = Completion(**_decode(f.read(length)))
+                    found[key] = _decode(f.read(length))
+                    if found[key] is None:  # the index points into a file rewritten since
+                        raise FileNotFoundError(path)
         return found
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
+    def get_records(self, keys: Iterable[str]) -> dict[str, dict]:
         keys = list(keys)
         with self._lock:
             self._refresh()
             try:
                 return self._read(keys)
-            except (FileNotFoundError, TypeError):  # a file compacted away under us: look again
+            except FileNotFoundError:  # a file compacted away under us: look again
                 self._reindex()
                 return self._read(keys)
 
@@ -125,32 +130,29 @@ class ShardedSampleCache:
 
     # writing
 
-    def put_many(self, completions: list[Completion]) -> int:
-        """Appends the finished samples no file holds yet to this writer's shard (one write, fsynced)."""
+    def put_records(self, records: list[dict]) -> int:
+        """Appends the records whose key no file holds yet to this writer's shard (one write, fsynced)."""
         with self._lock:
             self._refresh()
             new, seen = [], set()
-            for c in completions:
-                if c.ok and c.key not in self._index and c.key not in seen:
-                    new.append(c)
-                    seen.add(c.key)
+            for r in records:
+                if r["key"] not in self._index and r["key"] not in seen:
+                    new.append(r)
+                    seen.add(r["key"])
             if not new:
                 return 0
             if self._out is None:
                 self._out = open(self.shard, "ab")
             offset = self._out.tell()
-            lines = [_line(c) for c in new]
+            lines = [_line(r) for r in new]
             self._out.write(b"".join(lines))
             self._out.flush()
             os.fsync(self._out.fileno())
-            for c, line in zip(new, lines, strict=True):
-                self._index[c.key] = (self.shard, offset, len(line))
+            for r, line in zip(new, lines, strict=True):
+                self._index[r["key"]] = (self.shard, offset, len(line))
                 offset += len(line)
             self._read_to[self.shard] = offset
             return len(new)
-
-    def put(self, c: Completion) -> bool:
-        return self.put_many([c]) == 1
 
     def close(self) -> None:
         """Closes the shard and marks it done, so a compaction on any host may merge it."""
@@ -204,3 +206,16 @@ class ShardedSampleCache:
                 path.with_suffix(".done").unlink(missing_ok=True)
             self._reindex()
             return {"merged_files": len(inputs), "samples": written, "duplicates_dropped": dropped}
+
+
+class ShardedSampleCache(ShardedRecords):
+    """Finished teacher or evaluation samples by content address, in shards (`SampleCache`'s interface)."""
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
+        return {key: Completion(**record) for key, record in self.get_records(keys).items()}
+
+    def put_many(self, completions: list[Completion]) -> int:
+        return self.put_records([{f: getattr(c, f) for f in _FIELDS} for c in completions if c.ok])
+
+    def put(self, c: Completion) -> bool:
+        return self.put_many([c]) == 1

@@ -2,7 +2,11 @@
 rewards on repeated samples) costs nothing. Math verdicts are keyed by (gold, prediction, answer
 format, mode, options, verifier version), code verdicts by (program hash, tests hash, sandbox
 version): a new verifier or sandbox never reads an old verdict. Timeouts and errors are not cached:
-they depend on the machine and the moment, not on the pair."""
+they depend on the machine and the moment, not on the pair.
+
+A path ending in `.shards` is a folder of per-writer shards instead of one SQLite file (a data root on
+a shared filesystem, where SQLite's locking is not safe across hosts): `ShardedRecords`, as the
+sample caches use."""
 
 from __future__ import annotations
 
@@ -33,13 +37,16 @@ def open_db(path: str | Path, table: str) -> sqlite3.Connection:
 
 
 class _SqliteCache:
-    """Rows by key in one SQLite table, read in chunks, with hit and miss counts."""
+    """Rows by key in one SQLite table (or in shards, for a `.shards` path), with hit and miss counts."""
 
     table = ""  # "name (key TEXT PRIMARY KEY, ...)"
 
     def __init__(self, path: str | Path):
+        from redstar_training.generation.sharded_cache import SUFFIX, ShardedRecords
+
         self.path = Path(path)
-        self._db = open_db(self.path, self.table)
+        self._shards = ShardedRecords(self.path) if str(path).endswith(SUFFIX) else None
+        self._db = None if self._shards else open_db(self.path, self.table)
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
@@ -48,10 +55,13 @@ class _SqliteCache:
         name = self.table.split(" ", 1)[0]
         rows: list[tuple] = []
         with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                query = f"SELECT key, {columns} FROM {name} WHERE key IN ({','.join('?' * len(chunk))})"
-                rows.extend(self._db.execute(query, chunk))
+            if self._shards is not None:
+                rows = [(k, *r["row"]) for k, r in self._shards.get_records(keys).items()]
+            else:
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    query = f"SELECT key, {columns} FROM {name} WHERE key IN ({','.join('?' * len(chunk))})"
+                    rows.extend(self._db.execute(query, chunk))
             self.hits += len(rows)
             self.misses += len(set(keys)) - len(rows)
         return rows
@@ -59,13 +69,16 @@ class _SqliteCache:
     def _put(self, rows: list[tuple]) -> None:
         if not rows:
             return
+        if self._shards is not None:
+            self._shards.put_records([{"key": key, "row": list(rest)} for key, *rest in rows])
+            return
         name = self.table.split(" ", 1)[0]
         marks = ",".join("?" * len(rows[0]))
         with self._lock, self._db:
             self._db.executemany(f"INSERT OR REPLACE INTO {name} VALUES ({marks})", rows)
 
     def close(self) -> None:
-        self._db.close()
+        (self._shards or self._db).close()
 
 
 class VerdictCache(_SqliteCache):

@@ -74,6 +74,21 @@ class Dagit:
         )
         return data["runsOrError"]["results"]
 
+    def run_status(self, run_id: str) -> str:
+        data = self.query("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", id=run_id)
+        return data["runOrError"]["status"]
+
+    def reexecute_from_failure(self, run_id: str) -> str:
+        """What the run page's "Re-execute from failure" sends; returns the new run's id."""
+        data = self.query(
+            """mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) {
+                __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+            p={"parentRunId": run_id, "strategy": "FROM_FAILURE"},
+        )
+        result = data["launchRunReexecution"]
+        assert result["__typename"] == "LaunchRunSuccess", result
+        return result["run"]["runId"]
+
     def start_sensor(self, name: str) -> None:
         """What the UI's toggle on the Automation page does."""
         data = self.query(
@@ -91,19 +106,29 @@ class Dagit:
         assert reply["startSensor"]["__typename"] == "Sensor", reply
 
 
-@contextlib.contextmanager
-def dagster_dev(
-    home: Path, profile: Path | str, log: Path, location: tuple[str, ...] = ("-w", "workspace.yaml")
-) -> Iterator[Dagit]:
-    """`dagster dev` as `make ui` starts it, with its own DAGSTER_HOME, data root and profile."""
-    (home / "dagster_home").mkdir(parents=True, exist_ok=True)
-    (home / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
-    env = {
-        **os.environ,
+def dev_env(home: Path, profile: Path | str) -> dict[str, str]:
+    """The variables that make a process part of this `dagster dev`'s deployment (workers too)."""
+    return {
         "DAGSTER_HOME": str(home / "dagster_home"),
         "REDSTAR_HOME": str(home / "data"),
         "REDSTAR_PROFILE": str(profile),
     }
+
+
+@contextlib.contextmanager
+def dagster_dev(
+    home: Path,
+    profile: Path | str,
+    log: Path,
+    location: tuple[str, ...] = ("-w", "workspace.yaml"),
+    instance_yaml: Path = ROOT / "dagster_home" / "dagster.yaml",
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Dagit]:
+    """`dagster dev` as `make ui` starts it, with its own DAGSTER_HOME, data root and profile (and
+    another deployment's dagster.yaml and the variables it reads, when given)."""
+    (home / "dagster_home").mkdir(parents=True, exist_ok=True)
+    (home / "dagster_home" / "dagster.yaml").write_text(instance_yaml.read_text())
+    env = {**os.environ, **dev_env(home, profile), **(extra_env or {})}
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(

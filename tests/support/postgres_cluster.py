@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from redstar_training.generation.serve import free_port
+from support.required import missing_service
 
 
 @dataclass(frozen=True)
@@ -54,10 +53,7 @@ def bin_dir() -> Path | None:
 def require_bin_dir() -> Path:
     where = bin_dir()
     if where is None:
-        message = "PostgreSQL server binaries (initdb, pg_ctl) are missing: run `make postgres`"
-        if os.environ.get("REDSTAR_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_service("PostgreSQL server binaries (initdb, pg_ctl) are missing: run `make postgres`")
     return where
 
 

@@ -1,0 +1,210 @@
+"""The `queue` deployment: the instance in a real PostgreSQL, every step a Celery task on a real Redis,
+served by real `redstar worker gpu` and `redstar worker cpu` processes, the runs launched by the
+daemon of a real `dagster dev`. The demo-tiny backfill gives the same data versions as `redstar run`;
+every model step ran on the gpu worker; a gpu worker SIGKILLed mid-training leaves a failed step (not
+a hang) and no trainer behind, and a re-execution from failure finishes the graph."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from support.dagster_dev import BIN, ROOT, dagster_dev, dev_env
+from support.postgres_cluster import throwaway_cluster
+from support.redis_server import throwaway_redis
+from support.versions import data_versions
+
+from redstar_assets.celery_queue import BROKER_ENV, QUEUE_TAG
+from redstar_assets.factory import build_definitions
+from redstar_assets.profile import ProfileError, load_profile
+from redstar_training.generation.serve import free_port
+
+TEAM_YAML = ROOT / "configs" / "deployments" / "team" / "dagster.yaml"
+DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+MODEL_ASSETS = {"sft_checkpoints", "rl_checkpoints", "benchmark_scores"}
+QUEUE_PROFILE = (
+    "extends: demo-tiny\nname: demo-tiny\nautomation: {enabled: false, tick_seconds: 5}\n"
+    "launch: {executor: celery, celery: {lost_after_s: 20}}\n"
+)
+
+
+def _profile(tmp_path: Path, text: str = QUEUE_PROFILE) -> Path:
+    path = tmp_path / "demo-tiny-queue.yaml"
+    path.write_text(text)
+    return path
+
+
+def _redstar(args: list[str], env: dict, timeout: int = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "redstar"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_model_steps_go_to_the_gpu_queue_and_the_rest_to_the_cpu_queue(tmp_path):
+    profile = load_profile(str(_profile(tmp_path)))
+    defs = build_definitions(profile, str(tmp_path / "data"))
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.executor_def.name == "celery"
+    queues = {node.name: node.tags.get(QUEUE_TAG) for node in job.graph.node_defs}
+    assert {name for name, queue in queues.items() if queue == "gpu"} == MODEL_ASSETS
+    assert {name for name, queue in queues.items() if queue is None} == {
+        "raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores", "sft_subsets",
+        "ablation_report",
+    }  # fmt: skip
+    bad = _profile(tmp_path, QUEUE_PROFILE.replace("lost_after_s: 20", "lost_after: 20"))
+    with pytest.raises(ProfileError, match=r"launch\.celery.*lost_after"):
+        load_profile(str(bad))
+
+
+def test_a_worker_without_a_broker_or_with_one_down_fails_in_seconds_naming_it(tmp_path):
+    profile = _profile(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != BROKER_ENV}
+    result = _redstar(["worker", "gpu", "--profile", str(profile)], env)
+    assert result.returncode == 2 and f"environment variable {BROKER_ENV}" in result.stderr, result.stderr
+    port = free_port()  # nothing listens here
+    started = time.monotonic()
+    env[BROKER_ENV] = f"redis://:s3cret@127.0.0.1:{port}/0"
+    result = _redstar(["worker", "gpu", "--profile", str(profile)], env)
+    assert result.returncode == 2, result.stderr
+    assert f"cannot reach the Celery broker at 127.0.0.1:{port} (from {BROKER_ENV})" in result.stderr
+    assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
+    assert time.monotonic() - started < 30
+    result = _redstar(["worker", "gpu-2", "--profile", str(profile)], env)
+    assert result.returncode == 2 and "not one of launch.celery.queues" in result.stderr
+
+
+class Worker:
+    """`redstar worker QUEUE` as a user starts it, in its own process group (the whole worker)."""
+
+    def __init__(self, queue: str, env: dict, log: Path):
+        self.log = log
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(BIN / "redstar"), "worker", queue, "--concurrency", "1"],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while "ready." not in self.log.read_text(errors="replace"):
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.5)
+
+    def processes(self) -> list[psutil.Process]:
+        root = psutil.Process(self.proc.pid)
+        return [root, *root.children(recursive=True)]
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _trainers(worker: Worker) -> list[psutil.Process]:
+    out = []
+    for p in worker.processes():
+        try:
+            if "redstar_training.sft" in " ".join(p.cmdline()):
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _celery_workers(instance, run_ids: list[str]) -> dict[str, set[str]]:
+    """Asset step -> the Celery workers that executed it, from the runs' engine events."""
+    from dagster import DagsterEventType
+
+    out: dict[str, set[str]] = {}
+    for run_id in run_ids:
+        for record in instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records:
+            entry = record.event_log_entry
+            meta = entry.dagster_event.engine_event_data.metadata
+            if "Celery worker" in meta:
+                out.setdefault(entry.step_key, set()).add(meta["Celery worker"].value)
+    return out
+
+
+@pytest.mark.slow
+def test_a_backfill_through_celery_workers_matches_the_local_run_and_survives_a_killed_gpu_worker(
+    tmp_path, tiny_run, pipeline_asset_names, monkeypatch
+):
+    from dagster import AssetKey, DagsterInstance
+
+    profile = _profile(tmp_path)
+    with throwaway_cluster() as pg, throwaway_redis() as broker:
+        services = {**pg.env(), BROKER_ENV: broker}
+        for name, value in services.items():
+            monkeypatch.setenv(name, value)
+        env = {**os.environ, **dev_env(tmp_path, profile), **services}
+        with dagster_dev(
+            tmp_path, profile, tmp_path / "dagster-dev.log", instance_yaml=TEAM_YAML, extra_env=services
+        ) as ui:
+            cpu = Worker("cpu", env, tmp_path / "worker-cpu.log")
+            gpu = Worker("gpu", env, tmp_path / "worker-gpu.log")
+            try:
+                cpu.wait_ready()
+                gpu.wait_ready()
+                assert ui.wait_for("the source partitions", lambda: ui.partition_keys("raw_problems"), timeout=120)
+                started = time.monotonic()
+                backfill = ui.launch_backfill(sorted(pipeline_asset_names))
+
+                # 1. SIGKILL the whole gpu worker (main process and pool) while a trainer runs under it.
+                trainers = ui.wait_for("a trainer on the gpu worker", lambda: _trainers(gpu), timeout=600, every=0.5)
+                time.sleep(3)
+                killed_at = time.monotonic()
+                gpu.kill()
+                instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
+
+                def failed_run():
+                    return next((r for r in ui.runs() if r["status"] == "FAILURE"), None)
+
+                failed = ui.wait_for("the killed step's run to fail", failed_run, timeout=300, every=1)
+                detected_s = time.monotonic() - killed_at
+                assert detected_s < 120
+                assert not [p for p in trainers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+                print(f"\ngpu worker SIGKILLed; its step reported failed after {detected_s:.1f}s")
+
+                # 2. A new gpu worker; the rest of the backfill goes on, then the failed run is re-executed.
+                gpu = Worker("gpu", env, tmp_path / "worker-gpu-2.log")
+                gpu.wait_ready()
+                ui.wait_for("the backfill", lambda: ui.backfill_status(backfill) in DONE, timeout=900, every=2)
+                teacher_before = instance.fetch_materializations(AssetKey("teacher_traces"), limit=100).records
+                rerun = ui.reexecute_from_failure(failed["runId"])
+                status = ui.wait_for(
+                    "the re-execution", lambda: (s := ui.run_status(rerun)) in ("SUCCESS", "FAILURE") and s, 600, 2
+                )
+                assert status == "SUCCESS"
+                report = ui.launch_backfill(["ablation_report"])
+                ui.wait_for("the report", lambda: ui.backfill_status(report) in DONE, timeout=300, every=2)
+                seconds = time.monotonic() - started
+            finally:
+                cpu.stop()
+                gpu.stop()
+
+            # 3. The same data as the local run, no teacher call repeated, model steps on the gpu worker.
+            assert data_versions(instance) == data_versions(tiny_run.instance)
+            teacher_after = instance.fetch_materializations(AssetKey("teacher_traces"), limit=100).records
+            assert len(teacher_after) == len(teacher_before) == 1
+            runs = [r["runId"] for r in ui.runs()]
+            workers = _celery_workers(instance, runs)
+            on = {step: {w.split("@")[0] for w in hosts} for step, hosts in workers.items()}
+            assert {s for s, q in on.items() if q == {"gpu"}} == MODEL_ASSETS, on
+            assert all(q == {"cpu"} for s, q in on.items() if s not in MODEL_ASSETS), on
+            print(f"backfill, kill, re-execution and report through Celery: {seconds:.1f}s, {len(runs)} runs")
+
+        # 4. The CLI reads the chain back from PostgreSQL.
+        lineage = _redstar(["lineage", "benchmark_scores:cot-random-40"], env, timeout=120)
+        assert lineage.returncode == 0, lineage.stderr
+        assert "teacher_traces[arith-add]" in lineage.stdout and "sft_checkpoints" in lineage.stdout
+    assert not list((tmp_path / "dagster_home").rglob("*.db"))
