@@ -1,6 +1,6 @@
-"""Experiment tracking: an SFT run with `report_to=mlflow`, tracked to a real local `mlflow server`
-started here, is found by the MLflow client with its metrics, tags and loss curve, and its run id
-is in the checkpoint's model card."""
+"""Experiment tracking: an SFT run and a GRPO run with `report_to=mlflow`, tracked to a real local
+`mlflow server` started here, are found by the MLflow client with their metrics, tags and loss
+curves, and each run id is in its checkpoint's model card."""
 
 import json
 import os
@@ -25,8 +25,8 @@ except ImportError:  # CI installs the tracking extra (make test), so there this
 
 
 @pytest.mark.slow
-def test_an_sft_run_is_tracked_in_mlflow_and_named_in_its_model_card(tmp_path):
-    from test_training_entry_points import _sft_config
+def test_sft_and_grpo_runs_are_tracked_in_mlflow_and_named_in_their_model_cards(tmp_path):
+    from test_training_entry_points import _grpo_config, _sft_config
 
     config = _sft_config(tmp_path, epochs=1)
     cfg = yaml.safe_load(config.read_text())
@@ -47,10 +47,21 @@ def test_an_sft_run_is_tracked_in_mlflow_and_named_in_its_model_card(tmp_path):
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
+        grpo = _grpo_config(tmp_path / "grpo")
+        cfg = yaml.safe_load(grpo.read_text())
+        cfg["lineage"] = {"experiment": "tiny-sft", "stage": "rl", "subset_hash": "abc123"}
+        grpo.write_text(yaml.safe_dump(cfg))
+        done = subprocess.run(
+            [sys.executable, "-m", "redstar_training.grpo", "--config", str(grpo), "report_to=mlflow"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
         client = mlflow.MlflowClient(tracking_uri=tracking)
         experiment = client.get_experiment_by_name("redstar-test")
-        (run,) = client.search_runs([experiment.experiment_id])
+        runs = {r.data.tags["stage"]: r for r in client.search_runs([experiment.experiment_id])}
+        run, rl_run = runs["sft"], runs["rl"]
         history = client.get_metric_history(run.info.run_id, "loss")
+        rl_history = client.get_metric_history(rl_run.info.run_id, "loss")
     model_dir = tmp_path / "out" / "model"
     metrics = json.loads((model_dir / "redstar_metrics.json").read_text())
     assert run.data.tags["experiment"] == "tiny-sft" and run.data.tags["subset_hash"] == "abc123"
@@ -59,3 +70,8 @@ def test_an_sft_run_is_tracked_in_mlflow_and_named_in_its_model_card(tmp_path):
     assert len(history) >= 2 and run.data.params["learning_rate"] == "0.003"
     card = "\n".join(p.read_text() for p in model_dir.glob("*.md")) + (model_dir / "redstar_lineage.json").read_text()
     assert run.info.run_id in card
+    rl_dir = tmp_path / "grpo" / "out" / "model"
+    assert rl_run.data.tags["experiment"] == "tiny-sft" and rl_run.data.tags["checkpoint_hash"] == folder_hash(rl_dir)
+    assert rl_history and "final_steps" in rl_run.data.metrics
+    rl_card = "\n".join(p.read_text() for p in rl_dir.glob("*.md")) + (rl_dir / "redstar_lineage.json").read_text()
+    assert rl_run.info.run_id in rl_card and run.info.run_id not in rl_card

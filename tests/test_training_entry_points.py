@@ -20,9 +20,9 @@ from redstar_training.checkpoints import folder_hash
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_grpo_through_pipes_rewards_differ_within_groups_and_weights_move(tmp_path):
-    model = build_scripted_model(tmp_path / "model")  # answers 7 or 8 at random: a real reward signal
-    before = folder_hash(model)
+def _grpo_config(tmp_path: Path) -> Path:
+    """4 GRPO steps on a scripted model that answers 7 or 8 at random: a real reward signal."""
+    model = build_scripted_model(tmp_path / "model")
     pl.DataFrame({"problem": ["Compute 3 + 4."] * 8, "answer": ["7"] * 8}).write_parquet(tmp_path / "p.parquet")
     config = tmp_path / "grpo.yaml"
     config.write_text(
@@ -39,6 +39,12 @@ def test_grpo_through_pipes_rewards_differ_within_groups_and_weights_move(tmp_pa
             }
         )
     )
+    return config
+
+
+def test_grpo_through_pipes_rewards_differ_within_groups_and_weights_move(tmp_path):
+    config = _grpo_config(tmp_path)
+    before = folder_hash(tmp_path / "model")
 
     @asset(check_specs=[AssetCheckSpec("checkpoint_loads_and_generates", asset="grpo_checkpoint")])
     def grpo_checkpoint(context: AssetExecutionContext, pipes: PipesSubprocessClient):

@@ -74,20 +74,17 @@ class Dagit:
         )
         return data["runsOrError"]["results"]
 
-    def run_status(self, run_id: str) -> str:
-        data = self.query("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }", id=run_id)
-        return data["runOrError"]["status"]
-
-    def reexecute_from_failure(self, run_id: str) -> str:
-        """What the run page's "Re-execute from failure" sends; returns the new run's id."""
+    def reexecute_backfill_from_failure(self, backfill_id: str) -> str:
+        """What the backfill page's "Re-execute from failure" sends: a new backfill of the failed
+        partitions and everything below them; returns its id."""
         data = self.query(
-            """mutation($p: ReexecutionParams!) { launchRunReexecution(reexecutionParams: $p) {
-                __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
-            p={"parentRunId": run_id, "strategy": "FROM_FAILURE"},
+            """mutation($p: ReexecutionParams!) { reexecutePartitionBackfill(reexecutionParams: $p) {
+                __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
+            p={"parentRunId": backfill_id, "strategy": "FROM_FAILURE"},
         )
-        result = data["launchRunReexecution"]
-        assert result["__typename"] == "LaunchRunSuccess", result
-        return result["run"]["runId"]
+        result = data["reexecutePartitionBackfill"]
+        assert result["__typename"] == "LaunchBackfillSuccess", result
+        return result["backfillId"]
 
     def start_sensor(self, name: str) -> None:
         """What the UI's toggle on the Automation page does."""
