@@ -1,4 +1,4 @@
-"""Experiment tracking: an SFT run and a GRPO run with `report_to=mlflow`, tracked to a real local
+"""Experiment tracking: SFT, GRPO and DPO runs with `report_to=mlflow`, tracked to a real local
 `mlflow server` started here, are found by the MLflow client with their metrics, tags and loss
 curves, and each run id is in its checkpoint's model card."""
 
@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
@@ -56,12 +57,26 @@ def test_sft_and_grpo_runs_are_tracked_in_mlflow_and_named_in_their_model_cards(
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
+        pairs = tmp_path / "pairs.parquet"  # DPO on the SFT checkpoint just tracked
+        pl.DataFrame(
+            [{"prompt": f"Compute {a} + 3.", "chosen": f"<think>\n{a}+3={a + 3}\n</think>\n\\boxed{{{a + 3}}}",
+              "rejected": f"<think>\n{a}+3={a + 4}\n</think>\n\\boxed{{{a + 4}}}"} for a in range(8)]
+        ).write_parquet(pairs)  # fmt: skip
+        dpo = tmp_path / "dpo.yaml"
+        lineage = {"experiment": "tiny-sft", "stage": "dpo", "subset_hash": "abc123"}
+        dpo_config = {"model": str(tmp_path / "out" / "model"), "pairs_file": str(pairs), "batch_size": 4}
+        dpo.write_text(yaml.safe_dump({**dpo_config, "output_dir": str(tmp_path / "dpo"), "lineage": lineage}))
+        done = subprocess.run(
+            [sys.executable, "-m", "redstar_training.rl", "--config", str(dpo), "report_to=mlflow"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
         client = mlflow.MlflowClient(tracking_uri=tracking)
         experiment = client.get_experiment_by_name("redstar-test")
         runs = {r.data.tags["stage"]: r for r in client.search_runs([experiment.experiment_id])}
-        run, rl_run = runs["sft"], runs["rl"]
+        run = runs["sft"]
         history = client.get_metric_history(run.info.run_id, "loss")
-        rl_history = client.get_metric_history(rl_run.info.run_id, "loss")
+        rl_history = client.get_metric_history(runs["rl"].info.run_id, "loss")
     model_dir = tmp_path / "out" / "model"
     metrics = json.loads((model_dir / "redstar_metrics.json").read_text())
     assert run.data.tags["experiment"] == "tiny-sft" and run.data.tags["subset_hash"] == "abc123"
@@ -70,8 +85,11 @@ def test_sft_and_grpo_runs_are_tracked_in_mlflow_and_named_in_their_model_cards(
     assert len(history) >= 2 and run.data.params["learning_rate"] == "0.003"
     card = "\n".join(p.read_text() for p in model_dir.glob("*.md")) + (model_dir / "redstar_lineage.json").read_text()
     assert run.info.run_id in card
-    rl_dir = tmp_path / "grpo" / "out" / "model"
-    assert rl_run.data.tags["experiment"] == "tiny-sft" and rl_run.data.tags["checkpoint_hash"] == folder_hash(rl_dir)
-    assert rl_history and "final_steps" in rl_run.data.metrics
-    rl_card = "\n".join(p.read_text() for p in rl_dir.glob("*.md")) + (rl_dir / "redstar_lineage.json").read_text()
-    assert rl_run.info.run_id in rl_card and run.info.run_id not in rl_card
+    for stage, out in (("rl", tmp_path / "grpo" / "out" / "model"), ("dpo", tmp_path / "dpo" / "model")):
+        tracked = runs[stage]
+        assert tracked.data.tags["experiment"] == "tiny-sft"
+        assert tracked.data.tags["checkpoint_hash"] == folder_hash(out)
+        assert "final_train_loss" in tracked.data.metrics
+        card = "\n".join(p.read_text() for p in out.glob("*.md")) + (out / "redstar_lineage.json").read_text()
+        assert tracked.info.run_id in card and run.info.run_id not in card
+    assert rl_history  # GRPO logs every step; the 2-step DPO run logs its loss at the end only
