@@ -41,15 +41,14 @@ def tokenizer_corpus(seed: int, n: int = 3000) -> list[str]:
     """Text in the shape the pipeline produces: prompts, teacher traces and the chat markup, of the
     arithmetic family and (one line in three) of the code family, so both tokenize compactly."""
     from redstar_training.teachers.procedural import ProceduralTeacherConfig, solve
-    from redstar_training.teachers.procedural_code import code_problem, code_tests, solve_code
+    from redstar_training.teachers.procedural_code import code_problem, solve_code
 
     rng = random.Random(seed)
     cfg = ProceduralTeacherConfig(slip_per_column=0.1, slip_per_carry=0.1, seed=seed)
     lines = []
     for i in range(n):
         if i % 3 == 2:
-            k = rng.randint(2, 3)
-            problem = code_problem(k, code_tests(k, rng.randint(1, 9), (1, 3), rng, count=1))
+            problem = code_problem(rng.randint(2, 3), rng.randrange(0, 10 ** rng.randint(1, 3)), rng.randrange(1000))
             lines.append(f"user\n{problem}\nassistant\n{solve_code(problem, i, 'corpus', cfg).text}")
             continue
         a, b = rng.randrange(0, 10 ** rng.randint(1, 4)), rng.randrange(0, 10 ** rng.randint(1, 4))

@@ -1,6 +1,6 @@
 """The procedural code family: generated problems with stdin/stdout tests, a teacher that works out
-the program's constant from the example and writes one program (slipping more with more operands),
-verified in the sandbox."""
+the program's constant (a sum, as in a math trace) and writes one program (slipping more with more
+operands), verified in the sandbox."""
 
 import json
 import re
@@ -23,12 +23,12 @@ def test_generated_code_problems_carry_tests_the_verifier_reads():
     assert quarantine.is_empty() and rows.height == 20 and set(rows["domain"]) == {"code"}
     for r in rows.iter_rows(named=True):
         tests = json.loads(r["tests"])
-        assert len(tests["inputs"]) == 3 and all(len(i.split()) == r["level"] for i in tests["inputs"])
+        assert len(tests["inputs"]) == 3 and len({len(i.split()) for i in tests["inputs"]}) == 1
         offsets = {int(o) - sum(map(int, i.split())) for i, o in zip(tests["inputs"], tests["outputs"], strict=True)}
-        assert len(offsets) == 1 and 1 <= min(offsets) <= 9  # one hidden constant per problem
-        assert r["answer"] == program("correct", offsets.pop())
-        example, output = tests["inputs"][0].strip(), tests["outputs"][0].strip()
-        assert f"input `{example}`, output `{output}`" in r["problem"]  # the statement's only clue
+        a, b = map(int, re.search(r"plus (\d+) \+ (\d+)\.$", r["problem"]).groups())
+        assert offsets == {a + b}  # one constant per problem, stated as a sum still to be done
+        assert r["answer"] == program("correct", a + b) and r["level"] == max(len(str(a)), len(str(b)))
+        assert f"reads {len(tests['inputs'][0].split())} integers" in r["problem"]
     again, _ = load_source({"name": "sum", "kind": "arithmetic_code", "count": 20, "operands": [2, 4], "seed": 3})
     assert again.equals(rows)  # seeded
 
@@ -49,15 +49,17 @@ def test_the_code_teacher_slips_more_with_more_operands_and_the_sandbox_catches_
     reference = {t["trace_id"]: t["answer"] for t in traces}
     shapes = {p.format(c="") for p in PROGRAMS.values()}
     assert {re.sub(r"\+-?\d+\)$", "+)", p) for p in programs.values()} <= shapes
-    verified = verify_traces(pl.DataFrame(traces)).select("trace_id", "status", "level")
+    verified = verify_traces(pl.DataFrame(traces)).with_columns(
+        pl.col("problem").str.extract(r"reads (\d+) integers").cast(pl.Int64).alias("operands")
+    )
     statuses = dict(verified.select("trace_id", "status").rows())
     assert {statuses[t] for t, p in programs.items() if p == reference[t]} == {"correct"}
     # every slip fails a test: a wrong program shape, or a constant from a slipped sum
     assert {statuses[t] for t, p in programs.items() if p != reference[t]} == {"wrong"}
     assert any(p != reference[t] and p.startswith(PROGRAMS["correct"][:20]) for t, p in programs.items())
-    by_level = verified.group_by("level").agg((pl.col("status") == "correct").mean().alias("rate")).sort("level")
-    rates = by_level["rate"].to_list()
-    assert 0 < min(rates) and rates[0] > rates[-1], by_level  # harder (more operands) slips more
+    by_k = verified.group_by("operands").agg((pl.col("status") == "correct").mean().alias("rate")).sort("operands")
+    rates = by_k["rate"].to_list()
+    assert len(rates) == 3 and 0 < min(rates) and rates[0] > rates[-1], by_k  # more operands, more program slips
 
 
 @pytest.mark.slow
@@ -91,10 +93,11 @@ def test_a_code_only_and_a_mixed_experiment_run_end_to_end_through_benchmark_sco
         assert record is not None, (asset, partition)
         return record.asset_materialization.metadata
 
-    code = metadata("verified_traces", "code-sum")["code_statuses"].value
-    assert code.get("correct", 0) > 0 and sum(code.values()) == 80, code  # 40 problems x 2 samples, all run
-    assert metadata("verified_traces", "arith-add")["code_statuses"].value == {}
     store = Store(str(data))
+    code = metadata("verified_traces", "code-sum")["code_statuses"].value
+    problems = store.read("problems", "code-sum").height  # 40 generated, less exact duplicates
+    assert code.get("correct", 0) > 0 and sum(code.values()) == 2 * problems, code  # 2 samples each, all run
+    assert metadata("verified_traces", "arith-add")["code_statuses"].value == {}
     for experiment in ("code-only-20", "mix-20"):
         scores = store.read("benchmark_scores", experiment)
         assert set(scores["benchmark"]) == {"arith-heldout", "arith-code-heldout"}, scores

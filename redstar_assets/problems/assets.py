@@ -25,7 +25,7 @@ from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 
 # Bumped when the stage's logic changes, so the UI marks what an older version made as stale.
-RAW_PROBLEMS_VERSION = "sources-v2"
+RAW_PROBLEMS_VERSION = "sources-v3"  # v3: the code family states its constant as a sum
 PROBLEMS_VERSION = "normalize-v1+curate-v2"
 
 

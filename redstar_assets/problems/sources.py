@@ -101,24 +101,27 @@ def arithmetic_code_problems(
     name: str, count: int, operands: tuple[int, int] = (2, 3), digits: tuple[int, int] = (1, 3), seed: int = 0, **_: Any
 ) -> pl.DataFrame:
     """Seeded code problems of the arithmetic family: a program that reads k integers from one line
-    and prints their sum plus a constant (1-9) that only the example reveals, with three stdin/stdout
-    tests and a reference program as its answer. Level is k, the knob the procedural code teacher's
-    slips feel."""
+    and prints their sum plus a constant stated as a sum `A + B` still to be done (A and B drawn as
+    the arithmetic family draws its operands, from `digits`), with three stdin/stdout tests and a
+    reference program as its answer. Level is the larger constant operand's digit count, as in the
+    arithmetic family; k adds the program slips the procedural code teacher makes."""
     from redstar_training.teachers.procedural_code import code_problem, code_tests, program
 
     rng = random.Random(seed)
     rows = []
     for i in range(count):
-        k, c = rng.randint(operands[0], operands[1]), rng.randint(1, 9)
-        tests = code_tests(k, c, tuple(digits), rng)
+        k = rng.randint(operands[0], operands[1])
+        a = rng.randrange(0, 10 ** rng.randint(digits[0], digits[1]))
+        b = rng.randrange(0, 10 ** rng.randint(digits[0], digits[1]))
+        tests = code_tests(k, a + b, tuple(digits), rng)
         rows.append(
             {
                 "source": name,
                 "source_row": i,
                 "domain": "code",
-                "problem": code_problem(k, tests),
-                "answer": program("correct", c),  # a reference solution, as HumanEval's canonical_solution
-                "level": k,
+                "problem": code_problem(k, a, b),
+                "answer": program("correct", a + b),  # a reference solution, as HumanEval's canonical_solution
+                "level": max(len(str(a)), len(str(b))),
                 "subject": "arithmetic-code",
                 "tests": tests,
             }

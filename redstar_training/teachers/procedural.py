@@ -80,13 +80,9 @@ def worked(a: int, op: str, b: int, rng: random.Random, cfg: ProceduralTeacherCo
     return [f"{a:0{width}d}{op}{b:0{width}d}", *lines, f"={result}"], result
 
 
-def solve(problem_text: str, sample_index: int, problem_id: str, cfg: ProceduralTeacherConfig) -> TeacherSample:
-    """One sampled trace: think block with column work and a check, then the boxed answer."""
-    a, op, b = parse_problem(problem_text)
-    if op == "-" and b > a:
-        raise ValueError(f"procedural teacher expects a >= b for subtraction, got {problem_text!r}")
-    key = f"{cfg.seed}:{problem_id}:{sample_index}".encode()
-    rng = random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+def checked(a: int, op: str, b: int, rng: random.Random, cfg: ProceduralTeacherConfig) -> tuple[list[str], int]:
+    """The written sum and its check by the inverse operation: a caught slip is redone cleanly, a
+    missed one stands. The code family works its program's constant the same way."""
     body, result = worked(a, op, b, rng, cfg)
     truth = a + b if op == "+" else a - b
     inverse = f"{result}-{b}" if op == "+" else f"{result}+{b}"
@@ -98,5 +94,20 @@ def solve(problem_text: str, sample_index: int, problem_id: str, cfg: Procedural
         body += [*lines, f"={result}"]
         inverse = f"{result}-{b}" if op == "+" else f"{result}+{b}"
     body.append(f"check {inverse}={a} ok")
+    return body, result
+
+
+def sample_rng(cfg: ProceduralTeacherConfig, problem_id: str, sample_index: int) -> random.Random:
+    """The generator of one sample, seeded by (teacher seed, problem id, sample index)."""
+    key = f"{cfg.seed}:{problem_id}:{sample_index}".encode()
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+
+
+def solve(problem_text: str, sample_index: int, problem_id: str, cfg: ProceduralTeacherConfig) -> TeacherSample:
+    """One sampled trace: think block with column work and a check, then the boxed answer."""
+    a, op, b = parse_problem(problem_text)
+    if op == "-" and b > a:
+        raise ValueError(f"procedural teacher expects a >= b for subtraction, got {problem_text!r}")
+    body, result = checked(a, op, b, sample_rng(cfg, problem_id, sample_index), cfg)
     text = "<think>\n" + "\n".join(body) + "\n</think>\n\\boxed{" + str(result) + "}"
     return TeacherSample(text=text, finish_reason="stop", completion_tokens=len(text.split()))
