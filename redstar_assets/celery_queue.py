@@ -91,7 +91,10 @@ def broker_address(url: str) -> str:
 
 
 def check_broker(url: str) -> None:
-    """One PING to the Redis broker within CONNECT_TIMEOUT_S, or an error naming the address."""
+    """One PING to the Redis broker within CONNECT_TIMEOUT_S, or an error naming the address (another
+    broker, such as RabbitMQ's amqp://, is left to Celery's own bounded connection retries)."""
+    if not url.startswith(("redis://", "rediss://")):
+        return
     import redis
 
     try:
