@@ -27,7 +27,7 @@ DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELE
 MODEL_ASSETS = {"sft_checkpoints", "rl_checkpoints", "benchmark_scores"}
 QUEUE_PROFILE = (
     "extends: demo-tiny\nname: demo-tiny\nautomation: {enabled: false, tick_seconds: 5}\n"
-    "launch: {executor: celery, celery: {lost_after_s: 20}}\n"
+    "launch: {executor: celery, celery: {lost_after_s: 10}}\n"
 )
 
 
@@ -54,7 +54,7 @@ def test_model_steps_go_to_the_gpu_queue_and_the_rest_to_the_cpu_queue(tmp_path)
         "raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores", "sft_subsets",
         "ablation_report",
     }  # fmt: skip
-    bad = _profile(tmp_path, QUEUE_PROFILE.replace("lost_after_s: 20", "lost_after: 20"))
+    bad = _profile(tmp_path, QUEUE_PROFILE.replace("lost_after_s: 10", "lost_after: 10"))
     with pytest.raises(ProfileError, match=r"launch\.celery.*lost_after"):
         load_profile(str(bad))
 

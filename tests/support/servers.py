@@ -48,6 +48,7 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.injected: Counter = Counter()
         self.forwarded = 0
+        self.answered: list[float] = []  # time.monotonic() of each forwarded answer
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,6 +91,8 @@ class FaultProxy:
                 response = conn.getresponse()
                 data = response.read()
                 conn.close()
+                with proxy.lock:
+                    proxy.answered.append(time.monotonic())
                 return self._reply(response.status, data)
 
             def _reply(self, status: int, data: bytes, headers: dict | None = None):
