@@ -26,7 +26,7 @@ except ImportError:  # CI installs the tracking extra (make test), so there this
 
 
 @pytest.mark.slow
-def test_sft_and_grpo_runs_are_tracked_in_mlflow_and_named_in_their_model_cards(tmp_path):
+def test_sft_grpo_and_dpo_runs_are_tracked_in_mlflow_and_named_in_their_model_cards(tmp_path):
     from test_training_entry_points import _grpo_config, _sft_config
 
     config = _sft_config(tmp_path, epochs=1)
