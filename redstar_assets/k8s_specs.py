@@ -130,15 +130,6 @@ def step_config(kube: KubeSettings, stage: str, base_model: str | None = None) -
     return {"container_config": container, "pod_spec_config": pod_spec}
 
 
-def model_op_tags(profile, stage: str) -> dict[str, str]:
-    """The op tags that place a model asset of `stage`: its pod's shape (with a kubernetes block) and
-    its Celery queue (with the celery executor); none on a plain local profile."""
-    from redstar_assets.celery_queue import queue_tags
-
-    kube = resolve_kubernetes(profile.launch.get("kubernetes"), str(profile.path))
-    return {**({"dagster-k8s/config": json.dumps(step_config(kube, stage))} if kube else {}), **queue_tags(profile)}
-
-
 def k8s_executor(kube: KubeSettings):
     """`k8s_job_executor`, one Job per step in the profile's namespace and image."""
     from dagster_k8s import k8s_job_executor

@@ -22,9 +22,9 @@ from redstar_assets.curation.at_scale import write_subset
 from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
 from redstar_assets.curation.partitions import recipe_partitions
 from redstar_assets.curation.subsets import select_traces, subset_hash
-from redstar_assets.k8s_specs import model_op_tags
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile

@@ -23,9 +23,9 @@ from dagster import (
 from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, stage_model_ids, stage_models
 from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.report import ablation_table, markdown_table, plot_scaling, plot_strategies
-from redstar_assets.k8s_specs import model_op_tags
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata
+from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile, spec_hash
 from redstar_assets.resources import RedstarHome

@@ -15,9 +15,9 @@ from dagster import (
     asset,
 )
 
-from redstar_assets.k8s_specs import model_op_tags
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome

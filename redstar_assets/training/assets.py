@@ -13,9 +13,9 @@ from dagster import (
     asset,
 )
 
-from redstar_assets.k8s_specs import model_op_tags
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata
+from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome

@@ -74,7 +74,7 @@ def _columns(a: int, op: str, b: int, rng: random.Random, cfg: ProceduralTeacher
 
 def worked(a: int, op: str, b: int, rng: random.Random, cfg: ProceduralTeacherConfig) -> tuple[list[str], int]:
     """The written sum: operands padded to one width, the columns, and the (possibly wrong) result;
-    the code family writes its example's sum the same way, which is what lets the two domains share."""
+    the code family writes its program's constant the same way, which is what lets the two domains share."""
     lines, result = _columns(a, op, b, rng, cfg)
     width = max(len(str(a)), len(str(b)))
     return [f"{a:0{width}d}{op}{b:0{width}d}", *lines, f"={result}"], result

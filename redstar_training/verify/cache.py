@@ -36,7 +36,7 @@ def open_db(path: str | Path, table: str) -> sqlite3.Connection:
     return db
 
 
-class _SqliteCache:
+class _KeyedCache:
     """Rows by key in one SQLite table (or in shards, for a `.shards` path), with hit and miss counts."""
 
     table = ""  # "name (key TEXT PRIMARY KEY, ...)"
@@ -81,7 +81,7 @@ class _SqliteCache:
         (self._shards or self._db).close()
 
 
-class VerdictCache(_SqliteCache):
+class VerdictCache(_KeyedCache):
     """Math and choice verdicts by `cache_key`."""
 
     table = "verdicts (key TEXT PRIMARY KEY, status TEXT, reason TEXT, extracted TEXT)"
@@ -106,7 +106,7 @@ def code_cache_key(task) -> str:
     return f"{program}:{tests_hash}:{SANDBOX_VERSION}"
 
 
-class CodeVerdictCache(_SqliteCache):
+class CodeVerdictCache(_KeyedCache):
     """Code verdicts (`CodeVerdict`, stored as JSON) by `code_cache_key`."""
 
     table = "code_verdicts (key TEXT PRIMARY KEY, verdict TEXT)"
