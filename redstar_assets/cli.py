@@ -107,7 +107,7 @@ def plan(profile) -> dict:
             "subsets": len(profile.subset_recipes),
             "sft trainings": len(profile.experiments_with("sft")),
             "rl trainings": len(profile.experiments_with("rl")),
-            "evaluations": sum(len(e.stages) for e in profile.experiments) * len(profile.benchmarks),
+            "evaluations": sum(len(e.stages) * len(profile.benchmarks_for(e)) for e in profile.experiments),
         },
     }
 

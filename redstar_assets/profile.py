@@ -60,6 +60,9 @@ class Experiment:
     training: str | None = None
     rl: str | None = None
     description: str = ""
+    # names from evaluation.benchmarks this experiment is scored on; None = all of them (an arm that
+    # only matters on one domain need not pay for generating on the other's benchmark)
+    benchmarks: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -94,6 +97,10 @@ class Profile:
             if exp.name == name:
                 return exp
         raise ProfileError(f"{self.path}: no experiment named {name!r}")
+
+    def benchmarks_for(self, exp: Experiment) -> list[Any]:
+        """The evaluation benchmarks an experiment is scored on, in the profile's order."""
+        return [b for b in self.benchmarks if exp.benchmarks is None or b.name in exp.benchmarks]
 
     def experiments_with(self, stage: str) -> list[str]:
         return [e.name for e in self.experiments if stage in e.stages]
@@ -165,6 +172,7 @@ def load_profile(name_or_path: str) -> Profile:
                 training=e.get("training"),
                 rl=e.get("rl"),
                 description=e.get("description", ""),
+                benchmarks=tuple(e["benchmarks"]) if e.get("benchmarks") is not None else None,
             )
             for e in raw.get("experiments") or []
         ]

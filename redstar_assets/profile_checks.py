@@ -198,6 +198,11 @@ def _check_experiments(p: Profile, where: str) -> None:
                 f"{key}: an sft stage needs a known subset and training recipe "
                 f"(got subset={exp.subset!r}, training={exp.training!r})"
             )
+        known = [b.name for b in p.benchmarks]
+        if exp.benchmarks is not None and (not exp.benchmarks or set(exp.benchmarks) - set(known)):
+            raise ProfileError(
+                f"{key}.benchmarks {list(exp.benchmarks)} must name at least one of evaluation.benchmarks {known}"
+            )
         if "rl" in exp.stages and ("sft" not in exp.stages or exp.rl not in p.rl_recipes):
             raise ProfileError(f"{key}: an rl stage needs an sft stage and a known rl recipe (got rl={exp.rl!r})")
     if len({e.name for e in p.experiments}) != len(p.experiments) or not p.experiments:

@@ -101,3 +101,4 @@ def test_a_code_only_and_a_mixed_experiment_run_end_to_end_through_benchmark_sco
     for experiment in ("code-only-20", "mix-20"):
         scores = store.read("benchmark_scores", experiment)
         assert set(scores["benchmark"]) == {"arith-heldout", "arith-code-heldout"}, scores
+    assert store.read("benchmark_scores", "untrained")["benchmark"].to_list() == ["arith-code-heldout"]

@@ -83,6 +83,17 @@ def test_experiment_keys_are_checked_too(tmp_path):
         load_profile(str(path))
 
 
+def test_an_experiment_may_be_scored_on_some_of_the_benchmarks(tmp_path):
+    head = "extends: code-math-tiny\nname: p\nreplace: [experiments]\nexperiments:\n"
+    path = tmp_path / "p.yaml"
+    path.write_text(head + "  - {name: a, base_model: tiny-qwen2, stages: [base], benchmarks: [arith-code-heldout]}\n")
+    profile = load_profile(str(path))
+    assert [b.name for b in profile.benchmarks_for(profile.experiment("a"))] == ["arith-code-heldout"]
+    path.write_text(head + "  - {name: a, base_model: tiny-qwen2, stages: [base], benchmarks: [arith-code]}\n")
+    with pytest.raises(ProfileError, match=r"experiments\.a\.benchmarks \['arith-code'\] must name at least one of"):
+        load_profile(str(path))
+
+
 def test_the_paper_profiles_zero3_setting_reaches_the_trainers_command_line():
     """The `launch:` block is what runs: redstar-math trains under accelerate with the ZeRO-3 config on 8
     processes, and the SFT entry point's command line says so, in the definitions and in --dry-run."""

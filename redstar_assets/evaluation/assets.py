@@ -103,7 +103,8 @@ def build_evaluation_assets(
         sources = written_sources(profile, store, "problems")
         pool = store.read_all("problems", sources)["problem_id"].to_list() if sources else []
         bench_files, overlaps, sizes, heldout, left_out = [], {}, {}, {}, {}
-        for spec in profile.benchmarks:
+        benchmarks = profile.benchmarks_for(exp)
+        for spec in benchmarks:
             held = build_benchmark(spec, set(pool))
             overlaps[spec.name], sizes[spec.name] = held.overlap_removed, held.items.height
             if held.left_out:
@@ -124,7 +125,7 @@ def build_evaluation_assets(
         still_overlapping = len(evaluated & trained_on)
         out_dir = store.folder("benchmark_scores", exp.name)
         models = stage_models(store, profile, exp)
-        inputs = eval_inputs(stage_model_ids(context.instance, profile, exp, models), profile)
+        inputs = eval_inputs(stage_model_ids(context.instance, profile, exp, models), profile, exp)
         key = eval_key(inputs, heldout, launcher.evaluation.threads)
         stamp = out_dir / "eval" / "eval_key"
         reused = stamp.exists() and stamp.read_text() == key and store.exists("benchmark_scores", exp.name)
@@ -162,7 +163,7 @@ def build_evaluation_assets(
                 "benchmarks": MetadataValue.json(
                     {
                         b.name: {"sampling": b.sampling, "max_tokens": b.max_tokens, "overrides": b.overrides}
-                        for b in profile.benchmarks
+                        for b in benchmarks
                     }
                 ),  # fmt: skip
                 "left_out": MetadataValue.json({k: v[:20] for k, v in left_out.items()}),
@@ -174,7 +175,7 @@ def build_evaluation_assets(
                 "checkpoints": MetadataValue.json({m["stage"]: m["path"] for m in models}),
                 "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
                 **lineage_metadata(
-                    {**profile.evaluation, "benchmarks": [b.name for b in profile.benchmarks]},
+                    {**profile.evaluation, "benchmarks": [b.name for b in benchmarks]},
                     {
                         **{
                             f"{stage}_checkpoints": {exp.name: v}

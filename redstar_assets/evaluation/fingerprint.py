@@ -59,8 +59,8 @@ def stage_model_ids(instance: DagsterInstance, profile: Profile, exp: Experiment
     return ids
 
 
-def eval_inputs(models: dict[str, Any], profile: Profile) -> dict[str, Any]:
-    benchmarks = {b.name: benchmark_fingerprint(b) for b in profile.benchmarks}
+def eval_inputs(models: dict[str, Any], profile: Profile, exp: Experiment) -> dict[str, Any]:
+    benchmarks = {b.name: benchmark_fingerprint(b) for b in profile.benchmarks_for(exp)}
     return {"models": models, "benchmarks": benchmarks, "settings": profile.evaluation, "verifier": VERIFIER_VERSION}
 
 

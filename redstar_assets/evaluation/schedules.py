@@ -33,7 +33,7 @@ def stale_evaluations(instance, store, profile: Profile) -> list[str]:
             AssetRecordsFilter(asset_key=AssetKey("benchmark_scores"), asset_partitions=[exp.name]), limit=1
         ).records
         recorded = records[0].asset_materialization.metadata.get("eval_inputs") if records else None
-        if recorded is None or recorded.value != spec_hash(eval_inputs(ids, profile)):
+        if recorded is None or recorded.value != spec_hash(eval_inputs(ids, profile, exp)):
             stale.append(exp.name)
     return stale
 
