@@ -22,7 +22,13 @@ from dagster import (
 
 from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, stage_model_ids, stage_models
 from redstar_assets.evaluation.heldout import build_benchmark
-from redstar_assets.evaluation.report import ablation_table, markdown_table, plot_scaling, plot_strategies
+from redstar_assets.evaluation.report import (
+    ablation_table,
+    benchmark_matrix,
+    markdown_table,
+    plot_scaling,
+    plot_strategies,
+)
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata
 from redstar_assets.placement import model_op_tags
@@ -232,10 +238,14 @@ def build_evaluation_assets(
                 "stderr",
             )
         )
-        (store.folder("ablation_report") / "report.md").write_text(md + "\n")
+        several = table["benchmark"].n_unique() > 1
+        matrix = markdown_table(benchmark_matrix(table, [b.name for b in profile.benchmarks])) if several else None
+        text = md + (f"\n\nBy benchmark (pass@1 / avg@n (stderr)):\n\n{matrix}" if matrix else "")
+        (store.folder("ablation_report") / "report.md").write_text(text + "\n")
         return MaterializeResult(
             metadata={
                 "table": MetadataValue.md(md),
+                **({"by_benchmark": MetadataValue.md(matrix)} if matrix else {}),
                 "plot": MetadataValue.md(png.markdown),
                 "plot_path": MetadataValue.path(str(png.path)),
                 "strategy_plot": MetadataValue.md(strategies.markdown),

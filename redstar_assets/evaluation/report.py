@@ -82,6 +82,21 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def benchmark_matrix(table: pl.DataFrame, benchmarks: list[str]) -> pl.DataFrame:
+    """Each (experiment, stage) as one row and each benchmark as a column ("pass@1 / avg@n (stderr)";
+    "-" where it was not scored), the columns in the profile's order: with several domains, the off-diagonal cells are the transfer (a
+    code-trained model on the math set, and the reverse) beside the mixed arm's."""
+    rows = table.with_columns(
+        pl.format(
+            "{} / {} ({})",
+            *[pl.col(c).map_elements(_fmt, return_dtype=pl.String) for c in ("pass_at_1", "avg_at_n", "stderr")],
+        ).alias("cell")
+    )
+    index = ["experiment", "stage", "mix", "target_format"]
+    wide = rows.pivot(on="benchmark", index=index, values="cell")
+    return wide.select(*index, *[b for b in benchmarks if b in wide.columns]).fill_null("-")
+
+
 def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
     """Score against subset scale per benchmark: the random long-CoT ladder as a line, other arms as points."""
     import matplotlib.ticker
