@@ -83,9 +83,10 @@ def markdown_table(frame: pl.DataFrame) -> str:
 
 
 def benchmark_matrix(table: pl.DataFrame, benchmarks: list[str]) -> pl.DataFrame:
-    """Each (experiment, stage) as one row and each benchmark as a column ("pass@1 / avg@n (stderr)";
-    "-" where it was not scored), the columns in the profile's order: with several domains, the off-diagonal cells are the transfer (a
-    code-trained model on the math set, and the reverse) beside the mixed arm's."""
+    """Each (experiment, stage) as one row and each benchmark as a column, in the profile's order
+    ("pass@1 / avg@n (stderr)"; "-" where it was not scored): with several domains, the off-diagonal
+    cells are the transfer (a code-trained model on the math set, and the reverse) beside the mixed
+    arm's."""
     rows = table.with_columns(
         pl.format(
             "{} / {} ({})",
