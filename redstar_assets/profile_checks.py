@@ -209,6 +209,30 @@ def _check_experiments(p: Profile, where: str) -> None:
         raise ProfileError(f"{where}: experiments need unique names and at least one entry")
 
 
+def _check_trace_source(spec: dict, where: str) -> None:
+    """A `traces` source's split rule and verifier mode, checked before anything is read."""
+    from redstar_assets.problems.trace_import import TraceFormatError, TraceRule
+    from redstar_training.verify import MODES
+
+    entry = f"{where}: sources.{spec.get('name')}"
+    if spec.get("verify_mode", "strict") not in MODES:
+        raise ProfileError(f"{entry}.verify_mode {spec.get('verify_mode')!r} is not one of {MODES}")
+    if spec.get("kind") != "traces":
+        return
+    try:
+        TraceRule.from_spec(spec["name"], spec.get("trace_split"))
+    except TraceFormatError as exc:
+        raise ProfileError(f"{where}: {exc}") from None
+    mapping = spec.get("mapping") or {}
+    if not any(f in mapping for f in ("reasoning", "trace")) or (spec.get("path") is None) == (
+        spec.get("dataset") is None
+    ):
+        raise ProfileError(
+            f"{entry}: a traces source reads `path` or `dataset` (one of them) and maps `reasoning` (and `response`) "
+            "or `trace` (with a `trace_split` rule)"
+        )
+
+
 def validate(p: Profile) -> None:
     """Every section the assets, entry points and launcher will read."""
     from redstar_assets.automation import automation_spec
@@ -223,6 +247,7 @@ def validate(p: Profile) -> None:
     for spec in p.sources:
         if spec.get("kind") not in SOURCE_KINDS:
             raise ProfileError(f"{where}: {spec.get('name')!r}.kind {spec.get('kind')!r} is not one of {SOURCE_KINDS}")
+        _check_trace_source(spec, where)
     _check_teacher(p.teacher, where)
     if (p.difficulty or {}).get("scorer"):
         scorer = {k: v for k, v in p.difficulty["scorer"].items() if k != "samples"}

@@ -8,6 +8,8 @@
 
 `bucket` is from the pass rate (the scorer's when there is one, else the teacher's): >= `easy` is
 easy, >= `medium` is medium, below is hard; a problem never solved is hard and has no usable trace.
+`unverified` traces (imported, with no reference answer) are left out of the pass rates: a problem
+with only those has no rate and the bucket `unverified`.
 Band recipes (keep 0.1-0.6, as open-r1 does) filter on the same pass rate.
 """
 
@@ -23,7 +25,7 @@ def score_difficulty(verified: pl.DataFrame, spec: dict[str, Any], scorer: pl.Da
     frame = (
         verified.group_by("problem_id", maintain_order=True)
         .agg(
-            pl.len().alias("samples"),
+            (pl.col("status") != "unverified").sum().alias("samples"),
             (pl.col("status") == "correct").sum().alias("correct"),
             (pl.col("chars") if "chars" in verified.columns else pl.col("text").str.len_chars())
             .mean()
@@ -31,14 +33,18 @@ def score_difficulty(verified: pl.DataFrame, spec: dict[str, Any], scorer: pl.Da
             pl.col("completion_tokens").mean().alias("mean_trace_tokens"),
             pl.col("level").first(),
         )
-        .with_columns((pl.col("correct") / pl.col("samples")).alias("teacher_pass_rate"))
+        .with_columns(
+            pl.when(pl.col("samples") > 0).then(pl.col("correct") / pl.col("samples")).alias("teacher_pass_rate")
+        )
     )
     if scorer is not None:
         rates = scorer.group_by("problem_id").agg((pl.col("status") == "correct").mean().alias("scorer_pass_rate"))
         frame = frame.join(rates, on="problem_id", how="left")
     rate = pl.col("scorer_pass_rate") if scorer is not None else pl.col("teacher_pass_rate")
     return frame.with_columns(
-        pl.when(rate >= easy)
+        pl.when(rate.is_null())
+        .then(pl.lit("unverified"))
+        .when(rate >= easy)
         .then(pl.lit("easy"))
         .when(rate >= medium)
         .then(pl.lit("medium"))

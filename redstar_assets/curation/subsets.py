@@ -53,7 +53,7 @@ def _ranked(pool: pl.DataFrame, difficulty: pl.DataFrame, recipe: SubsetRecipe) 
         low, high = recipe.band
         ranked = ranked.filter(pl.col("_rate").is_between(low, high))
     if recipe.strategy == "hard_first":
-        return ranked.sort(["_rate", "_tie"])
+        return ranked.sort(["_rate", "_tie"], nulls_last=True)  # unverified traces (no rate) last
     if recipe.strategy == "stratified":  # round-robin over buckets: equal shares while each lasts
         ranked = ranked.sort("_tie").with_columns(pl.int_range(pl.len()).over("bucket").alias("_turn"))
         return ranked.sort(["_turn", "bucket"])

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from redstar_assets.problems.fields import field_value
+from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace
 from redstar_training.verify import last_boxed
 
 RAW_SCHEMA = {
@@ -41,7 +42,7 @@ QUARANTINE_SCHEMA = {
     "raw": pl.String,
 }
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests")
-SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "file", "huggingface")
+SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "file", "huggingface", "traces")
 ANSWER_TRANSFORMS = (None, "last_boxed", "gsm8k", "answer_is")
 _ANSWER_IS = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
 
@@ -158,14 +159,19 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
         with path.open(encoding="utf-8", newline="") as fh:
             return [(i + 2, dict(rec), "") for i, rec in enumerate(csv.DictReader(fh))]  # line 1 is the header
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, data in enumerate(fh, start=1):
+            try:  # a line that is not UTF-8 is that line's fault, not the file's
+                line = data.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                out.append((lineno, None, f"<not UTF-8: {exc.reason} at byte {exc.start}> {data[:200]!r}"))
+                continue
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
                 out.append((lineno, rec if isinstance(rec, dict) else None, line.strip()))
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 out.append((lineno, None, line.strip()))
     return out
 
@@ -182,9 +188,15 @@ def _unusable_tests(tests: str) -> str | None:
 
 
 def _validate(
-    rec: dict[str, Any], mapping: dict[str, str], defaults: dict[str, Any], answer_transform: str | None
+    rec: dict[str, Any],
+    mapping: dict[str, str],
+    defaults: dict[str, Any],
+    answer_transform: str | None,
+    answer_required: bool = True,
 ) -> tuple[dict | None, str, str]:
-    """Maps one record to the raw schema; returns (row, field, reason) with row None when invalid."""
+    """Maps one record to the raw schema; returns (row, field, reason) with row None when invalid.
+    Without `answer_required` (imported traces) a row may lack its answer or tests: it is kept, and
+    its traces are `unverified`."""
     row: dict[str, Any] = dict(defaults)
     for target in MAPPABLE_FIELDS:
         value = field_value(rec, mapping.get(target, target))
@@ -195,6 +207,9 @@ def _validate(
     required_fields = ("problem", "tests") if row.get("domain") == "code" else ("problem", "answer")
     if row.get("domain") == "code" and row.get("answer") is None:
         row["answer"] = ""
+    if not answer_required:
+        required_fields = ("problem", *(f for f in required_fields[1:] if row.get(f) is not None))
+        row.setdefault("answer", None)
     for required in required_fields:
         value = row.get(required)
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -210,7 +225,9 @@ def _validate(
         problem = _unusable_tests(row["tests"])
         if problem:
             return None, mapping.get("tests", "tests"), f"tests do not parse: {problem}"
-    if answer_transform == "last_boxed":
+    if row.get("answer") is None:
+        pass  # an imported trace without a reference answer: nothing to transform
+    elif answer_transform == "last_boxed":
         boxed = last_boxed(row["answer"])
         if boxed is None:
             return None, mapping.get("answer", "answer"), "no \\boxed{} answer in the mapped field"
@@ -238,8 +255,11 @@ def map_records(
     mapping: dict[str, str] | None,
     domain: str,
     answer_transform: str | None = None,
+    traces: TraceRule | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Shared by every tabular source: (file, line, record, raw) in, (good rows, quarantine) out."""
+    """Shared by every tabular source: (file, line, record, raw) in, (good rows, quarantine) out. With
+    a trace rule (a `traces` source) each row also carries its normalized trace (TRACE_SCHEMA), and
+    its reference answer is optional."""
     if answer_transform not in ANSWER_TRANSFORMS:
         raise ValueError(f"source {name!r}: unknown answer_transform {answer_transform!r}; known: {ANSWER_TRANSFORMS}")
     good, bad = [], []
@@ -252,12 +272,15 @@ def map_records(
                     "file": file,
                     "line": lineno,
                     "field": "<record>",
-                    "reason": "not a JSON object",
+                    "reason": "not UTF-8" if raw.startswith("<not UTF-8") else "not a JSON object",
                     "raw": raw[:2000],
                 }
             )
             continue
-        row, field, reason = _validate(rec, mapping or {}, defaults, answer_transform)
+        row, field, reason = _validate(rec, mapping or {}, defaults, answer_transform, traces is None)
+        if row is not None and traces is not None:
+            trace, field, reason = normalized_trace(rec, mapping or {}, traces)
+            row = None if trace is None else {**row, **trace}
         if row is None:
             bad.append(
                 {
@@ -271,7 +294,8 @@ def map_records(
             )
         else:
             good.append({**row, "source": name, "source_row": lineno})
-    return pl.DataFrame(good, schema=RAW_SCHEMA), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
+    schema = RAW_SCHEMA if traces is None else {**RAW_SCHEMA, **TRACE_SCHEMA}
+    return pl.DataFrame(good, schema=schema), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
 
 
 def file_problems(
@@ -283,6 +307,14 @@ def file_problems(
     **_: Any,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
+    records, broken = _file_records(name, path)
+    good, bad = map_records(name, records, mapping, domain, answer_transform)
+    return good, pl.concat([bad, broken])
+
+
+def _file_records(name: str, path: str) -> tuple[list, pl.DataFrame]:
+    """(file, line, record, raw) of every file `path` names (a glob is fine), and a quarantine row for
+    each file that cannot be read at all."""
     files = [Path(f) for f in sorted(glob.glob(path))] if any(c in path for c in "*?[") else [Path(path)]
     if not files or not all(f.exists() for f in files):
         raise FileNotFoundError(f"source {name!r}: no file matches {path!r}")
@@ -301,8 +333,7 @@ def file_problems(
                     "raw": "",
                 }
             )
-    good, bad = map_records(name, records, mapping, domain, answer_transform)
-    return good, pl.concat([bad, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)])
+    return records, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)
 
 
 def huggingface_problems(
@@ -317,6 +348,12 @@ def huggingface_problems(
     **_: Any,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A Hugging Face dataset by id, split and revision; offline, a clear error says what to do instead."""
+    records = _hf_records(name, dataset, split, revision, config)
+    return map_records(name, records, mapping, domain, answer_transform)
+
+
+def _hf_records(name: str, dataset: str, split: str, revision: str | None, config: str | None):
+    """(label, row, record, '') of a Hugging Face dataset split, streamed from the local cache."""
     try:
         from datasets import load_dataset
 
@@ -327,9 +364,35 @@ def huggingface_problems(
             f"{revision!r}): {exc}. Without Hub access, download it elsewhere and declare a `file` source."
         ) from exc
     label = f"hf://{dataset}@{revision or 'main'}/{split}"
-    return map_records(
-        name, ((label, i + 1, dict(r), "") for i, r in enumerate(rows)), mapping, domain, answer_transform
-    )
+    return ((label, i + 1, dict(r), "") for i, r in enumerate(rows))
+
+
+def trace_problems(
+    name: str,
+    path: str | None = None,
+    dataset: str | None = None,
+    split: str = "train",
+    revision: str | None = None,
+    config: str | None = None,
+    mapping: dict[str, str] | None = None,
+    domain: str = "math",
+    answer_transform: str | None = None,
+    trace_split: str | None = None,
+    **_: Any,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A released trace dataset (files or a Hugging Face id): one row per trace with its problem, the
+    trace normalized to `<think>` form (trace_import.py), and the reference answer when it has one."""
+    rule = TraceRule.from_spec(name, trace_split)
+    if (path is None) == (dataset is None):
+        raise ValueError(f"source {name!r}: a traces source reads `path` (files) or `dataset` (a Hub id), one of them")
+    if not any(f in (mapping or {}) for f in ("reasoning", "trace")):
+        raise ValueError(f"source {name!r}: the mapping names no trace: map `reasoning` (and `response`) or `trace`")
+    if path is not None:
+        records, broken = _file_records(name, path)
+    else:
+        records, broken = _hf_records(name, dataset, split, revision, config), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    good, bad = map_records(name, records, mapping, domain, answer_transform, rule)
+    return good, pl.concat([bad, broken])
 
 
 def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -353,4 +416,6 @@ def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
         return file_problems(**spec)
     if kind == "huggingface":
         return huggingface_problems(**spec)
+    if kind == "traces":
+        return trace_problems(**spec)
     raise ValueError(f"source {spec.get('name')!r}: unknown kind {kind!r}; known kinds: {SOURCE_KINDS}")

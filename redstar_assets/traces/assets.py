@@ -18,9 +18,11 @@ from dagster import (
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata, preview
 from redstar_assets.placement import model_op_tags
+from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
+from redstar_assets.traces.imported import IMPORT_VERSION, imported_from, imported_traces, teacher_label
 from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION, QualitySpec
 from redstar_assets.traces.teacher import distill_config, needs_own_process, trace_chunks
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
@@ -47,7 +49,35 @@ def teacher_code_version(spec: dict) -> str:
 
     cfg = distill_config(spec)
     prompts = sorted({prompt_version(cfg, "math"), prompt_version(cfg, "code")})
-    return "+".join([DISTILL_VERSION, *prompts])
+    return "+".join([DISTILL_VERSION, *prompts, IMPORT_VERSION])
+
+
+def _imported(store, partition: str, source: dict) -> MaterializeResult:
+    """A `traces` source's partition: its own traces, passed through; no teacher is called."""
+    frame = imported_traces(store.read("raw_problems", partition), store.read("problems", partition), source)
+    version = store.write(frame, "teacher_traces", partition)
+    finished = frame.group_by("finish_reason").len()
+    return MaterializeResult(
+        metadata={
+            "rows": frame.height,
+            "problems": frame["problem_id"].n_unique(),
+            "imported": True,
+            "requests_made": 0,
+            "teacher": teacher_label(source),
+            "finish_reasons": MetadataValue.json(dict(finished.iter_rows())),
+            "sample_traces": MetadataValue.md(
+                "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in frame.head(3).to_dicts())
+            ),
+            **lineage_metadata(
+                {"imported_from": imported_from(source)},
+                {
+                    "raw_problems": store.version("raw_problems", partition),
+                    "problems": store.version("problems", partition),
+                },
+            ),
+        },
+        data_version=DataVersion(version),
+    )
 
 
 def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) -> list[AssetsDefinition]:
@@ -74,6 +104,9 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         content-addressed cache as it finishes: a re-run pays for no sample twice, a killed run resumes."""
         store = redstar.store()
         partition = context.partition_key
+        source = source_spec(profile, partition, store.root)
+        if source.get("kind") == "traces":
+            return _imported(store, partition, source)
         writer, stats, problems, examples = store.writer("teacher_traces", partition), {}, 0, []
         for frame, chunk_stats in trace_chunks(
             store.read("problems", partition),
@@ -129,10 +162,11 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         writer = store.writer("verified_traces", context.partition_key)
         counts, code_counts, flags, quality_ok, wrong = Counter(), Counter(), Counter(), 0, None
         code_verdicts = closing(CodeVerdictCache(redstar.code_verdict_cache_path()))
+        mode = source_spec(profile, context.partition_key, store.root).get("verify_mode", "strict")
         with MathVerifier(cache=redstar.verdict_cache_path()) as verifier, code_verdicts as code_cache:
             for batch in read_batches(store.path("teacher_traces", context.partition_key)):
                 # a batch at a time: the text is never all in memory
-                frame = verify_traces(batch, verifier, quality, code_cache)
+                frame = verify_traces(batch, verifier, quality, code_cache, mode)
                 writer.write(frame)
                 counts.update(dict(frame.group_by("status").len().iter_rows()))
                 code = frame.filter(pl.col("domain") == "code")

@@ -40,7 +40,7 @@ TRACE_COLUMNS = [
     "error_kind",
     "error",
 ]
-_SCHEMA = {c: pl.String for c in TRACE_COLUMNS} | {
+TRACE_DTYPES = {c: pl.String for c in TRACE_COLUMNS} | {
     "level": pl.Int64,
     "sample_index": pl.Int64,
     "prompt_tokens": pl.Int64,
@@ -191,7 +191,7 @@ def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) 
         "error_kind": ["skipped"] * len(ids),
         "error": [skipped[pid] for pid in ids],
     }
-    schema = {c: _SCHEMA[c] for c in generated}
+    schema = {c: TRACE_DTYPES[c] for c in generated}
     rows = pl.concat([pl.DataFrame(generated, schema=schema), pl.DataFrame(not_generated, schema=schema)])
     info = problems.select(
         "problem_id",
@@ -211,7 +211,7 @@ def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) 
         .alias("prompt_version"),
         pl.lit(sampling).alias("sampling"),
     )
-    return frame.select(TRACE_COLUMNS).cast(_SCHEMA)
+    return frame.select(TRACE_COLUMNS).cast(TRACE_DTYPES)
 
 
 def _procedural_id(cfg) -> str:

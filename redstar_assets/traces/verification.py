@@ -8,26 +8,34 @@ from redstar_assets.traces.quality import FLAGS, QualitySpec, with_quality_flags
 from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, Verdict, default_verifier
 from redstar_training.verify.cache import CodeVerdictCache
 
+UNVERIFIED = "unverified"  # an imported trace with no reference answer: subset only with verified_only false
+
 
 def verify_traces(
     traces: pl.DataFrame,
     verifier: MathVerifier | None = None,
     quality: QualitySpec | None = None,
     code_cache: CodeVerdictCache | None = None,
+    mode: str = "strict",
 ) -> pl.DataFrame:
     """Adds extracted answer, status, reason and quality flags to every trace (one batch through the
-    shared verifier's worker pool); `quality_ok` is true when no flag is raised."""
+    shared verifier's worker pool, extracting as `mode` says); `quality_ok` is true when no flag is
+    raised. A trace with nothing to check against (an imported trace whose problem has no reference
+    answer, or a code problem without tests) is `unverified`: kept, but never counted as a pass or
+    a failure."""
     quality = quality or QualitySpec()
     not_generated = ("error", "skipped")
     wanted = ("trace_id", "domain", "answer", "tests", "text", "finish_reason", "error")
     cols = {c: traces[c].to_list() if c in traces.columns else [None] * traces.height for c in wanted}
     rows = [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)]
     teacher_ok = [t for t in rows if t["finish_reason"] not in not_generated]
-    code = [t for t in teacher_ok if t["domain"] == "code"]
-    math = [t for t in teacher_ok if t["domain"] != "code"]
-    tasks = [MathTask(t["answer"], t["text"], finish_reason=t["finish_reason"]) for t in math]
+    checkable = [t for t in teacher_ok if (t["tests"] if t["domain"] == "code" else t["answer"])]
+    code = [t for t in checkable if t["domain"] == "code"]
+    math = [t for t in checkable if t["domain"] != "code"]
+    tasks = [MathTask(t["answer"], t["text"], mode=mode, finish_reason=t["finish_reason"]) for t in math]
     judged = dict(zip((t["trace_id"] for t in math), (verifier or default_verifier()).verify(tasks), strict=True))
     judged |= verify_code_traces(code, code_cache)
+    unchecked = Verdict(UNVERIFIED, "no reference answer or tests to check against", None)
     extracted, status, reason = [], [], []
     for t in rows:
         if t["finish_reason"] in not_generated:
@@ -35,7 +43,7 @@ def verify_traces(
             status.append("error")
             reason.append(f"teacher {t['finish_reason']}: {t['error']}")
         else:
-            v = judged[t["trace_id"]]
+            v = judged.get(t["trace_id"], unchecked)
             extracted.append(v.extracted)
             status.append(v.status)
             reason.append(v.reason)

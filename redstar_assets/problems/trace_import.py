@@ -1,0 +1,103 @@
+"""Traces somebody already paid for (RedStar's released data, OpenThoughts, s1K, OpenR1-Math) rewritten
+at import to the pipeline's one format, `<think>\\n{reasoning}\\n</think>\\n\\n{response}`, so the
+verifier, the rewards and the students see the same text whatever tags the dataset used.
+
+A source maps the parts either as two fields (`reasoning:` and `response:`, each a field, a path or a
+template) or as one field (`trace:`) cut by a split rule: a regex with the named groups `reasoning`
+and, optionally, `response`, or the name of a built-in rule. A trace whose reasoning never closed
+(cut off at the generation limit) keeps its reasoning, unclosed, and is marked unfinished. An output
+that does not follow the rule at all (a model that wrote no tags) is kept as the dataset wrote it:
+its verdict is the same as on the raw output, and the quality filter flags it `no_think`."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from redstar_assets.problems.fields import field_value
+
+TRACE_FIELDS = ("reasoning", "response", "trace", "sample")
+TRACE_SCHEMA = {
+    "trace": pl.String,  # normalized: <think>\n...\n</think>\n\n...
+    "trace_original": pl.String,  # as the dataset had it, for audit
+    "trace_finished": pl.Boolean,  # False when the reasoning never closed
+    "sample": pl.Int64,  # the dataset's own sample index, when it has several traces per problem
+}
+# Built-in split rules for the tags released datasets use; an output that opens the reasoning and
+# never closes it is unfinished.
+SPLIT_RULES = {
+    # Sky-T1, OpenThoughts, Bespoke-Stratos
+    "begin_of_thought": r"<\|begin_of_thought\|>(?P<reasoning>.*?)(?:<\|end_of_thought\|>\s*"
+    r"(?:<\|begin_of_solution\|>)?(?P<response>.*?)(?:<\|end_of_solution\|>)?)?\s*$",
+    "thought_output": r"<Thought>(?P<reasoning>.*?)(?:</Thought>\s*(?:<Output>)?(?P<response>.*?)(?:</Output>)?)?\s*$",
+    # DeepSeek-R1 style (OpenR1-Math, RedStar's QwQ traces): the opening tag is often in the prompt
+    "think": r"^\s*(?:<think>)?(?P<reasoning>.*?)</think>(?P<response>.*)$",
+}
+
+
+class TraceFormatError(ValueError):
+    """A trace source whose split rule cannot work, named by source."""
+
+
+@dataclass(frozen=True)
+class TraceRule:
+    split: re.Pattern | None = None
+
+    @classmethod
+    def from_spec(cls, source: str, split: str | None) -> TraceRule:
+        if split is None:
+            return cls()
+        pattern = SPLIT_RULES.get(split, split)
+        try:
+            compiled = re.compile(pattern, re.S)
+        except re.error as exc:
+            raise TraceFormatError(f"source {source!r}: split {split!r} is not a regex: {exc}") from None
+        if "reasoning" not in compiled.groupindex:
+            raise TraceFormatError(
+                f"source {source!r}: split {split!r} needs a named group (?P<reasoning>...); "
+                f"built-in rules: {sorted(SPLIT_RULES)}"
+            )
+        return cls(compiled)
+
+
+def think_format(reasoning: str, response: str | None) -> str:
+    """The pipeline's trace text; an unfinished reasoning stays open, as a cut-off generation does."""
+    if response is None:
+        return f"<think>\n{reasoning.strip()}"
+    return f"<think>\n{reasoning.strip()}\n</think>\n\n{response.strip()}"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def normalized_trace(rec: dict, mapping: dict[str, str], rule: TraceRule) -> tuple[dict | None, str, str]:
+    """(trace columns, "", "") or (None, field, reason) for a record that holds no usable trace."""
+    sample = field_value(rec, mapping["sample"]) if "sample" in mapping else None
+    if sample is not None and not (isinstance(sample, int) or str(sample).isdigit()):
+        return None, mapping["sample"], f"sample {sample!r} is not an integer"
+    if "reasoning" in mapping:
+        reasoning = _text(field_value(rec, mapping["reasoning"]))
+        if not reasoning or not reasoning.strip():
+            return None, mapping["reasoning"], "missing or empty reasoning (text expected)"
+        response = _text(field_value(rec, mapping["response"])) if "response" in mapping else None
+        if "response" in mapping and response is None:
+            return None, mapping["response"], "missing response (text expected)"
+        original = json.dumps({"reasoning": reasoning, "response": response}, ensure_ascii=False)
+        text, finished = think_format(reasoning, response or ""), True
+    else:
+        field = mapping.get("trace", "trace")
+        original = _text(field_value(rec, field))
+        if not original or not original.strip():
+            return None, field, "missing or empty trace (text expected)"
+        found = rule.split.search(original) if rule.split is not None else None
+        if found is None or not found["reasoning"].strip():  # no rule, or an output the rule does not fit
+            text, finished = original, "<think>" not in original or "</think>" in original
+        else:
+            response = found.groupdict().get("response")
+            text, finished = think_format(found["reasoning"], response), response is not None
+    return {"trace": text, "trace_original": original, "trace_finished": finished, "sample": sample}, "", ""

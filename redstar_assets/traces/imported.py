@@ -1,0 +1,67 @@
+"""The `teacher_traces` of a `traces` source: the dataset's own traces passed through, no teacher called.
+
+Each imported trace (already in `<think>` form, see problems/trace_import.py) is joined to its problem
+as curated, so a problem removed as a duplicate or as contaminated takes its traces with it, and is
+keyed by the content of its problem and its text: importing the same data again adds nothing, and a
+new revision adds only the traces whose text is new."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import polars as pl
+
+from redstar_assets.problems.normalize import problem_id
+from redstar_assets.traces.teacher import TRACE_COLUMNS, TRACE_DTYPES
+
+IMPORT_VERSION = "import-v1"
+
+
+def imported_from(spec: dict[str, Any]) -> dict[str, Any]:
+    """Where the traces came from, as lineage records it: the dataset and revision (or the files),
+    and the model that wrote them when the profile names it (`teacher:`)."""
+    keys = ("dataset", "revision", "split", "config", "path", "teacher")
+    return {k: spec[k] for k in keys if spec.get(k) is not None}
+
+
+def teacher_label(spec: dict[str, Any]) -> str:
+    return spec.get("teacher") or spec.get("dataset") or f"file:{spec.get('path')}"
+
+
+def imported_traces(raw: pl.DataFrame, problems: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
+    """TRACE_COLUMNS plus `original_text` (the dataset's own text, for audit), one row per distinct
+    trace of a kept problem; `sample_index` is the dataset's own when mapped, else the order within
+    the problem. A trace whose reasoning never closed reads as cut off (`finish_reason` length)."""
+    keyed = raw.with_columns(
+        pl.struct("domain", "problem")
+        .map_elements(lambda r: problem_id(r["domain"], r["problem"]), return_dtype=pl.String)
+        .alias("problem_id")
+    )
+    info = problems.select("problem_id", "source", "domain", "problem", "answer", "tests", "level")
+    joined = keyed.select("problem_id", "source_row", "trace", "trace_original", "trace_finished", "sample").join(
+        info, on="problem_id", how="inner", maintain_order="left"
+    )
+    trace_ids = [
+        hashlib.sha256(f"{pid}\n{text}".encode()).hexdigest()[:16]
+        for pid, text in zip(joined["problem_id"], joined["trace"], strict=True)
+    ]
+    frame = (
+        joined.with_columns(pl.Series("trace_id", trace_ids, dtype=pl.String))
+        .unique("trace_id", keep="first", maintain_order=True)
+        .with_columns(
+            pl.coalesce(pl.col("sample"), pl.int_range(pl.len()).over("problem_id")).alias("sample_index"),
+            pl.lit(teacher_label(spec)).alias("teacher"),
+            pl.lit(IMPORT_VERSION).alias("prompt_version"),
+            pl.lit(json.dumps({"imported": imported_from(spec)}, sort_keys=True)).alias("sampling"),
+            pl.col("trace").alias("text"),
+            pl.when(pl.col("trace_finished")).then(pl.lit("stop")).otherwise(pl.lit("length")).alias("finish_reason"),
+            pl.lit(None, dtype=pl.Int64).alias("prompt_tokens"),
+            pl.lit(None, dtype=pl.Int64).alias("completion_tokens"),
+            pl.lit(0.0).alias("latency_s"),
+            pl.lit(None, dtype=pl.String).alias("error_kind"),
+            pl.lit(None, dtype=pl.String).alias("error"),
+        )
+    )
+    return frame.select(*TRACE_COLUMNS, pl.col("trace_original").alias("original_text")).cast(TRACE_DTYPES)
