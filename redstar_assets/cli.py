@@ -64,7 +64,9 @@ def plan(profile) -> dict:
                 "kind": s["kind"],
                 "where": s.get("path") or s.get("dataset") or "built-in",
                 "problems": count if count is not None else f"all in the {s['kind']} source",
-                "teacher_samples": count * n if count is not None else f"{n} per problem",
+                "teacher_samples": "imported (no teacher)"
+                if s["kind"] == "traces"
+                else (count * n if count is not None else f"{n} per problem"),
             }
         )
     return {
@@ -124,9 +126,7 @@ def print_plan(p: dict) -> None:
     print(f"profile {p['profile']} ({p['file']}): valid")
     print("sources:")
     for s in p["sources"]:
-        print(
-            f"  {s['name']:<24} {s['kind']:<11} {s['where']}  problems={s['problems']} samples={s['teacher_samples']}"
-        )
+        print(f"  {s['name']:<24} {s['kind']:<11} {s['where']}  problems={s['problems']} traces={s['teacher_samples']}")
     print(f"teacher: {json.dumps(p['teacher'])}")
     print("base models:")
     for name, spec in p["base_models"].items():

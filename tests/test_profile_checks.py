@@ -64,6 +64,15 @@ def _profile(tmp_path: Path, text: str) -> Path:
         ("experimens: []\n", r"profile: unknown key 'experimens' \(did you mean 'experiments'\?\)"),
         ("subset_recipes: {cot-random-20: {scal: 3}}\n", r"subset_recipes\.cot-random-20: unknown key 'scal'"),
         ("teacher: {slip_per_colum: 0.1}\n", r"teacher: .*slip_per_colum"),
+        (
+            "sources: [{name: t, kind: traces, path: t.jsonl, mapping: {trace: out}, trace_split: '(?P<x>.*)'}]\n",
+            r"source 't': split .* needs a named group \(\?P<reasoning>",
+        ),
+        (
+            "sources: [{name: t, kind: traces, path: t.jsonl, mapping: {problem: q}}]\n",
+            r"sources\.t: a traces source reads `path` or `dataset` \(one of them\) and maps `reasoning`",
+        ),
+        ("sources: [{name: t, kind: arithmetic, count: 3, verify_mode: loose}]\n", r"sources\.t\.verify_mode 'loose'"),
     ],
 )
 def test_a_wrong_key_names_the_file_the_entry_and_the_key(tmp_path, text, message):
