@@ -130,7 +130,10 @@ class Store:
     def exists(self, asset: str, partition: str | None = None, name: str = "data") -> bool:
         return self.path(asset, partition, name).exists()
 
-    def read(self, asset: str, partition: str | None = None, name: str = "data") -> pl.DataFrame:
+    def read(
+        self, asset: str, partition: str | None = None, name: str = "data", columns: list[str] | None = None
+    ) -> pl.DataFrame:
+        """The table, or only `columns` of it (those it has): a wide table's text is then never read."""
         path = self.path(asset, partition, name)
         if not path.exists():
             raise FileNotFoundError(
@@ -138,6 +141,9 @@ class Store:
                 + (f" partition {partition!r}" if partition else "")
                 + " first"
             )
+        if columns is not None:
+            present = pl.read_parquet_schema(path)
+            return pl.read_parquet(path, columns=[c for c in columns if c in present])
         return pl.read_parquet(path)
 
     def version(self, asset: str, partition: str | None = None, name: str = "data") -> str | None:

@@ -20,7 +20,7 @@ from redstar_assets.lineage import lineage_metadata, preview
 from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.normalize import normalize_problems
 from redstar_assets.problems.partitions import source_partitions
-from redstar_assets.problems.sources import load_source
+from redstar_assets.problems.sources import QUARANTINE_SCHEMA, RAW_SCHEMA, load_source, trace_chunks
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 
@@ -43,14 +43,23 @@ def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
         row never costs the good ones."""
         store = redstar.store()
         spec = source_spec(profile, context.partition_key, store.root)
-        rows, quarantine = load_source(spec)
-        version = store.write(rows, "raw_problems", context.partition_key)
-        store.write(quarantine, "raw_problems", context.partition_key, name="quarantine")
+        if spec.get("kind") == "traces":  # a released trace dataset may be millions of 8 KB rows: streamed
+            writer, bad, sample = store.writer("raw_problems", context.partition_key), [], None
+            for good, quarantined in trace_chunks(**spec):
+                writer.write(good)
+                bad.append(quarantined)
+                sample = good.head(5) if sample is None else sample
+            version, quarantine, rows = writer.close(), pl.concat(bad), sample
+            count = writer.rows
+        else:
+            rows, quarantine = load_source(spec)
+            version, count = store.write(rows, "raw_problems", context.partition_key), rows.height
+        store.write(quarantine.cast(QUARANTINE_SCHEMA), "raw_problems", context.partition_key, name="quarantine")
         if quarantine.height:
             context.log.warning(f"{quarantine.height} row(s) of source {context.partition_key!r} quarantined")
         return MaterializeResult(
             metadata={
-                "rows": rows.height,
+                "rows": count,
                 "quarantined": quarantine.height,
                 "quarantine_sample": preview(quarantine.select("file", "line", "field", "reason")),
                 "sample": preview(rows.select("problem", "answer", "level")),
@@ -74,7 +83,7 @@ def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
         benchmark removed (13-gram or fuzzy match), each removal recorded with what it matched. The unit
         every trace, subset and held-out check refers to."""
         store = redstar.store()
-        raw = store.read("raw_problems", context.partition_key)
+        raw = store.read("raw_problems", context.partition_key, columns=list(RAW_SCHEMA))  # not a trace's text
         frame, duplicates = normalize_problems(raw)
         frame, removed, index = curate_problems(frame, profile.curation)
         version = store.write(frame, "problems", context.partition_key)

@@ -13,7 +13,7 @@ import glob
 import json
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -151,29 +151,36 @@ def synthetic_problems(name: str, count: int, seed: int = 0, **_: Any) -> pl.Dat
     )
 
 
-def _records(path: Path) -> list[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, record or None, raw text) for JSONL; (row index, record, '') for Parquet."""
+def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """(line number, record or None, raw text) for JSONL; (row index, record, '') for Parquet; read
+    as they come, so a file larger than memory streams through."""
     if path.suffix == ".parquet":
-        return [(i + 1, rec, "") for i, rec in enumerate(pl.read_parquet(path).to_dicts())]
+        import pyarrow.parquet as pq
+
+        row = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=5_000):
+            for rec in batch.to_pylist():
+                row += 1
+                yield row, rec, ""
+        return
     if path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as fh:
-            return [(i + 2, dict(rec), "") for i, rec in enumerate(csv.DictReader(fh))]  # line 1 is the header
-    out = []
+            yield from ((i + 2, dict(rec), "") for i, rec in enumerate(csv.DictReader(fh)))  # line 1 is the header
+        return
     with path.open("rb") as fh:
         for lineno, data in enumerate(fh, start=1):
             try:  # a line that is not UTF-8 is that line's fault, not the file's
                 line = data.decode("utf-8-sig" if lineno == 1 else "utf-8")
             except UnicodeDecodeError as exc:
-                out.append((lineno, None, f"<not UTF-8: {exc.reason} at byte {exc.start}> {data[:200]!r}"))
+                yield lineno, None, f"<not UTF-8: {exc.reason} at byte {exc.start}> {data[:200]!r}"
                 continue
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
-                out.append((lineno, rec if isinstance(rec, dict) else None, line.strip()))
+                yield lineno, rec if isinstance(rec, dict) else None, line.strip()
             except (json.JSONDecodeError, RecursionError):
-                out.append((lineno, None, line.strip()))
-    return out
+                yield lineno, None, line.strip()
 
 
 def _unusable_tests(tests: str) -> str | None:
@@ -260,11 +267,30 @@ def map_records(
     """Shared by every tabular source: (file, line, record, raw) in, (good rows, quarantine) out. With
     a trace rule (a `traces` source) each row also carries its normalized trace (TRACE_SCHEMA), and
     its reference answer is optional."""
+    chunks = list(map_record_chunks(name, records, mapping, domain, answer_transform, traces))
+    return pl.concat([g for g, _ in chunks]), pl.concat([b for _, b in chunks])
+
+
+def map_record_chunks(
+    name: str,
+    records: Iterable[tuple[str, int, dict | None, str]],
+    mapping: dict[str, str] | None,
+    domain: str,
+    answer_transform: str | None = None,
+    traces: TraceRule | None = None,
+    rows: int = 20_000,
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """`map_records` a chunk of `rows` records at a time (at least one chunk, maybe empty), so a
+    million 8 KB traces never sit in memory together."""
     if answer_transform not in ANSWER_TRANSFORMS:
         raise ValueError(f"source {name!r}: unknown answer_transform {answer_transform!r}; known: {ANSWER_TRANSFORMS}")
     good, bad = [], []
     defaults = {"domain": domain, "level": None, "subject": None}
+    schema = RAW_SCHEMA if traces is None else {**RAW_SCHEMA, **TRACE_SCHEMA}
     for file, lineno, rec, raw in records:
+        if len(good) + len(bad) >= rows:
+            yield pl.DataFrame(good, schema=schema), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
+            good, bad = [], []
         if rec is None:
             bad.append(
                 {
@@ -294,8 +320,7 @@ def map_records(
             )
         else:
             good.append({**row, "source": name, "source_row": lineno})
-    schema = RAW_SCHEMA if traces is None else {**RAW_SCHEMA, **TRACE_SCHEMA}
-    return pl.DataFrame(good, schema=schema), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
+    yield pl.DataFrame(good, schema=schema), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
 
 
 def file_problems(
@@ -307,21 +332,21 @@ def file_problems(
     **_: Any,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
-    records, broken = _file_records(name, path)
-    good, bad = map_records(name, records, mapping, domain, answer_transform)
-    return good, pl.concat([bad, broken])
+    broken: list[dict] = []
+    good, bad = map_records(name, _file_records(name, path, broken), mapping, domain, answer_transform)
+    return good, pl.concat([bad, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)])
 
 
-def _file_records(name: str, path: str) -> tuple[list, pl.DataFrame]:
-    """(file, line, record, raw) of every file `path` names (a glob is fine), and a quarantine row for
-    each file that cannot be read at all."""
+def _file_records(name: str, path: str, broken: list[dict]) -> Iterator[tuple[str, int, dict | None, str]]:
+    """(file, line, record, raw) of every file `path` names (a glob is fine), read as they come; a
+    file that cannot be read adds a quarantine row to `broken` (the rows read before are kept)."""
     files = [Path(f) for f in sorted(glob.glob(path))] if any(c in path for c in "*?[") else [Path(path)]
     if not files or not all(f.exists() for f in files):
         raise FileNotFoundError(f"source {name!r}: no file matches {path!r}")
-    records, broken = [], []
     for f in files:
-        try:  # one unreadable file is quarantined whole; the others go on
-            records += [(str(f), lineno, rec, raw) for lineno, rec, raw in _records(f)]
+        try:  # an unreadable file is quarantined; the others go on
+            for lineno, rec, raw in _records(f):
+                yield str(f), lineno, rec, raw
         except Exception as exc:  # noqa: BLE001 - any reader failure is the file's, recorded with its reason
             broken.append(
                 {
@@ -333,7 +358,6 @@ def _file_records(name: str, path: str) -> tuple[list, pl.DataFrame]:
                     "raw": "",
                 }
             )
-    return records, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)
 
 
 def huggingface_problems(
@@ -367,7 +391,13 @@ def _hf_records(name: str, dataset: str, split: str, revision: str | None, confi
     return ((label, i + 1, dict(r), "") for i, r in enumerate(rows))
 
 
-def trace_problems(
+def trace_problems(**spec: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`trace_chunks` collected: a small trace source in memory."""
+    chunks = list(trace_chunks(**spec))
+    return pl.concat([g for g, _ in chunks]), pl.concat([b for _, b in chunks])
+
+
+def trace_chunks(
     name: str,
     path: str | None = None,
     dataset: str | None = None,
@@ -378,21 +408,28 @@ def trace_problems(
     domain: str = "math",
     answer_transform: str | None = None,
     trace_split: str | None = None,
+    rows: int = 20_000,
     **_: Any,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """A released trace dataset (files or a Hugging Face id): one row per trace with its problem, the
-    trace normalized to `<think>` form (trace_import.py), and the reference answer when it has one."""
+    trace normalized to `<think>` form (trace_import.py), and the reference answer when it has one;
+    `rows` records at a time (good rows, quarantine), the last chunk carrying unreadable files."""
     rule = TraceRule.from_spec(name, trace_split)
     if (path is None) == (dataset is None):
         raise ValueError(f"source {name!r}: a traces source reads `path` (files) or `dataset` (a Hub id), one of them")
     if not any(f in (mapping or {}) for f in ("reasoning", "trace")):
         raise ValueError(f"source {name!r}: the mapping names no trace: map `reasoning` (and `response`) or `trace`")
+    broken: list[dict] = []
     if path is not None:
-        records, broken = _file_records(name, path)
+        records = _file_records(name, path, broken)
     else:
-        records, broken = _hf_records(name, dataset, split, revision, config), pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    good, bad = map_records(name, records, mapping, domain, answer_transform, rule)
-    return good, pl.concat([bad, broken])
+        records = _hf_records(name, dataset, split, revision, config)
+    chunks = map_record_chunks(name, records, mapping, domain, answer_transform, rule, rows)
+    last = next(chunks)
+    for chunk in chunks:
+        yield last
+        last = chunk
+    yield last[0], pl.concat([last[1], pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)])
 
 
 def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:

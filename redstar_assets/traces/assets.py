@@ -22,7 +22,7 @@ from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
-from redstar_assets.traces.imported import IMPORT_VERSION, imported_from, imported_traces, teacher_label
+from redstar_assets.traces.imported import IMPORT_VERSION, imported_from, imported_trace_batches, teacher_label
 from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION, QualitySpec
 from redstar_assets.traces.teacher import distill_config, needs_own_process, trace_chunks
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
@@ -54,19 +54,24 @@ def teacher_code_version(spec: dict) -> str:
 
 def _imported(store, partition: str, source: dict) -> MaterializeResult:
     """A `traces` source's partition: its own traces, passed through; no teacher is called."""
-    frame = imported_traces(store.read("raw_problems", partition), store.read("problems", partition), source)
-    version = store.write(frame, "teacher_traces", partition)
-    finished = frame.group_by("finish_reason").len()
+    writer, finished, examples, problems = store.writer("teacher_traces", partition), Counter(), [], set()
+    batches = read_batches(store.path("raw_problems", partition))
+    for frame in imported_trace_batches(batches, store.read("problems", partition), source):
+        writer.write(frame)  # a batch at a time: a million imported traces never sit in memory together
+        finished.update(dict(frame.group_by("finish_reason").len().iter_rows()))
+        problems.update(frame["problem_id"])
+        examples += frame.head(3 - len(examples)).to_dicts()
+    version = writer.close()
     return MaterializeResult(
         metadata={
-            "rows": frame.height,
-            "problems": frame["problem_id"].n_unique(),
+            "rows": writer.rows,
+            "problems": len(problems),
             "imported": True,
             "requests_made": 0,
             "teacher": teacher_label(source),
-            "finish_reasons": MetadataValue.json(dict(finished.iter_rows())),
+            "finish_reasons": MetadataValue.json(dict(finished)),
             "sample_traces": MetadataValue.md(
-                "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in frame.head(3).to_dicts())
+                "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in examples)
             ),
             **lineage_metadata(
                 {"imported_from": imported_from(source)},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import polars as pl
@@ -31,37 +32,55 @@ def teacher_label(spec: dict[str, Any]) -> str:
 
 
 def imported_traces(raw: pl.DataFrame, problems: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
+    """`imported_trace_batches` of one in-memory frame."""
+    return pl.concat(list(imported_trace_batches([raw], problems, spec)))
+
+
+def imported_trace_batches(
+    batches: Iterable[pl.DataFrame], problems: pl.DataFrame, spec: dict[str, Any]
+) -> Iterator[pl.DataFrame]:
     """TRACE_COLUMNS plus `original_text` (the dataset's own text, for audit), one row per distinct
-    trace of a kept problem; `sample_index` is the dataset's own when mapped, else the order within
-    the problem. A trace whose reasoning never closed reads as cut off (`finish_reason` length)."""
-    keyed = raw.with_columns(
-        pl.struct("domain", "problem")
-        .map_elements(lambda r: problem_id(r["domain"], r["problem"]), return_dtype=pl.String)
-        .alias("problem_id")
-    )
+    trace of a kept problem, a batch of raw rows at a time; `sample_index` is the dataset's own when
+    mapped, else the order within the problem. A trace whose reasoning never closed reads as cut off
+    (`finish_reason` length)."""
     info = problems.select("problem_id", "source", "domain", "problem", "answer", "tests", "level")
-    joined = keyed.select("problem_id", "source_row", "trace", "trace_original", "trace_finished", "sample").join(
-        info, on="problem_id", how="inner", maintain_order="left"
-    )
-    trace_ids = [
-        hashlib.sha256(f"{pid}\n{text}".encode()).hexdigest()[:16]
-        for pid, text in zip(joined["problem_id"], joined["trace"], strict=True)
-    ]
-    frame = (
-        joined.with_columns(pl.Series("trace_id", trace_ids, dtype=pl.String))
-        .unique("trace_id", keep="first", maintain_order=True)
-        .with_columns(
-            pl.coalesce(pl.col("sample"), pl.int_range(pl.len()).over("problem_id")).alias("sample_index"),
-            pl.lit(teacher_label(spec)).alias("teacher"),
-            pl.lit(IMPORT_VERSION).alias("prompt_version"),
-            pl.lit(json.dumps({"imported": imported_from(spec)}, sort_keys=True)).alias("sampling"),
-            pl.col("trace").alias("text"),
-            pl.when(pl.col("trace_finished")).then(pl.lit("stop")).otherwise(pl.lit("length")).alias("finish_reason"),
-            pl.lit(None, dtype=pl.Int64).alias("prompt_tokens"),
-            pl.lit(None, dtype=pl.Int64).alias("completion_tokens"),
-            pl.lit(0.0).alias("latency_s"),
-            pl.lit(None, dtype=pl.String).alias("error_kind"),
-            pl.lit(None, dtype=pl.String).alias("error"),
+    seen: set[str] = set()
+    next_sample: dict[str, int] = {}
+    for raw in batches:
+        keyed = raw.with_columns(
+            pl.struct("domain", "problem")
+            .map_elements(lambda r: problem_id(r["domain"], r["problem"]), return_dtype=pl.String)
+            .alias("problem_id")
         )
-    )
-    return frame.select(*TRACE_COLUMNS, pl.col("trace_original").alias("original_text")).cast(TRACE_DTYPES)
+        joined = keyed.select("problem_id", "trace", "trace_original", "trace_finished", "sample").join(
+            info, on="problem_id", how="inner", maintain_order="left"
+        )
+        ids = [
+            hashlib.sha256(f"{p}\n{t}".encode()).hexdigest()[:16] for p, t in zip(joined["problem_id"], joined["trace"])
+        ]
+        fresh = [i not in seen and not seen.add(i) for i in ids]  # first sighting only, across batches
+        kept = joined.with_columns(pl.Series("trace_id", ids, dtype=pl.String)).filter(pl.Series(fresh))
+        order = []
+        for pid in kept["problem_id"]:
+            order.append(next_sample.get(pid, 0))
+            next_sample[pid] = order[-1] + 1
+        yield (
+            kept.with_columns(
+                pl.coalesce(pl.col("sample"), pl.Series(order, dtype=pl.Int64)).alias("sample_index"),
+                pl.lit(teacher_label(spec)).alias("teacher"),
+                pl.lit(IMPORT_VERSION).alias("prompt_version"),
+                pl.lit(json.dumps({"imported": imported_from(spec)}, sort_keys=True)).alias("sampling"),
+                pl.col("trace").alias("text"),
+                pl.when(pl.col("trace_finished"))
+                .then(pl.lit("stop"))
+                .otherwise(pl.lit("length"))
+                .alias("finish_reason"),
+                pl.lit(None, dtype=pl.Int64).alias("prompt_tokens"),
+                pl.lit(None, dtype=pl.Int64).alias("completion_tokens"),
+                pl.lit(0.0).alias("latency_s"),
+                pl.lit(None, dtype=pl.String).alias("error_kind"),
+                pl.lit(None, dtype=pl.String).alias("error"),
+            )
+            .select(*TRACE_COLUMNS, pl.col("trace_original").alias("original_text"))
+            .cast(TRACE_DTYPES)
+        )
