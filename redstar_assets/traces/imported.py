@@ -55,9 +55,8 @@ def imported_trace_batches(
         joined = keyed.select("problem_id", "trace", "trace_original", "trace_finished", "sample").join(
             info, on="problem_id", how="inner", maintain_order="left"
         )
-        ids = [
-            hashlib.sha256(f"{p}\n{t}".encode()).hexdigest()[:16] for p, t in zip(joined["problem_id"], joined["trace"])
-        ]
+        pairs = zip(joined["problem_id"], joined["trace"], strict=True)
+        ids = [hashlib.sha256(f"{p}\n{t}".encode()).hexdigest()[:16] for p, t in pairs]
         fresh = [i not in seen and not seen.add(i) for i in ids]  # first sighting only, across batches
         kept = joined.with_columns(pl.Series("trace_id", ids, dtype=pl.String)).filter(pl.Series(fresh))
         order = []
