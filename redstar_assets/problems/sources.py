@@ -408,7 +408,7 @@ def trace_chunks(
     domain: str = "math",
     answer_transform: str | None = None,
     trace_split: str | None = None,
-    rows: int = 20_000,
+    rows: int = 5_000,  # ~8 KB traces, held twice (normalized and original): ~100 MB of text a chunk
     **_: Any,
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """A released trace dataset (files or a Hugging Face id): one row per trace with its problem, the
