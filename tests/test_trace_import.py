@@ -78,7 +78,7 @@ def test_thought_output_tags_in_one_field_are_split_by_a_rule(tmp_path):
         "name": "tho",
         "kind": "traces",
         "path": path,
-        "mapping": {"problem": "q", "answer": "gold", "trace": "outputs[0]"},
+        "mapping": {"problem": "q", "answer": "gold", "trace": "outputs[0]", "sample": "id"},
         "trace_split": "thought_output",
     }
     rows, quarantine = load_source(spec)
@@ -96,6 +96,7 @@ def test_thought_output_tags_in_one_field_are_split_by_a_rule(tmp_path):
     traces = imported_traces(rows, problems, spec)
     assert traces["teacher"].unique().to_list() == [f"file:{path}"] and set(traces["prompt_version"]) == {"import-v1"}
     assert traces["finish_reason"].to_list() == ["stop", "length", "stop", "stop"]
+    assert traces["sample_index"].to_list() == [1, 2, 3, 6]  # the dataset's own sample ids, when mapped
     verified = verify_traces(traces)
     assert verified["status"].to_list() == ["correct", "no_answer", "unverified", "correct"]
     assert verified["quality_flags"][3].to_list() == ["no_think"]  # kept as written, flagged
@@ -120,8 +121,8 @@ def test_a_split_rule_that_cannot_work_fails_before_reading(tmp_path, split, mes
 
 
 def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, tmp_path, monkeypatch):
-    """The 570 Sky-T1 outputs in shared/data/traces as a `traces` source of a test profile, through
-    raw_problems .. sft_subsets on a fresh instance. The profile decontaminates against none of
+    """The 570 Sky-T1 outputs in shared/data/traces as a `traces` source of a test profile, beside a
+    generated problem source, through raw_problems .. sft_subsets on a fresh instance. The profile decontaminates against none of
     MATH-500, AIME 2024 or AMC 2023: these traces' problems are those benchmarks' own. The verdicts
     (legacy mode, as the harness read answers) are compared with the files' harness `score`, and
     equal the verifier's on the raw outputs: the rewrite to `<think>` form changes no verdict."""
@@ -145,6 +146,7 @@ def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, t
         "    mapping: {problem: question, answer: answer, trace: 'code[0]'}\n"
         "    trace_split: begin_of_thought\n    verify_mode: legacy\n"
         "    teacher: Sky-T1-math-correct-5K (14B, 27B, 32B ablations)\n"
+        "  - {name: arith, kind: arithmetic, count: 30, seed: 1}   # a traces source beside a problem source\n"
         "curation: {near_duplicates: false}   # and no decontaminate: the problems are the benchmarks'\n"
         "subset_recipes:\n  sky-hard-40: {scale: 40, strategy: hard_first, target_format: long_cot, seed: 0}\n"
         "experiments:\n  - {name: untrained, base_model: tiny-qwen2, stages: [base]}\n"
@@ -181,3 +183,4 @@ def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, t
     assert scores["samples"].sum() == 570 and scores.filter(pl.col("bucket") == "unverified").is_empty()
     subset = store.read("sft_subsets", "sky-hard-40")
     assert subset.height == 40
+    assert store.read("teacher_traces", "arith")["teacher"].unique().to_list() != [meta["teacher"].value]
