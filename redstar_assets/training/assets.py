@@ -124,6 +124,7 @@ def build_training_assets(
         if method == "grpo":
             data = (
                 verdicts.select("problem_id", "problem", "answer")
+                .filter(pl.col("answer").is_not_null())  # an imported problem with no reference has no reward
                 .unique(maintain_order=True)
                 .head(max_problems)
                 .collect()
