@@ -122,8 +122,9 @@ def test_a_split_rule_that_cannot_work_fails_before_reading(tmp_path, split, mes
 
 def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, tmp_path, monkeypatch):
     """The 570 Sky-T1 outputs in shared/data/traces as a `traces` source of a test profile, beside a
-    generated problem source, through raw_problems .. sft_subsets on a fresh instance. The profile decontaminates against none of
-    MATH-500, AIME 2024 or AMC 2023: these traces' problems are those benchmarks' own. The verdicts
+    generated problem source, through raw_problems .. sft_subsets on a fresh instance. The profile
+    decontaminates against none of MATH-500, AIME 2024 or AMC 2023: these traces' problems are those
+    benchmarks' own. The verdicts
     (legacy mode, as the harness read answers) are compared with the files' harness `score`, and
     equal the verifier's on the raw outputs: the rewrite to `<think>` form changes no verdict."""
     from dagster import DagsterInstance

@@ -256,22 +256,13 @@ def _validate(
     return row, "", ""
 
 
+def _collected(chunks: Iterable[tuple[pl.DataFrame, pl.DataFrame]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(good rows, quarantine) chunks as one pair of frames."""
+    pairs = list(chunks)
+    return pl.concat([g for g, _ in pairs]), pl.concat([b for _, b in pairs])
+
+
 def map_records(
-    name: str,
-    records: Iterable[tuple[str, int, dict | None, str]],
-    mapping: dict[str, str] | None,
-    domain: str,
-    answer_transform: str | None = None,
-    traces: TraceRule | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Shared by every tabular source: (file, line, record, raw) in, (good rows, quarantine) out. With
-    a trace rule (a `traces` source) each row also carries its normalized trace (TRACE_SCHEMA), and
-    its reference answer is optional."""
-    chunks = list(map_record_chunks(name, records, mapping, domain, answer_transform, traces))
-    return pl.concat([g for g, _ in chunks]), pl.concat([b for _, b in chunks])
-
-
-def map_record_chunks(
     name: str,
     records: Iterable[tuple[str, int, dict | None, str]],
     mapping: dict[str, str] | None,
@@ -280,8 +271,10 @@ def map_record_chunks(
     traces: TraceRule | None = None,
     rows: int = 20_000,
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """`map_records` a chunk of `rows` records at a time (at least one chunk, maybe empty), so a
-    million 8 KB traces never sit in memory together."""
+    """Shared by every tabular source: (file, line, record, raw) in, (good rows, quarantine) out, a
+    chunk of `rows` records at a time (at least one chunk, maybe empty), so a million 8 KB traces
+    never sit in memory together. With a trace rule (a `traces` source) each row also carries its
+    normalized trace (TRACE_SCHEMA), and its reference answer is optional."""
     if answer_transform not in ANSWER_TRANSFORMS:
         raise ValueError(f"source {name!r}: unknown answer_transform {answer_transform!r}; known: {ANSWER_TRANSFORMS}")
     good, bad = [], []
@@ -333,7 +326,7 @@ def file_problems(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
     broken: list[dict] = []
-    good, bad = map_records(name, _file_records(name, path, broken), mapping, domain, answer_transform)
+    good, bad = _collected(map_records(name, _file_records(name, path, broken), mapping, domain, answer_transform))
     return good, pl.concat([bad, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)])
 
 
@@ -373,7 +366,7 @@ def huggingface_problems(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A Hugging Face dataset by id, split and revision; offline, a clear error says what to do instead."""
     records = _hf_records(name, dataset, split, revision, config)
-    return map_records(name, records, mapping, domain, answer_transform)
+    return _collected(map_records(name, records, mapping, domain, answer_transform))
 
 
 def _hf_records(name: str, dataset: str, split: str, revision: str | None, config: str | None):
@@ -393,8 +386,7 @@ def _hf_records(name: str, dataset: str, split: str, revision: str | None, confi
 
 def trace_problems(**spec: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`trace_chunks` collected: a small trace source in memory."""
-    chunks = list(trace_chunks(**spec))
-    return pl.concat([g for g, _ in chunks]), pl.concat([b for _, b in chunks])
+    return _collected(trace_chunks(**spec))
 
 
 def trace_chunks(
@@ -424,7 +416,7 @@ def trace_chunks(
         records = _file_records(name, path, broken)
     else:
         records = _hf_records(name, dataset, split, revision, config)
-    chunks = map_record_chunks(name, records, mapping, domain, answer_transform, rule, rows)
+    chunks = map_records(name, records, mapping, domain, answer_transform, rule, rows)
     last = next(chunks)
     for chunk in chunks:
         yield last
