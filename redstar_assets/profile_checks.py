@@ -211,7 +211,7 @@ def _check_experiments(p: Profile, where: str) -> None:
 
 def _check_trace_source(spec: dict, where: str) -> None:
     """A `traces` source's split rule and verifier mode, checked before anything is read."""
-    from redstar_assets.problems.trace_import import TraceFormatError, TraceRule
+    from redstar_assets.problems.trace_import import TraceFormatError, TraceRule, spec_problem
     from redstar_training.verify import MODES
 
     entry = f"{where}: sources.{spec.get('name')}"
@@ -223,14 +223,9 @@ def _check_trace_source(spec: dict, where: str) -> None:
         TraceRule.from_spec(spec["name"], spec.get("trace_split"))
     except TraceFormatError as exc:
         raise ProfileError(f"{where}: {exc}") from None
-    mapping = spec.get("mapping") or {}
-    if not any(f in mapping for f in ("reasoning", "trace")) or (spec.get("path") is None) == (
-        spec.get("dataset") is None
-    ):
-        raise ProfileError(
-            f"{entry}: a traces source reads `path` or `dataset` (one of them) and maps `reasoning` (and `response`) "
-            "or `trace` (with a `trace_split` rule)"
-        )
+    problem = spec_problem(spec)
+    if problem:
+        raise ProfileError(f"{entry}: {problem}")
 
 
 def validate(p: Profile) -> None:

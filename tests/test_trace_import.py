@@ -71,7 +71,7 @@ def test_thought_output_tags_in_one_field_are_split_by_a_rule(tmp_path):
             {"id": 3, "q": "Compute 5 + 5.", "outputs": [text.format(a=10)]},
             b'{"id": 4, "q": "Compute 1 + 1.", "gold": "2", "outputs": ["\xff\xfe"]}\n',
             {"id": 5, "q": "Compute 2 + 2.", "gold": "4", "outputs": [""]},
-            {"id": 6, "q": "Compute 3 + 3.", "gold": "6", "outputs": ["No tags here: \\boxed{6}"]},
+            {"id": "6", "q": "Compute 3 + 3.", "gold": "6", "outputs": ["No tags here: \\boxed{6}"]},
         ],
     )
     spec = {

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from redstar_assets.problems.fields import field_value
-from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace
+from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace, spec_problem
 from redstar_training.verify import last_boxed
 
 RAW_SCHEMA = {
@@ -407,10 +407,9 @@ def trace_chunks(
     trace normalized to `<think>` form (trace_import.py), and the reference answer when it has one;
     `rows` records at a time (good rows, quarantine), the last chunk carrying unreadable files."""
     rule = TraceRule.from_spec(name, trace_split)
-    if (path is None) == (dataset is None):
-        raise ValueError(f"source {name!r}: a traces source reads `path` (files) or `dataset` (a Hub id), one of them")
-    if not any(f in (mapping or {}) for f in ("reasoning", "trace")):
-        raise ValueError(f"source {name!r}: the mapping names no trace: map `reasoning` (and `response`) or `trace`")
+    problem = spec_problem({"path": path, "dataset": dataset, "mapping": mapping})
+    if problem:
+        raise ValueError(f"source {name!r}: {problem}")
     broken: list[dict] = []
     if path is not None:
         records = _file_records(name, path, broken)

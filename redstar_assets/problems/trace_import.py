@@ -20,7 +20,6 @@ import polars as pl
 
 from redstar_assets.problems.fields import field_value
 
-TRACE_FIELDS = ("reasoning", "response", "trace", "sample")
 TRACE_SCHEMA = {
     "trace": pl.String,  # normalized: <think>\n...\n</think>\n\n...
     "trace_original": pl.String,  # as the dataset had it, for audit
@@ -64,6 +63,20 @@ class TraceRule:
         return cls(compiled)
 
 
+def spec_problem(spec: dict[str, Any]) -> str | None:
+    """What makes a `traces` source's spec unreadable (where it reads, what it maps), or None; the
+    profile check and the reader both ask this."""
+    mapping = spec.get("mapping") or {}
+    if (spec.get("path") is None) == (spec.get("dataset") is None) or not any(
+        f in mapping for f in ("reasoning", "trace")
+    ):
+        return (
+            "a traces source reads `path` or `dataset` (one of them) and maps `reasoning` (and `response`) "
+            "or `trace` (with a `trace_split` rule)"
+        )
+    return None
+
+
 def think_format(reasoning: str, response: str | None) -> str:
     """The pipeline's trace text; an unfinished reasoning stays open, as a cut-off generation does."""
     if response is None:
@@ -78,8 +91,10 @@ def _text(value: Any) -> str | None:
 def normalized_trace(rec: dict, mapping: dict[str, str], rule: TraceRule) -> tuple[dict | None, str, str]:
     """(trace columns, "", "") or (None, field, reason) for a record that holds no usable trace."""
     sample = field_value(rec, mapping["sample"]) if "sample" in mapping else None
-    if sample is not None and not (isinstance(sample, int) or str(sample).isdigit()):
-        return None, mapping["sample"], f"sample {sample!r} is not an integer"
+    if sample is not None:
+        if isinstance(sample, bool) or not (isinstance(sample, int) or str(sample).strip().isdigit()):
+            return None, mapping["sample"], f"sample {sample!r} is not an integer"
+        sample = int(sample)
     if "reasoning" in mapping:
         reasoning = _text(field_value(rec, mapping["reasoning"]))
         if not reasoning or not reasoning.strip():

@@ -52,6 +52,11 @@ def teacher_code_version(spec: dict) -> str:
     return "+".join([DISTILL_VERSION, *prompts, IMPORT_VERSION])
 
 
+def _sample_markdown(rows: list[dict]) -> str:
+    """A few traces as the UI shows them: the problem in bold, the start of the trace below."""
+    return "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in rows)
+
+
 def _imported(store, partition: str, source: dict) -> MaterializeResult:
     """A `traces` source's partition: its own traces, passed through; no teacher is called."""
     writer, finished, examples, problems = store.writer("teacher_traces", partition), Counter(), [], set()
@@ -70,9 +75,7 @@ def _imported(store, partition: str, source: dict) -> MaterializeResult:
             "requests_made": 0,
             "teacher": teacher_label(source),
             "finish_reasons": MetadataValue.json(dict(finished)),
-            "sample_traces": MetadataValue.md(
-                "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in examples)
-            ),
+            "sample_traces": MetadataValue.md(_sample_markdown(examples)),
             **lineage_metadata(
                 {"imported_from": imported_from(source)},
                 {
@@ -126,7 +129,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
             problems += frame["problem_id"].n_unique()
             if len(examples) < 3:
                 ok = frame.filter(pl.col("finish_reason").is_in(["stop", "length"])).head(3 - len(examples))
-                examples += [f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in ok.to_dicts()]
+                examples += ok.to_dicts()
         version = writer.close()
         return MaterializeResult(
             metadata={
@@ -144,7 +147,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
                 "finish_reasons": MetadataValue.json(stats.get("finish_reasons", {})),
                 "skipped": MetadataValue.json(stats.get("skipped", {})),
                 **({"endpoints": MetadataValue.json(endpoint_table(stats))} if "endpoint_completions" in stats else {}),
-                "sample_traces": MetadataValue.md("\n\n".join(examples)),
+                "sample_traces": MetadataValue.md(_sample_markdown(examples)),
                 **lineage_metadata(spec, {"problems": store.version("problems", partition)}),
             },
             data_version=DataVersion(version),
