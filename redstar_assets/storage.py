@@ -36,6 +36,8 @@ class FrameHasher:
         frame = frame.drop([c for c in CIRCUMSTANTIAL_COLUMNS if c in frame.columns])
         if self.digest is None:
             self.digest = hashlib.sha256(json.dumps({k: str(v) for k, v in frame.schema.items()}).encode())
+        binary = [c for c, dtype in frame.schema.items() if dtype == pl.Binary]  # figures: NDJSON has no bytes
+        frame = frame.with_columns(pl.col(c).bin.encode("hex") for c in binary) if binary else frame
         buffer = io.BytesIO()  # the NDJSON's bytes, written once (no str copy to encode)
         frame.write_ndjson(buffer)
         self.digest.update(buffer.getbuffer())

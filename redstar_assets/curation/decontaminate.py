@@ -5,7 +5,12 @@ named with the item it matched.
 
 The fuzzy default was measured on the shared benchmark files: with one word replaced, 350 of 352
 short MATH-500/AIME/AMC/OlympiadBench problems still score >= 80 against their original, while
-short GSM8K problems score at most 59 against all of them."""
+short GSM8K problems score at most 59 against all of them.
+
+A problem with a figure is also matched by its image: a perceptual hash (images.py) within
+`image_distance` bits (default 3) of a benchmark figure's. Measured on generated figures: a figure
+re-encoded as JPEG at 80% of its size stays within 3 bits; distinct figures are 5 bits apart or more,
+bar the same drawing under another question."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from redstar_assets.curation.dedupe import canonical
+from redstar_assets.problems.images import hash_distance, perceptual_hash
 
 _WORD = re.compile(r"\w+")
 _NUMBERS = re.compile(r"\d+")
@@ -25,29 +31,60 @@ _NUMBERS = re.compile(r"\d+")
 class Match:
     benchmark: str
     item_id: str
-    how: str  # "4 shared 13-grams" or "fuzzy 93"
+    how: str  # "4 shared 13-grams", "fuzzy 93" or "image 2 bits"
 
 
 class ContaminationIndex:
     """Built once from the benchmarks' problems; `match(text)` is a few dict look-ups per problem."""
 
-    def __init__(self, benchmarks: pl.DataFrame, ngram: int = 13, fuzzy_ratio: float = 80.0):
-        self.ngram, self.fuzzy_ratio = ngram, fuzzy_ratio
+    def __init__(self, benchmarks: pl.DataFrame, ngram: int = 13, fuzzy_ratio: float = 80.0, image_distance: int = 3):
+        self.ngram, self.fuzzy_ratio, self.image_distance = ngram, fuzzy_ratio, image_distance
         self.grams: dict[int, list[int]] = {}
         self.texts: list[str] = []
         self.items: list[tuple[str, str]] = []
-        for n, (bench, item, problem) in enumerate(benchmarks.select("benchmark", "item_id", "problem").iter_rows()):
+        self.figures: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (band, bits) -> [(hash, item)]
+        images = benchmarks["image"] if "image" in benchmarks.columns else [None] * benchmarks.height
+        rows = benchmarks.select("benchmark", "item_id", "problem").iter_rows()
+        for n, ((bench, item, problem), image) in enumerate(zip(rows, images, strict=True)):
             words = _WORD.findall(canonical(problem))
             for g in set(self._grams(words)):
                 self.grams.setdefault(g, []).append(n)
             self.texts.append(" ".join(words))
             self.items.append((bench, item))
+            if image is not None:
+                code = perceptual_hash(image)
+                for band in _bands(code):
+                    self.figures.setdefault(band, []).append((code, n))
+
+    def image_match(self, image: bytes) -> Match | None:
+        """The benchmark figure nearest `image` within `image_distance` bits. Two hashes that close
+        agree exactly on at least one of their 16-bit quarters (pigeonhole, up to 3 bits), so only
+        figures sharing a quarter are compared; a larger distance compares every figure."""
+        code = perceptual_hash(image)
+        if self.image_distance > 3:
+            candidates = {c for group in self.figures.values() for c in group}
+        else:
+            candidates = {c for band in _bands(code) for c in self.figures.get(band, ())}
+        near = [(hash_distance(code, other), n) for other, n in candidates]
+        near = [pair for pair in near if pair[0] <= self.image_distance]
+        if not near:
+            return None
+        distance, n = min(near)
+        bench, item = self.items[n]
+        return Match(bench, item, f"image {distance} bits")
 
     def _grams(self, words: list[str]) -> list[int]:
         n = self.ngram
         return [hash(" ".join(words[i : i + n])) for i in range(len(words) - n + 1)]
 
-    def match(self, problem: str) -> Match | None:
+    def match(self, problem: str, image: bytes | None = None) -> Match | None:
+        """The benchmark item `problem` (with its figure, when it has one) overlaps, or None."""
+        found = self._text_match(problem)
+        if found is None and image is not None and self.figures:
+            return self.image_match(image)
+        return found
+
+    def _text_match(self, problem: str) -> Match | None:
         words = _WORD.findall(canonical(problem))
         shared: Counter = Counter()
         for g in set(self._grams(words)):
@@ -74,11 +111,17 @@ class ContaminationIndex:
 def decontaminate(problems: pl.DataFrame, index: ContaminationIndex) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(clean problems, removed problems with the benchmark item each matched and how)."""
     removed = []
-    for pid, text in problems.select("problem_id", "problem").iter_rows():
-        m = index.match(text)
+    images = problems["image"] if "image" in problems.columns else [None] * problems.height
+    for (pid, text), image in zip(problems.select("problem_id", "problem").iter_rows(), images, strict=True):
+        m = index.match(text, image)
         if m:
             removed.append({"problem_id": pid, "benchmark": m.benchmark, "item_id": m.item_id, "how": m.how})
     schema = {"problem_id": pl.String, "benchmark": pl.String, "item_id": pl.String, "how": pl.String}
     removed_frame = pl.DataFrame(removed, schema=schema)
     clean = problems.filter(~pl.col("problem_id").is_in(removed_frame["problem_id"].implode()))
     return clean, removed_frame.join(problems.select("problem_id", "problem"), on="problem_id", how="left")
+
+
+def _bands(code: int) -> list[tuple[int, int]]:
+    """A 64-bit hash's four 16-bit quarters, each tagged with its place."""
+    return [(band, (code >> (16 * band)) & 0xFFFF) for band in range(4)]

@@ -4,7 +4,7 @@
 
     curation:
       near_duplicates: {threshold: 0.8, num_perm: 128}   # or false
-      decontaminate: {benchmarks: [math500, aime2024], ngram: 13, fuzzy_ratio: 80}
+      decontaminate: {benchmarks: [math500, aime2024], ngram: 13, fuzzy_ratio: 80, image_distance: 3}
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ def contamination_index(spec: dict[str, Any]) -> ContaminationIndex | None:
     from redstar_assets.problems.registry import load_benchmark
 
     frames = [load_benchmark(n) for n in names]
-    return ContaminationIndex(pl.concat(frames), int(spec.get("ngram", 13)), float(spec.get("fuzzy_ratio", 80)))
+    return ContaminationIndex(
+        pl.concat(frames, how="diagonal_relaxed"),
+        int(spec.get("ngram", 13)),
+        float(spec.get("fuzzy_ratio", 80)),
+        int(spec.get("image_distance", 3)),
+    )
 
 
 def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]):
@@ -47,6 +52,7 @@ def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]):
             frame["problem"].to_list(),
             float(near.get("threshold", 0.8)),
             int(near.get("num_perm", 128)),
+            images=frame["image"].to_list() if "image" in frame.columns else None,
         )
         text = dict(zip(frame["problem_id"], frame["problem"], strict=True))
         removed += [

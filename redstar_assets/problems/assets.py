@@ -106,7 +106,8 @@ def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
             data_version=DataVersion(version),
         )
         # Recomputed on what was kept, not trusted from the filter: no kept problem may match a benchmark.
-        leaks = [] if index is None else [t for t in frame["problem"] if index.match(t)]
+        pairs = zip(frame["problem"], frame["image"], strict=True)
+        leaks = [] if index is None else [t for t, image in pairs if index.match(t, image)]
         yield AssetCheckResult(
             check_name="decontamination_clean",
             passed=not leaks,

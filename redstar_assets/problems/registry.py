@@ -14,15 +14,32 @@ from typing import Any
 import polars as pl
 import yaml
 
+from redstar_assets.problems.answers import AnswerError, transformed_answer
 from redstar_assets.problems.fields import field_value
-from redstar_assets.problems.normalize import problem_id
-from redstar_training.verify import MODES, last_boxed
+from redstar_assets.problems.images import ImageError, read_image
+from redstar_assets.problems.normalize import normalize_text, problem_id
+from redstar_training.verify import MODES
+from redstar_training.verify.extract import choice_letter
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_FILE = ROOT / "configs" / "benchmarks.yaml"
-FIELDS = ("id", "problem", "answer", "level", "subject", "solution", "tests", "entry_point", "image", "tolerance")
+FIELDS = (
+    "id",
+    "problem",
+    "answer",
+    "level",
+    "subject",
+    "solution",
+    "tests",
+    "entry_point",
+    "image",
+    "tolerance",
+    "choices",  # a multiple-choice row's options (MathVista): its answer is turned into the option's letter
+    "precision",  # decimal places a float answer is compared to (MathVista): within half a unit of the last
+)
 VERIFIERS = ("math", "code", "choice")
-GENERATOR_KINDS = ("arithmetic", "arithmetic_code")
+GENERATOR_KINDS = ("arithmetic", "arithmetic_code", "geometry")
+ANSWER_FORMATS_AUTO = "auto"  # per row: `choice` when the answer is an option letter, else `math` (GeoQA)
 BENCHMARK_SCHEMA = {
     "benchmark": pl.String,
     "item_id": pl.String,
@@ -36,6 +53,7 @@ BENCHMARK_SCHEMA = {
     "tests": pl.String,
     "entry_point": pl.String,
     "tolerance": pl.Float64,
+    "image": pl.Binary,
 }
 
 
@@ -116,7 +134,9 @@ def _read_registry(path: Path) -> dict[str, Benchmark]:
             bench = Benchmark(name=name, **spec)
         except TypeError as exc:
             raise RegistryError(f"{path}: benchmark {name!r}: {exc}") from None
-        if bench.verifier not in VERIFIERS:
+        if bench.answer_format == ANSWER_FORMATS_AUTO and bench.verifier != ANSWER_FORMATS_AUTO:
+            raise RegistryError(f"{path}: benchmark {name!r}: answer_format auto goes with verifier auto")
+        if bench.verifier not in (*VERIFIERS, ANSWER_FORMATS_AUTO):
             raise RegistryError(f"{path}: benchmark {name!r}: verifier {bench.verifier!r} not one of {VERIFIERS}")
         if bench.mode not in MODES:
             raise RegistryError(f"{path}: benchmark {name!r}: mode {bench.mode!r} not one of {MODES}")
@@ -144,19 +164,28 @@ def _answer(value: Any, bench: Benchmark, where: str) -> tuple[str, list | None]
         if bench.answer_format != "list":
             raise RegistryError(f"{where}: field {bench.source('answer')!r}: a list answer needs answer_format: list")
         return json.dumps([str(v) for v in value]), value
-    text = str(value)
-    if bench.answer_transform == "last_boxed":
-        boxed = last_boxed(text)
-        if boxed is None:
-            raise RegistryError(f"{where}: field {bench.source('answer')!r}: no \\boxed{{}} answer")
-        return boxed, None
-    if bench.answer_transform == "gsm8k":
-        if "####" not in text:
-            raise RegistryError(f"{where}: field {bench.source('answer')!r}: no '#### n' final line")
-        return text.rsplit("####", 1)[1].strip().replace(",", ""), None
+    try:
+        text = transformed_answer(str(value), bench.answer_transform)
+    except AnswerError as exc:
+        raise RegistryError(f"{where}: field {bench.source('answer')!r}: {exc}") from None
     if bench.answer_format == "list":
         return json.dumps([text]), None
     return text, None
+
+
+def _choice_answer(answer: str, choices: Any, bench: Benchmark, where: str) -> str:
+    """The letter of the option `answer` names: the answer is a letter already, or one option's text."""
+    if not isinstance(choices, (list, tuple)) or not all(isinstance(c, (str, int, float)) for c in choices):
+        raise RegistryError(f"{where}: field {bench.source('choices')!r}: choices must be a list of options")
+    letter = choice_letter(answer)
+    if letter and ord(letter) - ord("A") < len(choices) and len(answer.strip()) <= 3:
+        return letter
+    texts = [normalize_text(str(c)) for c in choices]
+    if normalize_text(answer) not in texts:
+        raise RegistryError(
+            f"{where}: field {bench.source('answer')!r}: answer {answer!r} is not one of the {len(choices)} choices"
+        )
+    return chr(ord("A") + texts.index(normalize_text(answer)))
 
 
 def _generated(bench: Benchmark, count: int | None) -> tuple[str, list[tuple[int, dict]]]:
@@ -168,7 +197,12 @@ def _generated(bench: Benchmark, count: int | None) -> tuple[str, list[tuple[int
     if count is not None:
         spec["count"] = count
     make = arithmetic_code_problems if bench.generator.get("kind") == "arithmetic_code" else arithmetic_problems
-    frame = make(bench.name, **{**spec, "digits": tuple(spec.get("digits", (1, 3)))})
+    if bench.generator.get("kind") == "geometry":
+        from redstar_assets.problems.sources import geometry_problems
+
+        frame = geometry_problems(bench.name, **spec)
+    else:
+        frame = make(bench.name, **{**spec, "digits": tuple(spec.get("digits", (1, 3)))})
     return f"generated://{bench.name}", list(enumerate(frame.to_dicts(), 1))
 
 
@@ -205,7 +239,8 @@ def _mapped(bench: Benchmark, target: str) -> str:
     return f"benchmark {bench.name!r} maps {target} <- {bench.source(target)!r}"
 
 
-def _item(name: str, bench: Benchmark, n: int, rec: dict, where: str) -> dict:
+def _item(name: str, bench: Benchmark, n: int, rec: dict, where: str, base: Path | None = None) -> dict:
+    """One usable item; an image path is read relative to `base`, the benchmark file's folder."""
     problem = bench.value(rec, "problem")
     if not problem or not str(problem).strip():
         raise RegistryError(
@@ -217,22 +252,45 @@ def _item(name: str, bench: Benchmark, n: int, rec: dict, where: str) -> dict:
             f"{where}: field {bench.source('answer')!r}: missing or empty answer ({_mapped(bench, 'answer')})"
         )
     answer, _ = _answer(raw_answer, bench, where)
+    answer_format, verifier = bench.answer_format, bench.verifier
+    choices = bench.value(rec, "choices")
+    if choices is not None and len(choices) > 0:  # a multiple-choice row of a mixed benchmark (MathVista)
+        answer, answer_format, verifier = _choice_answer(answer, choices, bench, where), "choice", "choice"
+    elif answer_format == ANSWER_FORMATS_AUTO:
+        letter = choice_letter(answer) if len(answer.strip()) <= 3 else None
+        answer_format = verifier = "choice" if letter else "math"
+        answer = letter or answer
     tolerance = bench.value(rec, "tolerance")
+    precision = bench.value(rec, "precision")
+    if tolerance in (None, "") and precision not in (None, "") and answer_format != "choice":
+        try:  # MathVista rounds the prediction to `precision` places: within half a unit of the last place
+            tolerance = 0.5 * 10 ** -int(float(precision))
+        except (TypeError, ValueError):
+            raise RegistryError(
+                f"{where}: field {bench.source('precision')!r}: {precision!r} is not a number"
+            ) from None
+    image = bench.value(rec, "image")
+    if image is not None:
+        try:
+            image = read_image(image, base)
+        except ImageError as exc:
+            raise RegistryError(f"{where}: field {bench.source('image')!r}: image: {exc}") from None
     level = normalized(bench.value(rec, "level"))
     item_id = bench.value(rec, "id")
     return {
         "benchmark": name,
         "item_id": str(n if item_id is None else item_id),
-        "problem_id": problem_id(bench.domain, str(problem)),
+        "problem_id": problem_id(bench.domain, str(problem), image),
         "problem": str(problem),
         "answer": answer,
-        "answer_format": bench.answer_format,
-        "verifier": bench.verifier,
+        "answer_format": answer_format,
+        "verifier": verifier,
         "level": int(level) if isinstance(level, float) else None,
         "subject": bench.value(rec, "subject"),
         "tests": bench.value(rec, "tests"),
         "entry_point": bench.value(rec, "entry_point"),
         "tolerance": float(tolerance) if tolerance not in (None, "") else None,
+        "image": image,
     }
 
 
@@ -251,6 +309,7 @@ def read_benchmark(
     the wrong shape) is left out and listed, so it does not sink the rest."""
     bench = registered(name, registry)
     label, rows = _rows(bench, Path(data_dir) if data_dir else benchmarks_dir(), count)
+    base = None if "://" in label else Path(label).parent
     out, left_out = [], []
     for n, rec in rows:
         if count is not None and len(out) >= count:
@@ -259,7 +318,7 @@ def read_benchmark(
             continue
         where = f"{label}:{n}"
         try:
-            out.append(_item(name, bench, n, rec, where))
+            out.append(_item(name, bench, n, rec, where, base))
         except RegistryError as exc:
             left_out.append({"file": label, "row": n, "reason": str(exc)})
     return BenchmarkRead(pl.DataFrame(out, schema=BENCHMARK_SCHEMA), left_out)

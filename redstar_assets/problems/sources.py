@@ -12,16 +12,16 @@ import csv
 import glob
 import json
 import random
-import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from redstar_assets.problems.answers import ANSWER_TRANSFORMS, AnswerError, transformed_answer
 from redstar_assets.problems.fields import field_value
+from redstar_assets.problems.images import ImageError, read_image
 from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace, spec_problem
-from redstar_training.verify import last_boxed
 
 RAW_SCHEMA = {
     "source": pl.String,
@@ -32,6 +32,7 @@ RAW_SCHEMA = {
     "level": pl.Int64,
     "subject": pl.String,
     "tests": pl.String,  # code problems: JSON tests (HumanEval `check` code, or stdin/stdout pairs)
+    "image": pl.Binary,  # an image problem's figure, encoded (PNG, JPEG...) and checked (images.py)
 }
 QUARANTINE_SCHEMA = {
     "source": pl.String,
@@ -41,10 +42,8 @@ QUARANTINE_SCHEMA = {
     "reason": pl.String,
     "raw": pl.String,
 }
-MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests")
-SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "file", "huggingface", "traces")
-ANSWER_TRANSFORMS = (None, "last_boxed", "gsm8k", "answer_is")
-_ANSWER_IS = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
+MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests", "image")
+SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "geometry", "file", "huggingface", "traces")
 
 # Field mappings for the paper's problem pools, so a source needs only `preset: NAME` and a path or id.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -58,9 +57,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "taco": {"mapping": {"problem": "question", "tests": "input_output", "level": "difficulty"}, "domain": "code"},
     "apps": {"mapping": {"problem": "question", "tests": "input_output", "subject": "difficulty"}, "domain": "code"},
     "geoqa": {
-        "mapping": {"problem": "problem", "answer": "solution"},
+        "mapping": {"problem": "problem", "answer": "solution", "image": "image"},
         "domain": "geo",
-        "answer_transform": "last_boxed",
+        "answer_transform": "final_answer",
     },
 }
 
@@ -146,9 +145,43 @@ def synthetic_problems(name: str, count: int, seed: int = 0, **_: Any) -> pl.Dat
             "level": [None] * count,
             "subject": [r["kind"] for r in rows],
             "tests": [None] * count,
+            "image": [None] * count,
         },
         schema=RAW_SCHEMA,
     )
+
+
+def geometry_problems(
+    name: str,
+    count: int,
+    kinds: list[str] | None = None,
+    values: list[int] | None = None,
+    size: int = 224,
+    seed: int = 0,
+    **_: Any,
+) -> pl.DataFrame:
+    """Seeded multiple-choice geometry problems over drawn figures (teachers/geometry.py): part of
+    each answer is printed only in the figure. Level is the kind's number of reasoning steps."""
+    from redstar_training.teachers.geometry import KINDS, make_problem
+
+    rng = random.Random(seed)
+    kinds = kinds or list(KINDS)
+    rows = []
+    for i in range(count):
+        made = make_problem(kinds[i % len(kinds)], values or [30, 40, 50, 60, 70], rng, size)
+        rows.append(
+            {
+                "source": name,
+                "source_row": i,
+                "domain": "geo",
+                "problem": made.problem,
+                "answer": made.answer,
+                "level": 2 if made.kind == "triangle" else 1,
+                "subject": made.kind,
+                "image": made.image,
+            }
+        )
+    return pl.DataFrame(rows, schema=RAW_SCHEMA)
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
@@ -200,10 +233,11 @@ def _validate(
     defaults: dict[str, Any],
     answer_transform: str | None,
     answer_required: bool = True,
+    base: Path | None = None,
 ) -> tuple[dict | None, str, str]:
     """Maps one record to the raw schema; returns (row, field, reason) with row None when invalid.
     Without `answer_required` (imported traces) a row may lack its answer or tests: it is kept, and
-    its traces are `unverified`."""
+    its traces are `unverified`. An image path is read relative to `base`, the record's folder."""
     row: dict[str, Any] = dict(defaults)
     for target in MAPPABLE_FIELDS:
         value = field_value(rec, mapping.get(target, target))
@@ -232,22 +266,16 @@ def _validate(
         problem = _unusable_tests(row["tests"])
         if problem:
             return None, mapping.get("tests", "tests"), f"tests do not parse: {problem}"
-    if row.get("answer") is None:
-        pass  # an imported trace without a reference answer: nothing to transform
-    elif answer_transform == "last_boxed":
-        boxed = last_boxed(row["answer"])
-        if boxed is None:
-            return None, mapping.get("answer", "answer"), "no \\boxed{} answer in the mapped field"
-        row["answer"] = boxed
-    elif answer_transform == "gsm8k":
-        if "####" not in row["answer"]:
-            return None, mapping.get("answer", "answer"), "no '#### n' final line in the mapped field"
-        row["answer"] = row["answer"].rsplit("####", 1)[1].strip().replace(",", "")
-    elif answer_transform == "answer_is":
-        found = _ANSWER_IS.search(row["answer"])
-        if found is None:
-            return None, mapping.get("answer", "answer"), "no 'The answer is' line in the mapped field"
-        row["answer"] = found.group(1).strip()
+    if row.get("answer") is not None:  # an imported trace may have no reference answer: nothing to transform
+        try:
+            row["answer"] = transformed_answer(row["answer"], answer_transform)
+        except AnswerError as exc:
+            return None, mapping.get("answer", "answer"), str(exc)
+    if row.get("image") is not None:
+        try:
+            row["image"] = read_image(row["image"], base)
+        except ImageError as exc:
+            return None, mapping.get("image", "image"), f"image: {exc}"
     if row.get("level") is not None:
         try:
             row["level"] = int(str(row["level"]).removeprefix("Level ").strip())
@@ -296,7 +324,8 @@ def map_records(
                 }
             )
             continue
-        row, field, reason = _validate(rec, mapping or {}, defaults, answer_transform, traces is None)
+        base = None if "://" in file else Path(file).parent
+        row, field, reason = _validate(rec, mapping or {}, defaults, answer_transform, traces is None, base)
         if row is not None and traces is not None:
             trace, field, reason = normalized_trace(rec, mapping or {}, traces)
             row = None if trace is None else {**row, **trace}
@@ -440,6 +469,8 @@ def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
         return arithmetic_code_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     if kind == "synthetic":
         return synthetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    if kind == "geometry":
+        return geometry_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
     if kind == "file":
         return file_problems(**spec)
     if kind == "huggingface":

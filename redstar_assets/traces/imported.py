@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from redstar_assets.problems.normalize import problem_id
+from redstar_assets.problems.normalize import with_problem_ids
 from redstar_assets.traces.teacher import TRACE_COLUMNS, TRACE_DTYPES
 
 IMPORT_VERSION = "import-v1"
@@ -47,11 +47,7 @@ def imported_trace_batches(
     seen: set[str] = set()
     next_sample: dict[str, int] = {}
     for raw in batches:
-        keyed = raw.with_columns(
-            pl.struct("domain", "problem")
-            .map_elements(lambda r: problem_id(r["domain"], r["problem"]), return_dtype=pl.String)
-            .alias("problem_id")
-        )
+        keyed = with_problem_ids(raw)
         joined = keyed.select("problem_id", "trace", "trace_original", "trace_finished", "sample").join(
             info, on="problem_id", how="inner", maintain_order="left"
         )
