@@ -62,7 +62,7 @@ def _from_text(text: str, base: Path | None) -> bytes:
     path = Path(text) if not uri and len(text) < 4096 else None
     if path is not None and not path.is_absolute() and base is not None:
         path = base / path
-    if path is not None and path.is_file():
+    if path is not None and _is_file(path):
         size = path.stat().st_size
         if size > MAX_IMAGE_BYTES:
             raise ImageError(f"image file {str(path)!r} is {size} bytes, over the {MAX_IMAGE_BYTES}-byte limit")
@@ -76,6 +76,13 @@ def _from_text(text: str, base: Path | None) -> bytes:
         except binascii.Error as exc:
             raise ImageError(f"not valid base64: {exc}") from None
     raise ImageError(f"image file {str(path)!r} does not exist")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system (a base64 string): not a path
+        return False
 
 
 def checked_image(data: bytes) -> bytes:
@@ -124,7 +131,7 @@ def perceptual_hash(data: bytes) -> int:
 
     with Image.open(io.BytesIO(data)) as im:
         grey = im.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.LANCZOS)
-        px = list(grey.getdata())
+        px = grey.tobytes()  # one byte a pixel in mode L
     bits = 0
     for row in range(HASH_SIDE):
         for col in range(HASH_SIDE):
