@@ -25,6 +25,43 @@ CHAT_TEMPLATE = (
 )
 
 
+IMAGE_TOKEN = "<image>"
+
+# The same ChatML for a vision-language student: a message's content is text or a list of parts
+# ({"type": "image"} or {"type": "text", "text": ...}); each image part becomes the image token the
+# processor expands into the vision tower's patch embeddings.
+VISION_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' }}"
+    "{%- if message['content'] is string %}{%- set parts = [{'type': 'text', 'text': message['content']}] %}"
+    "{%- else %}{%- set parts = message['content'] %}{%- endif %}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{% generation %}{%- for p in parts %}{{- p['text'] }}{%- endfor %}{{- '<|im_end|>' }}{% endgeneration %}"
+    "{{- '\\n' }}"
+    "{%- else %}"
+    "{%- for p in parts %}{%- if p['type'] == 'image' %}{{- '" + IMAGE_TOKEN + "\\n' }}"
+    "{%- else %}{{- p['text'] }}{%- endif %}{%- endfor %}"
+    "{{- '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def with_image(messages: list[dict], image: bool) -> list[dict]:
+    """`messages` for a problem with a figure: every content a list of parts (one type per column
+    for Arrow), with the image part before the first user turn's text. Unchanged without a figure."""
+    if not image:
+        return messages
+    out, placed = [], False
+    for m in messages:
+        parts: list[dict] = [{"type": "text", "text": m["content"]}]
+        if m["role"] == "user" and not placed:
+            parts, placed = [{"type": "image", "text": None}, *parts], True
+        out.append({"role": m["role"], "content": parts})
+    return out
+
+
 def prompt_messages(problem: str, system_prompt: str | None = None) -> list[dict[str, str]]:
     """The conversation up to the assistant turn, as both SFT data and evaluation prompts use it."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []

@@ -77,16 +77,19 @@ def publish(tmp: Path, final: Path) -> None:
 
 
 def smoke_generate(folder: Path, prompt: str, max_new_tokens: int = 64) -> dict[str, Any]:
-    """Loads the folder from disk afresh and generates greedily: the 'loads and generates' check."""
+    """Loads the folder from disk afresh and generates greedily: the 'loads and generates' check (a
+    vision model over a blank figure)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder)
+    from redstar_training.chat import with_image
+    from redstar_training.model_folders import blank_image, encode_prompts, is_vision_model, load_model, text_tokenizer
+
+    processing, model = load_model(str(folder))
     model.eval()
-    ids = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt}], add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
+    tokenizer, vision = text_tokenizer(processing), is_vision_model(folder)
+    messages = with_image([{"role": "user", "content": prompt}], vision)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = encode_prompts(processing, [text], [blank_image(processing)] if vision else None)
     with torch.no_grad():
         out = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False)
     new = out[0, ids["input_ids"].shape[1] :].tolist()

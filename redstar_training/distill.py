@@ -68,6 +68,8 @@ def make_backend(spec: dict[str, Any], problems: list[dict]):
         backend.tests = {p["problem_id"]: p["tests"] for p in problems if p.get("tests")}
     if kind == "synthetic":
         backend.answers = {p["problem_id"]: p["answer"] for p in problems}
+    if hasattr(backend, "images"):  # a backend that reads figures gets each image problem's
+        backend.images = {p["problem_id"]: p["image"] for p in problems if p.get("image") is not None}
     return backend
 
 

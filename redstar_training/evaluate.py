@@ -98,8 +98,9 @@ def make_eval_backend(cfg: EvalRunConfig, model_path: str, base_url: str | None 
     return make_backend(spec, [])
 
 
-def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts) -> None:
-    """Generates the samples the cache lacks, committing each as it finishes."""
+def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts, images=None) -> None:
+    """Generates the samples the cache lacks, committing each as it finishes; `images` (problem id
+    -> figure) go to a backend that reads figures."""
     import contextlib
 
     from redstar_training.generation.serve import ServeSpec, served
@@ -117,6 +118,8 @@ def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts) -> None:
             log(pipes, f"starting a server for {spec['path']} (log: {log_file})")
             base_url = stack.enter_context(served(spec["path"], ServeSpec(**serve), log_file))
         backend = make_eval_backend(cfg, spec["path"], base_url)
+        if images and hasattr(backend, "images"):
+            backend.images = images
         done = [0]
 
         def on_done(c) -> None:
@@ -132,12 +135,20 @@ def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts) -> None:
                 backend.generate(reqs, sampling, on_done)
 
 
+def _problem_key(item: dict) -> str:
+    """What a sample's cache key knows of its problem: the text, and the figure's content id when
+    there is one (the same question over another figure is another sample)."""
+    from redstar_training.generation.types import problem_hash
+
+    return problem_hash(item["problem"]) if item.get("image") is None else f"img-{item['problem_id']}"
+
+
 def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict], dict]:
     import polars as pl
 
     from redstar_training.generation.cache import open_sample_cache
     from redstar_training.generation.prompts import template
-    from redstar_training.generation.types import SampleRequest, problem_hash, sample_key
+    from redstar_training.generation.types import SampleRequest, sample_key
     from redstar_training.tiny_model import ensure_base_model
     from redstar_training.verify.cache import CodeVerdictCache
 
@@ -145,6 +156,7 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
     cache = open_sample_cache(cfg.cache_file or Path(cfg.output_dir) / "samples.sqlite")
     code_verdicts = CodeVerdictCache(cfg.code_verdict_cache) if cfg.code_verdict_cache else None
     items = {b["name"]: pl.read_parquet(b["file"]).to_dicts() for b in cfg.benchmarks}
+    images = {it["problem_id"]: it["image"] for its in items.values() for it in its if it.get("image") is not None}
     outputs, scores = [], []
     totals = {"samples": 0, "requested": 0, "generated": 0, "from_cache": 0}
     try:
@@ -158,7 +170,7 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                 for p in passes(bench, cfg):
                     reqs = [
                         SampleRequest(
-                            sample_key(version, "", prompt.id, problem_hash(it["problem"]), p.sampling, p.index),
+                            sample_key(version, "", prompt.id, _problem_key(it), p.sampling, p.index),
                             it["problem_id"],
                             p.index,
                             prompt.messages(it["problem"]),
@@ -171,7 +183,7 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
             keys = [r.key for reqs in by_sampling.values() for r in reqs]
             counts: dict[str, Any] = {"found": cache.get_many(keys), "requested": 0, "generated": 0}
             from_cache = len(counts["found"])
-            _generate(cfg, spec, by_sampling, cache, pipes, counts)
+            _generate(cfg, spec, by_sampling, cache, pipes, counts, images)
             totals["samples"] += len(set(keys))
             totals["requested"] += counts["requested"]
             totals["generated"] += counts["generated"]

@@ -57,22 +57,35 @@ class SFTRunConfig:
     threads: int = 1
     report_to: str = "none"
     smoke_prompt: str = "Compute 12 + 34."
+    blank_images: bool = False  # the image-blind arm: every figure replaced by a blank one
     lineage: dict[str, Any] = field(default_factory=dict)
 
 
-def load_messages(train_file: str):
+def load_messages(train_file: str, blank_images: bool = False):
     """The subset's chat rows as a datasets.Dataset, in trace id order when the file has trace ids
     (the subset writer keeps the trace files' order; the data order a seed shuffles is the same
-    whichever way the file was written); an empty subset fails before training starts."""
+    whichever way the file was written); an empty subset fails before training starts. Rows of image
+    problems carry their figure (`images`, blank for the image-blind arm) and an image part."""
     import polars as pl
     from datasets import Dataset
+
+    from redstar_training.chat import with_image
+    from redstar_training.model_folders import pil_image
 
     frame = pl.read_parquet(train_file)
     if frame.height == 0:
         raise SystemExit(f"{train_file}: the subset has no rows; nothing to train on")
     if "trace_id" in frame.columns:
         frame = frame.sort("trace_id")
-    return Dataset.from_list(frame.select("messages").to_dicts())
+    if "image" not in frame.columns or frame["image"].null_count() == frame.height:
+        return Dataset.from_list(frame.select("messages").to_dicts())
+    rows = []
+    for messages, image in frame.select("messages", "image").iter_rows():
+        figure = pil_image(image) if image is not None else None
+        if figure is not None and blank_images:
+            figure = figure.point(lambda _: 255)
+        rows.append({"messages": with_image(messages, figure is not None), "images": [figure] if figure else []})
+    return Dataset.from_list(rows)
 
 
 def _complete(checkpoint: Path) -> bool:
@@ -115,20 +128,21 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
     """Trains, saves a Hugging Face folder with lineage card, reloads it and generates once."""
     check_inputs(cfg)
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
+
+    from redstar_training.model_folders import load_model
 
     torch.set_num_threads(cfg.threads)
     ensure_base_model(cfg.base_model, cfg.tiny_spec)
-    dataset = load_messages(cfg.train_file)
+    dataset = load_messages(cfg.train_file, cfg.blank_images)
     out = Path(cfg.output_dir)
     reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt)
     if reused is not None:
         log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
         return reused
     trainer_dir = out / "trainer"
-    tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
-    model = AutoModelForCausalLM.from_pretrained(cfg.base_model, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
+    tokenizer, model = load_model(cfg.base_model, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
     peft_config = None
     if cfg.lora:
         from peft import LoraConfig
@@ -189,8 +203,11 @@ def _finish(cfg, trainer, tokenizer, dataset, result, seconds, resume, losses, o
     """Metrics of the finished run, then the checkpoint saved with its card (naming the MLflow run)."""
     if cfg.lora:
         trainer.model = trainer.model.merge_and_unload()
+    from redstar_training.model_folders import text_tokenizer
+
+    text = text_tokenizer(tokenizer)  # a VLM's figures are not counted: text tokens per second
     tokens = sum(
-        len(tokenizer.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in dataset
+        len(text.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in dataset
     )
     metrics = {
         "train_loss": float(result.training_loss),

@@ -59,8 +59,10 @@ def tokenizer_corpus(seed: int, n: int = 3000) -> list[str]:
     return lines
 
 
-def train_tokenizer(spec: TinyQwen2Spec):
-    """A byte-level BPE with Qwen2's normalizer and pre-tokenizer, wrapped as a transformers tokenizer."""
+def train_tokenizer(spec: TinyQwen2Spec, corpus: list[str] | None = None, extra_special: tuple[str, ...] = ()):
+    """A byte-level BPE with Qwen2's normalizer and pre-tokenizer, wrapped as a transformers tokenizer;
+    trained on `corpus` (by default the arithmetic and code families' text), with `extra_special`
+    tokens (a vision model's `<image>`) after the chat markup's."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -75,11 +77,11 @@ def train_tokenizer(spec: TinyQwen2Spec):
     tok.decoder = decoders.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
     trainer = trainers.BpeTrainer(
         vocab_size=spec.vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        special_tokens=[*SPECIAL_TOKENS, *extra_special],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(tokenizer_corpus(spec.seed), trainer=trainer)
+    tok.train_from_iterator(corpus if corpus is not None else tokenizer_corpus(spec.seed), trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN, unk_token=None, bos_token=None
     )
@@ -137,5 +139,10 @@ def _update_json(path: Path, updates: dict) -> None:
 def ensure_base_model(path: str, tiny_spec: dict | None) -> str:
     """Builds the tiny base model at `path` on first use; hub ids and existing folders pass through."""
     if tiny_spec and not (Path(path) / "config.json").exists():
-        build_tiny_qwen2(TinyQwen2Spec(**tiny_spec), Path(path))
+        if tiny_spec.get("kind") == "tiny_vlm":
+            from redstar_training.tiny_vlm import TinyVLMSpec, build_tiny_vlm
+
+            build_tiny_vlm(TinyVLMSpec(**{k: v for k, v in tiny_spec.items() if k != "kind"}), Path(path))
+        else:
+            build_tiny_qwen2(TinyQwen2Spec(**tiny_spec), Path(path))
     return path

@@ -19,10 +19,12 @@ class ProceduralBackend:
     slip_per_column: float = 0.03
     slip_per_carry: float = 0.05
     catch_rate: float = 0.5
+    misread_rate: float = 0.15  # geometry: how often a printed value is misread (the check catches catch_rate)
     seed: int = 0
     revision: str = ""
     problems: dict[str, str] = field(default_factory=dict)  # problem_id -> text, set by the caller
     tests: dict[str, str] = field(default_factory=dict)  # problem_id -> tests, for code problems
+    images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> figure, for generated geometry
 
     @property
     def model_id(self) -> str:
@@ -31,10 +33,12 @@ class ProceduralBackend:
         return TEACHER_ID
 
     def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
+        from redstar_training.teachers import geometry
         from redstar_training.teachers.procedural import ProceduralTeacherConfig, solve
         from redstar_training.teachers.procedural_code import solve_code
 
         cfg = ProceduralTeacherConfig(self.slip_per_column, self.slip_per_carry, self.catch_rate, self.seed)
+        geo = geometry.GeoTeacherConfig(self.misread_rate, self.catch_rate, self.seed)
         failed = 0
         for r in requests:
             started = time.monotonic()
@@ -42,6 +46,8 @@ class ProceduralBackend:
                 text, tests = self.problems[r.problem_id], self.tests.get(r.problem_id)
                 if tests:  # a code problem: the program, in one fenced block
                     s = solve_code(text, r.sample_index, r.problem_id, cfg)
+                elif r.problem_id in self.images:  # a generated figure: read, reasoned about, a letter boxed
+                    s = geometry.solve(text, self.images[r.problem_id], r.sample_index, r.problem_id, geo)
                 else:
                     s = solve(text, r.sample_index, r.problem_id, cfg)
                 on_done(
@@ -106,36 +112,53 @@ class SyntheticBackend:
 
 @dataclass
 class TransformersBackend:
-    """Local batched generation from a model folder (left padding, chat template)."""
+    """Local batched generation from a model folder (left padding, chat template); a vision model
+    gets each problem's figure from `images`."""
 
     model: str
     revision: str = ""
     batch_size: int = 8
     device: str = "cpu"
     threads: int = 2
-    _loaded: Any = field(default=None, init=False, repr=False)  # (tokenizer, model) once loaded
+    images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> encoded figure, set by the caller
+    _loaded: Any = field(default=None, init=False, repr=False)  # (tokenizer or processor, model) once loaded
 
     @property
     def model_id(self) -> str:
         return self.model
 
+    def _inputs(self, batch: list[SampleRequest]) -> dict:
+        from redstar_training.chat import with_image
+        from redstar_training.model_folders import encode_prompts, is_vision_model, pil_image, text_tokenizer
+
+        processing, _ = self._loaded
+        tok = text_tokenizer(processing)
+        if not is_vision_model(self.model):
+            return encode_prompts(processing, [_rendered(tok, r) for r in batch])
+        figures = [self.images.get(r.problem_id) for r in batch]
+        texts = [
+            tok.apply_chat_template(
+                with_image(list(r.messages), f is not None), tokenize=False, add_generation_prompt=True
+            )
+            for r, f in zip(batch, figures, strict=True)
+        ]
+        return encode_prompts(processing, texts, [pil_image(f) for f in figures if f is not None] or None)
+
     def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from redstar_training.model_folders import load_model, text_tokenizer
 
         torch.set_num_threads(self.threads)
         if self._loaded is None:  # loaded once: rounds and chunks of one run share it
-            tok = AutoTokenizer.from_pretrained(self.model, revision=self.revision or None)
-            tok.padding_side = "left"
-            model = AutoModelForCausalLM.from_pretrained(self.model, revision=self.revision or None)
-            self._loaded = (tok, model.to(self.device).eval())
-        tok, model = self._loaded
+            processing, model = load_model(self.model, revision=self.revision or None)
+            self._loaded = (processing, model.to(self.device).eval())
+        tok, model = text_tokenizer(self._loaded[0]), self._loaded[1]
         eos = tok.eos_token_id
         for start in range(0, len(requests), self.batch_size):
             batch = requests[start : start + self.batch_size]
             began = time.monotonic()
-            enc = tok([_rendered(tok, r) for r in batch], return_tensors="pt", padding=True, add_special_tokens=False)
-            enc = {k: v.to(self.device) for k, v in enc.items()}
+            enc = {k: v.to(self.device) for k, v in self._inputs(batch).items()}
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed + batch[0].sample_index)
             with torch.no_grad():

@@ -72,7 +72,7 @@ def _triangle(a: int, b: int, size: int, rng: random.Random):
         d.text((ax - pad * 0.6, base + 2), "A", fill="black", font=font)
         d.text((bx + 2, base + 2), "B", fill="black", font=font)
         d.text((cx - s * 0.03, cy - s * 0.13), "C", fill="black", font=font)
-        d.text((bx - s * 0.30, base - s * 0.14), f"{b}°", fill="blue", font=font)
+        d.text((bx - s * 0.42, base - s * 0.22), f"{b}°", fill="blue", font=_font(max(12, s // 5)))
 
     return draw
 
@@ -92,7 +92,7 @@ def _parallel(x: int, size: int, rng: random.Random):
         font = _font(max(12, s // 9))
         d.text((s * 0.02, y1 - s * 0.13), "a", fill="black", font=font)
         d.text((s * 0.02, y2 - s * 0.13), "b", fill="black", font=font)
-        d.text((x1 + s * 0.04, y1 + s * 0.02), f"1: {x}°", fill="blue", font=font)
+        d.text((x1 + s * 0.04, y1 + s * 0.02), f"1: {x}°", fill="blue", font=_font(max(12, s // 5)))
         d.text((x2 + s * 0.06, y2 - s * 0.14), "2", fill="red", font=font)
 
     return draw
@@ -114,7 +114,7 @@ def _circle(central: int, size: int, rng: random.Random):
             d.line([pc, p], fill="black", width=w)
         font = _font(max(12, s // 9))
         d.text((cx + 3, cy - s * 0.12), "O", fill="black", font=font)
-        d.text((cx - s * 0.1, cy + s * 0.02), f"{central}°", fill="blue", font=font)
+        d.text((cx - s * 0.16, cy + s * 0.04), f"{central}°", fill="blue", font=_font(max(12, s // 5)))
         d.text((pa[0] + 2, pa[1]), "A", fill="black", font=font)
         d.text((pb[0] - s * 0.09, pb[1]), "B", fill="black", font=font)
         d.text((pc[0] - s * 0.03, pc[1] - s * 0.12), "C", fill="black", font=font)
@@ -122,16 +122,14 @@ def _circle(central: int, size: int, rng: random.Random):
     return draw
 
 
-def _choices(correct: int, rng: random.Random, near: list[int]) -> tuple[tuple[str, ...], str]:
-    """Four distinct degree values, the correct one at a uniformly drawn letter."""
-    options = [correct]
-    for v in [*near, correct + 10, correct - 10, correct + 20, correct - 20, correct + 30]:
-        if 0 < v < 180 and v not in options:
-            options.append(v)
-        if len(options) == 4:
-            break
-    wrong = options[1:]
+def _choices(correct: int, rng: random.Random, others: list[int]) -> tuple[tuple[str, ...], str]:
+    """Four distinct degree values, the correct one at a uniformly drawn letter. The wrong ones are
+    the answers the same question has over other figures, so the choices alone do not give it away."""
+    wrong = sorted({v for v in others if v != correct and 0 < v < 180})
     rng.shuffle(wrong)
+    wrong = wrong[:3]
+    if len(wrong) < 3:
+        raise ValueError("geometry problems need at least four distinct printed values for their choices")
     at = rng.randrange(4)
     ordered = wrong[:at] + [correct] + wrong[at:]
     return tuple(f"{v}°" for v in ordered), LETTERS[at]
@@ -143,25 +141,25 @@ def make_problem(kind: str, values: list[int], rng: random.Random, size: int = 2
         raise ValueError(f"geometry values must be whole degrees between 0 and 90, got {values!r}")
     hidden = rng.choice(values)
     if kind == "triangle":
-        stated = rng.choice([v for v in (30, 40, 50, 60, 70) if v + hidden < 170])
+        stated = rng.choice((30, 40, 50, 60, 70))
         correct = 180 - stated - hidden
         text = f"In triangle ABC shown in the figure, angle A is {stated}°. What is angle C?"
-        draw, near = _triangle(stated, hidden, size, rng), [180 - stated, 180 - hidden - 2 * stated]
+        draw, others = _triangle(stated, hidden, size, rng), [180 - stated - v for v in values]
         facts = {"kind": kind, "angle_A": stated, "angle_B": hidden}
     elif kind == "parallel":
         correct = 180 - hidden
         text = "In the figure, line a is parallel to line b. What is angle 2?"
-        draw, near = _parallel(hidden, size, rng), [hidden, 90 - hidden // 2 if hidden < 180 else 10]
+        draw, others = _parallel(hidden, size, rng), [180 - v for v in values]
         facts = {"kind": kind, "angle_1": hidden}
     elif kind == "circle":
         hidden *= 2  # the printed central angle, under 180
         correct = hidden // 2
         text = "In the figure, O is the centre of the circle and C lies on the circle. What is angle ACB?"
-        draw, near = _circle(hidden, size, rng), [hidden, 180 - hidden // 2]
+        draw, others = _circle(hidden, size, rng), list(values)
         facts = {"kind": kind, "angle_AOB": hidden}
     else:
         raise ValueError(f"unknown geometry kind {kind!r}; known: {KINDS}")
-    choices, letter = _choices(correct, rng, near)
+    choices, letter = _choices(correct, rng, others)
     listed = " ".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(choices))
     facts["choices"] = list(choices)
     return GeoProblem(f"{text}\nChoices: {listed}", letter, choices, _png(draw, size, facts), kind, hidden)
