@@ -20,7 +20,8 @@ STAGES = ("base", "sft", "rl")
 STRATEGIES = ("random", "hard_first", "band", "stratified")
 TARGET_FORMATS = ("long_cot", "answer_only")
 TEACHER_BACKENDS = ("procedural", "synthetic", "vllm", "openai", "transformers")
-BASE_MODEL_KINDS = ("tiny_qwen2", "local", "hub")
+BASE_MODEL_KINDS = ("tiny_qwen2", "tiny_vlm", "local", "hub")
+TINY_KINDS = ("tiny_qwen2", "tiny_vlm")  # built here from a spec, deterministically
 
 
 class ProfileError(ValueError):

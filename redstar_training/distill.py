@@ -183,9 +183,11 @@ def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCach
 
 def _verify(completions: list[Completion], problems: dict, verifier) -> list[bool]:
     from redstar_training.verify import MathTask, default_verifier
+    from redstar_training.verify.extract import answer_format_of
 
-    tasks = [MathTask(str(problems[c.problem_id].get("answer", "")), c.text, finish_reason=c.finish_reason)
-             for c in completions]  # fmt: skip
+    answers = [str(problems[c.problem_id].get("answer", "")) for c in completions]
+    tasks = [MathTask(a, c.text, answer_format=answer_format_of(a), finish_reason=c.finish_reason)
+             for a, c in zip(answers, completions, strict=True)]  # fmt: skip
     return [v.correct for v in (verifier or default_verifier()).verify(tasks)]
 
 

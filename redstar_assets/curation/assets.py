@@ -145,6 +145,16 @@ def build_curation_assets(
     return [difficulty_scores, sft_subsets]
 
 
+def _figures(store, sources: list[str]) -> pl.DataFrame | None:
+    """(problem_id, image) of the image problems of `sources`, or None when none has a figure."""
+    frames = [
+        store.read("problems", s, columns=["problem_id", "image"]) for s in sources if store.exists("problems", s)
+    ]
+    frames = [f.filter(pl.col("image").is_not_null()) for f in frames if "image" in f.columns]
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames) if frames else None
+
+
 def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     """Selects, writes and describes one recipe's subset; yields its materialization and check."""
     store = redstar.store()
@@ -159,7 +169,9 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     content_hash = subset_hash(picked["trace_id"].to_list(), recipe)
     store.write(picked.select("trace_id", "problem_id", "domain"), "sft_subsets", recipe.name, name="ids")
     messages_path = store.path("sft_subsets", recipe.name)
-    rows = write_subset(trace_files, picked["trace_id"].to_list(), messages_path, recipe.target_format)
+    rows = write_subset(
+        trace_files, picked["trace_id"].to_list(), messages_path, recipe.target_format, images=_figures(store, sources)
+    )
     store.register("sft_subsets", recipe.name, "data", content_hash, rows)
     store.write_json({"subset_hash": content_hash, "recipe": asdict(recipe), "rows": rows}, "sft_subsets", recipe.name)
     sample = pl.scan_parquet(messages_path).head(2).collect()

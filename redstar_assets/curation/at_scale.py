@@ -20,12 +20,14 @@ def write_subset(
     out: str | Path,
     target_format: str = "long_cot",
     batch_rows: int = 10_000,
+    images: pl.DataFrame | None = None,
 ) -> int:
     """Writes the chosen traces, in the trace files' order, as chat `messages` Parquet (what
     `datasets.load_dataset("parquet")` and TRL read); returns the row count. The prompt is the trace
     file's `problem`; the assistant turn is the trace for long_cot and, for answer_only, the
     verifier's extracted answer: `\\boxed{answer}`, or a code trace's program fenced, as
-    `subsets.target_text` makes it."""
+    `subsets.target_text` makes it. With `images` (problem_id, image), each row of an image problem
+    carries its figure, which a vision student is shown beside the prompt."""
     import pyarrow.parquet as pq
 
     from redstar_assets.traces.verification import read_chosen
@@ -46,12 +48,18 @@ def write_subset(
     ).alias("messages")
     columns = ["trace_id", "problem_id", "problem", "text", "extracted", "domain"]
     chosen = pl.Series(trace_ids, dtype=pl.String)
+    figures = images.filter(pl.col("image").is_not_null()) if images is not None else None
+    figures = figures if figures is not None and figures.height else None
     empty = pl.DataFrame(schema={c: pl.String for c in columns}).select("trace_id", "problem_id", messages)
+    if figures is not None:
+        empty = empty.with_columns(pl.lit(None, dtype=pl.Binary).alias("image"))
     writer, rows = pq.ParquetWriter(tmp, empty.to_arrow().schema, compression="zstd"), 0
     try:
         for path in files:
             for batch in read_chosen(path, chosen, columns, batch_rows):
                 part = batch.cast({c: pl.String for c in columns}).select("trace_id", "problem_id", messages)
+                if figures is not None:
+                    part = part.join(figures, on="problem_id", how="left", maintain_order="left")
                 writer.write_table(part.to_arrow(), row_group_size=10_000)
                 rows += part.height
     finally:

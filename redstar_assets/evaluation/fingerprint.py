@@ -14,7 +14,7 @@ from typing import Any
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from redstar_assets.evaluation.heldout import benchmark_fingerprint
-from redstar_assets.profile import Experiment, Profile, spec_hash
+from redstar_assets.profile import TINY_KINDS, Experiment, Profile, spec_hash
 from redstar_training.verify import VERIFIER_VERSION
 
 STAGE_ASSETS = {"sft": "sft_checkpoints", "rl": "rl_checkpoints"}
@@ -52,7 +52,7 @@ def stage_model_ids(instance: DagsterInstance, profile: Profile, exp: Experiment
     for model in models:
         stage, path = model["stage"], model["path"]
         if stage == "base":
-            tiny = profile.base_models[exp.base_model]["kind"] == "tiny_qwen2"
+            tiny = profile.base_models[exp.base_model]["kind"] in TINY_KINDS
             ids["base"] = Path(path).name if tiny else path
         else:
             ids[stage] = recorded_data_version(instance, STAGE_ASSETS[stage], exp.name) or folder_hash(Path(path))

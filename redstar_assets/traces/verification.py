@@ -7,6 +7,7 @@ import polars as pl
 from redstar_assets.traces.quality import FLAGS, QualitySpec, with_quality_flags
 from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, Verdict, default_verifier
 from redstar_training.verify.cache import CodeVerdictCache
+from redstar_training.verify.extract import answer_format_of
 
 UNVERIFIED = "unverified"  # an imported trace with no reference answer: subset only with verified_only false
 
@@ -32,7 +33,16 @@ def verify_traces(
     checkable = [t for t in teacher_ok if (t["tests"] if t["domain"] == "code" else t["answer"])]
     code = [t for t in checkable if t["domain"] == "code"]
     math = [t for t in checkable if t["domain"] != "code"]
-    tasks = [MathTask(t["answer"], t["text"], mode=mode, finish_reason=t["finish_reason"]) for t in math]
+    tasks = [
+        MathTask(
+            t["answer"],
+            t["text"],
+            answer_format=answer_format_of(t["answer"]),
+            mode=mode,
+            finish_reason=t["finish_reason"],
+        )
+        for t in math
+    ]
     judged = dict(zip((t["trace_id"] for t in math), (verifier or default_verifier()).verify(tasks), strict=True))
     judged |= verify_code_traces(code, code_cache)
     unchecked = Verdict(UNVERIFIED, "no reference answer or tests to check against", None)

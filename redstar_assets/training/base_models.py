@@ -15,6 +15,8 @@ def base_model_ref(store: Store, name: str, spec: dict[str, Any]) -> tuple[str, 
     if kind == "tiny_qwen2":
         tiny = {k: v for k, v in spec.items() if k != "kind"}
         return str(store.root / "base_models" / f"{name}-{spec_hash(tiny)}"), tiny
+    if kind == "tiny_vlm":  # its spec keeps the kind: the builder dispatches on it
+        return str(store.root / "base_models" / f"{name}-{spec_hash(spec)}"), dict(spec)
     if kind == "local":
         path = Path(spec["path"])
         if not path.exists():
@@ -22,4 +24,4 @@ def base_model_ref(store: Store, name: str, spec: dict[str, Any]) -> tuple[str, 
         return str(path), {}
     if kind == "hub":
         return spec["id"], {}
-    raise ValueError(f"base model {name!r}: unknown kind {kind!r}; known: tiny_qwen2, local, hub")
+    raise ValueError(f"base model {name!r}: unknown kind {kind!r}; known: tiny_qwen2, tiny_vlm, local, hub")

@@ -55,24 +55,32 @@ def _png(draw_fn, size: int, facts: dict) -> bytes:
     return out.getvalue()
 
 
+def _jitter(rng: random.Random, spread: float) -> float:
+    """A layout offset in [-spread, spread] (a fraction of the side): no two figures drawn alike, so a
+    held-out figure is a new drawing, not a training one with its choices reordered."""
+    return rng.uniform(-spread, spread)
+
+
 def _triangle(a: int, b: int, size: int, rng: random.Random):
     """Triangle ABC with the angle at B drawn to size and printed; the angle at A is only stated."""
+    shift, lift, label = _jitter(rng, 0.06), _jitter(rng, 0.06), (_jitter(rng, 0.04), _jitter(rng, 0.03))
 
     def draw(d, s):
-        pad, base = s * 0.12, s * 0.78
-        ax, bx = pad, s - pad
+        pad, base = s * (0.12 + shift), s * (0.78 + lift)
+        ax, bx = pad, s * (0.88 + shift)
         # apex C from the two base angles, scaled to fit
         ta, tb = math.tan(math.radians(a)), math.tan(math.radians(b))
         cx = ax + (bx - ax) * tb / (ta + tb)
         cy = base - (cx - ax) * ta
-        if cy < pad:  # too tall: squash vertically (labels carry the values, not the drawing)
-            cy = pad
+        if cy < s * 0.12:  # too tall: squash vertically (labels carry the values, not the drawing)
+            cy = s * 0.12
         d.polygon([(ax, base), (bx, base), (cx, cy)], outline="black", width=max(2, s // 110))
         font = _font(max(12, s // 9))
-        d.text((ax - pad * 0.6, base + 2), "A", fill="black", font=font)
+        d.text((ax - s * 0.07, base + 2), "A", fill="black", font=font)
         d.text((bx + 2, base + 2), "B", fill="black", font=font)
         d.text((cx - s * 0.03, cy - s * 0.13), "C", fill="black", font=font)
-        d.text((bx - s * 0.42, base - s * 0.22), f"{b}°", fill="blue", font=_font(max(12, s // 5)))
+        at = (bx - s * (0.42 + label[0]), base - s * (0.22 + label[1]))
+        d.text(at, f"{b}°", fill="blue", font=_font(max(12, s // 5)))
 
     return draw
 
@@ -80,14 +88,15 @@ def _triangle(a: int, b: int, size: int, rng: random.Random):
 def _parallel(x: int, size: int, rng: random.Random):
     """Two horizontal parallel lines cut by a transversal; angle 1 (printed) at the upper crossing,
     angle 2 (asked) at the lower, on the same side: co-interior, so they add to 180."""
+    top, gap, centre = 0.30 + _jitter(rng, 0.06), 0.36 + _jitter(rng, 0.05), 0.5 + _jitter(rng, 0.1)
 
     def draw(d, s):
-        y1, y2, w = s * 0.32, s * 0.68, max(2, s // 110)
+        y1, y2, w = s * top, s * (top + gap), max(2, s // 110)
         d.line([(s * 0.05, y1), (s * 0.95, y1)], fill="black", width=w)
         d.line([(s * 0.05, y2), (s * 0.95, y2)], fill="black", width=w)
         slope = 1 / math.tan(math.radians(x))
-        x1 = s * 0.5 - (y2 - y1) / 2 * slope
-        x2 = s * 0.5 + (y2 - y1) / 2 * slope
+        x1 = s * centre - (y2 - y1) / 2 * slope
+        x2 = s * centre + (y2 - y1) / 2 * slope
         d.line([(x1 - slope * s * 0.2, y1 - s * 0.2), (x2 + slope * s * 0.2, y2 + s * 0.2)], fill="black", width=w)
         font = _font(max(12, s // 9))
         d.text((s * 0.02, y1 - s * 0.13), "a", fill="black", font=font)
@@ -100,15 +109,17 @@ def _parallel(x: int, size: int, rng: random.Random):
 
 def _circle(central: int, size: int, rng: random.Random):
     """Circle with centre O; the central angle AOB is printed; C lies on the major arc."""
+    dx, dy, radius, turn = _jitter(rng, 0.04), _jitter(rng, 0.04), 0.34 + _jitter(rng, 0.03), _jitter(rng, 25)
 
     def draw(d, s):
-        cx = cy = s / 2
-        r, w = s * 0.36, max(2, s // 110)
+        cx, cy = s * (0.5 + dx), s * (0.5 + dy)
+        r, w = s * radius, max(2, s // 110)
         d.ellipse([cx - r, cy - r, cx + r, cy + r], outline="black", width=w)
-        start = 90 - central / 2
+        start = 90 - central / 2 + turn
         pa = (cx + r * math.cos(math.radians(start)), cy + r * math.sin(math.radians(start)))
         pb = (cx + r * math.cos(math.radians(start + central)), cy + r * math.sin(math.radians(start + central)))
-        pc = (cx, cy - r)
+        top = math.radians(start + central / 2 + 180)  # C on the major arc, opposite the chord AB
+        pc = (cx + r * math.cos(top), cy + r * math.sin(top))
         for p in (pa, pb):
             d.line([(cx, cy), p], fill="black", width=w)
             d.line([pc, p], fill="black", width=w)

@@ -143,6 +143,12 @@ def extract_choice(text: str, mode: str = "strict", language: str | None = None)
     return None
 
 
+def answer_format_of(answer: str | None) -> str:
+    """`choice` for a reference answer that is one option letter (generated geometry, GeoQA), else
+    `math`: how a trace of a problem without a registered format is judged."""
+    return "choice" if answer is not None and re.fullmatch(r"[A-J]", answer.strip()) else "math"
+
+
 def choice_letter(answer: str) -> str | None:
     """A bare option letter from an extracted answer such as `B`, `(B)`, `\\text{(B)}` or `B. 12`."""
     m = re.fullmatch(r"\s*(?:\\text\{)?\s*\(?([A-Ja-j])\)?\s*\}?\s*(?:[.:)].*)?", answer, re.S)
