@@ -45,7 +45,8 @@ TOP_LEVEL_KEYS = (
 )
 # Run-config keys each asset fills in itself; a recipe that sets one would be overridden.
 SET_BY_ASSET = {
-    "sft": {"base_model", "tiny_spec", "train_file", "output_dir", "lineage", "threads"},
+    # trust_remote_code comes from the base model's entry, never from a recipe
+    "sft": {"base_model", "tiny_spec", "train_file", "output_dir", "lineage", "threads", "trust_remote_code"},
     "dpo": {"model", "pairs_file", "output_dir", "lineage", "threads"},
     "grpo": {"model", "problems_file", "output_dir", "lineage", "threads"},
     "evaluation": {"models", "output_dir", "threads", "cache_file", "code_verdict_cache"},
@@ -255,6 +256,12 @@ def validate(p: Profile) -> None:
         if spec.get("kind") not in BASE_MODEL_KINDS:
             raise ProfileError(
                 f"{where}: base_models.{name}.kind {spec.get('kind')!r} is not one of {BASE_MODEL_KINDS}"
+            )
+        if spec.get("trust_remote_code") not in (None, False, True) or (
+            spec.get("trust_remote_code") and spec["kind"] not in ("hub", "local")
+        ):
+            raise ProfileError(
+                f"{where}: base_models.{name}.trust_remote_code must be true or false, on a hub or local model"
             )
     _check_subsets(p, where)
     _check_recipes(p, where)

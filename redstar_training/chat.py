@@ -62,6 +62,26 @@ def with_image(messages: list[dict], image: bool) -> list[dict]:
     return out
 
 
+def image_url_messages(messages: list[dict], image: bytes | None) -> list[dict]:
+    """`messages` in the OpenAI image format (what vLLM's `LLM.chat`, `vllm serve` and other
+    OpenAI-compatible servers take): the first user turn's content becomes an `image_url` part holding
+    the figure as a data URI, then its text. Unchanged without a figure."""
+    if image is None:
+        return messages
+    import base64
+
+    from redstar_training.model_folders import image_mime
+
+    url = f"data:{image_mime(image)};base64,{base64.b64encode(image).decode()}"
+    out, placed = [], False
+    for m in messages:
+        if m["role"] == "user" and not placed:
+            parts = [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": m["content"]}]
+            m, placed = {"role": "user", "content": parts}, True
+        out.append(m)
+    return out
+
+
 def prompt_messages(problem: str, system_prompt: str | None = None) -> list[dict[str, str]]:
     """The conversation up to the assistant turn, as both SFT data and evaluation prompts use it."""
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []

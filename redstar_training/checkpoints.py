@@ -76,7 +76,9 @@ def publish(tmp: Path, final: Path) -> None:
     tmp.rename(final)
 
 
-def smoke_generate(folder: Path, prompt: str, max_new_tokens: int = 64) -> dict[str, Any]:
+def smoke_generate(
+    folder: Path, prompt: str, max_new_tokens: int = 64, trust_remote_code: bool = False
+) -> dict[str, Any]:
     """Loads the folder from disk afresh and generates greedily: the 'loads and generates' check (a
     vision model over a blank figure)."""
     import torch
@@ -84,7 +86,7 @@ def smoke_generate(folder: Path, prompt: str, max_new_tokens: int = 64) -> dict[
     from redstar_training.chat import with_image
     from redstar_training.model_folders import blank_image, encode_prompts, is_vision_model, load_model, text_tokenizer
 
-    processing, model = load_model(str(folder))
+    processing, model = load_model(str(folder), trust_remote_code=trust_remote_code)
     model.eval()
     tokenizer, vision = text_tokenizer(processing), is_vision_model(folder)
     messages = with_image([{"role": "user", "content": prompt}], vision)
@@ -100,7 +102,9 @@ def smoke_generate(folder: Path, prompt: str, max_new_tokens: int = 64) -> dict[
     }
 
 
-def reuse_finished(model_dir: Path, run_config_hash: str, smoke_prompt: str) -> dict[str, Any] | None:
+def reuse_finished(
+    model_dir: Path, run_config_hash: str, smoke_prompt: str, trust_remote_code: bool = False
+) -> dict[str, Any] | None:
     """A finished checkpoint of this exact config, re-checked, ready to report; None means train."""
     metrics = finished_metrics(model_dir, run_config_hash)
     if metrics is None:
@@ -108,13 +112,19 @@ def reuse_finished(model_dir: Path, run_config_hash: str, smoke_prompt: str) -> 
     return {
         **metrics,
         "reused": True,
-        "smoke": smoke_generate(model_dir, smoke_prompt),
+        "smoke": smoke_generate(model_dir, smoke_prompt, trust_remote_code=trust_remote_code),
         "checkpoint_hash": folder_hash(model_dir),
     }
 
 
 def save_checkpoint(
-    trainer: Any, tokenizer: Any, out: Path, lineage: dict[str, Any], metrics: dict[str, Any], smoke_prompt: str
+    trainer: Any,
+    tokenizer: Any,
+    out: Path,
+    lineage: dict[str, Any],
+    metrics: dict[str, Any],
+    smoke_prompt: str,
+    trust_remote_code: bool = False,
 ) -> dict[str, Any]:
     """Saves weights, tokenizer, generation config and card to a temporary folder, publishes it with
     one rename, then reloads it from disk to generate: the 'loads and generates' evidence."""
@@ -129,6 +139,6 @@ def save_checkpoint(
     publish(tmp, out / "model")
     return {
         **metrics,
-        "smoke": smoke_generate(out / "model", smoke_prompt),
+        "smoke": smoke_generate(out / "model", smoke_prompt, trust_remote_code=trust_remote_code),
         "checkpoint_hash": folder_hash(out / "model"),
     }

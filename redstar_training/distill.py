@@ -22,7 +22,7 @@ from typing import Any
 
 from redstar_training.generation.cache import BatchedPuts, SampleCache, open_sample_cache
 from redstar_training.generation.prompts import template
-from redstar_training.generation.types import Completion, SampleRequest, Sampling, problem_hash, sample_key
+from redstar_training.generation.types import Completion, SampleRequest, Sampling, problem_key, sample_key
 
 
 @dataclass
@@ -139,9 +139,7 @@ def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCach
                 domain = "code" if p.get("domain") == "code" else "math"
                 prompt, version = prompts[domain], versions[domain]
                 for i in range(start, min(start + size, n)):
-                    key = sample_key(
-                        backend.model_id, backend.revision, version, problem_hash(p["problem"]), sampling, i
-                    )
+                    key = sample_key(backend.model_id, backend.revision, version, problem_key(p), sampling, i)
                     requests.append(
                         SampleRequest(key, pid, i, prompt.messages(p["problem"]), prompt.chatml(p["problem"]))
                     )

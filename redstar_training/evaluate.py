@@ -120,6 +120,8 @@ def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts, images=None
         backend = make_eval_backend(cfg, spec["path"], base_url)
         if images and hasattr(backend, "images"):
             backend.images = images
+        if spec.get("trust_remote_code") and hasattr(backend, "trust_remote_code"):
+            backend.trust_remote_code = True
         done = [0]
 
         def on_done(c) -> None:
@@ -135,20 +137,12 @@ def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts, images=None
                 backend.generate(reqs, sampling, on_done)
 
 
-def _problem_key(item: dict) -> str:
-    """What a sample's cache key knows of its problem: the text, and the figure's content id when
-    there is one (the same question over another figure is another sample)."""
-    from redstar_training.generation.types import problem_hash
-
-    return problem_hash(item["problem"]) if item.get("image") is None else f"img-{item['problem_id']}"
-
-
 def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict], dict]:
     import polars as pl
 
     from redstar_training.generation.cache import open_sample_cache
     from redstar_training.generation.prompts import template
-    from redstar_training.generation.types import SampleRequest, sample_key
+    from redstar_training.generation.types import SampleRequest, problem_key, sample_key
     from redstar_training.tiny_model import ensure_base_model
     from redstar_training.verify.cache import CodeVerdictCache
 
@@ -170,7 +164,7 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
                 for p in passes(bench, cfg):
                     reqs = [
                         SampleRequest(
-                            sample_key(version, "", prompt.id, _problem_key(it), p.sampling, p.index),
+                            sample_key(version, "", prompt.id, problem_key(it), p.sampling, p.index),
                             it["problem_id"],
                             p.index,
                             prompt.messages(it["problem"]),

@@ -15,17 +15,21 @@ def is_vision_model(path: str | Path) -> bool:
     return (folder / "preprocessor_config.json").exists() or (folder / "processor_config.json").exists()
 
 
-def load_model(path: str, revision: str | None = None, dtype: Any = None) -> tuple[Any, Any]:
-    """(tokenizer or processor, model) of a folder or hub id."""
+def load_model(
+    path: str, revision: str | None = None, dtype: Any = None, trust_remote_code: bool = False
+) -> tuple[Any, Any]:
+    """(tokenizer or processor, model) of a folder or hub id. `trust_remote_code` runs the model
+    repository's own Python (InternVL2): only where a profile's base model entry sets it."""
+    remote = {"trust_remote_code": True} if trust_remote_code else {}
     if is_vision_model(path):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        processor = AutoProcessor.from_pretrained(path, revision=revision)
-        return processor, AutoModelForImageTextToText.from_pretrained(path, revision=revision, dtype=dtype)
+        processor = AutoProcessor.from_pretrained(path, revision=revision, **remote)
+        return processor, AutoModelForImageTextToText.from_pretrained(path, revision=revision, dtype=dtype, **remote)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
-    return tokenizer, AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(path, revision=revision, **remote)
+    return tokenizer, AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype, **remote)
 
 
 def text_tokenizer(processing: Any) -> Any:
@@ -61,3 +65,13 @@ def pil_image(data: bytes):
 
     with Image.open(io.BytesIO(data)) as im:
         return im.convert("RGB")
+
+
+def image_mime(data: bytes) -> str:
+    """The MIME type of an encoded figure, for a data URI."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return Image.MIME.get(im.format or "PNG", "image/png")

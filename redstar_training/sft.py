@@ -58,6 +58,7 @@ class SFTRunConfig:
     report_to: str = "none"
     smoke_prompt: str = "Compute 12 + 34."
     blank_images: bool = False  # the image-blind arm: every figure replaced by a blank one
+    trust_remote_code: bool = False  # the base model's own Python (InternVL2); set by its profile entry only
     lineage: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,12 +138,13 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
     ensure_base_model(cfg.base_model, cfg.tiny_spec)
     dataset = load_messages(cfg.train_file, cfg.blank_images)
     out = Path(cfg.output_dir)
-    reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt)
+    reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt, cfg.trust_remote_code)
     if reused is not None:
         log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
         return reused
     trainer_dir = out / "trainer"
-    tokenizer, model = load_model(cfg.base_model, dtype=torch.bfloat16 if cfg.bf16 else torch.float32)
+    dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+    tokenizer, model = load_model(cfg.base_model, dtype=dtype, trust_remote_code=cfg.trust_remote_code)
     peft_config = None
     if cfg.lora:
         from peft import LoraConfig
@@ -224,7 +226,7 @@ def _finish(cfg, trainer, tokenizer, dataset, result, seconds, resume, losses, o
         "loss_curve": losses,
     }
     lineage = {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg), **(tracked or {})}
-    return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
+    return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt, cfg.trust_remote_code)
 
 
 def _zero_stage(trainer) -> int | None:

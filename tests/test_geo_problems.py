@@ -289,3 +289,54 @@ def test_the_geometry_source_and_the_generated_heldout_set():
     held = read_benchmark("geo-heldout", count=12).items
     assert held.height == 12 and set(held["verifier"]) == {"choice"} and held["image"].null_count() == 0
     assert yaml.safe_load(REGISTRY.read_text())["benchmarks"]["geo-heldout"]["generator"]["kind"] == "geometry"
+
+
+def test_image_url_messages_carry_the_figure_as_a_data_uri():
+    from redstar_training.chat import image_url_messages, prompt_messages, with_image
+
+    png, jpeg = figure("1"), figure("2", fmt="JPEG")
+    messages = image_url_messages(prompt_messages("Find x.", "Think first."), jpeg)
+    assert messages[0] == {"role": "system", "content": "Think first."}
+    image, text = messages[1]["content"]
+    assert image["image_url"]["url"].startswith("data:image/jpeg;base64,") and text == {
+        "type": "text",
+        "text": "Find x.",
+    }
+    assert base64.b64decode(image["image_url"]["url"].split(",", 1)[1]) == jpeg
+    assert image_url_messages(prompt_messages("Find x."), None) == prompt_messages("Find x.")
+    parts = with_image([*prompt_messages("Find x."), {"role": "assistant", "content": "\\boxed{A}"}], True)
+    assert [p["type"] for p in parts[0]["content"]] == ["image", "text"] and parts[1]["content"][0]["type"] == "text"
+    assert "data:image/png" in str(image_url_messages(prompt_messages("y"), png))
+
+
+def test_an_image_problem_cannot_go_to_a_completions_endpoint():
+    from redstar_training.generation.openai_backend import OpenAIBackend
+    from redstar_training.generation.types import SampleRequest, Sampling
+
+    backend = OpenAIBackend(
+        base_url="http://127.0.0.1:9/v1", model="m", endpoint="completions", images={"p": figure("x")}
+    )
+    request = SampleRequest("k", "p", 0, ({"role": "user", "content": "Find x."},), "Find x.")
+    with pytest.raises(ValueError, match="need endpoint: chat"):
+        backend.generate([request], Sampling(), lambda c: None)
+
+
+def test_trust_remote_code_is_set_on_a_base_model_entry_only(tmp_path):
+    from redstar_assets.profile import ProfileError, load_profile
+    from redstar_assets.profile_checks import validate
+
+    geo = load_profile("redstar-geo")
+    assert geo.base_models["internvl2-8b"]["trust_remote_code"] is True
+    assert not any(m.get("trust_remote_code") for n, m in geo.base_models.items() if n != "internvl2-8b")
+    bad = yaml.safe_load((REGISTRY.parents[0] / "profiles" / "demo-geo-tiny.yaml").read_text())
+    bad["extends"] = "demo-geo"
+    bad["base_models"]["tiny-vlm"]["trust_remote_code"] = True
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ProfileError, match="trust_remote_code"):
+        validate(load_profile(str(tmp_path / "bad.yaml")))
+    recipe = yaml.safe_load((REGISTRY.parents[0] / "profiles" / "demo-geo-tiny.yaml").read_text())
+    recipe["extends"] = "demo-geo"
+    recipe["training_recipes"] = {"sft-vlm": {"epochs": 1, "trust_remote_code": True}}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    with pytest.raises(ProfileError, match="trust_remote_code"):
+        validate(load_profile(str(tmp_path / "recipe.yaml")))

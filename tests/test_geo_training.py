@@ -95,6 +95,25 @@ def test_tiny_vlm_sft_and_evaluation_on_figures(tmp_path):
     image_token = backend._loaded[1].config.image_token_id
     assert tuple(inputs["pixel_values"].shape) == (3, 3, 56, 56)
     assert (inputs["input_ids"] == image_token).sum(dim=1).tolist() == [16, 16, 16]
+    # the same checkpoint behind a real `transformers serve`, the figures sent as image_url data URIs
+    # (openai backend), against in-process generation one prompt at a time: the same greedy texts
+    one = {
+        **cfg,
+        "models": models[:1],
+        "backend": {"kind": "transformers", "batch_size": 1},
+        "output_dir": str(tmp_path / "one"),
+    }
+    serve = {"preset": "transformers", "args": ["--device", "cpu"], "timeout_s": 180}
+    served = {
+        **one,
+        "backend": {"kind": "openai", "concurrency": 2, "serve": serve},
+        "output_dir": str(tmp_path / "srv"),
+    }
+    _run("redstar_training.evaluate", one, tmp_path / "one.yaml")
+    _run("redstar_training.evaluate", served, tmp_path / "srv.yaml")
+    local, remote = (pl.read_parquet(tmp_path / d / "outputs.parquet") for d in ("one", "srv"))
+    assert local.select("problem_id", "status").rows() == remote.select("problem_id", "status").rows()
+    assert [re.sub(r"\s+", "", t) for t in local["output"]] == [re.sub(r"\s+", "", t) for t in remote["output"]]
     again = json.loads(
         re.search(r"^done: (\{.*\})$", _run("redstar_training.evaluate", cfg, tmp_path / "e.yaml"), re.M)[1]
     )

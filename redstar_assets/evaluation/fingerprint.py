@@ -33,12 +33,16 @@ def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
     from redstar_assets.training.base_models import base_model_ref
 
     models = []
+    base = profile.base_models[exp.base_model]
+    remote = {"trust_remote_code": True} if base.get("trust_remote_code") else {}  # its checkpoints too
     for stage in exp.stages:
         if stage == "base":
-            path, tiny = base_model_ref(store, exp.base_model, profile.base_models[exp.base_model])
-            models.append({"stage": "base", "path": path, "tiny_spec": tiny})
+            path, tiny = base_model_ref(store, exp.base_model, base)
+            models.append({"stage": "base", "path": path, "tiny_spec": tiny, **remote})
         else:
-            models.append({"stage": stage, "path": str(store.folder(STAGE_ASSETS[stage], exp.name) / "model")})
+            models.append(
+                {"stage": stage, "path": str(store.folder(STAGE_ASSETS[stage], exp.name) / "model"), **remote}
+            )
     return models
 
 

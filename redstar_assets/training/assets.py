@@ -77,6 +77,7 @@ def build_training_assets(
             **recipe,
             "base_model": base_path,
             "tiny_spec": tiny,
+            "trust_remote_code": bool(profile.base_models[exp.base_model].get("trust_remote_code")),
             "train_file": str(store.path("sft_subsets", exp.subset)),
             "output_dir": str(out_dir),
             "lineage": lineage,

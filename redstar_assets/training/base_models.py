@@ -17,6 +17,8 @@ def base_model_ref(store: Store, name: str, spec: dict[str, Any]) -> tuple[str, 
         return str(store.root / "base_models" / f"{name}-{spec_hash(tiny)}"), tiny
     if kind == "tiny_vlm":  # its spec keeps the kind: the builder dispatches on it
         return str(store.root / "base_models" / f"{name}-{spec_hash(spec)}"), dict(spec)
+    if spec.get("trust_remote_code") and kind not in ("local", "hub"):
+        raise ValueError(f"base model {name!r}: trust_remote_code is for local or hub models only")
     if kind == "local":
         path = Path(spec["path"])
         if not path.exists():

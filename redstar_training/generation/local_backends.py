@@ -120,6 +120,7 @@ class TransformersBackend:
     batch_size: int = 8
     device: str = "cpu"
     threads: int = 2
+    trust_remote_code: bool = False  # set per model by the evaluation, from the profile's base model entry
     images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> encoded figure, set by the caller
     _loaded: Any = field(default=None, init=False, repr=False)  # (tokenizer or processor, model) once loaded
 
@@ -151,7 +152,9 @@ class TransformersBackend:
 
         torch.set_num_threads(self.threads)
         if self._loaded is None:  # loaded once: rounds and chunks of one run share it
-            processing, model = load_model(self.model, revision=self.revision or None)
+            processing, model = load_model(
+                self.model, revision=self.revision or None, trust_remote_code=self.trust_remote_code
+            )
             self._loaded = (processing, model.to(self.device).eval())
         tok, model = text_tokenizer(self._loaded[0]), self._loaded[1]
         eos = tok.eos_token_id
@@ -199,6 +202,9 @@ class VLLMBackend:
     tensor_parallel_size: int = 1
     max_model_len: int | None = None
     gpu_memory_utilization: float = 0.9
+    limit_mm_per_prompt: dict[str, int] | None = None  # a vision model: {"image": 1}
+    trust_remote_code: bool = False  # set per model by the evaluation, from the profile's base model entry
+    images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> figure, set by the caller
     _engine: Any = field(default=None, init=False, repr=False)
 
     @property
@@ -217,6 +223,8 @@ class VLLMBackend:
                 tensor_parallel_size=self.tensor_parallel_size,
                 max_model_len=self.max_model_len,
                 gpu_memory_utilization=self.gpu_memory_utilization,
+                trust_remote_code=self.trust_remote_code,
+                **({"limit_mm_per_prompt": self.limit_mm_per_prompt} if self.limit_mm_per_prompt else {}),
             )
         llm = self._engine
         params = [
@@ -229,8 +237,15 @@ class VLLMBackend:
             for r in requests
         ]
         began = time.monotonic()
-        tokenizer = llm.get_tokenizer()
-        outputs = llm.generate([_rendered(tokenizer, r) for r in requests], params)
+        if any(r.problem_id in self.images for r in requests):
+            # vLLM's documented multimodal chat: OpenAI-format messages with the figure as an image_url
+            from redstar_training.chat import image_url_messages
+
+            conversations = [image_url_messages(list(r.messages), self.images.get(r.problem_id)) for r in requests]
+            outputs = llm.chat(conversations, params)
+        else:
+            tokenizer = llm.get_tokenizer()
+            outputs = llm.generate([_rendered(tokenizer, r) for r in requests], params)
         for r, out in zip(requests, outputs, strict=True):
             o = out.outputs[0]
             on_done(

@@ -26,8 +26,9 @@ import os
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from redstar_training.chat import image_url_messages
 from redstar_training.generation.types import Completion, SampleRequest, Sampling, TeacherUnavailable
 
 FATAL_STATUS = (401, 403, 404)
@@ -83,6 +84,7 @@ class OpenAIBackend:
     backoff_max_s: float = 60.0
     endpoint_retries: int = 2  # consecutive connection failures before an endpoint is taken out
     probe_after_s: float = 30.0  # an endpoint taken out is tried again after this long
+    images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> figure, sent as an image_url part
 
     @property
     def urls(self) -> list[str]:
@@ -99,6 +101,8 @@ class OpenAIBackend:
         """Runs all requests with bounded concurrency; `on_done` gets each completion as it finishes."""
         if self.endpoint not in ("chat", "completions"):
             raise ValueError(f"openai backend: endpoint must be 'chat' or 'completions', not {self.endpoint!r}")
+        if self.endpoint == "completions" and any(r.problem_id in self.images for r in requests):
+            raise ValueError("openai backend: image problems need endpoint: chat (a completions prompt has no image)")
         counters: Counter = Counter()
         asyncio.run(self._run(requests, sampling, on_done, counters))
         return dict(counters)
@@ -224,7 +228,8 @@ class OpenAIBackend:
             params["seed"] = sampling.seed + request.sample_index
         try:
             if self.endpoint == "chat":
-                response = await client.chat.completions.create(messages=list(request.messages), **params)
+                messages = image_url_messages(list(request.messages), self.images.get(request.problem_id))
+                response = await client.chat.completions.create(messages=messages, **params)
                 choice = response.choices[0]
                 message = choice.message
                 reasoning = getattr(message, "reasoning_content", None) or (message.model_extra or {}).get(

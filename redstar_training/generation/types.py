@@ -78,3 +78,11 @@ def _sampling_json(sampling: Sampling) -> str:
 
 def problem_hash(problem: str) -> str:
     return hashlib.sha256(problem.encode()).hexdigest()
+
+
+def problem_key(problem: dict) -> str:
+    """What a sample's cache key knows of its problem: the text's hash, or, for a problem with a
+    figure, its content id (text and image): the same question over another figure is another sample."""
+    if problem.get("image") is None:
+        return problem_hash(problem["problem"])
+    return f"img-{problem['problem_id']}"

@@ -3,7 +3,10 @@
 Each problem pairs a figure (a PNG drawn with Pillow) with a question whose answer needs a value that
 is printed only in the figure: the angle at B of a triangle, the marked angle where a transversal
 cuts two parallel lines, or the central angle of a circle. The text states the rest. A model blind to
-the image can only guess among the four choices; that is what the image-blind baseline measures.
+the image can only guess among the four choices (the wrong ones are the answers the question has over
+other figures); that is what the image-blind baseline measures. The value is printed large in the
+figure's legend band, always in the same place, above the drawing (drawn with seeded jitter, so no
+two figures are alike): a student built from scratch on a CPU has to learn to read it in minutes.
 
 The figure's facts are also written into the PNG's text chunk (`redstar-figure`). The procedural
 teacher reads them there, standing in for a vision teacher that reads the printed label; a student
@@ -42,12 +45,24 @@ def _font(size: int):
     return ImageFont.load_default(size=size)
 
 
-def _png(draw_fn, size: int, facts: dict) -> bytes:
+LEGEND = 0.3  # the share of the figure's height the legend band takes
+
+
+def _png(draw_fn, size: int, facts: dict, legend: str) -> bytes:
+    """The drawing in the lower part of the figure and, in a band above it, the legend that prints
+    the value the question needs (as a textbook figure's caption does), always in the same place."""
     from PIL import Image, ImageDraw
     from PIL.PngImagePlugin import PngInfo
 
+    drawing = Image.new("RGB", (size, size), "white")
+    draw_fn(ImageDraw.Draw(drawing), size)
+    band = int(size * LEGEND)
     im = Image.new("RGB", (size, size), "white")
-    draw_fn(ImageDraw.Draw(im), size)
+    im.paste(drawing.resize((size - band, size - band), Image.Resampling.LANCZOS), (band // 2, band))
+    name, value = legend.split("=")
+    pen = ImageDraw.Draw(im)
+    pen.text((size * 0.03, size * 0.08), name, fill="black", font=_font(max(8, int(size * 0.1))))
+    pen.text((size * 0.36, size * 0.01), value, fill="blue", font=_font(max(12, int(size * 0.24))))
     info = PngInfo()
     info.add_text(FACTS_KEY, json.dumps(facts, sort_keys=True))
     out = io.BytesIO()
@@ -63,7 +78,7 @@ def _jitter(rng: random.Random, spread: float) -> float:
 
 def _triangle(a: int, b: int, size: int, rng: random.Random):
     """Triangle ABC with the angle at B drawn to size and printed; the angle at A is only stated."""
-    shift, lift, label = _jitter(rng, 0.06), _jitter(rng, 0.06), (_jitter(rng, 0.04), _jitter(rng, 0.03))
+    shift, lift = _jitter(rng, 0.06), _jitter(rng, 0.06)
 
     def draw(d, s):
         pad, base = s * (0.12 + shift), s * (0.78 + lift)
@@ -79,8 +94,7 @@ def _triangle(a: int, b: int, size: int, rng: random.Random):
         d.text((ax - s * 0.07, base + 2), "A", fill="black", font=font)
         d.text((bx + 2, base + 2), "B", fill="black", font=font)
         d.text((cx - s * 0.03, cy - s * 0.13), "C", fill="black", font=font)
-        at = (bx - s * (0.42 + label[0]), base - s * (0.22 + label[1]))
-        d.text(at, f"{b}°", fill="blue", font=_font(max(12, s // 5)))
+        d.arc([bx - s * 0.12, base - s * 0.12, bx + s * 0.12, base + s * 0.12], 180, 180 + b, fill="blue", width=2)
 
     return draw
 
@@ -101,7 +115,7 @@ def _parallel(x: int, size: int, rng: random.Random):
         font = _font(max(12, s // 9))
         d.text((s * 0.02, y1 - s * 0.13), "a", fill="black", font=font)
         d.text((s * 0.02, y2 - s * 0.13), "b", fill="black", font=font)
-        d.text((x1 + s * 0.04, y1 + s * 0.02), f"1: {x}°", fill="blue", font=_font(max(12, s // 5)))
+        d.text((x1 + s * 0.04, y1 + s * 0.02), "1", fill="blue", font=font)
         d.text((x2 + s * 0.06, y2 - s * 0.14), "2", fill="red", font=font)
 
     return draw
@@ -125,7 +139,6 @@ def _circle(central: int, size: int, rng: random.Random):
             d.line([pc, p], fill="black", width=w)
         font = _font(max(12, s // 9))
         d.text((cx + 3, cy - s * 0.12), "O", fill="black", font=font)
-        d.text((cx - s * 0.16, cy + s * 0.04), f"{central}°", fill="blue", font=_font(max(12, s // 5)))
         d.text((pa[0] + 2, pa[1]), "A", fill="black", font=font)
         d.text((pb[0] - s * 0.09, pb[1]), "B", fill="black", font=font)
         d.text((pc[0] - s * 0.03, pc[1] - s * 0.12), "C", fill="black", font=font)
@@ -173,7 +186,9 @@ def make_problem(kind: str, values: list[int], rng: random.Random, size: int = 2
     choices, letter = _choices(correct, rng, others)
     listed = " ".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(choices))
     facts["choices"] = list(choices)
-    return GeoProblem(f"{text}\nChoices: {listed}", letter, choices, _png(draw, size, facts), kind, hidden)
+    legend = {"triangle": "B:", "parallel": "1:", "circle": "AOB:"}[kind] + f"={hidden}°"
+    image = _png(draw, size, facts, legend)
+    return GeoProblem(f"{text}\nChoices: {listed}", letter, choices, image, kind, hidden)
 
 
 def figure_facts(image: bytes) -> dict:
