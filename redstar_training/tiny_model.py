@@ -89,17 +89,11 @@ def train_tokenizer(spec: TinyQwen2Spec, corpus: list[str] | None = None, extra_
     return fast
 
 
-def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
-    """Writes a randomly initialized, seeded Qwen2 model folder; atomic, so a kill leaves nothing half-made."""
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+def qwen2_config(spec: TinyQwen2Spec, tokenizer):
+    """The tiny text model's config: the demo's student, and the text half of the Geo demo's."""
+    from transformers import Qwen2Config
 
-    out_dir = Path(out_dir)
-    if (out_dir / "config.json").exists():
-        return out_dir
-    tokenizer = train_tokenizer(spec)
-    torch.manual_seed(spec.seed)
-    config = Qwen2Config(
+    return Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=spec.hidden_size,
         intermediate_size=spec.intermediate_size,
@@ -113,6 +107,19 @@ def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
     )
+
+
+def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
+    """Writes a randomly initialized, seeded Qwen2 model folder; atomic, so a kill leaves nothing half-made."""
+    import torch
+    from transformers import GenerationConfig, Qwen2ForCausalLM
+
+    out_dir = Path(out_dir)
+    if (out_dir / "config.json").exists():
+        return out_dir
+    tokenizer = train_tokenizer(spec)
+    torch.manual_seed(spec.seed)
+    config = qwen2_config(spec, tokenizer)
     model = Qwen2ForCausalLM(config)
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from redstar_training.chat import EOS_TOKEN, IMAGE_TOKEN, VISION_CHAT_TEMPLATE
-from redstar_training.tiny_model import TinyQwen2Spec, train_tokenizer
+from redstar_training.tiny_model import TinyQwen2Spec, qwen2_config, train_tokenizer
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,22 @@ def build_tiny_vlm(spec: TinyVLMSpec, out_dir: Path) -> Path:
         LlavaConfig,
         LlavaForConditionalGeneration,
         LlavaProcessor,
-        Qwen2Config,
     )
 
     out_dir = Path(out_dir)
     if (out_dir / "config.json").exists():
         return out_dir
-    text_spec = TinyQwen2Spec(vocab_size=spec.vocab_size, seed=spec.seed)
+    text_spec = TinyQwen2Spec(
+        vocab_size=spec.vocab_size,
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        initializer_range=spec.initializer_range,
+        seed=spec.seed,
+    )
     tokenizer = train_tokenizer(text_spec, geo_corpus(spec.seed), extra_special=(IMAGE_TOKEN,))
     tokenizer.chat_template = VISION_CHAT_TEMPLATE
     side = spec.image_size
@@ -96,20 +105,7 @@ def build_tiny_vlm(spec: TinyVLMSpec, out_dir: Path) -> Path:
         projection_dim=spec.vision_hidden_size,
         initializer_range=spec.initializer_range,
     )
-    text = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads,
-        max_position_embeddings=spec.max_position_embeddings,
-        initializer_range=spec.initializer_range,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
+    text = qwen2_config(text_spec, tokenizer)
     config = LlavaConfig(
         vision_config=vision,
         text_config=text,

@@ -67,26 +67,12 @@ def test_a_code_only_and_a_mixed_experiment_run_end_to_end_through_benchmark_sco
     """code-math-tiny through `redstar run`'s own code on a fresh instance: the code traces are run in
     the sandbox (their verdicts counted in metadata), both arms are trained and scored on the math
     and the code held-out sets."""
-    from dagster import DagsterInstance
-    from support.dagster_dev import ROOT
+    from support.fresh_run import run_profile
 
     from redstar_assets.evaluation.report import latest_materialization
-    from redstar_assets.factory import build_definitions
-    from redstar_assets.profile import load_profile
-    from redstar_assets.run_command import execute, register_sources
-    from redstar_assets.run_plan import plan_steps
     from redstar_assets.storage import Store
 
-    data = tmp_path / "data"
-    (tmp_path / "dagster_home").mkdir()
-    (tmp_path / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
-    monkeypatch.setenv("REDSTAR_HOME", str(data))
-    profile = load_profile("code-math-tiny")
-    defs = build_definitions(profile, str(data))
-    instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
-    register_sources(instance, profile, data)
-    failed = execute(defs, instance, plan_steps(defs, instance), {})
-    assert failed is None, [e.message for e in failed.all_events if e.is_failure]
+    instance, data = run_profile("code-math-tiny", tmp_path, monkeypatch)
 
     def metadata(asset: str, partition: str) -> dict:
         record = latest_materialization(instance, asset, partition)

@@ -276,7 +276,7 @@ def test_generated_geometry_needs_its_figure_and_the_teacher_reads_it():
             (verdict,) = verifier.verify([MathTask(made.answer, trace, answer_format="choice")])
             correct += verdict.status == "correct"
     # the same question has several answers: which one only the figure says
-    assert all(len(values) > 1 for values in answers.values()) and len(answers) >= 3
+    assert sum(len(values) >= 3 for values in answers.values()) >= 2 and len(answers) >= 3
     assert 40 <= correct < 60  # the teacher misreads some figures and catches half of its misreadings
     with pytest.raises(ValueError, match="only reads figures this generator drew"):
         figure_facts(figure("x"))
