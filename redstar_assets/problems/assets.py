@@ -25,8 +25,8 @@ from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 
 # Bumped when the stage's logic changes, so the UI marks what an older version made as stale.
-RAW_PROBLEMS_VERSION = "sources-v3"  # v3: the code family states its constant as a sum
-PROBLEMS_VERSION = "normalize-v1+curate-v2"
+RAW_PROBLEMS_VERSION = "sources-v4"  # v4: an image column (figures checked and kept)
+PROBLEMS_VERSION = "normalize-v2+curate-v3"  # v2: the id hashes the figure; v3: figure-aware curation
 
 
 def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
