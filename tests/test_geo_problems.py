@@ -210,12 +210,13 @@ def test_a_source_quarantines_bad_figures_and_keeps_the_good_rows(tmp_path):
         {"problem": "Zero bytes.", "solution": "<answer>A</answer>", "image": "empty.png"},
         {"problem": "A bomb.", "solution": "<answer>A</answer>", "image": "bomb.png"},
         {"problem": "Corrupt.", "solution": "<answer>A</answer>", "image": base64.b64encode(b"\x00" * 300).decode()},
+        {"problem": "No figure at all.", "solution": "<answer>B</answer>", "image": ""},
     ]
     path = tmp_path / "pool.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     good, bad = load_source({"name": "geo-pool", "kind": "file", "path": str(path), "preset": "geoqa"})
-    assert good["problem"].to_list() == ["Good one."] and good["answer"].to_list() == ["C"]
-    assert good["image"][0] == figure("ok")
+    assert good["problem"].to_list() == ["Good one.", "No figure at all."] and good["answer"].to_list() == ["C", "B"]
+    assert good["image"][0] == figure("ok") and good["image"][1] is None  # an empty field: a text problem
     assert bad.select("line", "field").rows() == [(2, "image"), (3, "image"), (4, "image")]
     reasons = bad["reason"].to_list()
     assert "empty image" in reasons[0] and "decompression bomb" in reasons[1] and "Pillow" in reasons[2]

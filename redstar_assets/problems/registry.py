@@ -270,6 +270,8 @@ def _item(name: str, bench: Benchmark, n: int, rec: dict, where: str, base: Path
                 f"{where}: field {bench.source('precision')!r}: {precision!r} is not a number"
             ) from None
     image = bench.value(rec, "image")
+    if image in ("", []):  # an empty field is a text problem, not a broken figure
+        image = None
     if image is not None:
         try:
             image = read_image(image, base)

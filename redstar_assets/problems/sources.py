@@ -271,6 +271,8 @@ def _validate(
             row["answer"] = transformed_answer(row["answer"], answer_transform)
         except AnswerError as exc:
             return None, mapping.get("answer", "answer"), str(exc)
+    if row.get("image") in ("", []):  # an empty field is a text problem, not a broken figure
+        row["image"] = None
     if row.get("image") is not None:
         try:
             row["image"] = read_image(row["image"], base)
