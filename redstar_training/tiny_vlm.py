@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from redstar_training.chat import EOS_TOKEN, IMAGE_TOKEN, VISION_CHAT_TEMPLATE
@@ -22,23 +22,17 @@ from redstar_training.tiny_model import TinyQwen2Spec, qwen2_config, train_token
 
 
 @dataclass(frozen=True)
-class TinyVLMSpec:
-    """Sizes of the Geo demo's student: about a million parameters at the defaults."""
+class TinyVLMSpec(TinyQwen2Spec):
+    """Sizes of the Geo demo's student: the tiny Qwen2 text model's (a larger vocabulary and context
+    for the figures' tokens) plus the vision tower's; about a million parameters at the defaults."""
 
     vocab_size: int = 600
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 8
-    num_key_value_heads: int = 4
     max_position_embeddings: int = 1024
-    initializer_range: float = 0.02
     image_size: int = 112  # figures are resized and centre-cropped to this square
     patch_size: int = 14  # (112 / 14)^2 = 64 image tokens per figure
     vision_hidden_size: int = 64
     vision_layers: int = 2
     vision_heads: int = 4
-    seed: int = 0
 
 
 def geo_corpus(seed: int, n: int = 1500) -> list[str]:
@@ -71,17 +65,7 @@ def build_tiny_vlm(spec: TinyVLMSpec, out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     if (out_dir / "config.json").exists():
         return out_dir
-    text_spec = TinyQwen2Spec(
-        vocab_size=spec.vocab_size,
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.intermediate_size,
-        num_hidden_layers=spec.num_hidden_layers,
-        num_attention_heads=spec.num_attention_heads,
-        num_key_value_heads=spec.num_key_value_heads,
-        max_position_embeddings=spec.max_position_embeddings,
-        initializer_range=spec.initializer_range,
-        seed=spec.seed,
-    )
+    text_spec = TinyQwen2Spec(**{f.name: getattr(spec, f.name) for f in fields(TinyQwen2Spec)})
     tokenizer = train_tokenizer(text_spec, geo_corpus(spec.seed), extra_special=(IMAGE_TOKEN,))
     tokenizer.chat_template = VISION_CHAT_TEMPLATE
     side = spec.image_size
