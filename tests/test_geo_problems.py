@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 
 from redstar_assets.curation.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.curation.dedupe import near_duplicates
-from redstar_assets.problems.images import ImageError, read_image
+from redstar_assets.problems.images import ImageError, figure_hashes, read_image
 from redstar_assets.problems.normalize import problem_id
 from redstar_assets.problems.registry import load_registry, read_benchmark
 from redstar_assets.problems.sources import load_source
@@ -258,7 +258,7 @@ def test_a_reworded_problem_over_a_reencoded_benchmark_figure_is_contaminated():
 def test_same_template_over_different_figures_is_not_a_near_duplicate():
     text = "In the figure, line a is parallel to line b. What is angle 2? Choices: (A) 60° (B) 110° (C) 130° (D) 120°"
     images = [figure("40", 224), figure("75", 224, apex=0.8), figure("40", 224)]
-    removed = near_duplicates(["a", "b", "c"], [text] * 3, images=images)
+    removed = near_duplicates(["a", "b", "c"], [text] * 3, figures=figure_hashes(images))
     assert removed == {"c": "a"}
     assert near_duplicates(["a", "b"], [text] * 2) == {"b": "a"}
 

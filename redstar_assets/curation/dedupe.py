@@ -60,16 +60,17 @@ def near_duplicates(
     seed: int = 1,
     min_chars: int = 60,
     backend: str = "rensa",
-    images: Sequence[bytes | None] | None = None,
+    figures: Sequence[int | None] | None = None,
     image_distance: int = 3,
 ) -> dict[str, str]:
     """{removed id: kept id} for problems whose estimated shingle Jaccard similarity reaches
     `threshold` with an earlier kept problem (checked exactly on the LSH candidates). Problems
     shorter than `min_chars` are left to exact dedupe: "Compute 320 + 911." and "Compute 320 + 91."
     share 80% of their shingles and are different problems. `backend`: `rensa` (MinHash and LSH in
-    Rust) or `datasketch` (pure Python and numpy, kept to compare against). With `images`, problems
-    with figures are near duplicates only when their figures are too (perceptual hashes within
-    `image_distance` bits): "What is angle 2?" over two figures is two problems."""
+    Rust) or `datasketch` (pure Python and numpy, kept to compare against). With `figures` (each
+    problem's perceptual hash, images.figure_hashes), problems with figures are near duplicates only
+    when their figures are too (within `image_distance` bits): "What is angle 2?" over two figures is
+    two problems."""
     if backend == "rensa":
         from rensa import RMinHash, RMinHashLSH
 
@@ -95,12 +96,11 @@ def near_duplicates(
     # (id, text, figure hash); shingles of a candidate are recomputed (rare), not stored
     kept: list[tuple[str, str, int | None]] = []
     removed: dict[str, str] = {}
-    for pid, text, image in zip(ids, texts, images if images is not None else [None] * len(ids), strict=True):
+    for pid, text, code in zip(ids, texts, figures if figures is not None else [None] * len(ids), strict=True):
         if len(text) < min_chars:
             continue
         sh = shingles(text)
         m = signature(sh)
-        code = _figure(image)
         match = None
         for cand in sorted(lsh.query(m)):  # the earliest kept problem wins, whatever the index's order
             other_id, other_text, other_code = kept[cand]
@@ -116,12 +116,6 @@ def near_duplicates(
         else:
             removed[pid] = match
     return removed
-
-
-def _figure(image: bytes | None) -> int | None:
-    from redstar_assets.problems.images import perceptual_hash
-
-    return None if image is None else perceptual_hash(image)
 
 
 def _same_figure(a: int | None, b: int | None, distance: int) -> bool:

@@ -15,6 +15,7 @@ import polars as pl
 
 from redstar_assets.curation.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.curation.dedupe import near_duplicates
+from redstar_assets.problems.images import figure_hashes
 
 REMOVED_SCHEMA = {
     "problem_id": pl.String,
@@ -44,6 +45,8 @@ def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]):
     """(kept problems, removed ones with reason `near_duplicate` or `contaminated` and what they
     matched, the contamination index or None)."""
     removed = []
+    has_figures = "image" in frame.columns and frame["image"].null_count() < frame.height
+    hashes = dict(zip(frame["problem_id"], figure_hashes(frame["image"]), strict=True)) if has_figures else {}
     near = curation.get("near_duplicates", {"threshold": 0.8})
     if near:
         near = near if isinstance(near, dict) else {}
@@ -52,7 +55,7 @@ def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]):
             frame["problem"].to_list(),
             float(near.get("threshold", 0.8)),
             int(near.get("num_perm", 128)),
-            images=frame["image"].to_list() if "image" in frame.columns else None,
+            figures=[hashes.get(p) for p in frame["problem_id"]] if hashes else None,
         )
         text = dict(zip(frame["problem_id"], frame["problem"], strict=True))
         removed += [
@@ -62,7 +65,7 @@ def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]):
         frame = frame.filter(~pl.col("problem_id").is_in(list(dup)))
     index = contamination_index(curation.get("decontaminate") or {})
     if index is not None:
-        frame, hits = decontaminate(frame, index)
+        frame, hits = decontaminate(frame, index, [hashes.get(p) for p in frame["problem_id"]])
         removed += [
             {
                 "problem_id": h["problem_id"],

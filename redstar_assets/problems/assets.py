@@ -17,6 +17,7 @@ from dagster import (
 
 from redstar_assets.curation.problem_filters import curate_problems
 from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.problems.images import figure_hashes
 from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.normalize import normalize_problems
 from redstar_assets.problems.partitions import source_partitions
@@ -106,8 +107,10 @@ def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
             data_version=DataVersion(version),
         )
         # Recomputed on what was kept, not trusted from the filter: no kept problem may match a benchmark.
-        pairs = zip(frame["problem"], frame["image"], strict=True)
-        leaks = [] if index is None else [t for t, image in pairs if index.match(t, image)]
+        leaks = []
+        if index is not None:
+            pairs = zip(frame["problem"], figure_hashes(frame["image"]), strict=True)
+            leaks = [t for t, figure in pairs if index.match(t, figure)]
         yield AssetCheckResult(
             check_name="decontamination_clean",
             passed=not leaks,

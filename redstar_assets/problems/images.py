@@ -140,6 +140,12 @@ def perceptual_hash(data: bytes) -> int:
     return bits
 
 
+def figure_hashes(images) -> list[int | None]:
+    """Each figure's perceptual hash (None for a problem without one), computed once per curation
+    pass and shared by near-duplicate detection and decontamination."""
+    return [None if image is None else perceptual_hash(image) for image in images]
+
+
 def hash_distance(a: int, b: int) -> int:
     """Bits that differ between two perceptual hashes (0 = the same picture to the hash)."""
     return (a ^ b).bit_count()
