@@ -9,6 +9,8 @@ redstar verify code --input programs.jsonl --output verdicts.jsonl
 redstar verify choice --input pairs.jsonl --output verdicts.jsonl
 redstar eval score --benchmark math500 --predictions outputs.jsonl [--problem-field F | --id-field F]
 redstar lineage benchmark_scores:cot-random-4k  # the chain upstream, from the Dagster instance
+redstar lineage --downstream problems:gsm8k --stale   # what was trained on a source, and what is stale
+redstar query "SELECT experiment, stage, benchmark, pass_at_1 FROM lineage WHERE latest"   # DuckDB, read-only
 redstar worker gpu --profile P          # a Celery worker for the `queue` deployment's gpu queue
 """
 
@@ -155,10 +157,21 @@ def print_plan(p: dict) -> None:
     print("runs: " + ", ".join(f"{k}={v}" for k, v in p["runs"].items()))
 
 
-def lineage(target: str, as_json: bool) -> int:
-    """`redstar lineage ASSET[:PARTITION]`: read from the instance under DAGSTER_HOME."""
+def current_code_versions(profile_name: str) -> dict[str, str]:
+    """The code version of each asset as the profile's definitions build it now."""
+    from redstar_assets.factory import build_definitions
+    from redstar_assets.profile import load_profile
+
+    defs = build_definitions(load_profile(profile_name))
+    return {spec.key.to_user_string(): spec.code_version for spec in defs.resolve_all_asset_specs()}
+
+
+def lineage(target: str, as_json: bool, down: bool = False, stale: bool = False, profile: str = "demo") -> int:
+    """`redstar lineage ASSET[:PARTITION]`: read from the instance under DAGSTER_HOME; with
+    `--downstream`, what was trained on it instead, and with `--stale`, which of those are stale."""
     from redstar_assets.instance import InstanceError, open_instance
-    from redstar_assets.lineage_query import ASSETS, render, walk
+    from redstar_assets.lineage_query import ASSETS, downstream, render, render_downstream, walk
+    from redstar_assets.profile import ProfileError
 
     asset, _, partition = target.partition(":")
     if asset not in ASSETS:
@@ -166,10 +179,19 @@ def lineage(target: str, as_json: bool) -> int:
         return 2
     _dagster_home()
     try:
+        versions = current_code_versions(profile) if stale else None
         instance = open_instance()
-    except InstanceError as exc:
+    except (InstanceError, ProfileError) as exc:
         print(f"redstar: {exc}", file=sys.stderr)
-        return 1
+        return 1 if isinstance(exc, InstanceError) else 2
+    if down or stale:
+        with instance:
+            deps = downstream(instance, asset, partition or None, versions)
+        if as_json:
+            print(json.dumps([d.as_dict() for d in deps], indent=2, default=str))
+        else:
+            print("\n".join(render_downstream(target, deps, stale)))
+        return 0
     with instance:
         node = walk(instance, asset, partition or None)
     if node.missing:
@@ -218,6 +240,25 @@ def main(argv: list[str] | None = None) -> int:
     lin = sub.add_parser("lineage", help="print the chain upstream of one materialization")
     lin.add_argument("target", help="ASSET or ASSET:PARTITION, e.g. benchmark_scores:cot-random-4k")
     lin.add_argument("--json", action="store_true")
+    lin.add_argument(
+        "--downstream", action="store_true", help="list every subset, checkpoint and score trained on TARGET"
+    )
+    lin.add_argument(
+        "--stale", action="store_true", help="with --downstream: mark those whose inputs or code version changed"
+    )
+    lin.add_argument(
+        "--profile",
+        default=os.environ.get("REDSTAR_PROFILE", "demo"),
+        help="the profile whose current code versions --stale compares against",
+    )
+    que = sub.add_parser("query", help="SQL (DuckDB, read-only) over the lineage table and the stage tables")
+    que.add_argument("sql", nargs="?", help='e.g. "SELECT experiment, pass_at_1 FROM lineage WHERE latest"')
+    shape = que.add_mutually_exclusive_group()
+    shape.add_argument("--csv", action="store_true")
+    shape.add_argument("--json", action="store_true")
+    shape.add_argument("--plot", metavar="SPEC", help="x=COL y=COL [by=COL]: a PNG of y against x, a line per by")
+    que.add_argument("--out", default="query.png", help="where --plot writes (default query.png)")
+    que.add_argument("--views", action="store_true", help="list the views and their columns")
     work = sub.add_parser("worker", help="serve one Celery queue of the `queue` deployment (launch.executor: celery)")
     work.add_argument("queue", help="the profile's launch.celery.queues.model (default gpu) or .data (default cpu)")
     work.add_argument(
@@ -229,7 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "worker":
         return worker(ns.queue, ns.profile, ns.concurrency, ns.name)
     if ns.command == "lineage":
-        return lineage(ns.target, ns.json)
+        return lineage(ns.target, ns.json, ns.downstream, ns.stale, ns.profile)
+    if ns.command == "query":
+        from redstar_assets import query
+
+        fmt = "csv" if ns.csv else "json" if ns.json else "table"
+        return query.main(os.environ.get("REDSTAR_HOME", "data"), ns.sql, fmt, ns.plot, ns.out, ns.views)
     if ns.command == "verify":
         return verify_cli.run(ns)
     if ns.command == "eval":

@@ -51,7 +51,7 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
         sft_subsets,
         verified_traces,
     )
-    benchmark_scores, ablation_report = build_evaluation_assets(
+    benchmark_scores, ablation_report, lineage = build_evaluation_assets(
         profile,
         condition(policy["evaluation"], ignore=("problems",)),
         condition(policy["report"]),
@@ -80,6 +80,7 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
             rl_checkpoints,
             benchmark_scores,
             ablation_report,
+            lineage,
         ],
         resources={
             "redstar": redstar,

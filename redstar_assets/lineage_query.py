@@ -139,3 +139,110 @@ def render(node: Node, depth: int = 0) -> list[str]:
     for up in node.upstream:
         lines += render(up, depth + 1)
     return lines
+
+
+# Assets that are trained on something, in the order "trained on" flows; a downstream query follows
+# their `trained_on` metadata (what a stage learned from), never what it only read.
+TRAINED_ASSETS = ("sft_subsets", "sft_checkpoints", "rl_checkpoints", "benchmark_scores")
+READ_ONLY_INPUTS = ("base_model", "problems", "difficulty_scores")
+
+
+@dataclass
+class Dependent:
+    """One materialization downstream of the target by "trained on", with why it is stale, if it is."""
+
+    asset: str
+    partition: str | None
+    data_version: str | None
+    run_id: str
+    materialized_at: float
+    code_version: str | None
+    trained_on: dict
+    stale: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "is_stale": bool(self.stale)}
+
+
+def _trained_on(record) -> dict[str, dict]:
+    """{asset: {partition: version}} this materialization learned from; for one made before
+    `trained_on` was recorded, its recorded inputs less those it only read."""
+    from redstar_assets.lineage_table import meta
+
+    recorded = meta(record, "trained_on")
+    if recorded is not None:
+        return recorded
+    inputs = meta(record, "input_data_versions", {})
+    return {a: v for a, v in inputs.items() if a not in READ_ONLY_INPUTS and isinstance(v, dict)}
+
+
+def downstream(
+    instance: DagsterInstance, asset: str, partition: str | None, code_versions: dict[str, str] | None = None
+) -> list[Dependent]:
+    """Every current subset, checkpoint and score whose trained-on inputs include `asset[partition]`,
+    transitively. A source partition of any data asset (raw_problems ... difficulty_scores) stands for
+    that source's rows. With `code_versions` (the definitions' current ones), each is marked stale
+    when its code version changed, an input it trained on has a newer data version, or an upstream
+    dependent is stale."""
+    from redstar_assets.lineage_table import CODE_VERSION_TAG, DATA_VERSION_TAG, History, tags
+    from redstar_assets.provenance import SOURCE_ASSETS, TRAINED_FROM
+
+    history = History(instance)
+    reached = {(TRAINED_FROM if asset in SOURCE_ASSETS else asset, partition)}
+    found: dict[tuple[str, str | None], Dependent] = {}
+    for stage in TRAINED_ASSETS:
+        for (name, part), records in sorted(history.by_key.items(), key=lambda kv: str(kv[0])):
+            if name != stage or not records:
+                continue
+            record = records[0]
+            edges = _trained_on(record)
+            hits = [(a, p) for a, parts in edges.items() for p in parts if (a, p) in reached]
+            if not hits:
+                continue
+            reached.add((name, part))
+            dep = Dependent(
+                name,
+                part,
+                tags(record).get(DATA_VERSION_TAG),
+                record.run_id,
+                record.timestamp,
+                tags(record).get(CODE_VERSION_TAG),
+                edges,
+            )
+            if code_versions is not None:
+                dep.stale = _why_stale(history, dep, code_versions.get(name), found)
+            found[(name, part)] = dep
+    return list(found.values())
+
+
+def _why_stale(history, dep: Dependent, current_code: str | None, found: dict) -> list[str]:
+    from redstar_assets.lineage_table import DATA_VERSION_TAG, tags
+
+    why = []
+    if current_code is not None and dep.code_version != current_code:
+        why.append(f"code version {dep.code_version} -> {current_code}")
+    for up_asset, parts in dep.trained_on.items():
+        for up_partition, version in parts.items():
+            latest = history.latest(up_asset, up_partition)
+            now = tags(latest).get(DATA_VERSION_TAG) if latest is not None else None
+            if now is not None and version is not None and now != version:
+                why.append(f"{up_asset}[{up_partition}] is now {now} (trained on {version})")
+            upstream = found.get((up_asset, up_partition))
+            if upstream is not None and upstream.stale:
+                why.append(f"upstream {up_asset}[{up_partition}] is stale")
+    return why
+
+
+def render_downstream(target: str, deps: list[Dependent], with_stale: bool) -> list[str]:
+    """One line per dependent, grouped by asset in the order training flows."""
+    import datetime
+
+    if not deps:
+        return [f"nothing materialized was trained on {target}"]
+    lines = [f"trained on {target}: {len(deps)} materialization(s)"]
+    for d in deps:
+        when = datetime.datetime.fromtimestamp(d.materialized_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        label = f"{d.asset}[{d.partition}]" if d.partition else d.asset
+        mark = ("  STALE: " + "; ".join(d.stale) if d.stale else "  current") if with_stale else ""
+        lines.append(f"  {label:<40} data_version={d.data_version}  at {when}  run {d.run_id[:8]}{mark}")
+    return lines

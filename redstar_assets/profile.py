@@ -50,6 +50,7 @@ class SubsetRecipe:
     mix: dict[str, float] | None = None  # domain shares, e.g. {math: 0.7, code: 0.3}; None = whatever the pool holds
     cap: bool = False  # take what exists when the pool is smaller than `scale`, instead of failing
     quality_only: bool = True  # only traces with no quality flag
+    sources: tuple[str, ...] | None = None  # source partitions to draw from; None = the whole pool
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,14 @@ def load_profile(name_or_path: str) -> Profile:
     check_raw(path, raw)
     try:
         recipes = {
-            k: SubsetRecipe(name=k, **{**v, **({"band": tuple(v["band"])} if v.get("band") else {})})
+            k: SubsetRecipe(
+                name=k,
+                **{
+                    **v,
+                    **({"band": tuple(v["band"])} if v.get("band") else {}),
+                    **({"sources": tuple(v["sources"])} if v.get("sources") is not None else {}),
+                },
+            )
             for k, v in (raw.get("subset_recipes") or {}).items()
         }
         experiments = [

@@ -13,6 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from redstar_assets.problems.inbox import INBOX_PREFIX
 from redstar_assets.profile import (
     BASE_MODEL_KINDS,
     STAGES,
@@ -185,6 +186,14 @@ def _check_subsets(p: Profile, where: str) -> None:
             raise ProfileError(f"{entry}.mix shares must sum to 1, got {recipe.mix}")
         if recipe.scale <= 0:
             raise ProfileError(f"{entry}.scale must be positive")
+        if recipe.sources is not None:
+            declared = [s["name"] for s in p.sources]
+            unknown = [s for s in recipe.sources if s not in declared and not s.startswith(INBOX_PREFIX)]
+            if not recipe.sources or unknown:
+                raise ProfileError(
+                    f"{entry}.sources must name declared sources {declared} (or inbox-* partitions); "
+                    f"got {list(recipe.sources)}"
+                )
 
 
 def _check_experiments(p: Profile, where: str) -> None:

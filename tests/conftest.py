@@ -34,7 +34,8 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def pipeline_asset_names() -> set[str]:
-    """The ten assets of DESIGN.md, in the user's words; what the graph and the UI must show."""
+    """The ten assets of DESIGN.md, in the user's words, and the `lineage` table over them; what the
+    graph and the UI must show."""
     return {
         "raw_problems",
         "problems",
@@ -46,6 +47,7 @@ def pipeline_asset_names() -> set[str]:
         "rl_checkpoints",
         "benchmark_scores",
         "ablation_report",
+        "lineage",
     }
 
 

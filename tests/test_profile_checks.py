@@ -63,6 +63,10 @@ def _profile(tmp_path: Path, text: str) -> Path:
         ("automation: {schedules: {nightly_evaluation: '99 * * * *'}}\n", r"schedules\.nightly_evaluation: '99"),
         ("experimens: []\n", r"profile: unknown key 'experimens' \(did you mean 'experiments'\?\)"),
         ("subset_recipes: {cot-random-20: {scal: 3}}\n", r"subset_recipes\.cot-random-20: unknown key 'scal'"),
+        (
+            "subset_recipes: {cot-random-20: {scale: 3, sources: [arith-ad]}}\n",
+            r"cot-random-20\.sources must name declared sources \['arith-add'\] .*; got \['arith-ad'\]",
+        ),
         ("teacher: {slip_per_colum: 0.1}\n", r"teacher: .*slip_per_colum"),
         (
             "sources: [{name: t, kind: traces, path: t.jsonl, mapping: {trace: out}, trace_split: '(?P<x>.*)'}]\n",

@@ -28,12 +28,19 @@ from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.problems.partitions import source_partitions
 from redstar_assets.profile import Profile
+from redstar_assets.provenance import (
+    TRAINED_FROM,
+    rows_by_source,
+    scan_by_source,
+    source_versions,
+    trained_on_metadata,
+)
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.assets import launch_distill
 from redstar_assets.traces.teacher import needs_own_process
 
 DIFFICULTY_VERSION = "difficulty-v2"
-SUBSETS_VERSION = "subsets-v2"
+SUBSETS_VERSION = "subsets-v3"  # v3: each selected row names its source (provenance of use)
 # What selecting a subset reads of each verified trace (its text stays on disk)
 SELECTION_COLUMNS = ["trace_id", "problem_id", "sample_index", "domain", "status", "finish_reason", "quality_ok"]
 
@@ -155,25 +162,42 @@ def _figures(store, sources: list[str]) -> pl.DataFrame | None:
     return pl.concat(frames) if frames else None
 
 
+def recipe_sources(recipe, written: list[str]) -> list[str]:
+    """The written sources a recipe draws from: all of them, or those its `sources:` names (which
+    must have been curated: a recipe restricted to a source not yet written fails, naming it)."""
+    if recipe.sources is None:
+        return written
+    missing = [s for s in recipe.sources if s not in written]
+    if missing:
+        raise ValueError(
+            f"subset recipe {recipe.name!r} draws from sources {list(recipe.sources)}, but {missing} "
+            f"have no difficulty scores yet (written: {written}); materialize them first"
+        )
+    return [s for s in written if s in recipe.sources]
+
+
 def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     """Selects, writes and describes one recipe's subset; yields its materialization and check."""
     store = redstar.store()
-    sources = written_sources(profile, store, "difficulty_scores")
+    sources = recipe_sources(recipe, written_sources(profile, store, "difficulty_scores"))
     trace_files = [store.path("verified_traces", s) for s in sources]
-    # the selection sees one small row per trace; the text is streamed into the subset file
-    verified = pl.concat(
-        [pl.scan_parquet(f).select(SELECTION_COLUMNS) for f in trace_files], how="diagonal_relaxed"
-    ).collect()
+    # the selection sees one small row per trace, with the source it came from; the text is streamed
+    verified = scan_by_source(store, sources, SELECTION_COLUMNS).collect()
     difficulty = store.read_all("difficulty_scores", sources)
     picked = select_traces(verified, difficulty, recipe)
     content_hash = subset_hash(picked["trace_id"].to_list(), recipe)
-    store.write(picked.select("trace_id", "problem_id", "domain"), "sft_subsets", recipe.name, name="ids")
+    used = rows_by_source(picked)
+    store.write(picked.select("trace_id", "problem_id", "domain", "source"), "sft_subsets", recipe.name, name="ids")
     messages_path = store.path("sft_subsets", recipe.name)
     rows = write_subset(
         trace_files, picked["trace_id"].to_list(), messages_path, recipe.target_format, images=_figures(store, sources)
     )
     store.register("sft_subsets", recipe.name, "data", content_hash, rows)
-    store.write_json({"subset_hash": content_hash, "recipe": asdict(recipe), "rows": rows}, "sft_subsets", recipe.name)
+    store.write_json(
+        {"subset_hash": content_hash, "recipe": asdict(recipe), "rows": rows, "trained_on_rows": used},
+        "sft_subsets",
+        recipe.name,
+    )
     sample = pl.scan_parquet(messages_path).head(2).collect()
     sample = sample.select(
         pl.col("messages").list.get(0).struct.field("content").alias("problem"),
@@ -196,6 +220,7 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
                     "difficulty_scores": store.versions("difficulty_scores", sources),
                 },
             ),
+            **trained_on_metadata({TRAINED_FROM: source_versions(store, used)}, used),
         },
         data_version=DataVersion(content_hash),
     )

@@ -30,15 +30,20 @@ from redstar_assets.evaluation.report import (
     plot_strategies,
 )
 from redstar_assets.launcher import ModelLauncher, reported
-from redstar_assets.lineage import lineage_metadata
+from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.lineage_table import lineage_rows
 from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile, spec_hash
+from redstar_assets.provenance import trained_on_metadata
 from redstar_assets.resources import RedstarHome
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
-SCORES_VERSION = "scores-v3"  # v3: registry benchmarks, per-benchmark sampling, generation through the backends
+# v4: typed score metadata, scores kept per data version; v3: registry benchmarks, per-benchmark
+# sampling, generation through the backends
+SCORES_VERSION = "scores-v4"
 REPORT_VERSION = "report-v2"
+LINEAGE_VERSION = "lineage-v1"
 
 
 def trained_problem_ids(store, exp) -> set[str]:
@@ -54,6 +59,43 @@ def trained_problem_ids(store, exp) -> set[str]:
             path = store.path(stage_asset, partition, name)
             ids.update(pl.read_parquet(path, columns=["problem_id"])["problem_id"])
     return ids
+
+
+SCORE_FIELDS = ("stage", "benchmark", "pass_at_1_greedy", "avg_at_n", "n", "stderr", "maj_at_n", "pass_at_n",
+                "num_problems", "model_version")  # fmt: skip
+
+
+def score_metadata(scores: pl.DataFrame) -> dict:
+    """The scores as typed metadata, not only a markdown table: `score_rows` (every metric of every
+    (stage, benchmark), which the `lineage` asset reads back from the event log) and one float per
+    pass@1, which the UI plots across materializations."""
+    rows = scores.select([c for c in SCORE_FIELDS if c in scores.columns]).to_dicts()
+    floats = {
+        f"pass@1/{r['stage']}/{r['benchmark']}": MetadataValue.float(float(r["pass_at_1_greedy"]))
+        for r in rows
+        if r.get("pass_at_1_greedy") is not None
+    }
+    return {"score_rows": MetadataValue.json(rows), **floats}
+
+
+def keep_version(store, experiment: str, scores: pl.DataFrame, version: str) -> None:
+    """A copy of the scores (and a hard link to the outputs) per data version, under `history/`, so an
+    earlier materialization's numbers stay readable after the next one replaces `data.parquet`."""
+    import os
+
+    history = store.folder("benchmark_scores", experiment) / "history"
+    history.mkdir(parents=True, exist_ok=True)
+    if not (history / f"scores-{version}.parquet").exists():
+        store.write(scores, "benchmark_scores", experiment, name=f"history/scores-{version}")
+    outputs = store.folder("benchmark_scores", experiment) / "eval" / "outputs.parquet"
+    kept = history / f"outputs-{version}.parquet"
+    if outputs.exists() and not kept.exists():
+        try:
+            os.link(outputs, kept)
+        except OSError:  # a file system without hard links: a copy
+            import shutil
+
+            shutil.copyfile(outputs, kept)
 
 
 def _last_stage_mapping(profile: Profile, stage: str) -> StaticPartitionMapping:
@@ -160,8 +202,10 @@ def build_evaluation_assets(
                 pl.col("stage").replace_strict({k: str(v) for k, v in inputs["models"].items()}).alias("model_version"),
             )
         version = store.write(scores, "benchmark_scores", exp.name)
+        keep_version(store, exp.name, scores, version)
         if not reused:
             stamp.write_text(key)
+        trained = {f"{stage}_checkpoints": {exp.name: v} for stage, v in inputs["models"].items() if stage != "base"}
         yield MaterializeResult(
             metadata={
                 "scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds", "model_version"))),
@@ -180,18 +224,16 @@ def build_evaluation_assets(
                 "eval_inputs": spec_hash(inputs),
                 "checkpoints": MetadataValue.json({m["stage"]: m["path"] for m in models}),
                 "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
+                **score_metadata(scores),
                 **lineage_metadata(
-                    {**profile.evaluation, "benchmarks": [b.name for b in benchmarks]},
+                    {**profile.evaluation, "benchmarks": [b.name for b in benchmarks], "base_model": exp.base_model},
                     {
-                        **{
-                            f"{stage}_checkpoints": {exp.name: v}
-                            for stage, v in inputs["models"].items()
-                            if stage != "base"
-                        },
+                        **trained,
                         "base_model": inputs["models"].get("base"),
                         "problems": store.versions("problems", sources),
                     },
                 ),
+                **trained_on_metadata(trained),
             },
             data_version=DataVersion(version),
         )
@@ -259,4 +301,34 @@ def build_evaluation_assets(
             data_version=DataVersion(version),
         )
 
-    return [benchmark_scores, ablation_report]
+    @asset(
+        group_name="evaluation",
+        deps=[AssetDep(benchmark_scores, partition_mapping=AllPartitionMapping())],
+        code_version=LINEAGE_VERSION,
+        automation_condition=report_condition,
+    )
+    def lineage(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+        """Every score with its whole lineage as one queryable table: one row per (experiment, stage,
+        benchmark) for each materialization of benchmark_scores (the newest marked `latest`), with the
+        checkpoint, training and RL recipes, subset recipe and hash, the sources trained on with their
+        data versions, teacher, difficulty and quality specs, code versions, commit, runs and times,
+        read from the instance's event log. `redstar query "SQL"` reads it as the view `lineage`."""
+        store = redstar.store()
+        table = lineage_rows(context.instance, store)
+        version = store.write(table, "lineage")
+        latest = table.filter(pl.col("latest"))
+        return MaterializeResult(
+            metadata={
+                "rows": table.height,
+                "latest_rows": latest.height,
+                "score_materializations": table.select("experiment", "scores_run_id").n_unique(),
+                "path": MetadataValue.path(str(store.path("lineage"))),
+                "sample": preview(
+                    latest.select("experiment", "stage", "benchmark", "pass_at_1", "scale", "strategy", "subset_hash"),
+                    rows=10,
+                ),
+            },
+            data_version=DataVersion(version),
+        )
+
+    return [benchmark_scores, ablation_report, lineage]

@@ -65,9 +65,9 @@ def build_schedules(profile: Profile, spec: AutomationSpec, redstar: RedstarHome
             ScheduleDefinition(
                 name="weekly_ablation_report",
                 cron_schedule=weekly,
-                target=AssetSelection.assets("ablation_report"),
+                target=AssetSelection.assets("ablation_report", "lineage"),
                 default_status=status,
-                description="Rebuilds the ablation table and plots from the instance's lineage once a week.",
+                description="Rebuilds the ablation table, its plots and the lineage table once a week.",
             )
         )
     return schedules

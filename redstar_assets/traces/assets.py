@@ -116,6 +116,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         if source.get("kind") == "traces":
             return _imported(store, partition, source)
         writer, stats, problems, examples = store.writer("teacher_traces", partition), {}, 0, []
+        teachers, prompts = set(), set()  # the teacher ids and prompt versions the traces name
         for frame, chunk_stats in trace_chunks(
             store.read("problems", partition),
             spec,
@@ -126,6 +127,8 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         ):  # a chunk of problems at a time: the traces are written as they come, never held together
             writer.write(frame)
             stats = merge_stats(stats, chunk_stats)
+            teachers.update(frame["teacher"].drop_nulls().unique())
+            prompts.update(frame["prompt_version"].drop_nulls().unique())
             problems += frame["problem_id"].n_unique()
             if len(examples) < 3:
                 ok = frame.filter(pl.col("finish_reason").is_in(["stop", "length"])).head(3 - len(examples))
@@ -135,6 +138,8 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
             metadata={
                 "rows": writer.rows,
                 "problems": problems,
+                "teacher": ", ".join(sorted(teachers)),
+                "prompt_version": ", ".join(sorted(prompts)),
                 "requests_made": stats.get("requests_made", 0),
                 "cache_hits": stats.get("cache_hits", 0),
                 "samples_requested": stats.get("samples_requested", 0),

@@ -18,6 +18,13 @@ from redstar_assets.lineage import lineage_metadata
 from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile
+from redstar_assets.provenance import (
+    TRAINED_FROM,
+    problems_by_source,
+    scan_by_source,
+    source_versions,
+    trained_on_metadata,
+)
 from redstar_assets.resources import RedstarHome
 from redstar_assets.training.base_models import base_model_ref
 from redstar_assets.training.pairs import pair_ids, write_pairs
@@ -83,8 +90,11 @@ def build_training_assets(
             "lineage": lineage,
         }
         run = launcher.run(context, pipes_subprocess_client, "training", "redstar_training.sft", run_config, out_dir)
+        trained = {"sft_subsets": {exp.subset: subset_hash}}
         yield from checkpoint_results(
-            run, lineage_metadata(recipe, {"sft_subsets": {exp.subset: subset_hash}}), plot_dir=out_dir
+            run,
+            lineage_metadata(recipe, trained) | trained_on_metadata(trained) | {"training_recipe": exp.training},
+            plot_dir=out_dir,
         )
 
     rl_names = profile.experiments_with("rl")
@@ -119,9 +129,11 @@ def build_training_assets(
         max_pairs = recipe.pop("max_pairs", None)
         max_problems = recipe.pop("max_problems", 64)
         sources = written_sources(profile, store, "verified_traces")
+        if exp.subset and profile.subset_recipes[exp.subset].sources is not None:  # RL keeps to SFT's sources
+            sources = [s for s in sources if s in profile.subset_recipes[exp.subset].sources]
         files = [store.path("verified_traces", s) for s in sources]
         # what the pairs or problems are chosen on holds no trace text; the pairs' texts are streamed
-        verdicts = pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
+        verdicts = scan_by_source(store, sources)
         if method == "grpo":
             data = (
                 verdicts.select("problem_id", "problem", "answer")
@@ -135,8 +147,12 @@ def build_training_assets(
         else:
             data_name, entry_point, data_key = "pairs", "redstar_training.rl", "pairs_file"
             writer = store.writer("rl_checkpoints", exp.name, name=data_name)
-            rows = write_pairs(files, pair_ids(verdicts, max_pairs), writer)
+            chosen = pair_ids(verdicts, max_pairs)
+            rows = write_pairs(files, chosen, writer)
             pairs_version = writer.close()
+        used = problems_by_source(
+            store.read("rl_checkpoints", exp.name, data_name, columns=["problem_id"])["problem_id"], verdicts
+        )
         sft_dir = store.folder("sft_checkpoints", exp.name) / "model"
         sft_lineage = json.loads((sft_dir / "redstar_lineage.json").read_text())
         out_dir = store.folder("rl_checkpoints", exp.name)
@@ -166,7 +182,15 @@ def build_training_assets(
                     "verified_traces": store.versions("verified_traces", sources),
                     data_name: pairs_version,
                 },
-            ),
+            )
+            | trained_on_metadata(
+                {
+                    "sft_checkpoints": {exp.name: lineage["sft_checkpoint_hash"]},
+                    TRAINED_FROM: source_versions(store, used),
+                },
+                used,
+            )
+            | {"rl_recipe": exp.rl, "rl_method": method},
             plot_dir=out_dir,
         )
 
