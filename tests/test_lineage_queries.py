@@ -146,6 +146,12 @@ def test_query_cli_formats_refuses_writes_and_explains_bad_sql(tiny_run, tmp_pat
     assert as_json == [{"n": pl.read_parquet(data / "lineage" / "_" / "data.parquet").height}]
     csv = _cli("query", "SELECT DISTINCT stage FROM lineage ORDER BY 1", "--csv", data=data).stdout.split()
     assert csv == ["stage", "base", "rl", "sft"]
+    light = subprocess.run(
+        [sys.executable, "-c", "import sys; from redstar_assets.cli import main; main(['query', 'SELECT 1']); "
+         "print(sorted(m for m in ('dagster', 'torch', 'pandas') if m in sys.modules))"],
+        env={**os.environ, "REDSTAR_HOME": str(data)}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert light.stdout.splitlines()[-1] == "[]", light.stdout + light.stderr  # starts fast: no Dagster, no torch
     png = tmp_path / "curve.png"
     plotted = _cli("query", SCALE_CURVE, "--plot", "x=scale y=pass_at_1 by=strategy", "--out", str(png), data=data)
     assert plotted.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
