@@ -10,7 +10,16 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-from redstar_assets.evaluation.report import latest_materialization
+from redstar_assets.instance_records import (
+    CODE_VERSION_TAG,
+    DATA_VERSION_TAG,
+    History,
+    latest_materialization,
+    meta,
+    metadata_value,
+    tags,
+)
+from redstar_assets.lineage_table import CHAIN
 
 ASSETS = (
     "raw_problems",
@@ -65,10 +74,6 @@ class Node:
         }
 
 
-def _value(entry) -> Any:
-    return getattr(entry, "value", entry) if entry is not None else None
-
-
 def _upstream_of(inputs: dict, partition: str | None) -> list[tuple[str, str | None]]:
     out = []
     for name, version in inputs.items():
@@ -92,11 +97,11 @@ def walk(instance: DagsterInstance, asset: str, partition: str | None, _seen: se
     event = record.event_log_entry
     mat = record.asset_materialization
     meta = mat.metadata
-    node.data_version = (mat.tags or {}).get("dagster/data_version")
-    node.config_hash = _value(meta.get("config_hash"))
-    node.code_commit = _value(meta.get("code_commit"))
-    node.config = _value(meta.get("config")) or {}
-    node.inputs = _value(meta.get("input_data_versions")) or {}
+    node.data_version = (mat.tags or {}).get(DATA_VERSION_TAG)
+    node.config_hash = metadata_value(meta.get("config_hash"))
+    node.code_commit = metadata_value(meta.get("code_commit"))
+    node.config = metadata_value(meta.get("config")) or {}
+    node.inputs = metadata_value(meta.get("input_data_versions")) or {}
     node.materialized_at = event.timestamp
     node.run_id = event.run_id
     key = (asset, partition)
@@ -167,8 +172,6 @@ class Dependent:
 def _trained_on(record) -> dict[str, dict]:
     """{asset: {partition: version}} this materialization learned from; for one made before
     `trained_on` was recorded, its recorded inputs less those it only read."""
-    from redstar_assets.lineage_table import meta
-
     recorded = meta(record, "trained_on")
     if recorded is not None:
         return recorded
@@ -184,10 +187,9 @@ def downstream(
     that source's rows. With `code_versions` (the definitions' current ones), each is marked stale
     when its code version changed, an input it trained on has a newer data version, or an upstream
     dependent is stale."""
-    from redstar_assets.lineage_table import CODE_VERSION_TAG, DATA_VERSION_TAG, History, tags
     from redstar_assets.provenance import SOURCE_ASSETS, TRAINED_FROM
 
-    history = History(instance)
+    history = History(instance, CHAIN)
     reached = {(TRAINED_FROM if asset in SOURCE_ASSETS else asset, partition)}
     found: dict[tuple[str, str | None], Dependent] = {}
     for stage in TRAINED_ASSETS:
@@ -216,8 +218,6 @@ def downstream(
 
 
 def _why_stale(history, dep: Dependent, current_code: str | None, found: dict) -> list[str]:
-    from redstar_assets.lineage_table import DATA_VERSION_TAG, tags
-
     why = []
     if current_code is not None and dep.code_version != current_code:
         why.append(f"code version {dep.code_version} -> {current_code}")

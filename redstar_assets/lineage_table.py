@@ -10,14 +10,13 @@ not by "the latest", so a score from last week is described by what made it last
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from typing import Any
 
 import polars as pl
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import DagsterInstance
 
-DATA_VERSION_TAG = "dagster/data_version"
-CODE_VERSION_TAG = "dagster/code_version"
+from redstar_assets.instance_records import CODE_VERSION_TAG, DATA_VERSION_TAG, History, meta, tags
+
 CHAIN = (
     "benchmark_scores",
     "rl_checkpoints",
@@ -75,57 +74,6 @@ LINEAGE_SCHEMA: dict[str, Any] = {
     "trained_at": pl.Datetime("us", "UTC"),
     "latest": pl.Boolean,
 }
-
-
-def _value(entry) -> Any:
-    return getattr(entry, "value", entry) if entry is not None else None
-
-
-class History:
-    """Every materialization of the chain's assets, fetched once (newest first) and indexed by
-    (asset, partition), so each score's upstream is found by the data version it read."""
-
-    def __init__(self, instance: DagsterInstance, assets=CHAIN, page: int = 1000):
-        self.by_key: dict[tuple[str, str | None], list] = defaultdict(list)
-        for asset in assets:
-            cursor = None
-            while True:
-                result = instance.fetch_materializations(
-                    AssetRecordsFilter(asset_key=AssetKey(asset)), limit=page, cursor=cursor
-                )
-                for record in result.records:
-                    self.by_key[(asset, record.partition_key)].append(record)
-                if not result.has_more:
-                    break
-                cursor = result.cursor
-
-    def records(self, asset: str) -> list:
-        return [r for (a, _), rs in sorted(self.by_key.items(), key=lambda kv: str(kv[0])) if a == asset for r in rs]
-
-    def latest(self, asset: str, partition: str | None):
-        found = self.by_key.get((asset, partition))
-        return found[0] if found else None
-
-    def with_version(self, asset: str, partition: str | None, version: str | None):
-        """The newest materialization of `asset[partition]` that produced `version` (the latest when
-        no version is recorded, None when that version was never seen)."""
-        if version is None:
-            return self.latest(asset, partition)
-        for record in self.by_key.get((asset, partition), []):
-            if tags(record).get(DATA_VERSION_TAG) == version:
-                return record
-        return None
-
-
-def tags(record) -> dict:
-    return record.asset_materialization.tags or {}
-
-
-def meta(record, key: str, default=None):
-    if record is None:
-        return default
-    found = _value(record.asset_materialization.metadata.get(key))
-    return default if found is None else found
 
 
 def _only(mapping: dict | None) -> tuple[str | None, str | None]:
@@ -245,7 +193,7 @@ def _score_rows(record, store) -> list[dict]:
 
 def lineage_rows(instance: DagsterInstance, store=None) -> pl.DataFrame:
     """The whole table, newest scores first within each experiment."""
-    history = History(instance)
+    history = History(instance, CHAIN)
     rows = []
     for record in history.records("benchmark_scores"):
         experiment = record.partition_key

@@ -106,9 +106,8 @@ def test_the_lineage_table_names_the_whole_chain_of_each_score(tiny_run):
 
 
 def test_downstream_of_a_source_is_what_trained_on_it_and_rl_records_its_sources(tiny_run):
-    from redstar_assets.evaluation.report import latest_materialization
+    from redstar_assets.instance_records import latest_materialization, meta
     from redstar_assets.lineage_query import downstream
-    from redstar_assets.lineage_table import meta
 
     profile = tiny_run.profile
     trained = {

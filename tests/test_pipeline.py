@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from dagster import AssetKey
 
-from redstar_assets.evaluation.report import latest_materialization
+from redstar_assets.instance_records import latest_materialization
 from redstar_assets.run_command import execute
 from redstar_assets.run_plan import Step
 

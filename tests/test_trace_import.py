@@ -130,8 +130,8 @@ def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, t
     from dagster import DagsterInstance
     from support.dagster_dev import ROOT
 
-    from redstar_assets.evaluation.report import latest_materialization
     from redstar_assets.factory import build_definitions
+    from redstar_assets.instance_records import latest_materialization
     from redstar_assets.profile import load_profile
     from redstar_assets.run_command import execute, register_sources
     from redstar_assets.run_plan import plan_steps

@@ -5,25 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import DagsterInstance
 
+from redstar_assets.instance_records import latest_materialization
+from redstar_assets.lineage_query import walk
 from redstar_assets.plots import Plot, figure, save_png
 from redstar_assets.profile import Profile
 from redstar_assets.storage import Store
 
 
-def latest_materialization(instance: DagsterInstance, asset: str, partition: str | None):
-    """The newest materialization event of one asset partition, through the public instance API."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition] if partition else None), limit=1
-    )
-    return records.records[0] if records.records else None
-
-
 def _subset_from_lineage(instance: DagsterInstance, experiment: str) -> tuple[dict, str | None]:
     """The recipe and content hash of the subset behind a score, as recorded in the instance."""
-    from redstar_assets.lineage_query import walk
-
     stack = [walk(instance, "benchmark_scores", experiment)]
     while stack:
         node = stack.pop()
