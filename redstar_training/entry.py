@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar_training.pipes import dagster_pipes, log
-from redstar_training.runconfig import load_config
+from redstar_training.runconfig import ConfigError, RunInputError, load_config
 
 _BULKY = ("loss_curve", "reward_groups")  # kept in the metrics file, left out of log lines
 
@@ -65,9 +65,12 @@ def run_entry_point(
     parser.add_argument("--config", required=True)
     parser.add_argument("overrides", nargs="*", help="key=value")
     ns = parser.parse_args(argv)
-    cfg = load_config(config_cls, ns.config, ns.overrides)
-    with dagster_pipes() as pipes:
-        log(pipes, describe(cfg))
-        result = work(cfg, pipes)
-        log(pipes, f"done: {_summary(result)}")
-        report(pipes, cfg, result)
+    try:
+        cfg = load_config(config_cls, ns.config, ns.overrides)
+        with dagster_pipes() as pipes:  # an error inside reaches the asset through Pipes, then exits here
+            log(pipes, describe(cfg))
+            result = work(cfg, pipes)
+            log(pipes, f"done: {_summary(result)}")
+            report(pipes, cfg, result)
+    except (ConfigError, RunInputError) as exc:
+        raise SystemExit(f"{parser.prog}: {exc}") from None

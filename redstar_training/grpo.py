@@ -22,7 +22,7 @@ from typing import Any
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
-from redstar_training.runconfig import config_hash
+from redstar_training.runconfig import RunInputError, config_hash
 from redstar_training.tracking import log_result, mlflow_run
 
 
@@ -54,7 +54,7 @@ def load_problems(problems_file: str):
 
     frame = pl.read_parquet(problems_file, columns=["problem", "answer"])
     if frame.height == 0:
-        raise SystemExit(f"{problems_file}: no problems; GRPO needs prompts with reference answers")
+        raise RunInputError(f"{problems_file}: no problems; GRPO needs prompts with reference answers")
     return Dataset.from_list(
         [{"prompt": [{"role": "user", "content": r["problem"]}], "answer": str(r["answer"])} for r in frame.to_dicts()]
     )
@@ -68,9 +68,9 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
     from redstar_training.rewards import accuracy_reward, format_reward
 
     if not Path(cfg.model).exists():
-        raise SystemExit(f"model {cfg.model!r}: no such folder (GRPO starts from an SFT checkpoint)")
+        raise RunInputError(f"model {cfg.model!r}: no such folder (GRPO starts from an SFT checkpoint)")
     if cfg.batch_size % cfg.num_generations:
-        raise SystemExit(f"batch_size {cfg.batch_size} must be a multiple of num_generations {cfg.num_generations}")
+        raise RunInputError(f"batch_size {cfg.batch_size} must be a multiple of num_generations {cfg.num_generations}")
     torch.set_num_threads(cfg.threads)
     dataset = load_problems(cfg.problems_file)
     out = Path(cfg.output_dir)

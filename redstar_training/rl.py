@@ -20,7 +20,7 @@ from typing import Any
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
-from redstar_training.runconfig import config_hash
+from redstar_training.runconfig import RunInputError, config_hash
 from redstar_training.tracking import log_result, mlflow_run
 
 
@@ -52,7 +52,7 @@ def load_pairs(pairs_file: str):
 
     frame = pl.read_parquet(pairs_file)
     if frame.height == 0:
-        raise SystemExit(f"{pairs_file}: no preference pairs; DPO needs problems with a correct and a wrong trace")
+        raise RunInputError(f"{pairs_file}: no preference pairs; DPO needs problems with a correct and a wrong trace")
     if "problem_id" in frame.columns:
         frame = frame.sort("problem_id")
     return Dataset.from_list(

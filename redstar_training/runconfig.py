@@ -13,6 +13,15 @@ import yaml
 T = TypeVar("T")
 
 
+class ConfigError(ValueError):
+    """A run config names a key its entry point does not read, or an override is malformed."""
+
+
+class RunInputError(ValueError):
+    """A run's inputs cannot be used (no rows to train on, no model folder, an impossible batch): the
+    library raises it, and the entry point turns it into a one-line exit."""
+
+
 def _coerce(value: str, current: Any) -> Any:
     """Parses an override the way YAML would, so `epochs=3` is an int and `lora=true` a bool."""
     parsed = yaml.safe_load(value)
@@ -30,11 +39,11 @@ def load_config(cls: type[T], path: str | Path | None, overrides: list[str]) -> 
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise SystemExit(f"{path}: unknown config key(s) {unknown}; known keys: {sorted(names)}")
+        raise ConfigError(f"{path}: unknown config key(s) {unknown}; known keys: {sorted(names)}")
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or key not in names:
-            raise SystemExit(f"override {item!r}: expected key=value with key one of {sorted(names)}")
+            raise ConfigError(f"override {item!r}: expected key=value with key one of {sorted(names)}")
         default = next(f for f in dataclasses.fields(cls) if f.name == key).default
         data[key] = _coerce(value, data.get(key, default))
     return cls(**data)

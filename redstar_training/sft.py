@@ -25,7 +25,7 @@ from typing import Any
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
-from redstar_training.runconfig import config_hash
+from redstar_training.runconfig import RunInputError, config_hash
 from redstar_training.tiny_model import ensure_base_model
 from redstar_training.tracking import log_result, mlflow_run
 
@@ -75,7 +75,7 @@ def load_messages(train_file: str, blank_images: bool = False):
 
     frame = pl.read_parquet(train_file)
     if frame.height == 0:
-        raise SystemExit(f"{train_file}: the subset has no rows; nothing to train on")
+        raise RunInputError(f"{train_file}: the subset has no rows; nothing to train on")
     if "trace_id" in frame.columns:
         frame = frame.sort("trace_id")
     if "image" not in frame.columns or frame["image"].null_count() == frame.height:
@@ -118,11 +118,11 @@ def check_inputs(cfg: SFTRunConfig) -> None:
     import polars as pl
 
     if not cfg.tiny_spec and not Path(cfg.base_model).exists() and cfg.base_model.count("/") != 1:
-        raise SystemExit(f"base_model {cfg.base_model!r} is neither a model folder nor a hub id (org/name)")
+        raise RunInputError(f"base_model {cfg.base_model!r} is neither a model folder nor a hub id (org/name)")
     if not Path(cfg.train_file).exists():
-        raise SystemExit(f"train_file {cfg.train_file!r} does not exist")
+        raise RunInputError(f"train_file {cfg.train_file!r} does not exist")
     if pl.scan_parquet(cfg.train_file).select(pl.len()).collect().item() == 0:
-        raise SystemExit(f"{cfg.train_file}: the subset has no rows; nothing to train on")
+        raise RunInputError(f"{cfg.train_file}: the subset has no rows; nothing to train on")
 
 
 def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:

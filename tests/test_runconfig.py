@@ -2,7 +2,7 @@
 
 import pytest
 
-from redstar_training.runconfig import config_hash, load_config
+from redstar_training.runconfig import ConfigError, config_hash, load_config
 from redstar_training.sft import SFTRunConfig
 
 
@@ -17,7 +17,7 @@ def test_overrides_parse_like_yaml(tmp_path):
 def test_unknown_keys_are_rejected_with_the_known_ones(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("base_model: m\nepoch: 2\n")
-    with pytest.raises(SystemExit, match=r"unknown config key\(s\) \['epoch'\]"):
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) \['epoch'\]"):
         load_config(SFTRunConfig, path, [])
-    with pytest.raises(SystemExit, match="override 'lr=1'"):
+    with pytest.raises(ConfigError, match="override 'lr=1'"):
         load_config(SFTRunConfig, None, ["lr=1"])
