@@ -43,7 +43,7 @@ def launch_commands(profile) -> dict[str, list[str]]:
     if profile.experiments_with("rl"):
         methods = {(profile.rl_recipes[e.rl] or {}).get("method", "dpo") for e in profile.experiments if e.rl}
         modules["training"] += [
-            {"dpo": "redstar_training.rl", "grpo": "redstar_training.grpo"}[m] for m in sorted(methods)
+            {"dpo": "redstar_training.dpo", "grpo": "redstar_training.grpo"}[m] for m in sorted(methods)
         ]
     if needs_own_process(profile.teacher):
         modules["teacher"] = ["redstar_training.distill"]

@@ -138,9 +138,9 @@ def _check_teacher(spec: dict, where: str, entry: str = "teacher") -> None:
 
 
 def _check_recipes(p: Profile, where: str) -> None:
+    from redstar_training.dpo import DPORunConfig
     from redstar_training.evaluate import EvalRunConfig
     from redstar_training.grpo import GRPORunConfig
-    from redstar_training.rl import DPORunConfig
     from redstar_training.sft import SFTRunConfig
 
     for name, recipe in p.training_recipes.items():

@@ -67,7 +67,7 @@ def test_sft_grpo_and_dpo_runs_are_tracked_in_mlflow_and_named_in_their_model_ca
         dpo_config = {"model": str(tmp_path / "out" / "model"), "pairs_file": str(pairs), "batch_size": 4}
         dpo.write_text(yaml.safe_dump({**dpo_config, "output_dir": str(tmp_path / "dpo"), "lineage": lineage}))
         done = subprocess.run(
-            [sys.executable, "-m", "redstar_training.rl", "--config", str(dpo), "report_to=mlflow"],
+            [sys.executable, "-m", "redstar_training.dpo", "--config", str(dpo), "report_to=mlflow"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]

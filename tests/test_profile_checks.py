@@ -136,7 +136,7 @@ def test_the_paper_profiles_zero3_setting_reaches_the_trainers_command_line():
     )
     launch = json.loads(plan.stdout)["launch"]
     assert launch["redstar_training.sft"][1:] == command[1:-1] + ["<run_config.yaml>"]
-    assert launch["redstar_training.rl"][2:5] == ["accelerate.commands.launch", "--config_file", zero3]
+    assert launch["redstar_training.dpo"][2:5] == ["accelerate.commands.launch", "--config_file", zero3]
     auto = json.loads(plan.stdout)["automation"]["policies"]
     assert auto["training"] == "manual" and auto["data"] == "eager"
 

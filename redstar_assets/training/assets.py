@@ -145,7 +145,7 @@ def build_training_assets(
             data_name, entry_point, data_key = "rl_problems", "redstar_training.grpo", "problems_file"
             pairs_version, rows = store.write(data, "rl_checkpoints", exp.name, name=data_name), data.height
         else:
-            data_name, entry_point, data_key = "pairs", "redstar_training.rl", "pairs_file"
+            data_name, entry_point, data_key = "pairs", "redstar_training.dpo", "pairs_file"
             writer = store.writer("rl_checkpoints", exp.name, name=data_name)
             chosen = pair_ids(verdicts, max_pairs)
             rows = write_pairs(files, chosen, writer)

@@ -3,9 +3,9 @@
 DPO on rule-verified pairs was the paper's best RL variant. Run it on its own or through the
 `rl_checkpoints` asset (Dagster Pipes):
 
-    CPU:    python -m redstar_training.rl --config run.yaml
+    CPU:    python -m redstar_training.dpo --config run.yaml
     8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \
-                -m redstar_training.rl --config run.yaml bf16=true
+                -m redstar_training.dpo --config run.yaml bf16=true
 """
 
 from __future__ import annotations
