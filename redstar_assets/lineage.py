@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 from dagster import MetadataValue
 
-from redstar_assets.profile import spec_hash
+from redstar_training.runconfig import config_hash
 
 
 @functools.cache
@@ -38,22 +38,32 @@ def lineage_metadata(config: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     """Config hash, the config itself, input data versions and the code commit, as UI-readable metadata."""
     return {
         "code_commit": code_commit(),
-        "config_hash": spec_hash(config),
+        "config_hash": config_hash(config),
         "config": MetadataValue.json(config if isinstance(config, (dict, list)) else {"value": str(config)}),
         "input_data_versions": MetadataValue.json(inputs),
     }
 
 
+def cell_text(value) -> str:
+    """A table cell: floats to three places, None as n/a."""
+    if value is None:
+        return "n/a"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(frame: pl.DataFrame) -> str:
+    """The frame as a markdown table (the report's tables, the previews in the UI)."""
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell_text(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join(lines)
+
+
 def preview(frame: pl.DataFrame, rows: int = 5, width: int = 160) -> MetadataValue:
-    """A few rows as a markdown table, long strings cut, for the UI."""
+    """A few rows as a markdown table for the UI, long strings cut to `width` and kept on one line."""
     if frame.height == 0:
         return MetadataValue.md("_empty_")
+    text = [c for c, dtype in frame.schema.items() if dtype == pl.String]
     head = frame.head(rows).with_columns(
-        [
-            pl.col(c).cast(pl.String).str.slice(0, width).str.replace_all("\n", " ⏎ ").str.replace_all(r"\|", "/")
-            for c in frame.columns
-        ]
+        pl.col(c).str.slice(0, width).str.replace_all("\n", " ⏎ ").str.replace_all(r"\|", "/") for c in text
     )
-    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
-    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in head.iter_rows()]
-    return MetadataValue.md("\n".join(lines))
+    return MetadataValue.md(markdown_table(head))

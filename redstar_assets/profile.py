@@ -7,8 +7,6 @@ into Dagster definitions; nothing here is global, so several profiles load side 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +28,6 @@ class ProfileError(ValueError):
 
 def configs_dir() -> Path:
     return Path(os.environ.get("REDSTAR_CONFIGS", Path(__file__).resolve().parents[1] / "configs"))
-
-
-def spec_hash(spec: Any) -> str:
-    """Short stable hash of any YAML-able spec; the config hash recorded with each materialization."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

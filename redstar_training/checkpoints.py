@@ -83,13 +83,13 @@ def smoke_generate(
     vision model over a blank figure)."""
     import torch
 
-    from redstar_training.chat import with_image
+    from redstar_training.chat import prompt_messages, with_image
     from redstar_training.model_folders import blank_image, encode_prompts, is_vision_model, load_model, text_tokenizer
 
     processing, model = load_model(str(folder), trust_remote_code=trust_remote_code)
     model.eval()
     tokenizer, vision = text_tokenizer(processing), is_vision_model(folder)
-    messages = with_image([{"role": "user", "content": prompt}], vision)
+    messages = with_image(prompt_messages(prompt), vision)
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     ids = encode_prompts(processing, [text], [blank_image(processing)] if vision else None)
     with torch.no_grad():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redstar_training.chat import prompt_messages
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
@@ -58,7 +59,7 @@ def load_pairs(pairs_file: str):
     return Dataset.from_list(
         [
             {
-                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "prompt": prompt_messages(r["prompt"]),
                 "chosen": [{"role": "assistant", "content": r["chosen"]}],
                 "rejected": [{"role": "assistant", "content": r["rejected"]}],
             }

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redstar_training.chat import prompt_messages
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
@@ -56,7 +57,7 @@ def load_problems(problems_file: str):
     if frame.height == 0:
         raise RunInputError(f"{problems_file}: no problems; GRPO needs prompts with reference answers")
     return Dataset.from_list(
-        [{"prompt": [{"role": "user", "content": r["problem"]}], "answer": str(r["answer"])} for r in frame.to_dicts()]
+        [{"prompt": prompt_messages(r["problem"]), "answer": str(r["answer"])} for r in frame.to_dicts()]
     )
 
 

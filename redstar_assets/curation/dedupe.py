@@ -30,19 +30,6 @@ def shingles(text: str, k: int = 5) -> set[bytes]:
     return {t[i : i + k].encode() for i in range(len(t) - k + 1)}
 
 
-def exact_duplicates(ids: Sequence[str], texts: Sequence[str]) -> dict[str, str]:
-    """{removed id: kept id} for problems equal after canonicalization; the first one is kept."""
-    first: dict[str, str] = {}
-    removed = {}
-    for pid, text in zip(ids, texts, strict=True):
-        key = canonical(text)
-        if key in first:
-            removed[pid] = first[key]
-        else:
-            first[key] = pid
-    return removed
-
-
 def lsh_bands(num_perm: int, threshold: float) -> int:
     """Bands for an LSH index over `num_perm` hashes: the divisor of `num_perm` whose S-curve midpoint
     (1/b)^(1/r) lies highest while at least 0.05 below `threshold`, so pairs at the threshold become

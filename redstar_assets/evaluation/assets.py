@@ -25,18 +25,18 @@ from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.report import (
     ablation_table,
     benchmark_matrix,
-    markdown_table,
     plot_scaling,
     plot_strategies,
 )
 from redstar_assets.launcher import ModelLauncher, reported
-from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.lineage import lineage_metadata, markdown_table, preview
 from redstar_assets.lineage_table import lineage_rows
 from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.inbox import written_sources
-from redstar_assets.profile import Profile, spec_hash
+from redstar_assets.profile import Profile
 from redstar_assets.provenance import trained_on_metadata
 from redstar_assets.resources import RedstarHome
+from redstar_training.runconfig import config_hash
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
 # v4: typed score metadata, scores kept per data version; v3: registry benchmarks, per-benchmark
@@ -221,7 +221,7 @@ def build_evaluation_assets(
                 "overlap_after_removal": still_overlapping,
                 "reused": reused,
                 **({} if reused else {k: result[k] for k in ("samples", "requested", "from_cache")}),
-                "eval_inputs": spec_hash(inputs),
+                "eval_inputs": config_hash(inputs),
                 "checkpoints": MetadataValue.json({m["stage"]: m["path"] for m in models}),
                 "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
                 **score_metadata(scores),

@@ -14,7 +14,8 @@ from typing import Any
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from redstar_assets.evaluation.heldout import benchmark_fingerprint
-from redstar_assets.profile import TINY_KINDS, Experiment, Profile, spec_hash
+from redstar_assets.profile import TINY_KINDS, Experiment, Profile
+from redstar_training.runconfig import config_hash
 from redstar_training.verify import VERIFIER_VERSION
 
 STAGE_ASSETS = {"sft": "sft_checkpoints", "rl": "rl_checkpoints"}
@@ -70,4 +71,4 @@ def eval_inputs(models: dict[str, Any], profile: Profile, exp: Experiment) -> di
 
 def eval_key(inputs: dict[str, Any], heldout_versions: dict[str, str | None], threads: int) -> str:
     """The reuse key: the inputs plus the exact held-out items and the generation threads."""
-    return spec_hash({**inputs, "heldout": heldout_versions, "threads": threads})
+    return config_hash({**inputs, "heldout": heldout_versions, "threads": threads})

@@ -11,7 +11,7 @@ import polars as pl
 
 from redstar_assets.evaluation.suite import EvalBenchmark
 from redstar_assets.problems.registry import benchmarks_dir, read_benchmark
-from redstar_assets.profile import spec_hash
+from redstar_training.runconfig import config_hash
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def benchmark_fingerprint(spec: EvalBenchmark) -> str:
     """What a benchmark's items and scoring depend on without building it: its registry entry and the
     profile's overrides, and its file's bytes when it reads a local file (a generator is fixed by its
     spec, a hub dataset by its id)."""
-    digest = hashlib.sha256(spec_hash([dataclasses.asdict(spec.entry), spec.overrides]).encode())
+    digest = hashlib.sha256(config_hash([dataclasses.asdict(spec.entry), spec.overrides]).encode())
     path = benchmarks_dir() / spec.entry.path if spec.entry.path and not spec.entry.generator else None
     if path is not None and path.is_file():
         with path.open("rb") as fh:

@@ -8,6 +8,7 @@ import polars as pl
 from dagster import DagsterInstance
 
 from redstar_assets.instance_records import latest_materialization
+from redstar_assets.lineage import cell_text
 from redstar_assets.lineage_query import walk
 from redstar_assets.plots import Plot, figure, save_png
 from redstar_assets.profile import Profile
@@ -62,18 +63,6 @@ def ablation_table(instance: DagsterInstance, store: Store, profile: Profile) ->
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def markdown_table(frame: pl.DataFrame) -> str:
-    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join(lines)
-
-
 def benchmark_matrix(table: pl.DataFrame, benchmarks: list[str]) -> pl.DataFrame:
     """Each (experiment, stage) as one row and each benchmark as a column, in the profile's order
     ("pass@1 / avg@n (stderr)"; "-" where it was not scored): with several domains, the off-diagonal
@@ -82,7 +71,7 @@ def benchmark_matrix(table: pl.DataFrame, benchmarks: list[str]) -> pl.DataFrame
     rows = table.with_columns(
         pl.format(
             "{} / {} ({})",
-            *[pl.col(c).map_elements(_fmt, return_dtype=pl.String) for c in ("pass_at_1", "avg_at_n", "stderr")],
+            *[pl.col(c).map_elements(cell_text, return_dtype=pl.String) for c in ("pass_at_1", "avg_at_n", "stderr")],
         ).alias("cell")
     )
     index = ["experiment", "stage", "mix", "target_format"]

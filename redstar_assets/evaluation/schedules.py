@@ -16,8 +16,9 @@ from dagster import (
 
 from redstar_assets.automation import AutomationSpec
 from redstar_assets.evaluation.fingerprint import eval_inputs, stage_model_ids, stage_models
-from redstar_assets.profile import Profile, spec_hash
+from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
+from redstar_training.runconfig import config_hash
 
 
 def stale_evaluations(instance, store, profile: Profile) -> list[str]:
@@ -33,7 +34,7 @@ def stale_evaluations(instance, store, profile: Profile) -> list[str]:
             AssetRecordsFilter(asset_key=AssetKey("benchmark_scores"), asset_partitions=[exp.name]), limit=1
         ).records
         recorded = records[0].asset_materialization.metadata.get("eval_inputs") if records else None
-        if recorded is None or recorded.value != spec_hash(eval_inputs(ids, profile, exp)):
+        if recorded is None or recorded.value != config_hash(eval_inputs(ids, profile, exp)):
             stale.append(exp.name)
     return stale
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from redstar_assets.profile import spec_hash
 from redstar_assets.storage import Store
+from redstar_training.runconfig import config_hash
 
 
 def base_model_ref(store: Store, name: str, spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -14,9 +14,9 @@ def base_model_ref(store: Store, name: str, spec: dict[str, Any]) -> tuple[str, 
     kind = spec.get("kind")
     if kind == "tiny_qwen2":
         tiny = {k: v for k, v in spec.items() if k != "kind"}
-        return str(store.root / "base_models" / f"{name}-{spec_hash(tiny)}"), tiny
+        return str(store.root / "base_models" / f"{name}-{config_hash(tiny)}"), tiny
     if kind == "tiny_vlm":  # its spec keeps the kind: the builder dispatches on it
-        return str(store.root / "base_models" / f"{name}-{spec_hash(spec)}"), dict(spec)
+        return str(store.root / "base_models" / f"{name}-{config_hash(spec)}"), dict(spec)
     if spec.get("trust_remote_code") and kind not in ("local", "hub"):
         raise ValueError(f"base model {name!r}: trust_remote_code is for local or hub models only")
     if kind == "local":

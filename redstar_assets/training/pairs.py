@@ -20,9 +20,7 @@ PAIR_SCHEMA = {
 }
 
 
-def pair_ids(
-    verified: pl.DataFrame | pl.LazyFrame, max_pairs: int | None = None, exclude: set[str] | None = None
-) -> pl.DataFrame:
+def pair_ids(verified: pl.DataFrame | pl.LazyFrame, max_pairs: int | None = None) -> pl.DataFrame:
     """One pair per problem that has both verdicts, its first correct and first wrong sample, as
     (problem_id, chosen_id, rejected_id) sorted by problem id; reads only the verdict columns."""
     usable = (
@@ -30,8 +28,6 @@ def pair_ids(
         .select("problem_id", "trace_id", "status", "sample_index")
         .filter(pl.col("status").is_in(["correct", "wrong"]))
     )
-    if exclude:
-        usable = usable.filter(~pl.col("problem_id").is_in(sorted(exclude)))
     first = usable.sort("sample_index").group_by(["problem_id", "status"], maintain_order=True).first()
     chosen = first.filter(pl.col("status") == "correct").select("problem_id", pl.col("trace_id").alias("chosen_id"))
     rejected = first.filter(pl.col("status") == "wrong").select("problem_id", pl.col("trace_id").alias("rejected_id"))
@@ -39,11 +35,9 @@ def pair_ids(
     return (pairs.head(max_pairs) if max_pairs else pairs).collect()
 
 
-def preference_pairs(
-    verified: pl.DataFrame, max_pairs: int | None = None, exclude: set[str] | None = None
-) -> pl.DataFrame:
+def preference_pairs(verified: pl.DataFrame, max_pairs: int | None = None) -> pl.DataFrame:
     """The pairs of an in-memory table of verified traces, with their texts, sorted by problem id."""
-    ids = pair_ids(verified, max_pairs, exclude)
+    ids = pair_ids(verified, max_pairs)
     text = verified.select("trace_id", "problem", "text")
     return (
         ids.join(text.rename({"trace_id": "chosen_id", "text": "chosen"}), on="chosen_id", how="left")

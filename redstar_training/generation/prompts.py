@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from redstar_training.chat import prompt_messages
+
 
 @dataclass(frozen=True)
 class PromptTemplate:
@@ -18,8 +20,7 @@ class PromptTemplate:
         return f"{self.name}@{self.version}"
 
     def messages(self, problem: str) -> tuple[dict, ...]:
-        system = ({"role": "system", "content": self.system},) if self.system else ()
-        return (*system, {"role": "user", "content": self.user.format(problem=problem)})
+        return tuple(prompt_messages(self.user.format(problem=problem), self.system or None))
 
     def chatml(self, problem: str) -> str:
         """The conversation as raw ChatML with the assistant turn opened (Qwen-family models)."""
