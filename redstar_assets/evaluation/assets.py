@@ -248,12 +248,16 @@ def build_evaluation_assets(
             },
         )
 
-    @asset(
-        group_name="evaluation",
-        deps=[AssetDep(benchmark_scores, partition_mapping=AllPartitionMapping())],
-        code_version=REPORT_VERSION,
-        automation_condition=report_condition,
-    )
+    def over_all_scores(code_version: str):
+        """An unpartitioned asset over every experiment's scores, rebuilt when any of them changes."""
+        return asset(
+            group_name="evaluation",
+            deps=[AssetDep(benchmark_scores, partition_mapping=AllPartitionMapping())],
+            code_version=code_version,
+            automation_condition=report_condition,
+        )
+
+    @over_all_scores(REPORT_VERSION)
     def ablation_report(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
         """One table over all experiments (subset scale, difficulty strategy, domain mix, target format,
         base model, stage, benchmark, pass@1, avg@n, n, stderr) assembled from the experiments' lineage in
@@ -301,12 +305,7 @@ def build_evaluation_assets(
             data_version=DataVersion(version),
         )
 
-    @asset(
-        group_name="evaluation",
-        deps=[AssetDep(benchmark_scores, partition_mapping=AllPartitionMapping())],
-        code_version=LINEAGE_VERSION,
-        automation_condition=report_condition,
-    )
+    @over_all_scores(LINEAGE_VERSION)
     def lineage(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
         """Every score with its whole lineage as one queryable table: one row per (experiment, stage,
         benchmark) for each materialization of benchmark_scores (the newest marked `latest`), with the
