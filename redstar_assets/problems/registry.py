@@ -18,6 +18,7 @@ from redstar_assets.problems.answers import AnswerError, transformed_answer
 from redstar_assets.problems.fields import field_value
 from redstar_assets.problems.images import ImageError, read_image
 from redstar_assets.problems.normalize import normalize_text, problem_id
+from redstar_training.jsonl import read_rows
 from redstar_training.verify import MODES
 from redstar_training.verify.extract import choice_letter
 
@@ -213,13 +214,9 @@ def _rows(bench: Benchmark, data_dir: Path, count: int | None = None) -> tuple[s
     if path is not None and path.exists():
         if path.suffix == ".parquet":
             return str(path), list(enumerate(pl.read_parquet(path).to_dicts(), 1))
-        rows = []
-        for n, line in enumerate(path.open(encoding="utf-8"), 1):
-            if line.strip():
-                try:
-                    rows.append((n, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise RegistryError(f"{path}:{n}: invalid JSON ({exc})") from None
+        rows, errors = read_rows(path)
+        if errors:
+            raise RegistryError(errors[0].removesuffix("; skipped"))
         return str(path), rows
     if not bench.hf:
         raise RegistryError(f"benchmark {bench.name!r}: {path} does not exist and no `hf` dataset is declared")

@@ -22,6 +22,7 @@ from redstar_assets.problems.answers import ANSWER_TRANSFORMS, AnswerError, tran
 from redstar_assets.problems.fields import field_value
 from redstar_assets.problems.images import ImageError, read_image
 from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace, spec_problem
+from redstar_training.jsonl import iter_lines
 
 RAW_SCHEMA = {
     "source": pl.String,
@@ -200,20 +201,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
         with path.open(encoding="utf-8", newline="") as fh:
             yield from ((i + 2, dict(rec), "") for i, rec in enumerate(csv.DictReader(fh)))  # line 1 is the header
         return
-    with path.open("rb") as fh:
-        for lineno, data in enumerate(fh, start=1):
-            try:  # a line that is not UTF-8 is that line's fault, not the file's
-                line = data.decode("utf-8-sig" if lineno == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                yield lineno, None, f"<not UTF-8: {exc.reason} at byte {exc.start}> {data[:200]!r}"
-                continue
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                yield lineno, rec if isinstance(rec, dict) else None, line.strip()
-            except (json.JSONDecodeError, RecursionError):
-                yield lineno, None, line.strip()
+    yield from iter_lines(path)
 
 
 def _unusable_tests(tests: str) -> str | None:
