@@ -163,7 +163,8 @@ def current_code_versions(profile_name: str) -> dict[str, str]:
     from redstar_assets.profile import load_profile
 
     defs = build_definitions(load_profile(profile_name))
-    return {spec.key.to_user_string(): spec.code_version for spec in defs.resolve_all_asset_specs()}
+    specs = defs.resolve_all_asset_specs()
+    return {s.key.to_user_string(): s.code_version for s in specs if s.code_version is not None}
 
 
 def lineage(target: str, as_json: bool, down: bool = False, stale: bool = False, profile: str = "demo") -> int:

@@ -29,7 +29,7 @@ from redstar_assets.k8s_specs import k8s_executor, resolve_kubernetes
 from redstar_assets.launcher import launcher_resource, resolve_launch
 from redstar_assets.problems.assets import build_problem_assets
 from redstar_assets.problems.sensors import DATA_ASSETS, build_source_sensor
-from redstar_assets.profile import Profile
+from redstar_assets.profile import Profile, ProfileError
 from redstar_assets.resources import RedstarHome, cache_layout
 from redstar_assets.traces.assets import build_trace_assets
 from redstar_assets.training.assets import build_training_assets
@@ -63,7 +63,10 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
     redstar = RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data"), cache_layout=cache_layout())
     choice = profile.launch.get("executor", "in_process")
     if choice == "k8s":
-        executor = k8s_executor(resolve_kubernetes(profile.launch["kubernetes"]))
+        settings = resolve_kubernetes(profile.launch.get("kubernetes"), where)
+        if settings is None:
+            raise ProfileError(f"{where}: launch.executor k8s needs a launch.kubernetes block")
+        executor = k8s_executor(settings)
     elif choice == "celery":
         executor = queue_executor(resolve_queue(profile.launch.get("celery"), where))
     else:

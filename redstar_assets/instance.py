@@ -37,7 +37,7 @@ def postgres_settings(config: dict) -> dict | None:
     db = storage.get("postgres_db")
     if db is None:
         return {"url": _value(storage["postgres_url"], "storage.postgres.postgres_url")[0]}
-    resolved = {}
+    resolved: dict[str, str | int] = {}
     for key in ("username", "password", "hostname", "db_name", "port"):
         if key in db:
             resolved[key], resolved[f"{key}_source"] = _value(db[key], f"storage.postgres.postgres_db.{key}")

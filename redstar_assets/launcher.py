@@ -139,4 +139,4 @@ def reported(invocation) -> dict[str, Any]:
 
 def launcher_resource(launch: dict[str, StageLaunch]) -> ModelLauncher:
     """The resource for a profile's resolved per-stage launch settings."""
-    return ModelLauncher(**launch)
+    return ModelLauncher(teacher=launch["teacher"], training=launch["training"], evaluation=launch["evaluation"])

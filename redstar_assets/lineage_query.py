@@ -120,7 +120,7 @@ def render(node: Node, depth: int = 0) -> list[str]:
 
     pad = "  " * depth
     label = f"{node.asset}[{node.partition}]" if node.partition else node.asset
-    if node.missing:
+    if node.missing or node.materialized_at is None or node.run_id is None:
         return [f"{pad}{label}: not materialized"]
     when = datetime.datetime.fromtimestamp(node.materialized_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     if node.repeated:

@@ -162,7 +162,8 @@ def plot(columns: list[str], rows: list[tuple], spec: str, out: Path) -> Path:
     unknown = [v for k, v in parts.items() if k in ("x", "y", "by") and v not in columns]
     if "x" not in parts or "y" not in parts or unknown or set(parts) - {"x", "y", "by"}:
         raise QueryError(f"--plot wants x=COL y=COL [by=COL] over the result's columns {columns}; got {spec!r}")
-    x, y, by = (columns.index(parts[k]) if k in parts else None for k in ("x", "y", "by"))
+    x, y = columns.index(parts["x"]), columns.index(parts["y"])
+    by = columns.index(parts["by"]) if "by" in parts else None
     groups: dict = {}
     for row in rows:
         groups.setdefault(row[by] if by is not None else parts["y"], []).append((row[x], row[y]))

@@ -20,7 +20,7 @@ from dagster import DagsterInstance, Definitions
 from redstar_assets.factory import build_definitions
 from redstar_assets.instance import open_instance
 from redstar_assets.problems.inbox import source_partition_keys
-from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.problems.partitions import SOURCES
 from redstar_assets.profile import Profile
 from redstar_assets.run_display import StepProgress, outcome_line, quiet_output
 from redstar_assets.run_plan import Step, plan_steps
@@ -28,13 +28,13 @@ from redstar_assets.run_plan import Step, plan_steps
 
 def register_sources(instance: DagsterInstance, profile: Profile, home: Path) -> None:
     """What the source sensor does on its tick, done now so the plan holds exactly the profile's sources."""
-    existing = set(instance.get_dynamic_partitions(source_partitions.name))
+    existing = set(instance.get_dynamic_partitions(SOURCES))
     wanted = source_partition_keys(profile, home)
     missing = [k for k in wanted if k not in existing]
     if missing:
-        instance.add_dynamic_partitions(source_partitions.name, missing)
+        instance.add_dynamic_partitions(SOURCES, missing)
     for stale in sorted(existing - set(wanted)):
-        instance.delete_dynamic_partition(source_partitions.name, stale)
+        instance.delete_dynamic_partition(SOURCES, stale)
 
 
 def _root_cause(event) -> str:

@@ -64,7 +64,7 @@ def _ancestors(assets: list[AssetsDefinition], target: AssetKey) -> set[AssetKey
 
 def asset_groups(defs: Definitions, until: str | None = None) -> list[list[AssetsDefinition]]:
     """Assets in dependency order, joined where one run can hold them (same partitions, identity deps)."""
-    assets = [ad for ad in defs.assets if isinstance(ad, AssetsDefinition)]
+    assets = [ad for ad in defs.assets or [] if isinstance(ad, AssetsDefinition)]
     if until is not None:
         keys = {ad.key.to_user_string() for ad in assets}
         if until not in keys:

@@ -11,6 +11,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -56,7 +57,9 @@ class TableWriter:
         from redstar_training.generation.in_flight import InFlight
 
         self.path, self.tmp = path, path.with_suffix(".parquet.tmp")
-        self.hasher, self.rows, self._writer, self._schema = FrameHasher(), 0, None, None
+        self.hasher, self.rows = FrameHasher(), 0
+        self._writer: Any = None  # a pyarrow ParquetWriter, opened with the first part
+        self._schema: pl.Schema | None = None
         self._parts = InFlight("table-writer")
 
     def write(self, frame: pl.DataFrame) -> None:

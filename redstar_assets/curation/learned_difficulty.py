@@ -59,15 +59,15 @@ def cross_validated_spearman(texts: Sequence[str], levels: Sequence[float], fold
     from scipy.stats import spearmanr
     from sklearn.model_selection import KFold
 
-    texts, levels = list(texts), np.asarray(levels, dtype=float)
+    texts, level_array = list(texts), np.asarray(levels, dtype=float)
     predicted = np.zeros(len(texts))
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(texts):
-        model = fit([texts[i] for i in train], levels[train])
+        model = fit([texts[i] for i in train], level_array[train])
         predicted[test] = model.predict([texts[i] for i in test])
     lengths = np.array([len(t) for t in texts], dtype=float)
     return {
-        "model_spearman": round(float(spearmanr(predicted, levels).statistic), 4),
-        "length_spearman": round(float(spearmanr(lengths, levels).statistic), 4),
+        "model_spearman": round(float(spearmanr(predicted, level_array).statistic), 4),
+        "length_spearman": round(float(spearmanr(lengths, level_array).statistic), 4),
         "folds": folds,
         "n": len(texts),
     }

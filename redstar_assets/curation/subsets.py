@@ -50,6 +50,7 @@ def _ranked(pool: pl.DataFrame, difficulty: pl.DataFrame, recipe: SubsetRecipe) 
         pl.col("trace_id").map_elements(lambda t: _tiebreak(recipe.seed, t), return_dtype=pl.String).alias("_tie")
     )
     if recipe.strategy == "band":
+        assert recipe.band is not None, "checked by the profile: strategy band needs band: [low, high]"
         low, high = recipe.band
         ranked = ranked.filter(pl.col("_rate").is_between(low, high))
     if recipe.strategy == "hard_first":

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from dagster import DagsterInstance
 
 from redstar_assets.evaluation.heldout import benchmark_fingerprint
+from redstar_assets.instance_records import DATA_VERSION_TAG, latest_materialization, tags
 from redstar_assets.profile import TINY_KINDS, Experiment, Profile
 from redstar_training.runconfig import config_hash
 from redstar_training.verify import VERIFIER_VERSION
@@ -23,10 +24,8 @@ STAGE_ASSETS = {"sft": "sft_checkpoints", "rl": "rl_checkpoints"}
 
 def recorded_data_version(instance: DagsterInstance, asset: str, partition: str | None) -> str | None:
     """The data version of an asset partition's latest materialization, as the instance recorded it."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition] if partition else None), limit=1
-    ).records
-    return (records[0].asset_materialization.tags or {}).get("dagster/data_version") if records else None
+    record = latest_materialization(instance, asset, partition)
+    return tags(record).get(DATA_VERSION_TAG) if record is not None else None
 
 
 def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
@@ -69,6 +68,6 @@ def eval_inputs(models: dict[str, Any], profile: Profile, exp: Experiment) -> di
     return {"models": models, "benchmarks": benchmarks, "settings": profile.evaluation, "verifier": VERIFIER_VERSION}
 
 
-def eval_key(inputs: dict[str, Any], heldout_versions: dict[str, str | None], threads: int) -> str:
+def eval_key(inputs: dict[str, Any], heldout_versions: dict[str, str], threads: int) -> str:
     """The reuse key: the inputs plus the exact held-out items and the generation threads."""
     return config_hash({**inputs, "heldout": heldout_versions, "threads": threads})

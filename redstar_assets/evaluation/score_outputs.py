@@ -61,7 +61,8 @@ def score(
     outputs = [row["output"] for row, _item in matched]
     with MathVerifier(workers=workers) as verifier:
         verdicts = judge_outputs(items, outputs, ["stop"] * len(items), mode, verifier)
-    out, samples = [], {}
+    out: list[dict] = []
+    samples: dict[str, list] = {}
     groups: dict[str, dict] = {"level": {}, "subject": {}}
     for (row, item), (status, extracted, reason) in zip(matched, verdicts, strict=True):
         for axis, group in groups.items():

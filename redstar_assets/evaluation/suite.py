@@ -59,7 +59,7 @@ def eval_benchmarks(entries: list, where: str, registry: dict | None = None) -> 
     out, seen = [], set()
     for i, raw in enumerate(entries or []):
         spec = {"name": raw} if isinstance(raw, str) else dict(raw or {})
-        name = spec.get("name")
+        name = str(spec.get("name"))
         if name not in registry:
             raise RegistryError(
                 f"{where}: evaluation.benchmarks[{i}]: unknown benchmark {name!r}; registered: {sorted(registry)}"

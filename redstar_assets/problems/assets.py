@@ -50,7 +50,8 @@ def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
                 writer.write(good)
                 bad.append(quarantined)
                 sample = good.head(5) if sample is None else sample
-            version, quarantine, rows = writer.close(), pl.concat(bad), sample
+            rows = sample if sample is not None else pl.DataFrame(schema=RAW_SCHEMA)
+            version, quarantine = writer.close(), pl.concat(bad)
             count = writer.rows
         else:
             rows, quarantine = load_source(spec)

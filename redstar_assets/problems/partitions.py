@@ -1,4 +1,5 @@
 from dagster import DynamicPartitionsDefinition
 
 # One partition per problem source (a generator, a file drop); new sources add partitions.
-source_partitions = DynamicPartitionsDefinition(name="sources")
+SOURCES = "sources"  # the dynamic partitions' name in the instance
+source_partitions = DynamicPartitionsDefinition(name=SOURCES)

@@ -309,7 +309,8 @@ def read_benchmark(
     bench = registered(name, registry)
     label, rows = _rows(bench, Path(data_dir) if data_dir else benchmarks_dir(), count)
     base = None if "://" in label else Path(label).parent
-    out, left_out = [], []
+    out: list[dict] = []
+    left_out: list[dict] = []
     for n, rec in rows:
         if count is not None and len(out) >= count:
             break

@@ -3,8 +3,10 @@
 import json
 
 from dagster import (
+    AddDynamicPartitionsRequest,
     AssetKey,
     DefaultSensorStatus,
+    DeleteDynamicPartitionsRequest,
     RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
@@ -13,7 +15,7 @@ from dagster import (
 )
 
 from redstar_assets.problems.inbox import inbox_files, inbox_partition, source_partition_keys
-from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.problems.partitions import SOURCES, source_partitions
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 
@@ -34,7 +36,7 @@ def build_source_sensor(profile: Profile, tick_seconds: int) -> SensorDefinition
         are only registered: automation (or the user) materializes them. A file that changed since it
         was curated (new modification time) is curated again, since Dagster cannot see the file."""
         seen: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
-        existing = set(context.instance.get_dynamic_partitions(source_partitions.name))
+        existing = set(context.instance.get_dynamic_partitions(SOURCES))
         root = redstar.store().root
         wanted = source_partition_keys(profile, root)
         new_keys = [k for k in wanted if k not in existing]
@@ -45,7 +47,8 @@ def build_source_sensor(profile: Profile, tick_seconds: int) -> SensorDefinition
             if key in existing and key in seen and seen[key] != mtime:
                 requests.append(RunRequest(partition_key=key, run_key=f"{key}@{mtime}"))
             seen[key] = mtime
-        changes = [source_partitions.build_add_request(new_keys)] if new_keys else []
+        changes: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
+        changes += [source_partitions.build_add_request(new_keys)] if new_keys else []
         changes += [source_partitions.build_delete_request(stale)] if stale else []
         return SensorResult(
             run_requests=requests, dynamic_partitions_requests=changes, cursor=json.dumps(seen, sort_keys=True)

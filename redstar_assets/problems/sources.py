@@ -35,14 +35,16 @@ RAW_SCHEMA = {
     "tests": pl.String,  # code problems: JSON tests (HumanEval `check` code, or stdin/stdout pairs)
     "image": pl.Binary,  # an image problem's figure, encoded (PNG, JPEG...) and checked (images.py)
 }
-QUARANTINE_SCHEMA = {
-    "source": pl.String,
-    "file": pl.String,
-    "line": pl.Int64,
-    "field": pl.String,
-    "reason": pl.String,
-    "raw": pl.String,
-}
+QUARANTINE_SCHEMA = pl.Schema(
+    {
+        "source": pl.String,
+        "file": pl.String,
+        "line": pl.Int64,
+        "field": pl.String,
+        "reason": pl.String,
+        "raw": pl.String,
+    }
+)
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests", "image")
 SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "geometry", "file", "huggingface", "traces")
 
@@ -114,7 +116,7 @@ def arithmetic_code_problems(
         k = rng.randint(operands[0], operands[1])
         a = rng.randrange(0, 10 ** rng.randint(digits[0], digits[1]))
         b = rng.randrange(0, 10 ** rng.randint(digits[0], digits[1]))
-        tests = code_tests(k, a + b, tuple(digits), rng)
+        tests = code_tests(k, a + b, (digits[0], digits[1]), rng)
         rows.append(
             {
                 "source": name,
@@ -233,7 +235,7 @@ def _validate(
             row[target] = value
     if isinstance(row.get("tests"), (list, dict)):
         row["tests"] = json.dumps(row["tests"])
-    required_fields = ("problem", "tests") if row.get("domain") == "code" else ("problem", "answer")
+    required_fields: tuple[str, ...] = ("problem", "tests") if row.get("domain") == "code" else ("problem", "answer")
     if row.get("domain") == "code" and row.get("answer") is None:
         row["answer"] = ""
     if not answer_required:
@@ -295,7 +297,8 @@ def map_records(
     normalized trace (TRACE_SCHEMA), and its reference answer is optional."""
     if answer_transform not in ANSWER_TRANSFORMS:
         raise ValueError(f"source {name!r}: unknown answer_transform {answer_transform!r}; known: {ANSWER_TRANSFORMS}")
-    good, bad = [], []
+    good: list[dict] = []
+    bad: list[dict] = []
     defaults = {"domain": domain, "level": None, "subject": None}
     schema = RAW_SCHEMA if traces is None else {**RAW_SCHEMA, **TRACE_SCHEMA}
     for file, lineno, rec, raw in records:
@@ -432,8 +435,10 @@ def trace_chunks(
     broken: list[dict] = []
     if path is not None:
         records = _file_records(name, path, broken)
-    else:
+    elif dataset is not None:
         records = _hf_records(name, dataset, split, revision, config)
+    else:
+        raise ValueError(f"source {name!r}: a traces source reads `path` or `dataset`")
     chunks = map_records(name, records, mapping, domain, answer_transform, rule, rows)
     last = next(chunks)
     for chunk in chunks:

@@ -106,9 +106,10 @@ def normalized_trace(rec: dict, mapping: dict[str, str], rule: TraceRule) -> tup
         text, finished = think_format(reasoning, response or ""), True
     else:
         field = mapping.get("trace", "trace")
-        original = _text(field_value(rec, field))
-        if not original or not original.strip():
+        trace = _text(field_value(rec, field))
+        if not trace or not trace.strip():
             return None, field, "missing or empty trace (text expected)"
+        original = trace
         found = rule.split.search(original) if rule.split is not None else None
         if found is None or not found["reasoning"].strip():  # no rule, or an output the rule does not fit
             text, finished = original, "<think>" not in original or "</think>" in original

@@ -3,6 +3,7 @@
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from dagster import (
@@ -59,7 +60,10 @@ def _sample_markdown(rows: list[dict]) -> str:
 
 def _imported(store, partition: str, source: dict) -> MaterializeResult:
     """A `traces` source's partition: its own traces, passed through; no teacher is called."""
-    writer, finished, examples, problems = store.writer("teacher_traces", partition), Counter(), [], set()
+    writer = store.writer("teacher_traces", partition)
+    finished: Counter[str] = Counter()
+    examples: list[dict] = []
+    problems: set[str] = set()
     batches = read_batches(store.path("raw_problems", partition))
     for frame in imported_trace_batches(batches, store.read("problems", partition), source):
         writer.write(frame)  # a batch at a time: a million imported traces never sit in memory together
@@ -115,8 +119,11 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         source = source_spec(profile, partition, store.root)
         if source.get("kind") == "traces":
             return _imported(store, partition, source)
-        writer, stats, problems, examples = store.writer("teacher_traces", partition), {}, 0, []
-        teachers, prompts = set(), set()  # the teacher ids and prompt versions the traces name
+        writer, problems = store.writer("teacher_traces", partition), 0
+        stats: dict[str, Any] = {}
+        examples: list[dict] = []
+        teachers: set[str] = set()  # the teacher ids and prompt versions the traces name
+        prompts: set[str] = set()
         for frame, chunk_stats in trace_chunks(
             store.read("problems", partition),
             spec,
@@ -173,7 +180,10 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         keeps the correct ones, and DPO pairs them with the wrong ones."""
         store = redstar.store()
         writer = store.writer("verified_traces", context.partition_key)
-        counts, code_counts, flags, quality_ok, wrong = Counter(), Counter(), Counter(), 0, None
+        counts: Counter[str] = Counter()
+        code_counts: Counter[str] = Counter()
+        flags: Counter[str] = Counter()
+        quality_ok, wrong = 0, None
         code_verdicts = closing(CodeVerdictCache(redstar.code_verdict_cache_path()))
         mode = source_spec(profile, context.partition_key, store.root).get("verify_mode", "strict")
         with MathVerifier(cache=redstar.verdict_cache_path()) as verifier, code_verdicts as code_cache:

@@ -36,6 +36,14 @@ def imported_traces(raw: pl.DataFrame, problems: pl.DataFrame, spec: dict[str, A
     return pl.concat(list(imported_trace_batches([raw], problems, spec)))
 
 
+def _first_sighting(seen: set[str], key: str) -> bool:
+    """True the first time `key` is seen (and remembers it)."""
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
+
+
 def imported_trace_batches(
     batches: Iterable[pl.DataFrame], problems: pl.DataFrame, spec: dict[str, Any]
 ) -> Iterator[pl.DataFrame]:
@@ -53,7 +61,7 @@ def imported_trace_batches(
         )
         pairs = zip(joined["problem_id"], joined["trace"], strict=True)
         ids = [hashlib.sha256(f"{p}\n{t}".encode()).hexdigest()[:16] for p, t in pairs]
-        fresh = [i not in seen and not seen.add(i) for i in ids]  # first sighting only, across batches
+        fresh = [_first_sighting(seen, i) for i in ids]  # first sighting only, across batches
         kept = joined.with_columns(pl.Series("trace_id", ids, dtype=pl.String)).filter(pl.Series(fresh))
         order = []
         for pid in kept["problem_id"]:

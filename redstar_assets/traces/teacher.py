@@ -40,13 +40,16 @@ TRACE_COLUMNS = [
     "error_kind",
     "error",
 ]
-TRACE_DTYPES = {c: pl.String for c in TRACE_COLUMNS} | {
-    "level": pl.Int64,
-    "sample_index": pl.Int64,
-    "prompt_tokens": pl.Int64,
-    "completion_tokens": pl.Int64,
-    "latency_s": pl.Float64,
-}
+TRACE_DTYPES = pl.Schema(
+    {c: pl.String for c in TRACE_COLUMNS}
+    | {
+        "level": pl.Int64,
+        "sample_index": pl.Int64,
+        "prompt_tokens": pl.Int64,
+        "completion_tokens": pl.Int64,
+        "latency_s": pl.Float64,
+    }
+)
 # Teacher keys that shape the run; every other key configures the backend itself.
 _RUN_KEYS = (
     "samples_per_problem",
@@ -108,7 +111,8 @@ def trace_chunks(
 
 def generate_traces(problems: pl.DataFrame, spec: dict[str, Any], *args, **kwargs) -> tuple[pl.DataFrame, dict]:
     """`trace_chunks` collected in memory, for small sets (a difficulty scorer's samples, tests)."""
-    frames, stats = [], {}
+    frames: list[pl.DataFrame] = []
+    stats: dict[str, Any] = {}
     for frame, chunk_stats in trace_chunks(problems, spec, *args, **kwargs):
         frames.append(frame)
         stats = merge_stats(stats, chunk_stats)
@@ -144,7 +148,7 @@ def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch):
     if out.num_row_groups == 0:  # no problems: one empty frame, so the table is still written
         yield _frame(problems, cfg, [], {}), stats
     for group in range(out.num_row_groups):
-        rows = pl.from_arrow(out.read_row_group(group)).to_dicts()
+        rows = pl.DataFrame(out.read_row_group(group)).to_dicts()
         skipped = {r["problem_id"]: r["error"] for r in rows if r["finish_reason"] == "skipped"}
         completions = [r for r in rows if r["finish_reason"] != "skipped"]
         yield _frame(problems, cfg, completions, skipped), stats

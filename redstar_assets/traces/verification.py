@@ -46,7 +46,9 @@ def verify_traces(
     judged = dict(zip((t["trace_id"] for t in math), (verifier or default_verifier()).verify(tasks), strict=True))
     judged |= verify_code_traces(code, code_cache)
     unchecked = Verdict(UNVERIFIED, "no reference answer or tests to check against", None)
-    extracted, status, reason = [], [], []
+    extracted: list[str | None] = []
+    status: list[str] = []
+    reason: list[str] = []
     for t in rows:
         if t["finish_reason"] in not_generated:
             extracted.append(None)

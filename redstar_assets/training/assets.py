@@ -17,7 +17,7 @@ from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata
 from redstar_assets.placement import model_op_tags
 from redstar_assets.problems.inbox import written_sources
-from redstar_assets.profile import Profile
+from redstar_assets.profile import Profile, ProfileError
 from redstar_assets.provenance import (
     TRAINED_FROM,
     problems_by_source,
@@ -66,6 +66,8 @@ def build_training_assets(
         folder (safetensors, tokenizer with chat template, generation config) whose model card names the
         base model, subset hash and recipe. Trained by TRL's SFTTrainer in its own process."""
         exp = profile.experiment(context.partition_key)
+        if exp.subset is None or exp.training is None:  # the profile check requires both for an sft stage
+            raise ProfileError(f"experiment {exp.name!r}: an sft stage needs a subset and a training recipe")
         store = redstar.store()
         base_path, tiny = base_model_ref(store, exp.base_model, profile.base_models[exp.base_model])
         subset_hash = store.read_json("sft_subsets", exp.subset)["subset_hash"]
@@ -123,14 +125,17 @@ def build_training_assets(
         (`method: grpo`) on the training problems with the shared verifier as reward. It re-runs when
         its SFT checkpoint changes; new traces alone do not retrain it."""
         exp = profile.experiment(context.partition_key)
+        if exp.rl is None:  # the profile check requires it for an rl stage
+            raise ProfileError(f"experiment {exp.name!r}: an rl stage needs an rl recipe")
         store = redstar.store()
         recipe = dict(profile.rl_recipes[exp.rl])
         method = recipe.pop("method", "dpo")
         max_pairs = recipe.pop("max_pairs", None)
         max_problems = recipe.pop("max_problems", 64)
         sources = written_sources(profile, store, "verified_traces")
-        if exp.subset and profile.subset_recipes[exp.subset].sources is not None:  # RL keeps to SFT's sources
-            sources = [s for s in sources if s in profile.subset_recipes[exp.subset].sources]
+        allowed = profile.subset_recipes[exp.subset].sources if exp.subset else None
+        if allowed is not None:  # RL keeps to the sources its SFT subset drew from
+            sources = [s for s in sources if s in allowed]
         files = [store.path("verified_traces", s) for s in sources]
         # what the pairs or problems are chosen on holds no trace text; the pairs' texts are streamed
         verdicts = scan_by_source(store, sources)
