@@ -17,7 +17,15 @@ import polars as pl
 
 # Columns that say where, when or how fast something was made, not what it is: left out of the content
 # hash, so the same data made in another data root or on another day has the same data version.
-CIRCUMSTANTIAL_COLUMNS = ("latency_s", "model_path", "scored_run_id", "scored_at")
+CIRCUMSTANTIAL_COLUMNS = (
+    "latency_s",
+    "model_path",
+    "scored_run_id",
+    "scored_at",
+    "scores_run_id",  # the lineage table's run ids and times
+    "training_run_id",
+    "trained_at",
+)
 
 
 def frame_hash(frame: pl.DataFrame) -> str:

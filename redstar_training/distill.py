@@ -125,7 +125,7 @@ def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCach
     results: dict[str, Completion] = {}
     fresh: set[str] = set()
     counters: Counter = Counter()
-    stats = Counter()
+    stats: Counter[str] = Counter()
     progress = Progress(len(active) * n, cfg.progress_every_s, log)
     puts = BatchedPuts(cache)
     generation_s = 0.0
@@ -170,13 +170,13 @@ def distill(problems: list[dict], cfg: DistillConfig, backend, cache: SampleCach
     finally:
         puts.close()  # every finished sample committed, also when generation failed midway
     ordered = sorted(results.values(), key=lambda c: (c.problem_id, c.sample_index))
-    stats = {**stats, **_summary(ordered, counters, generation_s, skipped), "problems": len(problems)}
+    summary: dict[str, Any] = {**stats, **_summary(ordered, counters, generation_s, skipped), "problems": len(problems)}
     new_tokens = sum(c.completion_tokens for c in ordered if c.key in fresh)
-    stats["completion_tokens_new"] = new_tokens
-    stats["tokens_per_s"] = round(new_tokens / generation_s, 1) if generation_s > 0 else 0.0
+    summary["completion_tokens_new"] = new_tokens
+    summary["tokens_per_s"] = round(new_tokens / generation_s, 1) if generation_s > 0 else 0.0
     if k:
-        stats["problems_reaching_k_correct"] = sum(1 for pid in by_id if correct[pid] >= k)
-    return ordered, skipped, stats
+        summary["problems_reaching_k_correct"] = sum(1 for pid in by_id if correct[pid] >= k)
+    return ordered, skipped, summary
 
 
 def _verify(completions: list[Completion], problems: dict, verifier) -> list[bool]:
@@ -284,7 +284,8 @@ def run(cfg: DistillConfig, pipes: Any = None) -> dict[str, Any]:
     cache = open_sample_cache(cfg.cache_file)
     out = Path(cfg.output_file) if cfg.output_file else None
     tmp = out.with_suffix(".parquet.tmp") if out else None
-    writer, stats = None, {}
+    writer: pq.ParquetWriter | None = None
+    stats: dict[str, Any] = {}
     try:
         known = [c for c in ("problem_id", "problem", "answer") if c in problems.columns]
         backend = make_backend(cfg.backend, problems.select(known).to_dicts())
@@ -308,7 +309,7 @@ def run(cfg: DistillConfig, pipes: Any = None) -> dict[str, Any]:
         cache.close()
         if writer is not None:
             writer.close()
-    if out is not None:
+    if out is not None and tmp is not None:  # both or neither
         tmp.replace(out)
     if cfg.stats_file:
         Path(cfg.stats_file).write_text(json.dumps(stats, indent=2))

@@ -12,10 +12,13 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redstar_training.pipes import dagster_pipes, log
 from redstar_training.runconfig import ConfigError, RunInputError, load_config
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 _BULKY = ("loss_curve", "reward_groups")  # kept in the metrics file, left out of log lines
 
@@ -55,7 +58,7 @@ def _summary(result: dict[str, Any]) -> str:
 
 def run_entry_point(
     doc: str,
-    config_cls: type,
+    config_cls: type[DataclassInstance],
     work: Callable[[Any, Any], dict[str, Any]],
     describe: Callable[[Any], str],
     argv: list[str] | None = None,

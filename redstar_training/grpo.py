@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from redstar_training.chat import prompt_messages
 from redstar_training.checkpoints import reuse_finished, save_checkpoint
@@ -25,6 +25,9 @@ from redstar_training.entry import run_entry_point
 from redstar_training.pipes import log, progress
 from redstar_training.runconfig import RunInputError, config_hash
 from redstar_training.tracking import log_result, mlflow_run
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @dataclass
@@ -126,7 +129,8 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
 
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[verifier_reward, format_reward],
+        # TRL's reward functions return list[float | None]: format_reward's list[float] is one (TRL only reads it)
+        reward_funcs=[verifier_reward, cast("Callable[..., list[float | None]]", format_reward)],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,

@@ -6,11 +6,14 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import yaml
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ConfigError(ValueError):
@@ -51,5 +54,5 @@ def load_config(cls: type[T], path: str | Path | None, overrides: list[str]) -> 
 
 def config_hash(config: Any) -> str:
     """Short stable hash of a config (dataclass or dict), recorded with everything it produced."""
-    data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    data = dataclasses.asdict(cast("DataclassInstance", config)) if dataclasses.is_dataclass(config) else config
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -74,7 +74,7 @@ def train_tokenizer(spec: TinyQwen2Spec, corpus: list[str] | None = None, extra_
             pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
         ]
     )
-    tok.decoder = decoders.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()  # takes no options (tokenizers ignored the ones once passed here)
     trainer = trainers.BpeTrainer(
         vocab_size=spec.vocab_size,
         special_tokens=[*SPECIAL_TOKENS, *extra_special],

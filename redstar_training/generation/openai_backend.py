@@ -27,9 +27,13 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from redstar_training.chat import image_url_messages
 from redstar_training.generation.types import Completion, SampleRequest, Sampling, TeacherUnavailable
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 FATAL_STATUS = (401, 403, 404)
 SAMPLE_FAILS_STATUS = (400, 413, 422)
@@ -62,7 +66,7 @@ class _Endpoint:
     """One replica of the fleet and what it has done."""
 
     url: str
-    client: object
+    client: AsyncOpenAI
     outstanding: int = 0
     picked: int = 0
     failures: int = 0  # consecutive connection failures

@@ -23,6 +23,7 @@ import threading
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from redstar_training.generation.types import Completion
 
@@ -62,7 +63,7 @@ class ShardedRecords:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.host = socket.gethostname()
         self.shard = self.folder / f"shard-{self.host}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-        self._out = None  # opened on the first write: a reader leaves no empty shard behind
+        self._out: BinaryIO | None = None  # opened on the first write: a reader leaves no empty shard behind
         self._index: dict[str, tuple[Path, int, int]] = {}  # key -> (file, offset, length)
         self._read_to: dict[Path, int] = {}
         self._lock = threading.Lock()
@@ -102,15 +103,16 @@ class ShardedRecords:
         for key in keys:
             if key in self._index:
                 by_file.setdefault(self._index[key][0], []).append(key)
-        found = {}
+        found: dict[str, dict] = {}
         for path, wanted in by_file.items():
             with open(path, "rb") as f:
                 for key in wanted:
                     _, offset, length = self._index[key]
                     f.seek(offset)
-                    found[key] = _decode(f.read(length))
-                    if found[key] is None:  # the index points into a file rewritten since
+                    record = _decode(f.read(length))
+                    if record is None:  # the index points into a file rewritten since
                         raise FileNotFoundError(path)
+                    found[key] = record
         return found
 
     def get_records(self, keys: Iterable[str]) -> dict[str, dict]:

@@ -22,7 +22,7 @@ _CACHEABLE = ("correct", "wrong", "no_answer")
 
 
 def cache_key(task: MathTask) -> str:
-    fields = [task.gold, task.output, task.extracted, task.answer_format, task.mode, task.finish_reason]
+    fields: list[object] = [task.gold, task.output, task.extracted, task.answer_format, task.mode, task.finish_reason]
     fields += [task.tolerance, task.precision, task.language, task.answer_read, VERIFIER_VERSION]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
 
@@ -50,6 +50,12 @@ class _KeyedCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
+    def _sqlite(self) -> sqlite3.Connection:
+        """The SQLite connection of a cache that is not sharded."""
+        if self._db is None:
+            raise RuntimeError(f"{self.path}: a sharded verdict cache has no SQLite connection")
+        return self._db
+
     def _rows(self, keys: list[str], columns: str) -> list[tuple]:
         """(key, *columns) for the keys present; counts hits and misses."""
         name = self.table.split(" ", 1)[0]
@@ -61,7 +67,7 @@ class _KeyedCache:
                 for start in range(0, len(keys), 500):
                     chunk = keys[start : start + 500]
                     query = f"SELECT key, {columns} FROM {name} WHERE key IN ({','.join('?' * len(chunk))})"
-                    rows.extend(self._db.execute(query, chunk))
+                    rows.extend(self._sqlite().execute(query, chunk))
             self.hits += len(rows)
             self.misses += len(set(keys)) - len(rows)
         return rows
@@ -74,11 +80,15 @@ class _KeyedCache:
             return
         name = self.table.split(" ", 1)[0]
         marks = ",".join("?" * len(rows[0]))
-        with self._lock, self._db:
-            self._db.executemany(f"INSERT OR REPLACE INTO {name} VALUES ({marks})", rows)
+        db = self._sqlite()
+        with self._lock, db:
+            db.executemany(f"INSERT OR REPLACE INTO {name} VALUES ({marks})", rows)
 
     def close(self) -> None:
-        (self._shards or self._db).close()
+        if self._shards is not None:
+            self._shards.close()
+        else:
+            self._sqlite().close()
 
 
 class VerdictCache(_KeyedCache):

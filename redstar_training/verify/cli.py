@@ -17,6 +17,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from redstar_training.jsonl import read_rows
 from redstar_training.verify.equivalence import ANSWER_FORMATS
@@ -140,7 +141,7 @@ def run(ns: argparse.Namespace) -> int:
     with ns.output.open("w", encoding="utf-8") as f:
         for out in outputs:
             f.write(json.dumps(out, ensure_ascii=False) + "\n")
-    summary = {
+    summary: dict[str, Any] = {
         "input": str(ns.input),
         "output": str(ns.output),
         "rows": len(outputs),

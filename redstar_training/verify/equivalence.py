@@ -8,6 +8,7 @@ bounds every call: math-verify's own alarm-based timeouts are turned off there (
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -109,6 +110,11 @@ def plain_number(s: str) -> Fraction | None:
     return Fraction(s) if _NUMBER.match(s) else None
 
 
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A `re.sub` replacement that inserts `text` as it is (its backslashes are not template escapes)."""
+    return lambda _: text
+
+
 def _column_vector_as_tuple(m: re.Match) -> str:
     rows = [r.strip() for r in m.group(1).split("\\\\") if r.strip()]
     if len(rows) > 1 and all("&" not in r for r in rows):
@@ -124,7 +130,7 @@ def normalize(answer: str) -> str:
     s = s.replace("\\tfrac", "\\frac")
     s = _SCIENTIFIC.sub(lambda m: f"{m.group(1)}\\times 10^{{{m.group(2)}}}", s)
     for pattern, spelling in _RELATIONS:
-        s = pattern.sub(lambda _, spelling=spelling: spelling, s)
+        s = pattern.sub(_literal(spelling), s)
     s = _ARRAY_MATRIX.sub(lambda m: f"\\begin{{pmatrix}}{m.group(1)}\\end{{pmatrix}}", s)
     s = _MATRIX_ENVS.sub(lambda m: f"\\{m.group(1)}{{pmatrix}}", s)
     return _COLUMN_VECTOR.sub(_column_vector_as_tuple, s)
@@ -190,7 +196,9 @@ def math_equal(
 
 def split_top_level(answer: str) -> list[str]:
     """`(1,2), 3, \\{4,5\\}` -> [`(1,2)`, `3`, `\\{4,5\\}`]: commas outside any bracket."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in normalize(answer):
         depth += ch in "([{" and 1 or (ch in ")]}" and -1 or 0)
         if ch == "," and depth == 0:

@@ -88,6 +88,6 @@ def judge_outputs(
         )
         for i in rest
     ]
-    for i, v in zip(rest, verifier.verify(tasks) if tasks else [], strict=True):
-        judged[i] = (v.status, v.extracted, v.reason)
+    for i, verdict in zip(rest, verifier.verify(tasks) if tasks else [], strict=True):
+        judged[i] = (verdict.status, verdict.extracted, verdict.reason)
     return judged  # type: ignore[return-value]

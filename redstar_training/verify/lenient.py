@@ -178,7 +178,7 @@ def _phrase_answer(rest: str, language: str) -> str | None:
     outside = [n for n in numbers if not any(s <= n[0] < e for s, e, _ in spans)]
     candidates = sorted(spans + [(a, b, decimal_comma(t.replace(" ", ""), language)) for a, b, t in outside])
     valued = [c for c in candidates if not _BARE_NAME.fullmatch(c[2])]  # "The largest $n$ is 34" -> 34
-    chosen = (valued or candidates or [None])[0]
+    chosen = next(iter(valued or candidates), None)
     if chosen is None:
         return _word_answer(rest)
     following = [s for s in spans if s[0] >= chosen[0]]  # "$12$ and $13$" is one answer

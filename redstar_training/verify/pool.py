@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, cast
 
 _ACK = "__started__"
 _START_GRACE_S = 120.0  # a fresh worker's first item may wait for its process to come up
@@ -162,8 +162,8 @@ class WorkerPool:
                     pending.appendleft(index)
                     continue
                 running[worker.conn] = _Running(worker, index)
-            for conn in wait(list(running), timeout=self._next_expiry(running)):
-                self._receive(conn, running, items, results, timings)
+            for conn in wait(list(running), timeout=self._next_expiry(running)):  # some of `running`'s keys
+                self._receive(cast(Connection, conn), running, items, results, timings)
             self._expire(running, items, results, timings)
         return results
 

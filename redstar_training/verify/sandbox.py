@@ -180,6 +180,7 @@ def run_python_tests(
             keep_output_bytes=8 << 20,
             kill_output_bytes=16 << 20,
         )
+        program: str | Path
         if unsafe_no_sandbox:
             command = _unsafe_command(job, [str(job / "io_runner.py")])
             python, program = sys.executable, job / "main.py"
@@ -207,6 +208,8 @@ def _run(command: list[str], stdin: str, limits: SandboxLimits) -> RunResult:
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         start_new_session=True, env=env,
     )  # fmt: skip
+    if proc.stdin is None or proc.stdout is None or proc.stderr is None:  # all three are pipes above
+        raise RuntimeError("the sandboxed program's standard streams are not pipes")
     kept = {"stdout": bytearray(), "stderr": bytearray()}
     total = 0
     timed_out = output_limited = truncated = False

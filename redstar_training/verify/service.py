@@ -93,14 +93,15 @@ class MathVerifier:
             if i not in todo:
                 verdicts[i] = cached[keys[i]]
         pool_timings: list = []
+        pooled: dict[int, Verdict] = {}
         for i, verdict in zip(todo, self.pool.map([hard[i] for i in todo], pool_timings), strict=True):
-            verdicts[i] = verdict
+            verdicts[i] = pooled[i] = verdict
         for i, j in copies.items():
             verdicts[i] = verdicts[j]
         if timings is not None:
             timings.extend((todo[j], started, answered) for j, started, answered in pool_timings)
         if self.cache and todo:
-            self.cache.put_many({keys[i]: verdicts[i] for i in todo})
+            self.cache.put_many({keys[i]: pooled[i] for i in todo})
         with self._lock:
             self.counts["quick"] += len(tasks) - len(hard) - len(copies)
             self.counts["deduped"] += len(copies)
