@@ -52,7 +52,7 @@ def test_model_steps_go_to_the_gpu_queue_and_the_rest_to_the_cpu_queue(tmp_path)
     assert {name for name, queue in queues.items() if queue == "gpu"} == MODEL_ASSETS
     assert {name for name, queue in queues.items() if queue is None} == {
         "raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores", "sft_subsets",
-        "ablation_report",
+        "ablation_report", "lineage",
     }  # fmt: skip
     bad = _profile(tmp_path, QUEUE_PROFILE.replace("lost_after_s: 10", "lost_after: 10"))
     with pytest.raises(ProfileError, match=r"launch\.celery.*lost_after"):
