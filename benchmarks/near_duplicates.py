@@ -16,7 +16,7 @@ import random
 import time
 from pathlib import Path
 
-from redstar_assets.curation.dedupe import near_duplicates
+from redstar_assets.problems.dedupe import near_duplicates
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,13 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import (
-    AssetKey,
-    AssetSelection,
-    AutomationCondition,
-    AutomationConditionSensorDefinition,
-    DefaultSensorStatus,
-)
+import dagster as dg
 
 GROUPS = ("data", "subsets", "training", "evaluation", "report")
 POLICIES = ("eager", "manual")
@@ -48,7 +42,7 @@ class AutomationSpec:
 
 def _valid_cron(cron: Any) -> bool:
     try:
-        AutomationCondition.cron_tick_passed(cron)
+        dg.AutomationCondition.cron_tick_passed(cron)
         return isinstance(cron, str)
     except Exception:  # dagster raises its own check error for a bad cron string
         return False
@@ -76,46 +70,46 @@ def automation_spec(block: dict[str, Any], where: str = "profile") -> Automation
     return AutomationSpec(enabled, tick, policies, schedules)
 
 
-def _ready() -> AutomationCondition:
+def _ready() -> dg.AutomationCondition:
     return (
-        ~AutomationCondition.any_deps_missing()
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
+        ~dg.AutomationCondition.any_deps_missing()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
     )
 
 
-def _inputs_changed(ignore: tuple[str, ...]) -> AutomationCondition:
-    changed = AutomationCondition.any_deps_match(
-        AutomationCondition.data_version_changed() | AutomationCondition.will_be_requested()
+def _inputs_changed(ignore: tuple[str, ...]) -> dg.AutomationCondition:
+    changed = dg.AutomationCondition.any_deps_match(
+        dg.AutomationCondition.data_version_changed() | dg.AutomationCondition.will_be_requested()
     )
     if ignore:
-        changed = changed.ignore(AssetSelection.assets(*[AssetKey(k) for k in ignore]))
+        changed = changed.ignore(dg.AssetSelection.assets(*[dg.AssetKey(k) for k in ignore]))
     return changed.with_label("an input's data version changed")
 
 
-def condition(policy: Any, ignore: tuple[str, ...] = ()) -> AutomationCondition | None:
+def condition(policy: Any, ignore: tuple[str, ...] = ()) -> dg.AutomationCondition | None:
     """The condition for one group's policy. `ignore` names inputs whose changes alone should not
     trigger (they are still waited for when missing): e.g. RL waits for its SFT checkpoint, not for
     every new trace, so it does not train twice when both change."""
     if policy == "manual":
         return None
-    missing = (AutomationCondition.missing() & ~AutomationCondition.execution_failed()).with_label(
+    missing = (dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()).with_label(
         "missing and never failed"
     )
     pending = missing | _inputs_changed(ignore).since_last_handled()
     if isinstance(policy, dict):
         cron = policy["cron"]
-        return (AutomationCondition.cron_tick_passed(cron) & pending & _ready()).with_label(f"on cron {cron}")
+        return (dg.AutomationCondition.cron_tick_passed(cron) & pending & _ready()).with_label(f"on cron {cron}")
     return (pending & _ready()).with_label("eager on data versions")
 
 
-def automation_sensor(spec: AutomationSpec) -> AutomationConditionSensorDefinition:
+def automation_sensor(spec: AutomationSpec) -> dg.AutomationConditionSensorDefinition:
     """Evaluates every asset's condition; runs are launched directly (not as backfills), so new
     work starts on the next tick instead of waiting for the backfill daemon's loop."""
-    return AutomationConditionSensorDefinition(
+    return dg.AutomationConditionSensorDefinition(
         "redstar_automation",
-        target=AssetSelection.all(),
-        default_status=DefaultSensorStatus.RUNNING if spec.enabled else DefaultSensorStatus.STOPPED,
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING if spec.enabled else dg.DefaultSensorStatus.STOPPED,
         minimum_interval_seconds=spec.tick_seconds,
         emit_backfills=False,
         description="Materializes what the profile's automation block asks for; see each asset's condition.",

@@ -11,14 +11,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import (
-    AssetSelection,
-    Definitions,
-    PipesSubprocessClient,
-    define_asset_job,
-    in_process_executor,
-    multiprocess_executor,
-)
+import dagster as dg
 
 from redstar_assets.automation import automation_sensor, automation_spec, condition
 from redstar_assets.celery_queue import queue_executor, resolve_queue
@@ -35,7 +28,7 @@ from redstar_assets.traces.assets import build_trace_assets
 from redstar_assets.training.assets import build_training_assets
 
 
-def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
+def build_definitions(profile: Profile, home: str | None = None) -> dg.Definitions:
     """One `Definitions` for `profile`; `home` is the data root (default REDSTAR_HOME, else ./data)."""
     where = str(profile.path)
     automation = automation_spec(profile.automation, where)
@@ -70,8 +63,8 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
     elif choice == "celery":
         executor = queue_executor(resolve_queue(profile.launch.get("celery"), where))
     else:
-        executor = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}[choice]
-    return Definitions(
+        executor = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}[choice]
+    return dg.Definitions(
         assets=[
             raw_problems,
             problems,
@@ -88,12 +81,12 @@ def build_definitions(profile: Profile, home: str | None = None) -> Definitions:
         resources={
             "redstar": redstar,
             "launcher": launcher_resource(launch),
-            "pipes_subprocess_client": PipesSubprocessClient(),
+            "pipes_subprocess_client": dg.PipesSubprocessClient(),
         },
         jobs=[
-            define_asset_job(
+            dg.define_asset_job(
                 "curate_source",
-                selection=AssetSelection.assets(*DATA_ASSETS),
+                selection=dg.AssetSelection.assets(*DATA_ASSETS),
                 description="Ingest, distill, verify and score one problem source (one partition per source).",
             )
         ],

@@ -8,16 +8,17 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+import dagster as dg
 
 DATA_VERSION_TAG = "dagster/data_version"
 CODE_VERSION_TAG = "dagster/code_version"
 
 
-def latest_materialization(instance: DagsterInstance, asset: str, partition: str | None):
+def latest_materialization(instance: dg.DagsterInstance, asset: str, partition: str | None):
     """The newest materialization event of one asset partition, through the public instance API."""
     records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[partition] if partition else None), limit=1
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition else None),
+        limit=1,
     )
     return records.records[0] if records.records else None
 
@@ -30,13 +31,13 @@ class History:
     """Every materialization of the chain's assets, fetched once (newest first) and indexed by
     (asset, partition), so each score's upstream is found by the data version it read."""
 
-    def __init__(self, instance: DagsterInstance, assets: tuple[str, ...], page: int = 1000):
+    def __init__(self, instance: dg.DagsterInstance, assets: tuple[str, ...], page: int = 1000):
         self.by_key: dict[tuple[str, str | None], list] = defaultdict(list)
         for asset in assets:
             cursor = None
             while True:
                 result = instance.fetch_materializations(
-                    AssetRecordsFilter(asset_key=AssetKey(asset)), limit=page, cursor=cursor
+                    dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset)), limit=page, cursor=cursor
                 )
                 for record in result.records:
                     self.by_key[(asset, record.partition_key)].append(record)

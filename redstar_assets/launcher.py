@@ -15,15 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import yaml
-from dagster import AssetExecutionContext, Config, ConfigurableResource, PipesSubprocessClient
 
 LAUNCHERS = ("python", "accelerate", "torchrun")
 STAGES = ("teacher", "training", "evaluation")
 SETTING_KEYS = ("launcher", "config_file", "processes", "threads")
 
 
-class StageLaunch(Config):
+class StageLaunch(dg.Config):
     """How one stage's entry points start: the profile's `launch:` settings for it, validated at load."""
 
     launcher: str = "python"  # python | accelerate | torchrun
@@ -37,13 +37,17 @@ def _command(python: str, settings: StageLaunch, module: str, config_path: str) 
     if settings.launcher == "accelerate":
         extra = ["--config_file", settings.config_file] if settings.config_file else []
         procs = ["--num_processes", str(settings.processes)] if settings.processes > 1 or not extra else []
+        if settings.processes > 1 and not extra:
+            # without a config file, accelerate starts one process per GPU it sees (one on a CPU
+            # machine); --multi_gpu starts `processes` of them (gloo on CPU, NCCL on GPUs)
+            procs = ["--multi_gpu", *procs]
         return [python, "-m", "accelerate.commands.launch", *extra, *procs, *tail]
     if settings.launcher == "torchrun":
         return [python, "-m", "torch.distributed.run", "--nproc_per_node", str(settings.processes), *tail]
     return [python, *tail]
 
 
-class ModelLauncher(ConfigurableResource):
+class ModelLauncher(dg.ConfigurableResource):
     """Starts model entry points (teacher, scorer, trainers, evaluation) as the profile's `launch:`
     block says, each in its own supervised process reporting back through Pipes."""
 
@@ -62,8 +66,8 @@ class ModelLauncher(ConfigurableResource):
 
     def run(
         self,
-        context: AssetExecutionContext,
-        pipes: PipesSubprocessClient,
+        context: dg.AssetExecutionContext,
+        pipes: dg.PipesSubprocessClient,
         stage: str,
         module: str,
         run_config: dict[str, Any],

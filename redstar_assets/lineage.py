@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import polars as pl
-from dagster import MetadataValue
 
 from redstar_training.runconfig import config_hash
 
@@ -39,8 +39,8 @@ def lineage_metadata(config: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     return {
         "code_commit": code_commit(),
         "config_hash": config_hash(config),
-        "config": MetadataValue.json(config if isinstance(config, (dict, list)) else {"value": str(config)}),
-        "input_data_versions": MetadataValue.json(inputs),
+        "config": dg.MetadataValue.json(config if isinstance(config, (dict, list)) else {"value": str(config)}),
+        "input_data_versions": dg.MetadataValue.json(inputs),
     }
 
 
@@ -58,12 +58,12 @@ def markdown_table(frame: pl.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def preview(frame: pl.DataFrame, rows: int = 5, width: int = 160) -> MetadataValue:
+def preview(frame: pl.DataFrame, rows: int = 5, width: int = 160) -> dg.MetadataValue:
     """A few rows as a markdown table for the UI, long strings cut to `width` and kept on one line."""
     if frame.height == 0:
-        return MetadataValue.md("_empty_")
+        return dg.MetadataValue.md("_empty_")
     text = [c for c, dtype in frame.schema.items() if dtype == pl.String]
     head = frame.head(rows).with_columns(
         pl.col(c).str.slice(0, width).str.replace_all("\n", " ⏎ ").str.replace_all(r"\|", "/") for c in text
     )
-    return MetadataValue.md(markdown_table(head))
+    return dg.MetadataValue.md(markdown_table(head))

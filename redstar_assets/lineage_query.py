@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import DagsterInstance
+import dagster as dg
 
 from redstar_assets.instance_records import (
     CODE_VERSION_TAG,
@@ -86,7 +86,7 @@ def _upstream_of(inputs: dict, partition: str | None) -> list[tuple[str, str | N
     return out
 
 
-def walk(instance: DagsterInstance, asset: str, partition: str | None, _seen: set | None = None) -> Node:
+def walk(instance: dg.DagsterInstance, asset: str, partition: str | None, _seen: set | None = None) -> Node:
     """The materialization of `asset[partition]` and, recursively, those it read."""
     seen = _seen if _seen is not None else set()
     node = Node(asset, partition)
@@ -180,7 +180,7 @@ def _trained_on(record) -> dict[str, dict]:
 
 
 def downstream(
-    instance: DagsterInstance, asset: str, partition: str | None, code_versions: dict[str, str] | None = None
+    instance: dg.DagsterInstance, asset: str, partition: str | None, code_versions: dict[str, str] | None = None
 ) -> list[Dependent]:
     """Every current subset, checkpoint and score whose trained-on inputs include `asset[partition]`,
     transitively. A source partition of any data asset (raw_problems ... difficulty_scores) stands for

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import dagster as dg
 import polars as pl
-from dagster import DagsterInstance
 
 from redstar_assets.instance_records import CODE_VERSION_TAG, DATA_VERSION_TAG, History, meta, tags
 
@@ -191,7 +191,7 @@ def _score_rows(record, store) -> list[dict]:
     return []
 
 
-def lineage_rows(instance: DagsterInstance, store=None) -> pl.DataFrame:
+def lineage_rows(instance: dg.DagsterInstance, store=None) -> pl.DataFrame:
     """The whole table, newest scores first within each experiment."""
     history = History(instance, CHAIN)
     rows = []

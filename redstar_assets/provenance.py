@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
 import polars as pl
-from dagster import MetadataValue
 
 # The upstream assets whose partitions are source partitions (one per problem source): naming any of
 # them in a downstream query means "rows of that source".
@@ -49,9 +49,9 @@ def problems_by_source(chosen_ids: pl.Series, sourced: pl.LazyFrame) -> dict[str
 
 def trained_on_metadata(inputs: dict[str, dict[str, Any]], rows: dict[str, int] | None = None) -> dict[str, Any]:
     """The `trained_on` (and `trained_on_rows`) metadata entries of one materialization."""
-    meta: dict[str, Any] = {"trained_on": MetadataValue.json(inputs)}
+    meta: dict[str, Any] = {"trained_on": dg.MetadataValue.json(inputs)}
     if rows is not None:
-        meta["trained_on_rows"] = MetadataValue.json(rows)
+        meta["trained_on_rows"] = dg.MetadataValue.json(rows)
     return meta
 
 

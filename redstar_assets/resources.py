@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import ConfigurableResource
+import dagster as dg
 
 from redstar_assets.storage import Store
 
@@ -19,7 +19,7 @@ def cache_layout() -> str:
     return layout
 
 
-class RedstarHome(ConfigurableResource):
+class RedstarHome(dg.ConfigurableResource):
     """The data root (REDSTAR_HOME, default ./data) holding every table and checkpoint."""
 
     home: str = "data"

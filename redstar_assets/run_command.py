@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from dagster import DagsterInstance, Definitions
+import dagster as dg
 
 from redstar_assets.factory import build_definitions
 from redstar_assets.instance import open_instance
@@ -26,7 +26,7 @@ from redstar_assets.run_display import StepProgress, outcome_line, quiet_output
 from redstar_assets.run_plan import Step, plan_steps
 
 
-def register_sources(instance: DagsterInstance, profile: Profile, home: Path) -> None:
+def register_sources(instance: dg.DagsterInstance, profile: Profile, home: Path) -> None:
     """What the source sensor does on its tick, done now so the plan holds exactly the profile's sources."""
     existing = set(instance.get_dynamic_partitions(SOURCES))
     wanted = source_partition_keys(profile, home)
@@ -56,8 +56,8 @@ def _note(result) -> str:
 
 
 def execute(
-    defs: Definitions,
-    instance: DagsterInstance,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
     steps: list[Step],
     tags: dict[str, str],
     watch: Callable[[Step, str], contextlib.AbstractContextManager] | None = None,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from dagster import DagsterInstance
+import dagster as dg
 
 PROGRESS = re.compile(r"progress (\d+)/(\d+) (\w+)\s*(.*)")
 BAR = 24
@@ -57,7 +57,7 @@ def _bar(done: int, total: int) -> str:
 class StepProgress:
     """Follows one run's event log for `progress a/b unit` lines and redraws a live line from them."""
 
-    def __init__(self, instance: DagsterInstance, run_id: str, out: TextIO, prefix: str, live: bool):
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, out: TextIO, prefix: str, live: bool):
         self.instance, self.run_id, self.out, self.prefix, self.live = instance, run_id, out, prefix, live
         self.detail = ""
         self._first: tuple[float, int] | None = None

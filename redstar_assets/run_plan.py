@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dagster import AssetKey, AssetsDefinition, DagsterInstance, Definitions, IdentityPartitionMapping
+import dagster as dg
 
 
 class PlanError(ValueError):
@@ -17,7 +17,7 @@ class PlanError(ValueError):
 
 @dataclass(frozen=True)
 class Step:
-    keys: tuple[AssetKey, ...]
+    keys: tuple[dg.AssetKey, ...]
     partition: str | None
 
     @property
@@ -26,17 +26,17 @@ class Step:
         return f"{names} [{self.partition or '-'}]"
 
 
-def _deps(ad: AssetsDefinition) -> dict[AssetKey, object]:
+def _deps(ad: dg.AssetsDefinition) -> dict[dg.AssetKey, object]:
     """Parent asset key -> partition mapping (None for the default one)."""
     return {dep.asset_key: dep.partition_mapping for spec in ad.specs for dep in spec.deps}
 
 
-def _toposorted(assets: list[AssetsDefinition]) -> list[AssetsDefinition]:
+def _toposorted(assets: list[dg.AssetsDefinition]) -> list[dg.AssetsDefinition]:
     by_key = {ad.key: ad for ad in assets}
-    done: list[AssetsDefinition] = []
-    seen: set[AssetKey] = set()
+    done: list[dg.AssetsDefinition] = []
+    seen: set[dg.AssetKey] = set()
 
-    def visit(ad: AssetsDefinition) -> None:
+    def visit(ad: dg.AssetsDefinition) -> None:
         if ad.key in seen:
             return
         seen.add(ad.key)
@@ -50,7 +50,7 @@ def _toposorted(assets: list[AssetsDefinition]) -> list[AssetsDefinition]:
     return done
 
 
-def _ancestors(assets: list[AssetsDefinition], target: AssetKey) -> set[AssetKey]:
+def _ancestors(assets: list[dg.AssetsDefinition], target: dg.AssetKey) -> set[dg.AssetKey]:
     by_key = {ad.key: ad for ad in assets}
     wanted, stack = set(), [target]
     while stack:
@@ -62,17 +62,17 @@ def _ancestors(assets: list[AssetsDefinition], target: AssetKey) -> set[AssetKey
     return wanted
 
 
-def asset_groups(defs: Definitions, until: str | None = None) -> list[list[AssetsDefinition]]:
+def asset_groups(defs: dg.Definitions, until: str | None = None) -> list[list[dg.AssetsDefinition]]:
     """Assets in dependency order, joined where one run can hold them (same partitions, identity deps)."""
-    assets = [ad for ad in defs.assets or [] if isinstance(ad, AssetsDefinition)]
+    assets = [ad for ad in defs.assets or [] if isinstance(ad, dg.AssetsDefinition)]
     if until is not None:
         keys = {ad.key.to_user_string() for ad in assets}
         if until not in keys:
             raise PlanError(f"unknown asset {until!r}; assets: {', '.join(sorted(keys))}")
-        wanted = _ancestors(assets, AssetKey.from_user_string(until))
+        wanted = _ancestors(assets, dg.AssetKey.from_user_string(until))
         assets = [ad for ad in assets if ad.key in wanted]
-    groups: list[list[AssetsDefinition]] = []
-    group_of: dict[AssetKey, int] = {}
+    groups: list[list[dg.AssetsDefinition]] = []
+    group_of: dict[dg.AssetKey, int] = {}
     for ad in _toposorted(assets):
         parents = {p: m for p, m in _deps(ad).items() if p in group_of}
         target = None
@@ -81,7 +81,10 @@ def asset_groups(defs: Definitions, until: str | None = None) -> list[list[Asset
             head = groups[last][0]
             joinable = all(
                 group_of[p] < last
-                or (head.partitions_def == ad.partitions_def and (m is None or isinstance(m, IdentityPartitionMapping)))
+                or (
+                    head.partitions_def == ad.partitions_def
+                    and (m is None or isinstance(m, dg.IdentityPartitionMapping))
+                )
                 for p, m in parents.items()
             )
             if joinable and any(group_of[p] == last for p in parents):
@@ -95,7 +98,7 @@ def asset_groups(defs: Definitions, until: str | None = None) -> list[list[Asset
     return groups
 
 
-def plan_steps(defs: Definitions, instance: DagsterInstance, until: str | None = None) -> list[Step]:
+def plan_steps(defs: dg.Definitions, instance: dg.DagsterInstance, until: str | None = None) -> list[Step]:
     """One step per (group, partition key), in dependency order."""
     steps = []
     for group in asset_groups(defs, until):

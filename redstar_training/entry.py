@@ -24,9 +24,9 @@ _BULKY = ("loss_curve", "reward_groups")  # kept in the metrics file, left out o
 
 
 def report_checkpoint(pipes: Any, cfg: Any, metrics: dict[str, Any]) -> None:
-    """Sends metrics and the 'loads and generates' check back to the asset that launched us (rank 0
-    only: the other ranks of a multi-GPU run neither save nor report)."""
-    if pipes is None or metrics.get("rank_zero") is False:
+    """Sends metrics and the 'loads and generates' check back to the asset that launched us (only
+    rank 0 has a Pipes channel: the other ranks of a multi-GPU run neither save nor report)."""
+    if pipes is None:
         return
     model_dir = Path(cfg.output_dir) / "model"
     smoke = metrics["smoke"]
@@ -47,7 +47,7 @@ def report_checkpoint(pipes: Any, cfg: Any, metrics: dict[str, Any]) -> None:
 
 def report_message(pipes: Any, _cfg: Any, result: dict[str, Any]) -> None:
     """Results as one custom message (the asset reads it with `get_custom_messages()`)."""
-    if pipes is not None and result.get("rank_zero") is not False:
+    if pipes is not None:
         pipes.report_custom_message(result)
 
 

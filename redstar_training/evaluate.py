@@ -138,72 +138,90 @@ def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts, images=None
 
 
 def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict], dict]:
+    """Every model on every benchmark: (output rows with their verdicts, score rows, sample counts)."""
     import polars as pl
 
     from redstar_training.generation.cache import open_sample_cache
-    from redstar_training.generation.prompts import template
-    from redstar_training.generation.types import SampleRequest, problem_key, sample_key
-    from redstar_training.tiny_model import ensure_base_model
     from redstar_training.verify.cache import CodeVerdictCache
 
-    prompt = template(cfg.prompt_template)
     cache = open_sample_cache(cfg.cache_file or Path(cfg.output_dir) / "samples.sqlite")
     code_verdicts = CodeVerdictCache(cfg.code_verdict_cache) if cfg.code_verdict_cache else None
     items = {b["name"]: pl.read_parquet(b["file"]).to_dicts() for b in cfg.benchmarks}
-    images = {it["problem_id"]: it["image"] for its in items.values() for it in its if it.get("image") is not None}
-    outputs, scores = [], []
+    outputs: list[dict] = []
+    scores: list[dict] = []
     totals = {"samples": 0, "requested": 0, "generated": 0, "from_cache": 0}
     try:
         for spec in cfg.models:
-            ensure_base_model(spec["path"], spec.get("tiny_spec"))
-            version, started = model_version(spec), time.time()
-            planned: dict[str, list[tuple[Pass, list]]] = {}
-            by_sampling: dict[Sampling, list] = defaultdict(list)
-            for bench in cfg.benchmarks:
-                planned[bench["name"]] = []
-                for p in passes(bench, cfg):
-                    reqs = [
-                        SampleRequest(
-                            sample_key(version, "", prompt.id, problem_key(it), p.sampling, p.index),
-                            it["problem_id"],
-                            p.index,
-                            prompt.messages(it["problem"]),
-                            prompt.chatml(it["problem"]),
-                        )
-                        for it in items[bench["name"]]
-                    ]
-                    planned[bench["name"]].append((p, reqs))
-                    by_sampling[p.sampling].extend(reqs)
-            keys = [r.key for reqs in by_sampling.values() for r in reqs]
-            counts: dict[str, Any] = {"found": cache.get_many(keys), "requested": 0, "generated": 0}
-            from_cache = len(counts["found"])
-            _generate(cfg, spec, by_sampling, cache, pipes, counts, images)
-            totals["samples"] += len(set(keys))
-            totals["requested"] += counts["requested"]
-            totals["generated"] += counts["generated"]
-            totals["from_cache"] += from_cache
-            for bench in cfg.benchmarks:
-                rows = _judge_benchmark(
-                    spec, bench, items[bench["name"]], planned[bench["name"]], counts["found"], code_verdicts
-                )
-                outputs.extend(rows)
-                scores.append(_score(spec, bench, items[bench["name"]], rows, cfg))
-                s = scores[-1]
-                log(
-                    pipes,
-                    f"{spec['stage']} {bench['name']}: pass@1 {s['pass_at_1_greedy']:.3f}, avg@{s['n']} "
-                    f"{s['avg_at_n'] or 0:.3f} on {s['num_problems']} items",
-                )
-            log(
-                pipes,
-                f"{spec['stage']}: {counts['requested']} samples generated, {from_cache} from the cache "
-                f"({time.time() - started:.1f}s)",
-            )
+            outputs_, scores_, counts = _evaluate_model(cfg, spec, items, cache, code_verdicts, pipes)
+            outputs.extend(outputs_)
+            scores.extend(scores_)
+            for k in totals:
+                totals[k] += counts[k]
     finally:
         cache.close()
         if code_verdicts is not None:
             code_verdicts.close()
     return outputs, scores, totals
+
+
+def _plan(cfg: EvalRunConfig, version: str, items: dict[str, list[dict]]) -> tuple[dict, dict]:
+    """The samples one model owes: per benchmark its passes with their requests, and the requests
+    grouped by sampling settings (one backend call each)."""
+    from redstar_training.generation.prompts import template
+    from redstar_training.generation.types import SampleRequest, problem_key, sample_key
+
+    prompt = template(cfg.prompt_template)
+    planned: dict[str, list[tuple[Pass, list]]] = {}
+    by_sampling: dict[Sampling, list] = defaultdict(list)
+    for bench in cfg.benchmarks:
+        planned[bench["name"]] = []
+        for p in passes(bench, cfg):
+            reqs = [
+                SampleRequest(
+                    sample_key(version, "", prompt.id, problem_key(it), p.sampling, p.index),
+                    it["problem_id"],
+                    p.index,
+                    prompt.messages(it["problem"]),
+                    prompt.chatml(it["problem"]),
+                )
+                for it in items[bench["name"]]
+            ]
+            planned[bench["name"]].append((p, reqs))
+            by_sampling[p.sampling].extend(reqs)
+    return planned, by_sampling
+
+
+def _evaluate_model(cfg, spec, items, cache, code_verdicts, pipes) -> tuple[list[dict], list[dict], dict]:
+    """One model: its samples from the cache or generated, judged, and scored per benchmark."""
+    from redstar_training.tiny_model import ensure_base_model
+
+    ensure_base_model(spec["path"], spec.get("tiny_spec"))
+    version, started = model_version(spec), time.time()
+    planned, by_sampling = _plan(cfg, version, items)
+    keys = [r.key for reqs in by_sampling.values() for r in reqs]
+    counts: dict[str, Any] = {"found": cache.get_many(keys), "requested": 0, "generated": 0}
+    from_cache = len(counts["found"])
+    images = {it["problem_id"]: it["image"] for its in items.values() for it in its if it.get("image") is not None}
+    _generate(cfg, spec, by_sampling, cache, pipes, counts, images)
+    outputs, scores = [], []
+    for bench in cfg.benchmarks:
+        bench_items = items[bench["name"]]
+        rows = _judge_benchmark(spec, bench, bench_items, planned[bench["name"]], counts["found"], code_verdicts)
+        outputs.extend(rows)
+        s = _score(spec, bench, bench_items, rows, cfg)
+        scores.append(s)
+        log(
+            pipes,
+            f"{spec['stage']} {bench['name']}: pass@1 {s['pass_at_1_greedy']:.3f}, avg@{s['n']} "
+            f"{s['avg_at_n'] or 0:.3f} on {s['num_problems']} items",
+        )
+    log(
+        pipes,
+        f"{spec['stage']}: {counts['requested']} samples generated, {from_cache} from the cache "
+        f"({time.time() - started:.1f}s)",
+    )
+    totals = {"samples": len(set(keys)), "requested": counts["requested"], "generated": counts["generated"]}
+    return outputs, scores, {**totals, "from_cache": from_cache}
 
 
 def _judge_benchmark(spec, bench, bench_items, planned, found, code_verdicts=None) -> list[dict]:

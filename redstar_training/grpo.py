@@ -12,19 +12,15 @@ vLLM generation (colocated) is for GPU machines; on CPU generation runs through 
 
 from __future__ import annotations
 
-import resource
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from redstar_training.chat import prompt_messages
-from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
-from redstar_training.pipes import log, progress
-from redstar_training.runconfig import RunInputError, config_hash
-from redstar_training.tracking import log_result, mlflow_run
+from redstar_training.runconfig import RunInputError
+from redstar_training.trainer_run import history_callback, reuse_if_finished, shared_args, train_and_save
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,30 +61,42 @@ def load_problems(problems_file: str):
 
 
 def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
-
-    from redstar_training.rewards import accuracy_reward, format_reward
-
     if not Path(cfg.model).exists():
         raise RunInputError(f"model {cfg.model!r}: no such folder (GRPO starts from an SFT checkpoint)")
     if cfg.batch_size % cfg.num_generations:
         raise RunInputError(f"batch_size {cfg.batch_size} must be a multiple of num_generations {cfg.num_generations}")
-    torch.set_num_threads(cfg.threads)
-    dataset = load_problems(cfg.problems_file)
-    out = Path(cfg.output_dir)
-    reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt)
+    reused = reuse_if_finished(cfg, pipes)
     if reused is not None:
-        log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
         return reused
-    trainer_dir = out / "trainer"
+    trainer, tokenizer, history, groups = _trainer(cfg, load_problems(cfg.problems_file), pipes)
+
+    def metrics(_result: Any, _seconds: float) -> dict[str, Any]:
+        return {
+            "mean_reward_first": history[0].get("reward") if history else None,
+            "mean_reward_last": history[-1].get("reward") if history else None,
+            "groups": len(groups),
+            "groups_with_unequal_rewards": sum(len(set(g)) > 1 for g in groups),
+            "reward_groups": groups,
+        }
+
+    return train_and_save(trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model, "rl": "grpo"})
+
+
+def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, list, list[list[float]]]:
+    """TRL's GRPOTrainer with the verifier's reward and the format reward; it also returns the
+    reward groups it fills (one list of rewards per prompt's completions)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from redstar_training.rewards import accuracy_reward, format_reward
+
+    trainer_dir = Path(cfg.output_dir) / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(cfg.model)
     args = GRPOConfig(
-        output_dir=str(trainer_dir),
+        **shared_args(cfg, trainer_dir),
         num_generations=cfg.num_generations,
         per_device_train_batch_size=cfg.batch_size,
         max_completion_length=cfg.max_completion_length,
@@ -98,16 +106,9 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
         beta=cfg.beta,
         reward_weights=[1.0, cfg.format_reward_weight],
         use_vllm=cfg.use_vllm,
-        bf16=cfg.bf16,
-        use_cpu=not torch.cuda.is_available(),
         logging_steps=1,
         save_strategy="no",
-        report_to=cfg.report_to,
-        seed=cfg.seed,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
     )
-    history: list[dict[str, float]] = []
     groups: list[list[float]] = []
 
     def verifier_reward(completions, answer, **kwargs):
@@ -116,17 +117,9 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
         return rewards
 
     verifier_reward.__name__ = "verifier_accuracy"
-
-    class Progress(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                history.append(
-                    {"step": state.global_step, **{k: float(v) for k, v in logs.items() if isinstance(v, (int, float))}}
-                )
-                reward = logs.get("reward", float("nan"))
-                detail = f"loss {logs['loss']:.4f} reward {reward:.3f}"
-                progress(pipes, state.global_step, state.max_steps, "steps", detail)
-
+    callback, history = history_callback(
+        pipes, lambda logs: f"loss {logs['loss']:.4f} reward {logs.get('reward', float('nan')):.3f}"
+    )
     trainer = GRPOTrainer(
         model=model,
         # TRL's reward functions return list[float | None]: format_reward's list[float] is one (TRL only reads it)
@@ -134,35 +127,9 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
-        callbacks=[Progress()],
+        callbacks=[callback],
     )
-    with mlflow_run(cfg.report_to, cfg.lineage, pipes) as tracked:
-        start = time.time()
-        result = trainer.train()
-        seconds = time.time() - start
-        varied = sum(len(set(g)) > 1 for g in groups)
-        metrics = {
-            "train_loss": float(result.training_loss),
-            "steps": int(result.global_step),
-            "train_seconds": round(seconds, 1),
-            "mean_reward_first": history[0].get("reward") if history else None,
-            "mean_reward_last": history[-1].get("reward") if history else None,
-            "groups": len(groups),
-            "groups_with_unequal_rewards": varied,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "loss_curve": [(h["step"], h["loss"]) for h in history],
-            "reward_groups": groups,
-        }
-        lineage = {
-            **cfg.lineage,
-            "sft_model": cfg.model,
-            "rl": "grpo",
-            "run_config_hash": config_hash(cfg),
-            **(tracked or {}),
-        }
-        saved = save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt)
-        log_result(tracked, saved)
-    return saved
+    return trainer, tokenizer, history, groups
 
 
 def main(argv: list[str] | None = None) -> None:

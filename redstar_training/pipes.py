@@ -1,4 +1,7 @@
-"""Talks to Dagster through Pipes when launched by it, and stays silent when run by hand."""
+"""Talks to Dagster through Pipes when launched by it, and stays silent when run by hand.
+
+In a distributed run (`accelerate launch`, `torchrun`) rank 0 speaks for all ranks: only it opens
+the Pipes channel and prints progress, so the Dagster run gets one log stream and one result."""
 
 from __future__ import annotations
 
@@ -8,12 +11,18 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def is_rank_zero() -> bool:
+    """True in a single process and in rank 0 of a distributed run (the launchers set RANK)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 @contextlib.contextmanager
 def dagster_pipes() -> Iterator[Any]:
-    """Yields a Pipes context under Dagster, else None; training code never needs Dagster itself."""
+    """Yields a Pipes context under Dagster (rank 0 only), else None; training code never needs
+    Dagster itself."""
     from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, open_dagster_pipes
 
-    if DAGSTER_PIPES_CONTEXT_ENV_VAR not in os.environ:
+    if DAGSTER_PIPES_CONTEXT_ENV_VAR not in os.environ or not is_rank_zero():
         yield None
         return
     with open_dagster_pipes() as pipes:
@@ -21,7 +30,9 @@ def dagster_pipes() -> Iterator[Any]:
 
 
 def log(pipes: Any, message: str) -> None:
-    """One progress line, to the Dagster run log when there is one and to stdout always."""
+    """One progress line, to the Dagster run log when there is one and to stdout, from rank 0 only."""
+    if not is_rank_zero():
+        return
     print(message, flush=True)
     if pipes is not None:
         pipes.log.info(message)

@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import resource
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.entry import run_entry_point
-from redstar_training.pipes import log, progress
 from redstar_training.runconfig import RunInputError, config_hash
 from redstar_training.tiny_model import ensure_base_model
-from redstar_training.tracking import log_result, mlflow_run
+from redstar_training.trainer_run import history_callback, reuse_if_finished, shared_args, train_and_save
 
 
 @dataclass
@@ -128,21 +124,42 @@ def check_inputs(cfg: SFTRunConfig) -> None:
 def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
     """Trains, saves a Hugging Face folder with lineage card, reloads it and generates once."""
     check_inputs(cfg)
+    ensure_base_model(cfg.base_model, cfg.tiny_spec)
+    reused = reuse_if_finished(cfg, pipes, cfg.trust_remote_code)
+    if reused is not None:
+        return reused
+    dataset = load_messages(cfg.train_file, cfg.blank_images)
+    trainer_dir = Path(cfg.output_dir) / "trainer"
+    trainer, tokenizer, history = _trainer(cfg, dataset, trainer_dir, pipes)
+    resume = _prepare_trainer_dir(trainer_dir, cfg)
+
+    def metrics(result: Any, seconds: float) -> dict[str, Any]:
+        tokens = _text_tokens(trainer, tokenizer, dataset)
+        return {
+            "tokens_per_second": round(tokens * cfg.epochs / max(seconds, 1e-9), 1) if tokens is not None else None,
+            "train_rows": len(dataset),
+            "resumed": resume,
+            "deepspeed_zero_stage": _zero_stage(trainer),
+            "world_size": int(trainer.args.world_size),
+        }
+
+    def merge_lora() -> None:
+        if cfg.lora:
+            trainer.model = trainer.model.merge_and_unload()
+
+    lineage = {"base_model": cfg.base_model}
+    return train_and_save(
+        trainer, tokenizer, cfg, pipes, history, metrics, lineage, resume, cfg.trust_remote_code, merge_lora
+    )
+
+
+def _trainer(cfg: SFTRunConfig, dataset: Any, trainer_dir: Path, pipes: Any) -> tuple[Any, Any, list]:
+    """TRL's SFTTrainer over the subset, with LoRA adapters when the recipe asks for them."""
     import torch
-    from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     from redstar_training.model_folders import load_model
 
-    torch.set_num_threads(cfg.threads)
-    ensure_base_model(cfg.base_model, cfg.tiny_spec)
-    dataset = load_messages(cfg.train_file, cfg.blank_images)
-    out = Path(cfg.output_dir)
-    reused = reuse_finished(out / "model", config_hash(cfg), cfg.smoke_prompt, cfg.trust_remote_code)
-    if reused is not None:
-        log(pipes, f"{out / 'model'} was trained with this exact config and data: reusing it")
-        return reused
-    trainer_dir = out / "trainer"
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
     tokenizer, model = load_model(cfg.base_model, dtype=dtype, trust_remote_code=cfg.trust_remote_code)
     peft_config = None
@@ -152,7 +169,7 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank, target_modules="all-linear")
     steps_per_epoch = max(1, len(dataset) // (cfg.batch_size * cfg.gradient_accumulation_steps))
     args = SFTConfig(
-        output_dir=str(trainer_dir),
+        **shared_args(cfg, trainer_dir),
         num_train_epochs=cfg.epochs,
         per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
@@ -165,68 +182,37 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
         packing=cfg.packing,
         assistant_only_loss=cfg.assistant_only_loss,
         activation_checkpointing=cfg.gradient_checkpointing,
-        bf16=cfg.bf16,
-        use_cpu=not torch.cuda.is_available(),
         logging_steps=max(1, steps_per_epoch // 4),
         save_strategy="epoch",
         save_total_limit=1,
-        report_to=cfg.report_to,
-        seed=cfg.seed,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
     )
-    losses: list[tuple[int, float]] = []
-
-    class Progress(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                losses.append((state.global_step, float(logs["loss"])))
-                progress(pipes, state.global_step, state.max_steps, "steps", f"loss {logs['loss']:.4f}")
-
+    callback, history = history_callback(pipes, lambda logs: f"loss {logs['loss']:.4f}")
     trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[Progress()],
+        callbacks=[callback],
     )
-    resume = _prepare_trainer_dir(trainer_dir, cfg)
-    with mlflow_run(cfg.report_to, cfg.lineage, pipes) as tracked:
-        start = time.time()
-        result = trainer.train(resume_from_checkpoint=True if resume else None)
-        seconds = time.time() - start
-        saved = _finish(cfg, trainer, tokenizer, dataset, result, seconds, resume, losses, out, tracked)
-        log_result(tracked, saved)
-    return saved
+    return trainer, tokenizer, history
 
 
-def _finish(cfg, trainer, tokenizer, dataset, result, seconds, resume, losses, out, tracked) -> dict[str, Any]:
-    """Metrics of the finished run, then the checkpoint saved with its card (naming the MLflow run)."""
-    if cfg.lora:
-        trainer.model = trainer.model.merge_and_unload()
+def _text_tokens(trainer: Any, tokenizer: Any, dataset: Any) -> int | None:
+    """Text tokens in one epoch, for tokens per second, counted once on rank 0 (None elsewhere): from
+    the token ids TRL already prepared, or, for a vision model's rows (prepared by its collator), by
+    tokenizing the chat text without its figures."""
+    if not trainer.is_world_process_zero():
+        return None
+    prepared = trainer.train_dataset
+    if "input_ids" in prepared.column_names:
+        return sum(len(ids) for ids in prepared["input_ids"])
     from redstar_training.model_folders import text_tokenizer
 
-    text = text_tokenizer(tokenizer)  # a VLM's figures are not counted: text tokens per second
-    tokens = sum(
+    text = text_tokenizer(tokenizer)
+    return sum(
         len(text.apply_chat_template(r["messages"], tokenize=True, return_dict=True)["input_ids"]) for r in dataset
     )
-    metrics = {
-        "train_loss": float(result.training_loss),
-        "first_loss": losses[0][1] if losses else None,
-        "last_loss": losses[-1][1] if losses else None,
-        "steps": int(result.global_step),
-        "train_seconds": round(seconds, 1),
-        "tokens_per_second": round(tokens * cfg.epochs / max(seconds, 1e-9), 1),
-        "train_rows": len(dataset),
-        "resumed": resume,
-        "deepspeed_zero_stage": _zero_stage(trainer),
-        "world_size": int(trainer.args.world_size),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "loss_curve": losses,
-    }
-    lineage = {**cfg.lineage, "base_model": cfg.base_model, "run_config_hash": config_hash(cfg), **(tracked or {})}
-    return save_checkpoint(trainer, tokenizer, out, lineage, metrics, cfg.smoke_prompt, cfg.trust_remote_code)
 
 
 def _zero_stage(trainer) -> int | None:

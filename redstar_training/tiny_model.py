@@ -8,6 +8,7 @@ normalizer and pre-tokenizer (digits split one per token), so that transformers 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from dataclasses import asdict, dataclass
@@ -124,7 +125,7 @@ def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=False
     )
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")  # one per process: every rank may build it
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
@@ -134,8 +135,19 @@ def build_tiny_qwen2(spec: TinyQwen2Spec, out_dir: Path) -> Path:
         _update_json(tmp / "config.json", {"attn_implementation": spec.attn_implementation})
     (tmp / "tiny_spec.json").write_text(json.dumps(asdict(spec), indent=2))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp.rename(out_dir)
+    publish_built(tmp, out_dir)
     return out_dir
+
+
+def publish_built(tmp: Path, out_dir: Path) -> None:
+    """Renames a freshly built model folder into place. Every rank of a distributed run builds the
+    same seeded model at once; the first rename wins and the others discard their copy."""
+    try:
+        tmp.rename(out_dir)
+    except OSError:
+        if not (out_dir / "config.json").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _update_json(path: Path, updates: dict) -> None:

@@ -12,13 +12,14 @@ CUDA build on this machine's package index).
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from redstar_training.chat import EOS_TOKEN, IMAGE_TOKEN, VISION_CHAT_TEMPLATE
-from redstar_training.tiny_model import TinyQwen2Spec, qwen2_config, train_tokenizer
+from redstar_training.tiny_model import TinyQwen2Spec, publish_built, qwen2_config, train_tokenizer
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,11 @@ def build_tiny_vlm(spec: TinyVLMSpec, out_dir: Path) -> Path:
     model.generation_config = GenerationConfig(
         eos_token_id=tokenizer.convert_tokens_to_ids(EOS_TOKEN), pad_token_id=tokenizer.pad_token_id, do_sample=False
     )
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    tmp = out_dir.with_name(f"{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     processor.save_pretrained(tmp)
     (tmp / "tiny_spec.json").write_text(json.dumps({"kind": "tiny_vlm", **asdict(spec)}, indent=2))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp.rename(out_dir)
+    publish_built(tmp, out_dir)
     return out_dir

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from PIL import Image, ImageDraw
 
-from redstar_assets.curation.decontaminate import ContaminationIndex, decontaminate
-from redstar_assets.curation.dedupe import near_duplicates
+from redstar_assets.problems.decontaminate import ContaminationIndex, decontaminate
+from redstar_assets.problems.dedupe import near_duplicates
 from redstar_assets.problems.images import ImageError, figure_hashes, read_image
 from redstar_assets.problems.normalize import problem_id
 from redstar_assets.problems.registry import load_registry, read_benchmark

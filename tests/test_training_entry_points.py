@@ -203,6 +203,46 @@ def test_sft_under_accelerate_launch_with_the_zero2_config_on_cpu(tmp_path):
     assert metrics["last_loss"] < metrics["first_loss"] and (tmp_path / "out" / "model" / "model.safetensors").exists()
 
 
+@pytest.mark.slow
+def test_two_process_sft_under_accelerate_reports_once_through_pipes(tmp_path):
+    """A 2-process CPU run (accelerate, gloo) started by the model launcher as a profile's `launch:`
+    block would: rank 0 alone opens the Pipes channel, so the asset gets one materialization, one
+    check and one log stream, while both ranks trained (world size 2)."""
+    from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
+
+    from redstar_assets.launcher import ModelLauncher, StageLaunch
+
+    cfg = yaml.safe_load(_sft_config(tmp_path, epochs=1).read_text())
+
+    @asset(check_specs=[AssetCheckSpec("checkpoint_loads_and_generates", asset="two_rank_sft")])
+    def two_rank_sft(context: AssetExecutionContext, launcher: ModelLauncher, pipes: PipesSubprocessClient):
+        return launcher.run(context, pipes, "training", "redstar_training.sft", cfg, tmp_path).get_results()
+
+    launcher = ModelLauncher(training=StageLaunch(launcher="accelerate", processes=2, threads=1))
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [two_rank_sft],
+            instance=instance,
+            resources={"launcher": launcher, "pipes": PipesSubprocessClient(cwd=str(ROOT))},
+        )
+        assert result.success
+        [materialization] = result.asset_materializations_for_node("two_rank_sft")
+        assert materialization.metadata["world_size"].value == 2
+        assert len(result.get_asset_check_evaluations()) == 1
+        logs = [
+            e.user_message
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event is None and e.user_message.startswith(("SFT ", "progress ", "done: "))
+        ]
+        records = instance.get_event_records(EventRecordsFilter(DagsterEventType.ASSET_MATERIALIZATION))
+    assert len(records) == 1
+    progress = [m for m in logs if m.startswith("progress ")]
+    assert logs[0].startswith("SFT ") and logs[-1].startswith("done: ") and len(logs) == len(set(logs))
+    assert sum(m.startswith("SFT ") for m in logs) == 1 and sum(m.startswith("done: ") for m in logs) == 1
+    assert progress and all("/8 steps" in m for m in progress)  # 120 rows, batches of 8 on each of 2 ranks
+    assert json.loads((tmp_path / "out" / "model" / "redstar_metrics.json").read_text())["world_size"] == 2
+
+
 def test_assistant_only_loss_labels_cover_the_assistant_turn_and_its_eos(tmp_path):
     """The chat template's generation markers, through TRL's own dataset preparation: the loss sees
     the assistant's tokens and the closing <|im_end|> (so the model learns to stop), nothing else."""

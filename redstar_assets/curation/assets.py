@@ -2,21 +2,8 @@
 
 from dataclasses import asdict
 
+import dagster as dg
 import polars as pl
-from dagster import (
-    AllPartitionMapping,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetDep,
-    AssetExecutionContext,
-    AssetsDefinition,
-    DataVersion,
-    MaterializeResult,
-    MetadataValue,
-    PipesSubprocessClient,
-    asset,
-)
 
 from redstar_assets.curation.at_scale import write_subset
 from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
@@ -24,9 +11,9 @@ from redstar_assets.curation.partitions import recipe_partitions
 from redstar_assets.curation.subsets import select_traces, subset_hash
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata, preview
-from redstar_assets.placement import model_op_tags
+from redstar_assets.placement import model_placement
 from redstar_assets.problems.inbox import written_sources
-from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.profile import Profile
 from redstar_assets.provenance import (
     TRAINED_FROM,
@@ -36,7 +23,7 @@ from redstar_assets.provenance import (
     trained_on_metadata,
 )
 from redstar_assets.resources import RedstarHome
-from redstar_assets.traces.assets import launch_distill
+from redstar_assets.traces.assets import partition_trace_chunks
 from redstar_assets.traces.teacher import needs_own_process
 
 DIFFICULTY_VERSION = "difficulty-v2"
@@ -55,26 +42,24 @@ def _scorer_spec(spec: dict) -> dict | None:
 
 
 def build_curation_assets(
-    profile: Profile, data_condition, subset_condition, verified: AssetsDefinition
-) -> list[AssetsDefinition]:
+    profile: Profile, data_condition, subset_condition, verified: dg.AssetsDefinition
+) -> list[dg.AssetsDefinition]:
     spec = profile.difficulty
     scorer = _scorer_spec(spec)
 
-    @asset(
-        partitions_def=source_partitions,
-        group_name="curation",
+    @per_source_asset(
+        "curation",
+        DIFFICULTY_VERSION,
+        data_condition,
         deps=[verified],
-        code_version=DIFFICULTY_VERSION,
-        automation_condition=data_condition,
-        pool="gpu" if scorer and needs_own_process(scorer) else None,
-        op_tags=model_op_tags(profile, "teacher") if scorer and needs_own_process(scorer) else {},
+        **model_placement(profile, "teacher", bool(scorer and needs_own_process(scorer))),
     )
     def difficulty_scores(
-        context: AssetExecutionContext,
+        context: dg.AssetExecutionContext,
         redstar: RedstarHome,
         launcher: ModelLauncher,
-        pipes_subprocess_client: PipesSubprocessClient,
-    ) -> MaterializeResult:
+        pipes_subprocess_client: dg.PipesSubprocessClient,
+    ) -> dg.MaterializeResult:
         """Per problem: the teacher's pass rate over its N samples (and a scoring model's over k, when the
         profile names one), mean trace length, a learned-difficulty estimate of the level (when the profile
         names its training set) and a difficulty bucket (easy / medium / hard by the profile's
@@ -90,17 +75,12 @@ def build_curation_assets(
         )
         scorer_verdicts = None
         if scorer:
-            from redstar_assets.traces.teacher import generate_traces
+            from redstar_assets.traces.teacher import collect_chunks
             from redstar_assets.traces.verification import verify_traces
 
-            traces, _ = generate_traces(
-                store.read("problems", partition),
-                scorer,
-                redstar.sample_cache_path(),
-                log=context.log.info,
-                launch=launch_distill(context, launcher, pipes_subprocess_client),
-                workdir=store.folder("difficulty_scores", partition) / "scorer",
-            )
+            workdir = store.folder("difficulty_scores", partition) / "scorer"
+            client = pipes_subprocess_client
+            traces, _ = collect_chunks(partition_trace_chunks(context, redstar, launcher, client, scorer, workdir))
             scorer_verdicts = verify_traces(traces)
         frame = score_difficulty(verified_frame, spec, scorer_verdicts)
         learned_meta = {}
@@ -110,30 +90,30 @@ def build_curation_assets(
         version = store.write(frame, "difficulty_scores", partition)
         buckets = {r["bucket"]: r["len"] for r in frame.group_by("bucket").len().to_dicts()}
         by_level = frame.group_by("level").agg(pl.col("teacher_pass_rate").mean().round(3)).sort("level")
-        return MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
                 "problems": frame.height,
-                "buckets": MetadataValue.json(buckets),
-                "pass_rate_by_level": MetadataValue.json(
+                "buckets": dg.MetadataValue.json(buckets),
+                "pass_rate_by_level": dg.MetadataValue.json(
                     {str(r["level"]): r["teacher_pass_rate"] for r in by_level.to_dicts()}
                 ),
-                "learned_difficulty": MetadataValue.json(learned_meta),
+                "learned_difficulty": dg.MetadataValue.json(learned_meta),
                 **lineage_metadata(spec, {"verified_traces": store.version("verified_traces", partition)}),
             },
-            data_version=DataVersion(version),
+            data_version=dg.DataVersion(version),
         )
 
-    @asset(
+    @dg.asset(
         partitions_def=recipe_partitions(profile),
         group_name="curation",
         deps=[
-            AssetDep(verified, partition_mapping=AllPartitionMapping()),
-            AssetDep(difficulty_scores, partition_mapping=AllPartitionMapping()),
+            dg.AssetDep(verified, partition_mapping=dg.AllPartitionMapping()),
+            dg.AssetDep(difficulty_scores, partition_mapping=dg.AllPartitionMapping()),
         ],
         code_version=SUBSETS_VERSION,
         automation_condition=subset_condition,
         check_specs=[
-            AssetCheckSpec(
+            dg.AssetCheckSpec(
                 "subset_not_empty",
                 asset="sft_subsets",
                 blocking=True,
@@ -141,7 +121,7 @@ def build_curation_assets(
             )
         ],
     )
-    def sft_subsets(context: AssetExecutionContext, redstar: RedstarHome):
+    def sft_subsets(context: dg.AssetExecutionContext, redstar: RedstarHome):
         """The traces one subset recipe selects (scale in training samples, difficulty strategy,
         verified-only, target format long_cot or answer_only, seed), as sorted trace ids plus the chat
         `messages` a student trains on, with a content hash over ids, recipe and target format: the
@@ -204,15 +184,15 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
         pl.col("messages").list.get(1).struct.field("content").alias("text"),
     )
     buckets = picked.join(difficulty.select("problem_id", "bucket"), on="problem_id").group_by("bucket").len()
-    yield MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "rows": rows,
             "problems": picked["problem_id"].n_unique(),
             "subset_hash": content_hash,
-            "recipe": MetadataValue.json(asdict(recipe)),
-            "buckets": MetadataValue.json({r["bucket"]: r["len"] for r in buckets.to_dicts()}),
+            "recipe": dg.MetadataValue.json(asdict(recipe)),
+            "buckets": dg.MetadataValue.json({r["bucket"]: r["len"] for r in buckets.to_dicts()}),
             "sample": preview(sample, rows=2, width=400),
-            "messages_path": MetadataValue.path(str(store.path("sft_subsets", recipe.name))),
+            "messages_path": dg.MetadataValue.path(str(store.path("sft_subsets", recipe.name))),
             **lineage_metadata(
                 asdict(recipe),
                 {
@@ -222,12 +202,12 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
             ),
             **trained_on_metadata({TRAINED_FROM: source_versions(store, used)}, used),
         },
-        data_version=DataVersion(content_hash),
+        data_version=dg.DataVersion(content_hash),
     )
-    yield AssetCheckResult(
+    yield dg.AssetCheckResult(
         check_name="subset_not_empty",
         passed=rows > 0,
-        severity=AssetCheckSeverity.ERROR,
+        severity=dg.AssetCheckSeverity.ERROR,
         metadata={"rows": rows},
     )
 

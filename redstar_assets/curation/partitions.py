@@ -1,8 +1,8 @@
-from dagster import StaticPartitionsDefinition
+import dagster as dg
 
 from redstar_assets.profile import Profile
 
 
-def recipe_partitions(profile: Profile) -> StaticPartitionsDefinition:
+def recipe_partitions(profile: Profile) -> dg.StaticPartitionsDefinition:
     """One partition per subset recipe the profile declares."""
-    return StaticPartitionsDefinition(sorted(profile.subset_recipes))
+    return dg.StaticPartitionsDefinition(sorted(profile.subset_recipes))

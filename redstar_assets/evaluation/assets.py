@@ -1,24 +1,10 @@
 """Stage 5: every experiment scored on held-out benchmarks, and the ablation report over all of them."""
 
 import json
+from dataclasses import dataclass, field
 
+import dagster as dg
 import polars as pl
-from dagster import (
-    AllPartitionMapping,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetDep,
-    AssetExecutionContext,
-    AssetsDefinition,
-    DataVersion,
-    MaterializeResult,
-    MetadataValue,
-    PipesSubprocessClient,
-    StaticPartitionMapping,
-    StaticPartitionsDefinition,
-    asset,
-)
 
 from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, stage_model_ids, stage_models
 from redstar_assets.evaluation.heldout import build_benchmark
@@ -31,7 +17,7 @@ from redstar_assets.evaluation.report import (
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata, markdown_table, preview
 from redstar_assets.lineage_table import lineage_rows
-from redstar_assets.placement import model_op_tags
+from redstar_assets.placement import model_placement
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile
 from redstar_assets.provenance import trained_on_metadata
@@ -71,11 +57,11 @@ def score_metadata(scores: pl.DataFrame) -> dict:
     pass@1, which the UI plots across materializations."""
     rows = scores.select([c for c in SCORE_FIELDS if c in scores.columns]).to_dicts()
     floats = {
-        f"pass@1/{r['stage']}/{r['benchmark']}": MetadataValue.float(float(r["pass_at_1_greedy"]))
+        f"pass@1/{r['stage']}/{r['benchmark']}": dg.MetadataValue.float(float(r["pass_at_1_greedy"]))
         for r in rows
         if r.get("pass_at_1_greedy") is not None
     }
-    return {"score_rows": MetadataValue.json(rows), **floats}
+    return {"score_rows": dg.MetadataValue.json(rows), **floats}
 
 
 def keep_version(store, experiment: str, scores: pl.DataFrame, version: str) -> None:
@@ -98,10 +84,67 @@ def keep_version(store, experiment: str, scores: pl.DataFrame, version: str) -> 
             shutil.copyfile(outputs, kept)
 
 
-def _last_stage_mapping(profile: Profile, stage: str) -> StaticPartitionMapping:
+@dataclass
+class HeldoutFiles:
+    """An experiment's held-out benchmarks as written for the evaluation run."""
+
+    files: list[dict] = field(default_factory=list)  # run specs with their file
+    versions: dict[str, str] = field(default_factory=dict)  # data version per benchmark
+    sizes: dict[str, int] = field(default_factory=dict)
+    overlaps: dict[str, int] = field(default_factory=dict)  # items removed as training problems
+    left_out: dict[str, list] = field(default_factory=dict)  # unusable rows, with their reasons
+
+
+def write_heldout(context, store, experiment: str, benchmarks, pool: set[str]) -> HeldoutFiles:
+    """Each benchmark without the pool's problems, written beside the scores."""
+    held = HeldoutFiles()
+    for spec in benchmarks:
+        bench = build_benchmark(spec, pool)
+        held.overlaps[spec.name], held.sizes[spec.name] = bench.overlap_removed, bench.items.height
+        if bench.left_out:
+            held.left_out[spec.name] = bench.left_out
+            first = bench.left_out[0]["reason"]
+            context.log.warning(f"{spec.name}: {len(bench.left_out)} unusable rows left out; first: {first}")
+        name = f"benchmark-{spec.name}"
+        held.versions[spec.name] = store.write(bench.items, "benchmark_scores", experiment, name=name)
+        file = str(store.path("benchmark_scores", experiment, name))
+        held.files.append({**spec.run_spec(), "file": file, "left_out": len(bench.left_out)})
+    return held
+
+
+def evaluate_or_reuse(context, redstar, launcher, pipes, experiment, models, inputs, held: HeldoutFiles):
+    """(scores, the evaluation's result), or (the last scores, None) when the checkpoints,
+    benchmarks, sampling and verifier are those of the last evaluation."""
+    store = redstar.store()
+    out_dir = store.folder("benchmark_scores", experiment)
+    stamp = out_dir / "eval" / "eval_key"
+    key = eval_key(inputs, held.versions, launcher.evaluation.threads)
+    if stamp.exists() and stamp.read_text() == key and store.exists("benchmark_scores", experiment):
+        context.log.info("same checkpoints, benchmarks, sampling and verifier as the last evaluation: reusing it")
+        return store.read("benchmark_scores", experiment), None
+    stamp.unlink(missing_ok=True)
+    run_config = {
+        **inputs["settings"],  # the profile's evaluation block, which the key covers
+        "models": [{**m, "version": str(inputs["models"][m["stage"]])} for m in models],
+        "benchmarks": held.files,
+        "output_dir": str(out_dir / "eval"),
+        "cache_file": redstar.eval_sample_cache_path(),
+        "code_verdict_cache": redstar.code_verdict_cache_path(),
+    }
+    result = reported(launcher.run(context, pipes, "evaluation", "redstar_training.evaluate", run_config, out_dir))
+    # The checkpoint a row scores is part of what the row is: a retrained model with the same
+    # numbers is still a new score, so the report and lineage follow it.
+    scores = pl.DataFrame(result["scores"], infer_schema_length=None).with_columns(
+        pl.lit(experiment).alias("experiment"),
+        pl.col("stage").replace_strict({k: str(v) for k, v in inputs["models"].items()}).alias("model_version"),
+    )
+    return scores, result
+
+
+def _last_stage_mapping(profile: Profile, stage: str) -> dg.StaticPartitionMapping:
     """Scores wait for an experiment's last trained stage only (rl after sft), so an SFT change that
     also retrains RL scores once, after RL."""
-    return StaticPartitionMapping(
+    return dg.StaticPartitionMapping(
         {e.name: e.name for e in profile.experiments if profile.last_checkpoint_stage(e) == stage}
     )
 
@@ -110,24 +153,23 @@ def build_evaluation_assets(
     profile: Profile,
     condition,
     report_condition,
-    problems: AssetsDefinition,
-    sft: AssetsDefinition,
-    rl: AssetsDefinition,
-) -> list[AssetsDefinition]:
-    @asset(
-        partitions_def=StaticPartitionsDefinition([e.name for e in profile.experiments]),
+    problems: dg.AssetsDefinition,
+    sft: dg.AssetsDefinition,
+    rl: dg.AssetsDefinition,
+) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        partitions_def=dg.StaticPartitionsDefinition([e.name for e in profile.experiments]),
         group_name="evaluation",
-        pool="gpu",
-        op_tags=model_op_tags(profile, "evaluation"),
+        **model_placement(profile, "evaluation"),
         deps=[
-            AssetDep(sft, partition_mapping=_last_stage_mapping(profile, "sft")),
-            AssetDep(rl, partition_mapping=_last_stage_mapping(profile, "rl")),
-            AssetDep(problems, partition_mapping=AllPartitionMapping()),
+            dg.AssetDep(sft, partition_mapping=_last_stage_mapping(profile, "sft")),
+            dg.AssetDep(rl, partition_mapping=_last_stage_mapping(profile, "rl")),
+            dg.AssetDep(problems, partition_mapping=dg.AllPartitionMapping()),
         ],
         code_version=SCORES_VERSION,
         automation_condition=condition,
         check_specs=[
-            AssetCheckSpec(
+            dg.AssetCheckSpec(
                 DISJOINT_CHECK,
                 asset="benchmark_scores",
                 blocking=True,
@@ -136,10 +178,10 @@ def build_evaluation_assets(
         ],
     )
     def benchmark_scores(
-        context: AssetExecutionContext,
+        context: dg.AssetExecutionContext,
         redstar: RedstarHome,
         launcher: ModelLauncher,
-        pipes_subprocess_client: PipesSubprocessClient,
+        pipes_subprocess_client: dg.PipesSubprocessClient,
     ):
         """One row per (experiment, stage, benchmark): greedy pass@1 and sampled avg@n with n, seeds and
         standard error, on held-out problems disjoint from every problem in the pool. Every generated
@@ -150,80 +192,40 @@ def build_evaluation_assets(
         store = redstar.store()
         sources = written_sources(profile, store, "problems")
         pool = store.read_all("problems", sources)["problem_id"].to_list() if sources else []
-        bench_files, overlaps, sizes, heldout, left_out = [], {}, {}, {}, {}
         benchmarks = profile.benchmarks_for(exp)
-        for spec in benchmarks:
-            held = build_benchmark(spec, set(pool))
-            overlaps[spec.name], sizes[spec.name] = held.overlap_removed, held.items.height
-            if held.left_out:
-                left_out[spec.name] = held.left_out
-                first = held.left_out[0]["reason"]
-                context.log.warning(f"{spec.name}: {len(held.left_out)} unusable rows left out; first: {first}")
-            name = f"benchmark-{spec.name}"
-            heldout[spec.name] = store.write(held.items, "benchmark_scores", exp.name, name=name)
-            bench_files.append(
-                {
-                    **spec.run_spec(),
-                    "file": str(store.path("benchmark_scores", exp.name, name)),
-                    "left_out": len(held.left_out),
-                }
-            )
-        evaluated = set(pl.concat([pl.read_parquet(b["file"]) for b in bench_files])["problem_id"].to_list())
+        held = write_heldout(context, store, exp.name, benchmarks, set(pool))
+        evaluated = set(pl.concat([pl.read_parquet(b["file"]) for b in held.files])["problem_id"].to_list())
         trained_on = trained_problem_ids(store, exp)
         still_overlapping = len(evaluated & trained_on)
-        out_dir = store.folder("benchmark_scores", exp.name)
         models = stage_models(store, profile, exp)
         inputs = eval_inputs(stage_model_ids(context.instance, profile, exp, models), profile, exp)
-        key = eval_key(inputs, heldout, launcher.evaluation.threads)
-        stamp = out_dir / "eval" / "eval_key"
-        reused = stamp.exists() and stamp.read_text() == key and store.exists("benchmark_scores", exp.name)
-        if reused:
-            context.log.info("same checkpoints, benchmarks, sampling and verifier as the last evaluation: reusing it")
-            scores = store.read("benchmark_scores", exp.name)
-        else:
-            stamp.unlink(missing_ok=True)
-            run_config = {
-                **profile.evaluation,
-                "models": [{**m, "version": str(inputs["models"][m["stage"]])} for m in models],
-                "benchmarks": bench_files,
-                "output_dir": str(out_dir / "eval"),
-                "cache_file": redstar.eval_sample_cache_path(),
-                "code_verdict_cache": redstar.code_verdict_cache_path(),
-            }
-            result = reported(
-                launcher.run(
-                    context, pipes_subprocess_client, "evaluation", "redstar_training.evaluate", run_config, out_dir
-                )
-            )
-            # The checkpoint a row scores is part of what the row is: a retrained model with the same
-            # numbers is still a new score, so the report and lineage follow it.
-            scores = pl.DataFrame(result["scores"], infer_schema_length=None).with_columns(
-                pl.lit(exp.name).alias("experiment"),
-                pl.col("stage").replace_strict({k: str(v) for k, v in inputs["models"].items()}).alias("model_version"),
-            )
+        client = pipes_subprocess_client
+        scores, result = evaluate_or_reuse(context, redstar, launcher, client, exp.name, models, inputs, held)
+        reused = result is None
+        out_dir = store.folder("benchmark_scores", exp.name)
         version = store.write(scores, "benchmark_scores", exp.name)
         keep_version(store, exp.name, scores, version)
         if not reused:
-            stamp.write_text(key)
+            (out_dir / "eval" / "eval_key").write_text(eval_key(inputs, held.versions, launcher.evaluation.threads))
         trained = {f"{stage}_checkpoints": {exp.name: v} for stage, v in inputs["models"].items() if stage != "base"}
-        yield MaterializeResult(
+        yield dg.MaterializeResult(
             metadata={
-                "scores": MetadataValue.md(markdown_table(scores.drop("model_path", "seeds", "model_version"))),
-                "benchmark_sizes": MetadataValue.json(sizes),
-                "benchmarks": MetadataValue.json(
+                "scores": dg.MetadataValue.md(markdown_table(scores.drop("model_path", "seeds", "model_version"))),
+                "benchmark_sizes": dg.MetadataValue.json(held.sizes),
+                "benchmarks": dg.MetadataValue.json(
                     {
                         b.name: {"sampling": b.sampling, "max_tokens": b.max_tokens, "overrides": b.overrides}
                         for b in benchmarks
                     }
                 ),  # fmt: skip
-                "left_out": MetadataValue.json({k: v[:20] for k, v in left_out.items()}),
-                "overlap_removed": MetadataValue.json(overlaps),
+                "left_out": dg.MetadataValue.json({k: v[:20] for k, v in held.left_out.items()}),
+                "overlap_removed": dg.MetadataValue.json(held.overlaps),
                 "overlap_after_removal": still_overlapping,
                 "reused": reused,
-                **({} if reused else {k: result[k] for k in ("samples", "requested", "from_cache")}),
+                **({} if result is None else {k: result[k] for k in ("samples", "requested", "from_cache")}),
                 "eval_inputs": config_hash(inputs),
-                "checkpoints": MetadataValue.json({m["stage"]: m["path"] for m in models}),
-                "outputs_path": MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
+                "checkpoints": dg.MetadataValue.json({m["stage"]: m["path"] for m in models}),
+                "outputs_path": dg.MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
                 **score_metadata(scores),
                 **lineage_metadata(
                     {**profile.evaluation, "benchmarks": [b.name for b in benchmarks], "base_model": exp.base_model},
@@ -235,30 +237,30 @@ def build_evaluation_assets(
                 ),
                 **trained_on_metadata(trained),
             },
-            data_version=DataVersion(version),
+            data_version=dg.DataVersion(version),
         )
-        yield AssetCheckResult(
+        yield dg.AssetCheckResult(
             check_name=DISJOINT_CHECK,
             passed=still_overlapping == 0,
-            severity=AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "overlap": still_overlapping,
                 "trained_problems_checked": len(trained_on),
-                "removed_before_eval": json.dumps(overlaps),
+                "removed_before_eval": json.dumps(held.overlaps),
             },
         )
 
     def over_all_scores(code_version: str):
         """An unpartitioned asset over every experiment's scores, rebuilt when any of them changes."""
-        return asset(
+        return dg.asset(
             group_name="evaluation",
-            deps=[AssetDep(benchmark_scores, partition_mapping=AllPartitionMapping())],
+            deps=[dg.AssetDep(benchmark_scores, partition_mapping=dg.AllPartitionMapping())],
             code_version=code_version,
             automation_condition=report_condition,
         )
 
     @over_all_scores(REPORT_VERSION)
-    def ablation_report(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+    def ablation_report(context: dg.AssetExecutionContext, redstar: RedstarHome) -> dg.MaterializeResult:
         """One table over all experiments (subset scale, difficulty strategy, domain mix, target format,
         base model, stage, benchmark, pass@1, avg@n, n, stderr) assembled from the experiments' lineage in
         the instance, with plots of score against subset scale and of the strategies side by side. The
@@ -288,13 +290,13 @@ def build_evaluation_assets(
         matrix = markdown_table(benchmark_matrix(table, [b.name for b in profile.benchmarks])) if several else None
         text = md + (f"\n\nBy benchmark (pass@1 / avg@n (stderr)):\n\n{matrix}" if matrix else "")
         (store.folder("ablation_report") / "report.md").write_text(text + "\n")
-        return MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
-                "table": MetadataValue.md(md),
-                **({"by_benchmark": MetadataValue.md(matrix)} if matrix else {}),
-                "plot": MetadataValue.md(png.markdown),
-                "plot_path": MetadataValue.path(str(png.path)),
-                "strategy_plot": MetadataValue.md(strategies.markdown),
+                "table": dg.MetadataValue.md(md),
+                **({"by_benchmark": dg.MetadataValue.md(matrix)} if matrix else {}),
+                "plot": dg.MetadataValue.md(png.markdown),
+                "plot_path": dg.MetadataValue.path(str(png.path)),
+                "strategy_plot": dg.MetadataValue.md(strategies.markdown),
                 "rows": table.height,
                 "experiments": table["experiment"].n_unique(),
                 **lineage_metadata(
@@ -302,11 +304,11 @@ def build_evaluation_assets(
                     {"benchmark_scores": store.versions("benchmark_scores", [e.name for e in profile.experiments])},
                 ),
             },
-            data_version=DataVersion(version),
+            data_version=dg.DataVersion(version),
         )
 
     @over_all_scores(LINEAGE_VERSION)
-    def lineage(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+    def lineage(context: dg.AssetExecutionContext, redstar: RedstarHome) -> dg.MaterializeResult:
         """Every score with its whole lineage as one queryable table: one row per (experiment, stage,
         benchmark) for each materialization of benchmark_scores (the newest marked `latest`), with the
         checkpoint, training and RL recipes, subset recipe and hash, the sources trained on with their
@@ -316,18 +318,18 @@ def build_evaluation_assets(
         table = lineage_rows(context.instance, store)
         version = store.write(table, "lineage")
         latest = table.filter(pl.col("latest"))
-        return MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
                 "rows": table.height,
                 "latest_rows": latest.height,
                 "score_materializations": table.select("experiment", "scores_run_id").n_unique(),
-                "path": MetadataValue.path(str(store.path("lineage"))),
+                "path": dg.MetadataValue.path(str(store.path("lineage"))),
                 "sample": preview(
                     latest.select("experiment", "stage", "benchmark", "pass_at_1", "scale", "strategy", "subset_hash"),
                     rows=10,
                 ),
             },
-            data_version=DataVersion(version),
+            data_version=dg.DataVersion(version),
         )
 
     return [benchmark_scores, ablation_report, lineage]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance
+import dagster as dg
 
 from redstar_assets.evaluation.heldout import benchmark_fingerprint
 from redstar_assets.instance_records import DATA_VERSION_TAG, latest_materialization, tags
@@ -22,7 +22,7 @@ from redstar_training.verify import VERIFIER_VERSION
 STAGE_ASSETS = {"sft": "sft_checkpoints", "rl": "rl_checkpoints"}
 
 
-def recorded_data_version(instance: DagsterInstance, asset: str, partition: str | None) -> str | None:
+def recorded_data_version(instance: dg.DagsterInstance, asset: str, partition: str | None) -> str | None:
     """The data version of an asset partition's latest materialization, as the instance recorded it."""
     record = latest_materialization(instance, asset, partition)
     return tags(record).get(DATA_VERSION_TAG) if record is not None else None
@@ -46,7 +46,7 @@ def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
     return models
 
 
-def stage_model_ids(instance: DagsterInstance, profile: Profile, exp: Experiment, models: list[dict]) -> dict:
+def stage_model_ids(instance: dg.DagsterInstance, profile: Profile, exp: Experiment, models: list[dict]) -> dict:
     """Per stage: the checkpoint's data version as recorded (its folder hash when the instance has
     none); the base model by its spec-hashed folder name (tiny models are built deterministically)
     or its id."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
-from dagster import DagsterInstance
 
 from redstar_assets.instance_records import latest_materialization
 from redstar_assets.lineage import cell_text
@@ -15,7 +15,7 @@ from redstar_assets.profile import Profile
 from redstar_assets.storage import Store
 
 
-def _subset_from_lineage(instance: DagsterInstance, experiment: str) -> tuple[dict, str | None]:
+def _subset_from_lineage(instance: dg.DagsterInstance, experiment: str) -> tuple[dict, str | None]:
     """The recipe and content hash of the subset behind a score, as recorded in the instance."""
     stack = [walk(instance, "benchmark_scores", experiment)]
     while stack:
@@ -26,7 +26,7 @@ def _subset_from_lineage(instance: DagsterInstance, experiment: str) -> tuple[di
     return {}, None
 
 
-def ablation_table(instance: DagsterInstance, store: Store, profile: Profile) -> pl.DataFrame:
+def ablation_table(instance: dg.DagsterInstance, store: Store, profile: Profile) -> pl.DataFrame:
     """One row per (experiment, stage, benchmark): the experiment's axes (subset scale, difficulty
     strategy, domain mix, target format, base model) read from lineage, and the score with n and stderr."""
     rows = []

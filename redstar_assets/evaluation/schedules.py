@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import (
-    AssetKey,
-    AssetRecordsFilter,
-    AssetSelection,
-    DefaultScheduleStatus,
-    RunRequest,
-    ScheduleDefinition,
-    ScheduleEvaluationContext,
-    SkipReason,
-    schedule,
-)
+import dagster as dg
 
 from redstar_assets.automation import AutomationSpec
 from redstar_assets.evaluation.fingerprint import eval_inputs, stage_model_ids, stage_models
@@ -31,7 +21,7 @@ def stale_evaluations(instance, store, profile: Profile) -> list[str]:
         if any(v is None for stage, v in ids.items() if stage != "base"):
             continue  # a stage not trained yet: nothing new to score
         records = instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=AssetKey("benchmark_scores"), asset_partitions=[exp.name]), limit=1
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("benchmark_scores"), asset_partitions=[exp.name]), limit=1
         ).records
         recorded = records[0].asset_materialization.metadata.get("eval_inputs") if records else None
         if recorded is None or recorded.value != config_hash(eval_inputs(ids, profile, exp)):
@@ -39,34 +29,34 @@ def stale_evaluations(instance, store, profile: Profile) -> list[str]:
     return stale
 
 
-def build_schedules(profile: Profile, spec: AutomationSpec, redstar: RedstarHome) -> list[ScheduleDefinition]:
-    status = DefaultScheduleStatus.RUNNING if spec.enabled else DefaultScheduleStatus.STOPPED
-    schedules: list[ScheduleDefinition] = []
+def build_schedules(profile: Profile, spec: AutomationSpec, redstar: RedstarHome) -> list[dg.ScheduleDefinition]:
+    status = dg.DefaultScheduleStatus.RUNNING if spec.enabled else dg.DefaultScheduleStatus.STOPPED
+    schedules: list[dg.ScheduleDefinition] = []
     nightly = spec.schedules.get("nightly_evaluation")
     if nightly:
 
-        @schedule(
+        @dg.schedule(
             name="nightly_evaluation",
             cron_schedule=nightly,
-            target=AssetSelection.assets("benchmark_scores"),
+            target=dg.AssetSelection.assets("benchmark_scores"),
             default_status=status,
         )
-        def nightly_evaluation(context: ScheduleEvaluationContext):
+        def nightly_evaluation(context: dg.ScheduleEvaluationContext):
             """Re-scores the experiments whose newest checkpoints, benchmark files, sampling or verifier
             version changed since their last scores; skips (and says why) when none did."""
             stale = stale_evaluations(context.instance, redstar.store(), profile)
             if not stale:
-                return SkipReason("no checkpoint, benchmark file, sampling or verifier version changed")
-            return [RunRequest(partition_key=name, tags={"redstar/reason": "nightly"}) for name in stale]
+                return dg.SkipReason("no checkpoint, benchmark file, sampling or verifier version changed")
+            return [dg.RunRequest(partition_key=name, tags={"redstar/reason": "nightly"}) for name in stale]
 
         schedules.append(nightly_evaluation)
     weekly = spec.schedules.get("weekly_report")
     if weekly:
         schedules.append(
-            ScheduleDefinition(
+            dg.ScheduleDefinition(
                 name="weekly_ablation_report",
                 cron_schedule=weekly,
-                target=AssetSelection.assets("ablation_report", "lineage"),
+                target=dg.AssetSelection.assets("ablation_report", "lineage"),
                 default_status=status,
                 description="Rebuilds the ablation table, its plots and the lineage table once a week.",
             )

@@ -2,42 +2,28 @@
 
 from collections.abc import Iterator
 
+import dagster as dg
 import polars as pl
-from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
-    AssetsDefinition,
-    DataVersion,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
 
-from redstar_assets.curation.problem_filters import curate_problems
 from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.problems.curate import curate_problems
 from redstar_assets.problems.images import figure_hashes
 from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.normalize import normalize_problems
-from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.problems.sources import QUARANTINE_SCHEMA, RAW_SCHEMA, load_source, trace_chunks
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 
 # Bumped when the stage's logic changes, so the UI marks what an older version made as stale.
 RAW_PROBLEMS_VERSION = "sources-v4"  # v4: an image column (figures checked and kept)
-PROBLEMS_VERSION = "normalize-v2+curate-v3"  # v2: the id hashes the figure; v3: figure-aware curation
+# normalize v2: the id hashes the figure; v3: exact duplicates are canonically equal; curate v3: figure-aware
+PROBLEMS_VERSION = "normalize-v3+curate-v3"
 
 
-def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
-    @asset(
-        partitions_def=source_partitions,
-        group_name="problems",
-        code_version=RAW_PROBLEMS_VERSION,
-        automation_condition=condition,
-    )
-    def raw_problems(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+def build_problem_assets(profile: Profile, condition) -> list[dg.AssetsDefinition]:
+    @per_source_asset("problems", RAW_PROBLEMS_VERSION, condition)
+    def raw_problems(context: dg.AssetExecutionContext, redstar: RedstarHome) -> dg.MaterializeResult:
         """Problems as ingested from one source (a built-in generator, a local JSONL/Parquet/CSV file,
         a Hugging Face dataset, or a file dropped in the inbox), mapped to the common fields. Rows that
         fail validation go to a quarantine table naming the file, line, field and reason, so one bad
@@ -59,27 +45,26 @@ def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
         store.write(quarantine.cast(QUARANTINE_SCHEMA), "raw_problems", context.partition_key, name="quarantine")
         if quarantine.height:
             context.log.warning(f"{quarantine.height} row(s) of source {context.partition_key!r} quarantined")
-        return MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
                 "rows": count,
                 "quarantined": quarantine.height,
                 "quarantine_sample": preview(quarantine.select("file", "line", "field", "reason")),
                 "sample": preview(rows.select("problem", "answer", "level")),
-                "path": MetadataValue.path(str(store.path("raw_problems", context.partition_key))),
+                "path": dg.MetadataValue.path(str(store.path("raw_problems", context.partition_key))),
                 **lineage_metadata(spec, {}),
             },
-            data_version=DataVersion(version),
+            data_version=dg.DataVersion(version),
         )
 
-    @asset(
-        partitions_def=source_partitions,
-        group_name="problems",
+    @per_source_asset(
+        "problems",
+        PROBLEMS_VERSION,
+        condition,
         deps=[raw_problems],
-        code_version=PROBLEMS_VERSION,
-        automation_condition=condition,
-        check_specs=[AssetCheckSpec("decontamination_clean", asset="problems", blocking=True)],
+        check_specs=[dg.AssetCheckSpec("decontamination_clean", asset="problems", blocking=True)],
     )
-    def problems(context: AssetExecutionContext, redstar: RedstarHome) -> Iterator:
+    def problems(context: dg.AssetExecutionContext, redstar: RedstarHome) -> Iterator:
         """Normalized problems with a content-hash id (domain + normalized text): exact duplicates and
         near duplicates (MinHash LSH) removed keeping the first, and problems overlapping a registered
         benchmark removed (13-gram or fuzzy match), each removal recorded with what it matched. The unit
@@ -92,32 +77,34 @@ def build_problem_assets(profile: Profile, condition) -> list[AssetsDefinition]:
         store.write(removed, "problems", context.partition_key, name="removed")
         reasons = removed.group_by("reason").len()
         levels = frame.group_by("level").len().sort("level")
-        yield MaterializeResult(
+        yield dg.MaterializeResult(
             metadata={
                 "rows": frame.height,
                 "duplicates_removed": duplicates,
-                "removed": MetadataValue.json({r["reason"]: r["len"] for r in reasons.to_dicts()}),
+                "removed": dg.MetadataValue.json({r["reason"]: r["len"] for r in reasons.to_dicts()}),
                 "removed_sample": preview(removed.select("reason", "kept_or_matched", "how", "problem")),
-                "levels": MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
+                "levels": dg.MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
                 "sample": preview(frame.select("problem_id", "problem", "answer")),
                 **lineage_metadata(
                     {"normalizer": "nfc-whitespace-v1", "curation": profile.curation},
                     {"raw_problems": store.version("raw_problems", context.partition_key)},
                 ),
             },
-            data_version=DataVersion(version),
+            data_version=dg.DataVersion(version),
         )
         # Recomputed on what was kept, not trusted from the filter: no kept problem may match a benchmark.
         leaks = []
         if index is not None:
             pairs = zip(frame["problem"], figure_hashes(frame["image"]), strict=True)
             leaks = [t for t, figure in pairs if index.match(t, figure)]
-        yield AssetCheckResult(
+        yield dg.AssetCheckResult(
             check_name="decontamination_clean",
             passed=not leaks,
-            severity=AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.ERROR,
             metadata={
-                "benchmarks": MetadataValue.json((profile.curation.get("decontaminate") or {}).get("benchmarks") or []),
+                "benchmarks": dg.MetadataValue.json(
+                    (profile.curation.get("decontaminate") or {}).get("benchmarks") or []
+                ),
                 "removed_as_contaminated": removed.filter(pl.col("reason") == "contaminated").height,
                 "still_matching": len(leaks),
             },

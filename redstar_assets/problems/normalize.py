@@ -1,4 +1,10 @@
-"""Problem normalization: canonical text, a content-hash id, exact dedupe (keep first)."""
+"""Problem normalization and the one definition of "the same problem".
+
+Two problems are the same when their domain, their `canonical` text (case, Unicode forms, LaTeX
+spacing and whitespace ignored) and their figure are: exact dedupe keeps the first of them, and
+near-duplicate detection and decontamination compare canonical texts too. A problem's id is the
+content hash of its stored text (`normalize_text`: only Unicode composition and whitespace
+normalized), so the problem a user reads back is the one the id names."""
 
 from __future__ import annotations
 
@@ -9,11 +15,26 @@ import unicodedata
 import polars as pl
 
 _SPACE = re.compile(r"\s+")
+_LATEX_SPACING = re.compile(r"\\[,;:!> ]|\\q?quad\b|\\left\b|\\right\b|\\displaystyle\b|\$")
 
 
 def normalize_text(text: str) -> str:
-    """NFC, collapsed whitespace, trimmed: two problems equal after this are the same problem."""
+    """NFC, collapsed whitespace, trimmed: the stored form of a problem's text, which its id hashes."""
     return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def canonical(text: str) -> str:
+    """Lower case, NFKC, no LaTeX spacing or `$`, `\\dfrac`/`\\tfrac` as `\\frac`, one space between words."""
+    t = unicodedata.normalize("NFKC", text).lower()
+    t = t.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    t = _LATEX_SPACING.sub(" ", t)
+    return _SPACE.sub(" ", t).strip()
+
+
+def same_problem_key(domain: str, text: str, image: bytes | None = None) -> str:
+    """Equal for two problems that are the same problem (see the module docstring)."""
+    figure = hashlib.sha256(image).hexdigest() if image else ""
+    return hashlib.sha256(f"{domain}\n{canonical(text)}\n{figure}".encode()).hexdigest()
 
 
 def problem_id(domain: str, text: str, image: bytes | None = None) -> str:
@@ -45,6 +66,10 @@ def normalize_problems(raw: pl.DataFrame) -> tuple[pl.DataFrame, int]:
             *([] if "image" in raw.columns else [pl.lit(None, dtype=pl.Binary).alias("image")]),
         )
     )
-    deduped = frame.unique(subset="problem_id", keep="first", maintain_order=True)
+    parts = ["domain", "problem", "image"]
+    same = pl.struct(parts).map_elements(
+        lambda r: same_problem_key(r["domain"], r["problem"], r["image"]), return_dtype=pl.String
+    )
+    deduped = frame.filter(same.is_first_distinct())
     cols = ["problem_id", "source", "source_row", "domain", "problem", "answer", "level", "subject", "tests", "image"]
     return deduped.select(cols), frame.height - deduped.height

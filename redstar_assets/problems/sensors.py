@@ -2,17 +2,7 @@
 
 import json
 
-from dagster import (
-    AddDynamicPartitionsRequest,
-    AssetKey,
-    DefaultSensorStatus,
-    DeleteDynamicPartitionsRequest,
-    RunRequest,
-    SensorDefinition,
-    SensorEvaluationContext,
-    SensorResult,
-    sensor,
-)
+import dagster as dg
 
 from redstar_assets.problems.inbox import inbox_files, inbox_partition, source_partition_keys
 from redstar_assets.problems.partitions import SOURCES, source_partitions
@@ -22,14 +12,14 @@ from redstar_assets.resources import RedstarHome
 DATA_ASSETS = ("raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores")
 
 
-def build_source_sensor(profile: Profile, tick_seconds: int) -> SensorDefinition:
-    @sensor(
+def build_source_sensor(profile: Profile, tick_seconds: int) -> dg.SensorDefinition:
+    @dg.sensor(
         name="source_partitions_sensor",
         minimum_interval_seconds=tick_seconds,
-        default_status=DefaultSensorStatus.RUNNING,
-        asset_selection=[AssetKey(a) for a in DATA_ASSETS],
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        asset_selection=[dg.AssetKey(a) for a in DATA_ASSETS],
     )
-    def source_partitions_sensor(context: SensorEvaluationContext, redstar: RedstarHome) -> SensorResult:
+    def source_partitions_sensor(context: dg.SensorEvaluationContext, redstar: RedstarHome) -> dg.SensorResult:
         """Keeps the `sources` partitions equal to the profile's sources plus the JSONL/Parquet files in
         REDSTAR_HOME/inbox, so a fresh instance already lists what there is to materialize (and a
         source that left the profile or the inbox leaves the list; its history stays). New partitions
@@ -45,12 +35,12 @@ def build_source_sensor(profile: Profile, tick_seconds: int) -> SensorDefinition
         for path in inbox_files(root):
             key, mtime = inbox_partition(path), path.stat().st_mtime
             if key in existing and key in seen and seen[key] != mtime:
-                requests.append(RunRequest(partition_key=key, run_key=f"{key}@{mtime}"))
+                requests.append(dg.RunRequest(partition_key=key, run_key=f"{key}@{mtime}"))
             seen[key] = mtime
-        changes: list[AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest] = []
+        changes: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
         changes += [source_partitions.build_add_request(new_keys)] if new_keys else []
         changes += [source_partitions.build_delete_request(stale)] if stale else []
-        return SensorResult(
+        return dg.SensorResult(
             run_requests=requests, dynamic_partitions_requests=changes, cursor=json.dumps(seen, sort_keys=True)
         )
 

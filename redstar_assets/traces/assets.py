@@ -5,22 +5,14 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import polars as pl
-from dagster import (
-    AssetExecutionContext,
-    AssetsDefinition,
-    DataVersion,
-    MaterializeResult,
-    MetadataValue,
-    PipesSubprocessClient,
-    asset,
-)
 
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata, preview
-from redstar_assets.placement import model_op_tags
+from redstar_assets.placement import model_placement
 from redstar_assets.problems.inbox import source_spec
-from redstar_assets.problems.partitions import source_partitions
+from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.imported import IMPORT_VERSION, imported_from, imported_trace_batches, teacher_label
@@ -35,13 +27,29 @@ DISTILL_VERSION = "distill-v1"
 VERIFIED_VERSION = "verified-v3"  # v2: `chars` per trace; v3: a code trace's whole program as `extracted`
 
 
-def launch_distill(context: AssetExecutionContext, launcher: ModelLauncher, pipes: PipesSubprocessClient):
+def launch_distill(context: dg.AssetExecutionContext, launcher: ModelLauncher, pipes: dg.PipesSubprocessClient):
     """How a model-loading teacher or scorer runs: `redstar_training.distill` through the launcher."""
 
     def launch(run_config: dict, workdir: Path) -> dict:
         return reported(launcher.run(context, pipes, "teacher", "redstar_training.distill", run_config, workdir))
 
     return launch
+
+
+def partition_trace_chunks(
+    context: dg.AssetExecutionContext,
+    redstar: RedstarHome,
+    launcher: ModelLauncher,
+    pipes: dg.PipesSubprocessClient,
+    spec: dict,
+    workdir: Path,
+):
+    """The partition's problems distilled with `spec` as an asset step runs it (the teacher for
+    `teacher_traces`, the scorer for `difficulty_scores`): the shared sample cache, the run's log, the
+    model launcher, and `workdir` for the run's config and output."""
+    problems = redstar.store().read("problems", context.partition_key)
+    launch = launch_distill(context, launcher, pipes)
+    return trace_chunks(problems, spec, redstar.sample_cache_path(), context.log.info, launch, workdir)
 
 
 def teacher_code_version(spec: dict) -> str:
@@ -58,7 +66,7 @@ def _sample_markdown(rows: list[dict]) -> str:
     return "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in rows)
 
 
-def _imported(store, partition: str, source: dict) -> MaterializeResult:
+def _imported(store, partition: str, source: dict) -> dg.MaterializeResult:
     """A `traces` source's partition: its own traces, passed through; no teacher is called."""
     writer = store.writer("teacher_traces", partition)
     finished: Counter[str] = Counter()
@@ -71,15 +79,15 @@ def _imported(store, partition: str, source: dict) -> MaterializeResult:
         problems.update(frame["problem_id"])
         examples += frame.head(3 - len(examples)).to_dicts()
     version = writer.close()
-    return MaterializeResult(
+    return dg.MaterializeResult(
         metadata={
             "rows": writer.rows,
             "problems": len(problems),
             "imported": True,
             "requests_made": 0,
             "teacher": teacher_label(source),
-            "finish_reasons": MetadataValue.json(dict(finished)),
-            "sample_traces": MetadataValue.md(_sample_markdown(examples)),
+            "finish_reasons": dg.MetadataValue.json(dict(finished)),
+            "sample_traces": dg.MetadataValue.md(_sample_markdown(examples)),
             **lineage_metadata(
                 {"imported_from": imported_from(source)},
                 {
@@ -88,28 +96,26 @@ def _imported(store, partition: str, source: dict) -> MaterializeResult:
                 },
             ),
         },
-        data_version=DataVersion(version),
+        data_version=dg.DataVersion(version),
     )
 
 
-def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) -> list[AssetsDefinition]:
+def build_trace_assets(profile: Profile, condition, upstream: dg.AssetsDefinition) -> list[dg.AssetsDefinition]:
     spec = profile.teacher
 
-    @asset(
-        partitions_def=source_partitions,
-        group_name="traces",
+    @per_source_asset(
+        "traces",
+        teacher_code_version(spec),
+        condition,
         deps=[upstream],
-        code_version=teacher_code_version(spec),
-        automation_condition=condition,
-        pool="gpu" if needs_own_process(spec) else None,
-        op_tags=model_op_tags(profile, "teacher") if needs_own_process(spec) else {},
+        **model_placement(profile, "teacher", needs_own_process(spec)),
     )
     def teacher_traces(
-        context: AssetExecutionContext,
+        context: dg.AssetExecutionContext,
         redstar: RedstarHome,
         launcher: ModelLauncher,
-        pipes_subprocess_client: PipesSubprocessClient,
-    ) -> MaterializeResult:
+        pipes_subprocess_client: dg.PipesSubprocessClient,
+    ) -> dg.MaterializeResult:
         """N sampled long chain-of-thought completions per problem from the profile's teacher (procedural,
         an OpenAI-compatible server, local transformers or vLLM), each with teacher id, prompt version,
         sampling parameters, token counts, latency and finish reason. Every sample is committed to a
@@ -124,14 +130,10 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
         examples: list[dict] = []
         teachers: set[str] = set()  # the teacher ids and prompt versions the traces name
         prompts: set[str] = set()
-        for frame, chunk_stats in trace_chunks(
-            store.read("problems", partition),
-            spec,
-            redstar.sample_cache_path(),
-            log=context.log.info,
-            launch=launch_distill(context, launcher, pipes_subprocess_client),
-            workdir=store.folder("teacher_traces", partition) / "distill",
-        ):  # a chunk of problems at a time: the traces are written as they come, never held together
+        workdir = store.folder("teacher_traces", partition) / "distill"
+        chunks = partition_trace_chunks(context, redstar, launcher, pipes_subprocess_client, spec, workdir)
+        # a chunk of problems at a time: the traces are written as they come, never held together
+        for frame, chunk_stats in chunks:
             writer.write(frame)
             stats = merge_stats(stats, chunk_stats)
             teachers.update(frame["teacher"].drop_nulls().unique())
@@ -141,7 +143,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
                 ok = frame.filter(pl.col("finish_reason").is_in(["stop", "length"])).head(3 - len(examples))
                 examples += ok.to_dicts()
         version = writer.close()
-        return MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
                 "rows": writer.rows,
                 "problems": problems,
@@ -153,28 +155,31 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
                 "prompt_tokens": int(stats.get("prompt_tokens", 0)),
                 "completion_tokens": int(stats.get("completion_tokens", 0)),
                 "tokens_per_s": stats.get("tokens_per_s", 0.0),
-                "errors_by_kind": MetadataValue.json(
+                "errors_by_kind": dg.MetadataValue.json(
                     {"retried": stats.get("retries_by_kind", {}), "failed": stats.get("failed_by_kind", {})}
                 ),
-                "finish_reasons": MetadataValue.json(stats.get("finish_reasons", {})),
-                "skipped": MetadataValue.json(stats.get("skipped", {})),
-                **({"endpoints": MetadataValue.json(endpoint_table(stats))} if "endpoint_completions" in stats else {}),
-                "sample_traces": MetadataValue.md(_sample_markdown(examples)),
+                "finish_reasons": dg.MetadataValue.json(stats.get("finish_reasons", {})),
+                "skipped": dg.MetadataValue.json(stats.get("skipped", {})),
+                **(
+                    {"endpoints": dg.MetadataValue.json(endpoint_table(stats))}
+                    if "endpoint_completions" in stats
+                    else {}
+                ),
+                "sample_traces": dg.MetadataValue.md(_sample_markdown(examples)),
                 **lineage_metadata(spec, {"problems": store.version("problems", partition)}),
             },
-            data_version=DataVersion(version),
+            data_version=dg.DataVersion(version),
         )
 
     quality = QualitySpec.from_profile(profile.quality)
 
-    @asset(
-        partitions_def=source_partitions,
-        group_name="traces",
+    @per_source_asset(
+        "traces",
+        f"{VERIFIED_VERSION}+{VERIFIER_VERSION}+{QUALITY_VERSION}",
+        condition,
         deps=[teacher_traces],
-        code_version=f"{VERIFIED_VERSION}+{VERIFIER_VERSION}+{QUALITY_VERSION}",
-        automation_condition=condition,
     )
-    def verified_traces(context: AssetExecutionContext, redstar: RedstarHome) -> MaterializeResult:
+    def verified_traces(context: dg.AssetExecutionContext, redstar: RedstarHome) -> dg.MaterializeResult:
         """Every teacher trace with its extracted final answer and the shared verifier's verdict
         (correct, wrong, no_answer, timeout, error) and reason, plus quality flags: rejection sampling
         keeps the correct ones, and DPO pairs them with the wrong ones."""
@@ -201,16 +206,16 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
             code_cache_hits = code_cache.hits
         version = writer.close()
         rows = writer.rows
-        return MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
                 "rows": rows,
-                "statuses": MetadataValue.json(dict(counts)),
+                "statuses": dg.MetadataValue.json(dict(counts)),
                 "correct_rate": round(counts.get("correct", 0) / max(1, rows), 4),
-                "verifier_paths": MetadataValue.json(verifier.counts),
+                "verifier_paths": dg.MetadataValue.json(verifier.counts),
                 # code traces, run against their problems' tests in the sandbox (cached by program and tests)
-                "code_statuses": MetadataValue.json(dict(code_counts)),
+                "code_statuses": dg.MetadataValue.json(dict(code_counts)),
                 "code_cache_hits": code_cache_hits,
-                "quality_flags": MetadataValue.json({f: flags.get(f, 0) for f in FLAGS}),
+                "quality_flags": dg.MetadataValue.json({f: flags.get(f, 0) for f in FLAGS}),
                 "quality_ok": quality_ok,
                 "wrong_sample": preview(wrong if wrong is not None else pl.DataFrame({"problem": [], "reason": []})),
                 **lineage_metadata(
@@ -218,7 +223,7 @@ def build_trace_assets(profile: Profile, condition, upstream: AssetsDefinition) 
                     {"teacher_traces": store.version("teacher_traces", context.partition_key)},
                 ),
             },
-            data_version=DataVersion(version),
+            data_version=dg.DataVersion(version),
         )
 
     return [teacher_traces, verified_traces]

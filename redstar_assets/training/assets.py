@@ -2,20 +2,12 @@
 
 import json
 
+import dagster as dg
 import polars as pl
-from dagster import (
-    AllPartitionMapping,
-    AssetCheckSpec,
-    AssetDep,
-    AssetExecutionContext,
-    AssetsDefinition,
-    PipesSubprocessClient,
-    asset,
-)
 
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata
-from redstar_assets.placement import model_op_tags
+from redstar_assets.placement import model_placement
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile, ProfileError
 from redstar_assets.provenance import (
@@ -37,30 +29,34 @@ SFT_VERSION = "sft-v2"
 RL_VERSION = "rl-v4"  # v4: DPO pairs streamed from the verified files (in their order); v3: GRPO problem_id
 
 
-def _loads_check(asset_name: str) -> AssetCheckSpec:
-    return AssetCheckSpec(
-        LOADS_CHECK, asset=asset_name, blocking=True, description="The saved folder reloads from disk and generates."
+def _checkpoint_asset(profile: Profile, name: str, stage: str, deps: list, code_version: str, condition):
+    """The decorator of a trainer's asset: a model step with a blocking 'loads and generates' check."""
+    loads = dg.AssetCheckSpec(
+        LOADS_CHECK, asset=name, blocking=True, description="The saved folder reloads from disk and generates."
+    )
+    return dg.asset(
+        name=name,
+        partitions_def=stage_partitions(profile, stage),
+        group_name="training",
+        **model_placement(profile, "training"),
+        deps=deps,
+        code_version=code_version,
+        automation_condition=condition,
+        check_specs=[loads],
     )
 
 
 def build_training_assets(
-    profile: Profile, condition, rl_condition, subsets: AssetsDefinition, verified: AssetsDefinition
-) -> list[AssetsDefinition]:
-    @asset(
-        partitions_def=stage_partitions(profile, "sft"),
-        group_name="training",
-        pool="gpu",
-        op_tags=model_op_tags(profile, "training"),
-        deps=[AssetDep(subsets, partition_mapping=subset_to_experiments(profile))],
-        code_version=SFT_VERSION,
-        automation_condition=condition,
-        check_specs=[_loads_check("sft_checkpoints")],
-    )
+    profile: Profile, condition, rl_condition, subsets: dg.AssetsDefinition, verified: dg.AssetsDefinition
+) -> list[dg.AssetsDefinition]:
+    subset_dep = dg.AssetDep(subsets, partition_mapping=subset_to_experiments(profile))
+
+    @_checkpoint_asset(profile, "sft_checkpoints", "sft", [subset_dep], SFT_VERSION, condition)
     def sft_checkpoints(
-        context: AssetExecutionContext,
+        context: dg.AssetExecutionContext,
         redstar: RedstarHome,
         launcher: ModelLauncher,
-        pipes_subprocess_client: PipesSubprocessClient,
+        pipes_subprocess_client: dg.PipesSubprocessClient,
     ):
         """The experiment's student after supervised fine-tuning on its subset: a Hugging Face model
         folder (safetensors, tokenizer with chat template, generation config) whose model card names the
@@ -101,24 +97,17 @@ def build_training_assets(
 
     rl_names = profile.experiments_with("rl")
 
-    @asset(
-        partitions_def=stage_partitions(profile, "rl"),
-        group_name="training",
-        pool="gpu",
-        op_tags=model_op_tags(profile, "training"),
-        deps=[
-            AssetDep(sft_checkpoints, partition_mapping=same_experiment(rl_names)),
-            AssetDep(verified, partition_mapping=AllPartitionMapping()),
-        ],
-        code_version=RL_VERSION,
-        automation_condition=rl_condition,
-        check_specs=[_loads_check("rl_checkpoints")],
-    )
+    rl_deps = [
+        dg.AssetDep(sft_checkpoints, partition_mapping=same_experiment(rl_names)),
+        dg.AssetDep(verified, partition_mapping=dg.AllPartitionMapping()),
+    ]
+
+    @_checkpoint_asset(profile, "rl_checkpoints", "rl", rl_deps, RL_VERSION, rl_condition)
     def rl_checkpoints(
-        context: AssetExecutionContext,
+        context: dg.AssetExecutionContext,
         redstar: RedstarHome,
         launcher: ModelLauncher,
-        pipes_subprocess_client: PipesSubprocessClient,
+        pipes_subprocess_client: dg.PipesSubprocessClient,
     ):
         """The experiment's student after the RL stage, from its SFT checkpoint: DPO (the paper's best RL
         variant) on pairs of a verified-correct and a wrong teacher trace of one problem, or GRPO

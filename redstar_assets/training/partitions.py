@@ -1,16 +1,16 @@
-from dagster import StaticPartitionMapping, StaticPartitionsDefinition
+import dagster as dg
 
 from redstar_assets.profile import Profile
 
 
-def stage_partitions(profile: Profile, stage: str) -> StaticPartitionsDefinition:
+def stage_partitions(profile: Profile, stage: str) -> dg.StaticPartitionsDefinition:
     """The experiments that train a stage (`sft` or `rl`); the score asset covers every experiment."""
-    return StaticPartitionsDefinition(profile.experiments_with(stage))
+    return dg.StaticPartitionsDefinition(profile.experiments_with(stage))
 
 
-def subset_to_experiments(profile: Profile) -> StaticPartitionMapping:
+def subset_to_experiments(profile: Profile) -> dg.StaticPartitionMapping:
     """Each SFT experiment reads the subset its recipe names."""
-    return StaticPartitionMapping(
+    return dg.StaticPartitionMapping(
         {
             recipe: [e.name for e in profile.experiments if e.subset == recipe and "sft" in e.stages]
             for recipe in profile.subset_recipes
@@ -18,6 +18,6 @@ def subset_to_experiments(profile: Profile) -> StaticPartitionMapping:
     )
 
 
-def same_experiment(names: list[str]) -> StaticPartitionMapping:
+def same_experiment(names: list[str]) -> dg.StaticPartitionMapping:
     """An experiment's stage reads the same experiment's earlier stage."""
-    return StaticPartitionMapping({name: name for name in names})
+    return dg.StaticPartitionMapping({name: name for name in names})

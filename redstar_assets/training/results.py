@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dagster import MaterializeResult, MetadataValue
+import dagster as dg
 
 from redstar_assets.plots import figure, save_png
 
@@ -16,17 +16,17 @@ def checkpoint_results(invocation, lineage: dict[str, Any], plot_dir: Path | Non
     """The trainer's reported materialization with our lineage (and a loss-curve PNG) added, then its
     load-and-generate check."""
     for result in invocation.get_results():
-        if isinstance(result, MaterializeResult):
+        if isinstance(result, dg.MaterializeResult):
             metadata = {**(result.metadata or {}), **lineage}
             curve = metadata.get("loss_curve")
             if plot_dir is not None and curve is not None:
                 metadata["loss_plot"] = loss_plot(json.loads(getattr(curve, "value", curve)), plot_dir / "loss.png")
-            yield MaterializeResult(metadata=metadata, data_version=result.data_version)
+            yield dg.MaterializeResult(metadata=metadata, data_version=result.data_version)
         else:
             yield result
 
 
-def loss_plot(curve: list, path: Path) -> MetadataValue:
+def loss_plot(curve: list, path: Path) -> dg.MetadataValue:
     """Training loss against step, as a PNG beside the checkpoint and inline in the UI."""
     fig, ax = figure().subplots(figsize=(5, 3))
     if curve:
@@ -36,4 +36,4 @@ def loss_plot(curve: list, path: Path) -> MetadataValue:
     ax.set_ylabel("training loss")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return MetadataValue.md(save_png(fig, path, "loss curve").markdown)
+    return dg.MetadataValue.md(save_png(fig, path, "loss curve").markdown)

@@ -6,13 +6,13 @@ not cached: a re-run asks again."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from redstar_training.generation.types import Completion
+from redstar_training.sqlite_tables import open_db, rows_by_key
 
 _COLUMNS = (
     "key",
@@ -26,8 +26,11 @@ _COLUMNS = (
     "attempts",
     "extra",
 )
-
-
+_TABLE = (
+    "samples (key TEXT PRIMARY KEY, problem_id TEXT, sample_index INTEGER, text TEXT, finish_reason TEXT, "
+    "prompt_tokens INTEGER, completion_tokens INTEGER, latency_s REAL, attempts INTEGER, extra TEXT, "
+    "created REAL DEFAULT (julianday('now')))"
+)
 _INSERT = f"INSERT OR IGNORE INTO samples ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
 _ROWS_PER_INSERT = 256  # 2,560 parameters a statement, under SQLite's limit of 32,766
 
@@ -46,31 +49,22 @@ class SampleCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_db(self.path, _TABLE, autocommit=True)
         # the WAL is checkpointed (and synced) every 64 MB instead of every 4 MB: at 8 KB a sample,
         # 300k samples were committed in 40 s against 56 s (pages stay 4 KB: with 64 KB pages every
         # commit rewrote whole pages of the key index, and inserts slowed 3x as the file grew)
         self._db.execute("PRAGMA wal_autocheckpoint=16384")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS samples (key TEXT PRIMARY KEY, problem_id TEXT, sample_index INTEGER, "
-            "text TEXT, finish_reason TEXT, prompt_tokens INTEGER, completion_tokens INTEGER, latency_s REAL, "
-            "attempts INTEGER, extra TEXT, created REAL DEFAULT (julianday('now')))"
-        )
         self._lock = threading.Lock()
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
-        keys = list(keys)
         found: dict[str, Completion] = {}
         with self._lock:
-            for start in range(0, len(keys), 900):
-                chunk = keys[start : start + 900]
-                query = f"SELECT {', '.join(_COLUMNS)} FROM samples WHERE key IN ({','.join('?' * len(chunk))})"
-                for row in self._db.execute(query, chunk):
-                    values = dict(zip(_COLUMNS, row, strict=True))
-                    values["extra"] = json.loads(values["extra"] or "{}")
-                    found[values["key"]] = Completion(**values)
+            rows = rows_by_key(self._db, _TABLE, _COLUMNS[1:], list(keys))
+        for row in rows:
+            values = dict(zip(_COLUMNS, row, strict=True))
+            values["extra"] = json.loads(values["extra"] or "{}")
+            found[values["key"]] = Completion(**values)
         return found
 
     def put(self, c: Completion) -> bool:

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from redstar_training.sqlite_tables import open_db, rows_by_key, table_name
 from redstar_training.verify.equivalence import VERIFIER_VERSION, MathTask, Verdict
 
 _CACHEABLE = ("correct", "wrong", "no_answer")
@@ -25,15 +26,6 @@ def cache_key(task: MathTask) -> str:
     fields: list[object] = [task.gold, task.output, task.extracted, task.answer_format, task.mode, task.finish_reason]
     fields += [task.tolerance, task.precision, task.language, task.answer_read, VERIFIER_VERSION]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
-
-
-def open_db(path: str | Path, table: str) -> sqlite3.Connection:
-    """SQLite in WAL mode, safe from several threads and processes at once, with `table` created."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(Path(path), check_same_thread=False, timeout=60)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"CREATE TABLE IF NOT EXISTS {table}")
-    return db
 
 
 class _KeyedCache:
@@ -56,18 +48,13 @@ class _KeyedCache:
             raise RuntimeError(f"{self.path}: a sharded verdict cache has no SQLite connection")
         return self._db
 
-    def _rows(self, keys: list[str], columns: str) -> list[tuple]:
+    def _rows(self, keys: list[str], columns: tuple[str, ...]) -> list[tuple]:
         """(key, *columns) for the keys present; counts hits and misses."""
-        name = self.table.split(" ", 1)[0]
-        rows: list[tuple] = []
         with self._lock:
             if self._shards is not None:
                 rows = [(k, *r["row"]) for k, r in self._shards.get_records(keys).items()]
             else:
-                for start in range(0, len(keys), 500):
-                    chunk = keys[start : start + 500]
-                    query = f"SELECT key, {columns} FROM {name} WHERE key IN ({','.join('?' * len(chunk))})"
-                    rows.extend(self._sqlite().execute(query, chunk))
+                rows = rows_by_key(self._sqlite(), self.table, columns, keys)
             self.hits += len(rows)
             self.misses += len(set(keys)) - len(rows)
         return rows
@@ -78,11 +65,10 @@ class _KeyedCache:
         if self._shards is not None:
             self._shards.put_records([{"key": key, "row": list(rest)} for key, *rest in rows])
             return
-        name = self.table.split(" ", 1)[0]
         marks = ",".join("?" * len(rows[0]))
         db = self._sqlite()
         with self._lock, db:
-            db.executemany(f"INSERT OR REPLACE INTO {name} VALUES ({marks})", rows)
+            db.executemany(f"INSERT OR REPLACE INTO {table_name(self.table)} VALUES ({marks})", rows)
 
     def close(self) -> None:
         if self._shards is not None:
@@ -99,7 +85,7 @@ class VerdictCache(_KeyedCache):
     def get_many(self, keys: list[str]) -> dict[str, Verdict]:
         return {
             key: Verdict(status, reason, extracted)
-            for key, status, reason, extracted in self._rows(keys, "status, reason, extracted")
+            for key, status, reason, extracted in self._rows(keys, ("status", "reason", "extracted"))
         }
 
     def put_many(self, verdicts: dict[str, Verdict]) -> None:
@@ -124,7 +110,7 @@ class CodeVerdictCache(_KeyedCache):
     def get_many(self, keys: list[str]) -> dict:
         from redstar_training.verify.code import CodeVerdict
 
-        return {key: CodeVerdict(**json.loads(verdict)) for key, verdict in self._rows(keys, "verdict")}
+        return {key: CodeVerdict(**json.loads(verdict)) for key, verdict in self._rows(keys, ("verdict",))}
 
     def put_many(self, verdicts: dict) -> None:
         from dataclasses import asdict

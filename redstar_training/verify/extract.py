@@ -15,6 +15,7 @@ a million unbalanced braces cannot stall the caller.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 MODES = ("strict", "legacy", "lenient")
 
@@ -94,14 +95,22 @@ def gsm8k_answer(text: str) -> str | None:
     return matches[-1].strip() if matches else None
 
 
-def extract_answer(text: str, mode: str = "strict", language: str | None = None) -> str | None:
-    """The final answer an output commits to (see the module docstring for the modes)."""
+def _lenient_reader(mode: str, name: str) -> Callable[[str, str | None], str | None] | None:
+    """`lenient.py`'s reader `name` in lenient mode, None in the others; an unknown mode fails here."""
     if mode not in MODES:
         raise ValueError(f"unknown verification mode {mode!r}; known: {MODES}")
-    if mode == "lenient":
-        from redstar_training.verify.lenient import lenient_answer
+    if mode != "lenient":
+        return None
+    from redstar_training.verify import lenient
 
-        return lenient_answer(text, language)
+    return getattr(lenient, name)
+
+
+def extract_answer(text: str, mode: str = "strict", language: str | None = None) -> str | None:
+    """The final answer an output commits to (see the module docstring for the modes)."""
+    lenient = _lenient_reader(mode, "lenient_answer")
+    if lenient is not None:
+        return lenient(text, language)
     region = answer_region(text)
     if region is not None:
         for find in (last_boxed, final_answer_phrase, gsm8k_answer):
@@ -121,12 +130,9 @@ def extract_choice(text: str, mode: str = "strict", language: str | None = None)
     """The option letter an output commits to: a boxed letter, "Answer: C", "the answer is (B)", or a
     bare "(B)" line; `legacy` also takes the last parenthesised letter anywhere; `lenient` also
     letters in sentences, in several languages (`lenient.py`)."""
-    if mode not in MODES:
-        raise ValueError(f"unknown verification mode {mode!r}; known: {MODES}")
-    if mode == "lenient":
-        from redstar_training.verify.lenient import lenient_choice
-
-        return lenient_choice(text, language)
+    lenient = _lenient_reader(mode, "lenient_choice")
+    if lenient is not None:
+        return lenient(text, language)
     region = answer_region(text)
     if region is not None:
         boxed = last_boxed(region)

@@ -6,8 +6,8 @@ only in its memory. It makes itself non-dumpable first, so the program, which ru
 uid, can neither read its memory or file descriptors through /proc nor trace it; the program's own
 stdin, stdout and stderr are pipes to this process, and every other descriptor is closed before it
 starts. The report is one line on stdout: the token, then JSON. A program that kills this process
-leaves no report, which the caller treats as a failure. Its read loop repeats `sandbox._run`'s on
-purpose: nothing of the project is importable inside the sandbox.
+leaves no report, which the caller treats as a failure. Nothing of the project is importable inside
+the sandbox, so this file imports only the standard library; `sandbox._run` imports its read loop.
 """
 
 import ctypes
@@ -48,6 +48,56 @@ def _kill(pid: int) -> None:
         pass
 
 
+def pump(stdin_fd: int, data: bytes, out_fd: int, err_fd: int, started: float, limits: dict) -> dict:
+    """Feeds `data` to a program's stdin and reads its stdout and stderr until both close, keeping
+    `keep_bytes` of each, until `wall_s` after `started` or `kill_bytes` of output in all. Closes
+    stdin_fd (once written) and nothing else. The sandbox's host side runs its programs through this
+    loop too (`sandbox._run`): this file imports nothing of the project, so both sides can use it."""
+    kept = {out_fd: bytearray(), err_fd: bytearray()}
+    selector = selectors.DefaultSelector()
+    selector.register(out_fd, selectors.EVENT_READ)
+    selector.register(err_fd, selectors.EVENT_READ)
+    if data:
+        os.set_blocking(stdin_fd, False)
+        selector.register(stdin_fd, selectors.EVENT_WRITE)
+    else:
+        os.close(stdin_fd)
+    total, open_streams, timed_out, flooded, truncated = 0, 2, False, False, False
+    while open_streams:
+        remaining = limits["wall_s"] - (time.monotonic() - started)
+        if remaining <= 0:
+            timed_out = True
+            break
+        for key, _ in selector.select(timeout=remaining):
+            if key.fd == stdin_fd:
+                try:
+                    data = data[os.write(stdin_fd, data[:65536]) :]
+                except OSError:  # the program closed its stdin or exited
+                    data = b""
+                if not data:
+                    selector.unregister(stdin_fd)
+                    os.close(stdin_fd)
+                continue
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                selector.unregister(key.fd)
+                open_streams -= 1
+                continue
+            total += len(chunk)
+            room = limits["keep_bytes"] - len(kept[key.fd])
+            truncated |= len(chunk) > room
+            kept[key.fd] += chunk[: max(0, room)]
+            if total > limits["kill_bytes"]:
+                flooded = True
+                open_streams = 0
+                break
+    if data:  # still unwritten when the loop ended
+        os.close(stdin_fd)
+    selector.close()
+    return {"stdout": kept[out_fd], "stderr": kept[err_fd], "timed_out": timed_out, "flooded": flooded,
+            "truncated": truncated or flooded}  # fmt: skip
+
+
 def run_one(program: str, python: str, stdin: str, spec: dict) -> dict:
     """One test: feed stdin, collect output up to the caps, kill at the wall deadline."""
     in_r, in_w = os.pipe()
@@ -59,44 +109,8 @@ def run_one(program: str, python: str, stdin: str, spec: dict) -> dict:
         _child(program, python, spec["cpu_s"], (in_r, out_w, err_w))
     for fd in (in_r, out_w, err_w):
         os.close(fd)
-    kept = {out_r: bytearray(), err_r: bytearray()}
-    pending = stdin.encode()
-    selector = selectors.DefaultSelector()
-    selector.register(out_r, selectors.EVENT_READ)
-    selector.register(err_r, selectors.EVENT_READ)
-    if pending:
-        os.set_blocking(in_w, False)
-        selector.register(in_w, selectors.EVENT_WRITE)
-    else:
-        os.close(in_w)
-    total, open_streams, timed_out, flooded = 0, 2, False, False
-    while open_streams:
-        remaining = spec["wall_s"] - (time.monotonic() - started)
-        if remaining <= 0:
-            timed_out = True
-            break
-        for key, _ in selector.select(timeout=remaining):
-            if key.fd == in_w:
-                try:
-                    pending = pending[os.write(in_w, pending[:65536]) :]
-                except OSError:
-                    pending = b""
-                if not pending:
-                    selector.unregister(in_w)
-                    os.close(in_w)
-                continue
-            chunk = os.read(key.fd, 65536)
-            if not chunk:
-                selector.unregister(key.fd)
-                open_streams -= 1
-                continue
-            total += len(chunk)
-            room = spec["keep_bytes"] - len(kept[key.fd])
-            kept[key.fd] += chunk[: max(0, room)]
-            if total > spec["kill_bytes"]:
-                flooded = True
-                open_streams = 0
-                break
+    pumped = pump(in_w, stdin.encode(), out_r, err_r, started, spec)
+    timed_out, flooded = pumped["timed_out"], pumped["flooded"]
     returncode = None
     if not (timed_out or flooded):
         deadline = started + spec["wall_s"]
@@ -110,16 +124,12 @@ def run_one(program: str, python: str, stdin: str, spec: dict) -> dict:
     _kill(pid)  # the child's whole session, stragglers included
     if returncode is None:
         os.waitpid(pid, 0)
-    selector.close()
-    for fd in (in_w, out_r, err_r):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+    for fd in (out_r, err_r):
+        os.close(fd)
     return {
         "returncode": returncode,
-        "stdout": kept[out_r].decode(errors="replace"),
-        "stderr": kept[err_r].decode(errors="replace"),
+        "stdout": pumped["stdout"].decode(errors="replace"),
+        "stderr": pumped["stderr"].decode(errors="replace"),
         "timed_out": timed_out,
         "output_limited": flooded,
         "wall_s": round(time.monotonic() - started, 3),

@@ -17,7 +17,6 @@ import json
 import os
 import random
 import secrets
-import selectors
 import shutil
 import signal
 import subprocess
@@ -202,73 +201,41 @@ def run_python_tests(
 
 
 def _run(command: list[str], stdin: str, limits: SandboxLimits) -> RunResult:
+    from redstar_training.verify.io_runner import pump
+
     started = time.monotonic()
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-    proc = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, env=env,
-    )  # fmt: skip
-    if proc.stdin is None or proc.stdout is None or proc.stderr is None:  # all three are pipes above
-        raise RuntimeError("the sandboxed program's standard streams are not pipes")
-    kept = {"stdout": bytearray(), "stderr": bytearray()}
-    total = 0
-    timed_out = output_limited = truncated = False
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    selector.register(proc.stderr, selectors.EVENT_READ, "stderr")
-    pending_input = stdin.encode()
-    if pending_input:
-        selector.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
-    else:
-        proc.stdin.close()
-    open_streams = 2
-    while open_streams:
-        remaining = limits.wall_s - (time.monotonic() - started)
-        if remaining <= 0:
-            timed_out = True
-            break
-        for key, _ in selector.select(timeout=remaining):
-            if key.data == "stdin":
-                try:
-                    written = os.write(key.fd, pending_input[:65536])
-                    pending_input = pending_input[written:]
-                except (BrokenPipeError, OSError):
-                    pending_input = b""
-                if not pending_input:
-                    selector.unregister(proc.stdin)
-                    proc.stdin.close()
-                continue
-            chunk = os.read(key.fd, 65536)
-            if not chunk:
-                selector.unregister(key.fileobj)
-                open_streams -= 1
-                continue
-            total += len(chunk)
-            room = limits.keep_output_bytes - len(kept[key.data])
-            truncated |= len(chunk) > room
-            kept[key.data] += chunk[: max(0, room)]
-            if total > limits.kill_output_bytes:
-                output_limited = True
-                open_streams = 0
-                break
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        proc = subprocess.Popen(command, stdin=in_r, stdout=out_w, stderr=err_w, start_new_session=True, env=env)
+    except BaseException:
+        for fd in (in_w, out_r, err_r):
+            os.close(fd)
+        raise
+    finally:
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+    caps = {"wall_s": limits.wall_s, "keep_bytes": limits.keep_output_bytes, "kill_bytes": limits.kill_output_bytes}
+    pumped = pump(in_w, stdin.encode(), out_r, err_r, started, caps)
+    timed_out, output_limited = pumped["timed_out"], pumped["flooded"]
     if not (timed_out or output_limited):
         try:  # both streams closed; the program may still be running
             proc.wait(timeout=max(0.0, limits.wall_s - (time.monotonic() - started)))
         except subprocess.TimeoutExpired:
             timed_out = True
     _kill_group(proc)
-    selector.close()
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream and not stream.closed:
-            stream.close()
+    for fd in (out_r, err_r):
+        os.close(fd)
     returncode = None if timed_out or output_limited else proc.returncode
     return RunResult(
         returncode=returncode,
-        stdout=kept["stdout"].decode(errors="replace"),
-        stderr=kept["stderr"].decode(errors="replace"),
+        stdout=pumped["stdout"].decode(errors="replace"),
+        stderr=pumped["stderr"].decode(errors="replace"),
         timed_out=timed_out,
         output_limited=output_limited,
-        truncated=truncated or output_limited,
+        truncated=pumped["truncated"],
         wall_s=round(time.monotonic() - started, 3),
     )
 

@@ -1,5 +1,5 @@
-"""Duplicate problems: exact after canonicalization (whitespace, LaTeX spacing, case), and near
-duplicates with MinHash LSH over character 5-gram shingles (keep the first of each cluster).
+"""Near-duplicate problems (exact ones, equal after `normalize.canonical`, are dropped when problems
+are normalized): near duplicates with MinHash LSH over character 5-gram shingles (keep the first of each cluster).
 
 Character shingles make a changed number or word cost only a few shingles of a long problem (a
 near duplicate) but many of a short one (`Compute 348 + 275.` and `Compute 348 + 276.` share
@@ -7,20 +7,9 @@ under half of theirs), so short generated problems are not merged by accident.""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 
-_LATEX_SPACING = re.compile(r"\\[,;:!> ]|\\q?quad\b|\\left\b|\\right\b|\\displaystyle\b|\$")
-_SPACE = re.compile(r"\s+")
-
-
-def canonical(text: str) -> str:
-    """Lower case, NFKC, no LaTeX spacing or `$`, `\\dfrac`/`\\tfrac` as `\\frac`, one space between words."""
-    t = unicodedata.normalize("NFKC", text).lower()
-    t = t.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
-    t = _LATEX_SPACING.sub(" ", t)
-    return _SPACE.sub(" ", t).strip()
+from redstar_assets.problems.normalize import canonical
 
 
 def shingles(text: str, k: int = 5) -> set[bytes]:

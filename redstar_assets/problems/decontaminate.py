@@ -21,18 +21,21 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from redstar_assets.curation.dedupe import canonical
 from redstar_assets.problems.images import figure_hashes, hash_distance, perceptual_hash
-
-_WORD = re.compile(r"\w+")
-_NUMBERS = re.compile(r"\d+")
+from redstar_assets.problems.normalize import canonical
 
 
 @dataclass(frozen=True)
 class Match:
+    """The benchmark item a training problem overlaps, and the evidence."""
+
     benchmark: str
     item_id: str
     how: str  # "4 shared 13-grams", "fuzzy 93" or "image 2 bits"
+
+
+_WORD = re.compile(r"\w+")
+_NUMBERS = re.compile(r"\d+")
 
 
 class ContaminationIndex:

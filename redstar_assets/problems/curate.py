@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from redstar_assets.curation.decontaminate import ContaminationIndex, decontaminate
-from redstar_assets.curation.dedupe import near_duplicates
+from redstar_assets.problems.decontaminate import ContaminationIndex, decontaminate
+from redstar_assets.problems.dedupe import near_duplicates
 from redstar_assets.problems.images import figure_hashes
 
 REMOVED_SCHEMA = {
