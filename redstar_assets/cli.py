@@ -36,15 +36,14 @@ def _dagster_home() -> Path:
 def launch_commands(profile) -> dict[str, list[str]]:
     """The command line each model entry point would run with, from the profile's `launch:` block."""
     from redstar_assets.launcher import launcher_resource, resolve_launch
+    from redstar_assets.profile_checks import RL_ENTRY_POINTS
     from redstar_assets.traces.teacher import needs_own_process
 
     launcher = launcher_resource(resolve_launch(profile.launch, str(profile.path)))
     modules = {"training": ["redstar_training.sft"], "evaluation": ["redstar_training.evaluate"]}
     if profile.experiments_with("rl"):
         methods = {(profile.rl_recipes[e.rl] or {}).get("method", "dpo") for e in profile.experiments if e.rl}
-        modules["training"] += [
-            {"dpo": "redstar_training.dpo", "grpo": "redstar_training.grpo"}[m] for m in sorted(methods)
-        ]
+        modules["training"] += sorted({RL_ENTRY_POINTS[m] for m in methods})
     if needs_own_process(profile.teacher):
         modules["teacher"] = ["redstar_training.distill"]
     return {

@@ -49,12 +49,20 @@ SET_BY_ASSET = {
     # trust_remote_code comes from the base model's entry, never from a recipe
     "sft": {"base_model", "tiny_spec", "train_file", "output_dir", "lineage", "threads", "trust_remote_code"},
     "dpo": {"model", "pairs_file", "output_dir", "lineage", "threads"},
-    "grpo": {"model", "problems_file", "output_dir", "lineage", "threads"},
+    "online_rl": {"model", "problems_file", "output_dir", "lineage", "threads", "algorithm"},
     "evaluation": {"models", "output_dir", "threads", "cache_file", "code_verdict_cache"},
 }
+# Each RL method and the entry point that trains it: DPO on preference pairs, and the online methods
+# (one entry point, its `algorithm` set to the method) on problems with the verifier as reward.
+RL_ENTRY_POINTS = {
+    "dpo": "redstar_training.dpo",
+    "grpo": "redstar_training.grpo",
+    "rloo": "redstar_training.grpo",
+    "reinforce_pp": "redstar_training.grpo",
+}
+RL_METHODS = tuple(RL_ENTRY_POINTS)
 # Recipe keys the assets read before launching (how much data the RL stage gets, which method).
-ASSET_KEYS = {"dpo": {"method", "max_pairs"}, "grpo": {"method", "max_problems"}}
-RL_METHODS = ("dpo", "grpo")
+ASSET_KEYS = {"dpo": {"method", "max_pairs"}, "online_rl": {"method", "max_problems"}}
 
 
 def _hint(key: str, known) -> str:
@@ -149,8 +157,9 @@ def _check_recipes(p: Profile, where: str) -> None:
         method = (recipe or {}).get("method", "dpo")
         if method not in RL_METHODS:
             raise ProfileError(f"{where}: rl_recipes.{name}.method {method!r} is not one of {RL_METHODS}")
-        cls = GRPORunConfig if method == "grpo" else DPORunConfig
-        check_config(where, f"rl_recipes.{name}", recipe or {}, cls, SET_BY_ASSET[method], ASSET_KEYS[method])
+        kind = "dpo" if method == "dpo" else "online_rl"
+        cls = DPORunConfig if kind == "dpo" else GRPORunConfig
+        check_config(where, f"rl_recipes.{name}", recipe or {}, cls, SET_BY_ASSET[kind], ASSET_KEYS[kind])
     check_config(where, "evaluation", p.evaluation, EvalRunConfig, SET_BY_ASSET["evaluation"])
     _check_eval_backend(p.evaluation.get("backend") or {"kind": "transformers"}, where)
     if not p.benchmarks:

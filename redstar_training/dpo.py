@@ -96,7 +96,11 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     )
 
     def metrics(_result: Any, _seconds: float) -> dict[str, Any]:
-        return {"pairs": len(dataset), "last_reward_margin": history[-1].get("rewards/margins") if history else None}
+        return {
+            "pairs": len(dataset),
+            "completions": round(2 * len(dataset) * cfg.epochs),  # a pair is two completions, every epoch
+            "last_reward_margin": history[-1].get("rewards/margins") if history else None,
+        }
 
     return train_and_save(trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model})
 

@@ -1,6 +1,12 @@
-"""GRPO on top of an SFT checkpoint: groups of sampled completions per problem, rewarded by the
+"""Online RL on top of an SFT checkpoint: groups of sampled completions per problem, rewarded by the
 shared verifier (1 for a verified-correct final answer) plus a format reward (a closed think block
-then a boxed answer), with TRL's GRPOTrainer.
+then a boxed answer). `algorithm` picks how a group's rewards become advantages:
+
+- `grpo`: TRL's GRPOTrainer, rewards centred on the group's mean and scaled by the group's std;
+- `rloo`: TRL's RLOOTrainer, each completion's baseline the mean of the others in its group;
+- `reinforce_pp`: "REINFORCE++-baseline (approx.)", GRPOTrainer with the group's mean as baseline
+  and the whole batch's std as scale (`scale_rewards="batch"`). OpenRLHF's REINFORCE++ has no TRL
+  trainer; the README lists how this differs from it.
 
     CPU:    python -m redstar_training.grpo --config run.yaml
     1 GPU:  python -m redstar_training.grpo --config run.yaml bf16=true use_vllm=true
@@ -26,10 +32,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
+ALGORITHMS = ("grpo", "rloo", "reinforce_pp")
+
+
 @dataclass
 class GRPORunConfig:
     model: str = ""
-    problems_file: str = ""  # parquet: problem, answer
+    problems_file: str = ""  # parquet: problem, answer (answer_format, tolerance, verify_mode optional)
+    algorithm: str = "grpo"  # grpo | rloo | reinforce_pp (see the module docstring)
     output_dir: str = ""
     num_generations: int = 4  # the group size
     max_completion_length: int = 96
@@ -52,17 +62,23 @@ def load_problems(problems_file: str):
     import polars as pl
     from datasets import Dataset
 
-    frame = pl.read_parquet(problems_file, columns=["problem", "answer"])
+    frame = pl.read_parquet(problems_file)
     if frame.height == 0:
-        raise RunInputError(f"{problems_file}: no problems; GRPO needs prompts with reference answers")
+        raise RunInputError(f"{problems_file}: no problems; online RL needs prompts with reference answers")
+    judging = [c for c in ("answer_format", "tolerance", "verify_mode") if c in frame.columns]
     return Dataset.from_list(
-        [{"prompt": prompt_messages(r["problem"]), "answer": str(r["answer"])} for r in frame.to_dicts()]
+        [
+            {"prompt": prompt_messages(r["problem"]), "answer": str(r["answer"]), **{c: r[c] for c in judging}}
+            for r in frame.to_dicts()
+        ]
     )
 
 
 def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
     if not Path(cfg.model).exists():
         raise RunInputError(f"model {cfg.model!r}: no such folder (GRPO starts from an SFT checkpoint)")
+    if cfg.algorithm not in ALGORITHMS:
+        raise RunInputError(f"algorithm {cfg.algorithm!r} is not one of {ALGORITHMS}")
     if cfg.batch_size % cfg.num_generations:
         raise RunInputError(f"batch_size {cfg.batch_size} must be a multiple of num_generations {cfg.num_generations}")
     reused = reuse_if_finished(cfg, pipes)
@@ -76,17 +92,20 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
             "mean_reward_last": history[-1].get("reward") if history else None,
             "groups": len(groups),
             "groups_with_unequal_rewards": sum(len(set(g)) > 1 for g in groups),
+            "completions": sum(len(g) for g in groups),  # sampled and rewarded, the RL budget's unit
             "reward_groups": groups,
         }
 
-    return train_and_save(trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model, "rl": "grpo"})
+    return train_and_save(
+        trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model, "rl": cfg.algorithm}
+    )
 
 
 def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, list, list[list[float]]]:
-    """TRL's GRPOTrainer with the verifier's reward and the format reward; it also returns the
-    reward groups it fills (one list of rewards per prompt's completions)."""
+    """TRL's GRPOTrainer or RLOOTrainer with the verifier's reward and the format reward; it also
+    returns the reward groups it fills (one list of rewards per prompt's completions)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
     from redstar_training.rewards import accuracy_reward, format_reward
 
@@ -95,20 +114,26 @@ def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, li
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(cfg.model)
-    args = GRPOConfig(
+    settings: dict[str, Any] = {
         **shared_args(cfg, trainer_dir),
-        num_generations=cfg.num_generations,
-        per_device_train_batch_size=cfg.batch_size,
-        max_completion_length=cfg.max_completion_length,
-        temperature=cfg.temperature,
-        max_steps=cfg.max_steps,
-        learning_rate=cfg.learning_rate,
-        beta=cfg.beta,
-        reward_weights=[1.0, cfg.format_reward_weight],
-        use_vllm=cfg.use_vllm,
-        logging_steps=1,
-        save_strategy="no",
-    )
+        "num_generations": cfg.num_generations,
+        "per_device_train_batch_size": cfg.batch_size,
+        "max_completion_length": cfg.max_completion_length,
+        "temperature": cfg.temperature,
+        "max_steps": cfg.max_steps,
+        "learning_rate": cfg.learning_rate,
+        "beta": cfg.beta,
+        "reward_weights": [1.0, cfg.format_reward_weight],
+        "use_vllm": cfg.use_vllm,
+        "logging_steps": 1,
+        "save_strategy": "no",
+    }
+    if cfg.algorithm == "rloo":
+        args: Any = RLOOConfig(**settings)
+        trainer_cls: Any = RLOOTrainer
+    else:  # REINFORCE++-baseline (approx.): the group's mean as baseline, the batch's std as scale
+        scale = "batch" if cfg.algorithm == "reinforce_pp" else "group"
+        args, trainer_cls = GRPOConfig(**settings, scale_rewards=scale), GRPOTrainer
     groups: list[list[float]] = []
 
     def verifier_reward(completions, answer, **kwargs):
@@ -120,7 +145,7 @@ def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, li
     callback, history = history_callback(
         pipes, lambda logs: f"loss {logs['loss']:.4f} reward {logs.get('reward', float('nan')):.3f}"
     )
-    trainer = GRPOTrainer(
+    trainer = trainer_cls(
         model=model,
         # TRL's reward functions return list[float | None]: format_reward's list[float] is one (TRL only reads it)
         reward_funcs=[verifier_reward, cast("Callable[..., list[float | None]]", format_reward)],
@@ -133,7 +158,9 @@ def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, li
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_entry_point(__doc__, GRPORunConfig, train, lambda cfg: f"GRPO on {cfg.model} with {cfg.problems_file}", argv)
+    run_entry_point(
+        __doc__, GRPORunConfig, train, lambda cfg: f"{cfg.algorithm} on {cfg.model} with {cfg.problems_file}", argv
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from redstar_training.verify import MathTask, default_verifier
+from redstar_training.verify import default_verifier
 
 _THINK_THEN_BOXED = re.compile(r"^\s*<think>.+?</think>.*\\boxed\{.+\}", re.S)
 
@@ -22,12 +22,36 @@ def _text(completion) -> str:
     return completion[-1]["content"] if completion else ""
 
 
-def accuracy_reward(completions: list, answer: list[str], **kwargs) -> list[float]:
+def accuracy_reward(
+    completions: list,
+    answer: list[str],
+    answer_format: list[str | None] | None = None,
+    tolerance: list[float | None] | None = None,
+    verify_mode: list[str | None] | None = None,
+    **kwargs,
+) -> list[float]:
     """1.0 when the verifier judges the completion correct against its reference answer, else 0.0
-    (wrong, no final answer, timeout and error all earn nothing)."""
-    mode = kwargs.get("verify_mode", "strict")
-    tasks = [MathTask(str(a), _text(c), mode=mode) for c, a in zip(completions, answer, strict=True)]
-    return [1.0 if v.correct else 0.0 for v in default_verifier().verify(tasks)]
+    (wrong, no final answer, timeout and error all earn nothing). Judged by `judge_outputs`, the
+    evaluation's own judging, with the row's answer format, tolerance and verify mode when the
+    dataset has those columns (TRL passes every column as a list), so a reward of 1 is a `correct`
+    verdict in the benchmark's registry mode."""
+    from redstar_training.verify.items import judge_outputs
+
+    n = len(completions)
+    items = [
+        {"answer": a, "answer_format": (answer_format or [None] * n)[i], "tolerance": (tolerance or [None] * n)[i]}
+        for i, a in enumerate(answer)
+    ]
+    texts = [_text(c) for c in completions]
+    modes = [m or "strict" for m in (verify_mode or [None] * n)]
+    rewards = [0.0] * n
+    for mode in set(modes):
+        rows = [i for i in range(n) if modes[i] == mode]
+        judged = judge_outputs([items[i] for i in rows], [texts[i] for i in rows], ["stop"] * len(rows), mode,
+                               default_verifier())  # fmt: skip
+        for i, (status, _, _) in zip(rows, judged, strict=True):
+            rewards[i] = 1.0 if status == "correct" else 0.0
+    return rewards
 
 
 def format_reward(completions: list, **kwargs) -> list[float]:

@@ -20,8 +20,8 @@ from redstar_training.checkpoints import folder_hash
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _grpo_config(tmp_path: Path) -> Path:
-    """4 GRPO steps on a scripted model that answers 7 or 8 at random: a real reward signal."""
+def _grpo_config(tmp_path: Path, algorithm: str = "grpo") -> Path:
+    """4 online RL steps on a scripted model that answers 7 or 8 at random: a real reward signal."""
     model = build_scripted_model(tmp_path / "model")
     pl.DataFrame({"problem": ["Compute 3 + 4."] * 8, "answer": ["7"] * 8}).write_parquet(tmp_path / "p.parquet")
     config = tmp_path / "grpo.yaml"
@@ -36,14 +36,17 @@ def _grpo_config(tmp_path: Path) -> Path:
                 "batch_size": 8,
                 "max_completion_length": 24,
                 "learning_rate": 1e-3,
+                "algorithm": algorithm,
             }
         )
     )
     return config
 
 
-def test_grpo_through_pipes_rewards_differ_within_groups_and_weights_move(tmp_path):
-    config = _grpo_config(tmp_path)
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo", "reinforce_pp"])
+def test_online_rl_through_pipes_rewards_differ_within_groups_and_weights_move(tmp_path, algorithm):
+    """GRPO, RLOO (TRL's RLOOTrainer) and the REINFORCE++-like arm, each through Pipes."""
+    config = _grpo_config(tmp_path, algorithm)
     before = folder_hash(tmp_path / "model")
 
     @asset(check_specs=[AssetCheckSpec("checkpoint_loads_and_generates", asset="grpo_checkpoint")])
@@ -55,6 +58,9 @@ def test_grpo_through_pipes_rewards_differ_within_groups_and_weights_move(tmp_pa
     assert result.success
     meta = result.asset_materializations_for_node("grpo_checkpoint")[0].metadata
     assert meta["steps"].value == 4 and meta["groups"].value >= 4
+    assert meta["completions"].value == 4 * meta["groups"].value  # groups of num_generations=4
+    lineage = json.loads((tmp_path / "out" / "model" / "redstar_lineage.json").read_text())
+    assert lineage["rl"] == algorithm
     assert meta["groups_with_unequal_rewards"].value > 0  # the verifier tells right from wrong inside a group
     assert folder_hash(tmp_path / "out" / "model") != before  # the policy moved
     [check] = result.get_asset_check_evaluations()

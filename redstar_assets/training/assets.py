@@ -10,6 +10,7 @@ from redstar_assets.lineage import lineage_metadata
 from redstar_assets.placement import model_placement
 from redstar_assets.problems.inbox import written_sources
 from redstar_assets.profile import Profile, ProfileError
+from redstar_assets.profile_checks import RL_ENTRY_POINTS
 from redstar_assets.provenance import (
     TRAINED_FROM,
     problems_by_source,
@@ -110,8 +111,9 @@ def build_training_assets(
         pipes_subprocess_client: dg.PipesSubprocessClient,
     ):
         """The experiment's student after the RL stage, from its SFT checkpoint: DPO (the paper's best RL
-        variant) on pairs of a verified-correct and a wrong teacher trace of one problem, or GRPO
-        (`method: grpo`) on the training problems with the shared verifier as reward. It re-runs when
+        variant) on pairs of a verified-correct and a wrong teacher trace of one problem, or an online
+        method (`method: grpo`, `rloo` or `reinforce_pp`) on the training problems with the shared
+        verifier as reward. It re-runs when
         its SFT checkpoint changes; new traces alone do not retrain it."""
         exp = profile.experiment(context.partition_key)
         if exp.rl is None:  # the profile check requires it for an rl stage
@@ -128,7 +130,7 @@ def build_training_assets(
         files = [store.path("verified_traces", s) for s in sources]
         # what the pairs or problems are chosen on holds no trace text; the pairs' texts are streamed
         verdicts = scan_by_source(store, sources)
-        if method == "grpo":
+        if method != "dpo":  # online RL: problems with reference answers, the verifier as reward
             data = (
                 verdicts.select("problem_id", "problem", "answer")
                 .filter(pl.col("answer").is_not_null())  # an imported problem with no reference has no reward
@@ -136,10 +138,11 @@ def build_training_assets(
                 .head(max_problems)
                 .collect()
             )
-            data_name, entry_point, data_key = "rl_problems", "redstar_training.grpo", "problems_file"
+            data_name, data_key = "rl_problems", "problems_file"
+            recipe["algorithm"] = method
             pairs_version, rows = store.write(data, "rl_checkpoints", exp.name, name=data_name), data.height
         else:
-            data_name, entry_point, data_key = "pairs", "redstar_training.dpo", "pairs_file"
+            data_name, data_key = "pairs", "pairs_file"
             writer = store.writer("rl_checkpoints", exp.name, name=data_name)
             chosen = pair_ids(verdicts, max_pairs)
             rows = write_pairs(files, chosen, writer)
@@ -166,6 +169,7 @@ def build_training_assets(
             "output_dir": str(out_dir),
             "lineage": lineage,
         }
+        entry_point = RL_ENTRY_POINTS[method]
         run = launcher.run(context, pipes_subprocess_client, "training", entry_point, run_config, out_dir)
         yield from checkpoint_results(
             run,
