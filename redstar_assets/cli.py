@@ -88,6 +88,7 @@ def plan(profile) -> dict:
                 "subset": e.subset,
                 "training": e.training,
                 "rl": e.rl,
+                "sft_from": e.sft_from,
             }
             for e in profile.experiments
         ],
@@ -138,7 +139,8 @@ def print_plan(p: dict) -> None:
         print(f"  {name:<24} scale={r['scale']:<8} {r['strategy']:<11} {r['target_format']}{mix}")
     print("experiments:")
     for e in p["experiments"]:
-        print(f"  {e['name']:<24} {e['base_model']:<22} stages={'+'.join(e['stages']):<12} subset={e['subset']}")
+        start = f"  rl from {e['sft_from']}'s sft" if e["sft_from"] else ""
+        print(f"  {e['name']:<24} {e['base_model']:<22} stages={'+'.join(e['stages']):<12} subset={e['subset']}{start}")
     print("benchmarks:")
     for b in p["benchmarks"]:
         n, t = b["sampling"]["n"], b["sampling"]["temperature"]

@@ -138,10 +138,12 @@ def _chain(history: History, experiment: str, stage: str, inputs: dict) -> dict[
     rl = sft = None
     if stage == "rl":
         rl = history.with_version("rl_checkpoints", experiment, (inputs.get("rl_checkpoints") or {}).get(experiment))
-        sft_version = (meta(rl, "trained_on", {}).get("sft_checkpoints") or {}).get(experiment)
-        sft = history.with_version("sft_checkpoints", experiment, sft_version)
+        # the SFT checkpoint the RL stage started from: its own experiment's or, for an arm, another's
+        sft_partition, sft_version = _only(meta(rl, "trained_on", {}).get("sft_checkpoints"))
+        sft = history.with_version("sft_checkpoints", sft_partition, sft_version) if sft_partition else None
     elif stage == "sft":
-        sft = history.with_version("sft_checkpoints", experiment, (inputs.get("sft_checkpoints") or {}).get(experiment))
+        sft_partition, sft_version = _only(inputs.get("sft_checkpoints"))
+        sft = history.with_version("sft_checkpoints", sft_partition, sft_version) if sft_partition else None
     if sft is None:
         return {}
     subset_name, subset_version = _only(meta(sft, "input_data_versions", {}).get("sft_subsets"))

@@ -54,6 +54,10 @@ class Experiment:
     subset: str | None = None
     training: str | None = None
     rl: str | None = None
+    # An RL arm that starts from another experiment's SFT checkpoint (and trains no SFT of its own):
+    # every arm of an RL comparison then starts from one checkpoint, trained once. Its base model,
+    # subset and training recipe are that experiment's.
+    sft_from: str | None = None
     description: str = ""
     # names from evaluation.benchmarks this experiment is scored on; None = all of them (an arm that
     # only matters on one domain need not pay for generating on the other's benchmark)
@@ -99,6 +103,11 @@ class Profile:
 
     def experiments_with(self, stage: str) -> list[str]:
         return [e.name for e in self.experiments if stage in e.stages]
+
+    def stage_partition(self, exp: Experiment, stage: str) -> str:
+        """The partition of `stage`'s checkpoint asset that an experiment uses: its own, or for an RL
+        arm's SFT stage, the experiment it starts from."""
+        return exp.sft_from if stage == "sft" and exp.sft_from else exp.name
 
     def last_checkpoint_stage(self, exp: Experiment) -> str | None:
         """The stage whose checkpoint an experiment's scores wait for (rl after sft); None for a baseline."""
@@ -165,14 +174,22 @@ def load_profile(name_or_path: str) -> Profile:
             )
             for k, v in (raw.get("subset_recipes") or {}).items()
         }
+        sft_sources = {e.get("name"): e for e in raw.get("experiments") or []}
+
+        def inherited(e: dict[str, Any], key: str) -> Any:
+            """An RL arm's base model, subset and training recipe: those of the experiment it starts from."""
+            source = sft_sources.get(e.get("sft_from"))
+            return e[key] if e.get(key) is not None or source is None else source.get(key)
+
         experiments = [
             Experiment(
                 name=e["name"],
-                base_model=e["base_model"],
+                base_model=inherited(e, "base_model"),
                 stages=tuple(e.get("stages", ["base"])),
-                subset=e.get("subset"),
-                training=e.get("training"),
+                subset=inherited(e, "subset"),
+                training=inherited(e, "training"),
                 rl=e.get("rl"),
+                sft_from=e.get("sft_from"),
                 description=e.get("description", ""),
                 benchmarks=tuple(e["benchmarks"]) if e.get("benchmarks") is not None else None,
             )

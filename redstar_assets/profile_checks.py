@@ -222,8 +222,16 @@ def _check_experiments(p: Profile, where: str) -> None:
             raise ProfileError(
                 f"{key}.benchmarks {list(exp.benchmarks)} must name at least one of evaluation.benchmarks {known}"
             )
-        if "rl" in exp.stages and ("sft" not in exp.stages or exp.rl not in p.rl_recipes):
-            raise ProfileError(f"{key}: an rl stage needs an sft stage and a known rl recipe (got rl={exp.rl!r})")
+        if exp.sft_from is not None:
+            source = next((e for e in p.experiments if e.name == exp.sft_from), None)
+            if source is None or "sft" not in source.stages or source.sft_from is not None:
+                raise ProfileError(f"{key}.sft_from {exp.sft_from!r} must name an experiment that trains an sft stage")
+            if "sft" in exp.stages or "rl" not in exp.stages:
+                raise ProfileError(f"{key}: an experiment with sft_from trains an rl stage and no sft stage of its own")
+        if "rl" in exp.stages and (("sft" not in exp.stages and not exp.sft_from) or exp.rl not in p.rl_recipes):
+            raise ProfileError(
+                f"{key}: an rl stage needs an sft stage (or sft_from) and a known rl recipe (got rl={exp.rl!r})"
+            )
     if len({e.name for e in p.experiments}) != len(p.experiments) or not p.experiments:
         raise ProfileError(f"{where}: experiments need unique names and at least one entry")
 

@@ -207,7 +207,11 @@ def build_evaluation_assets(
         keep_version(store, exp.name, scores, version)
         if not reused:
             (out_dir / "eval" / "eval_key").write_text(eval_key(inputs, held.versions, launcher.evaluation.threads))
-        trained = {f"{stage}_checkpoints": {exp.name: v} for stage, v in inputs["models"].items() if stage != "base"}
+        trained = {
+            f"{stage}_checkpoints": {profile.stage_partition(exp, stage): v}
+            for stage, v in inputs["models"].items()
+            if stage != "base"
+        }
         yield dg.MaterializeResult(
             metadata={
                 "scores": dg.MetadataValue.md(markdown_table(scores.drop("model_path", "seeds", "model_version"))),

@@ -40,9 +40,8 @@ def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
             path, tiny = base_model_ref(store, exp.base_model, base)
             models.append({"stage": "base", "path": path, "tiny_spec": tiny, **remote})
         else:
-            models.append(
-                {"stage": stage, "path": str(store.folder(STAGE_ASSETS[stage], exp.name) / "model"), **remote}
-            )
+            folder = store.folder(STAGE_ASSETS[stage], profile.stage_partition(exp, stage))
+            models.append({"stage": stage, "path": str(folder / "model"), **remote})
     return models
 
 
@@ -59,7 +58,8 @@ def stage_model_ids(instance: dg.DagsterInstance, profile: Profile, exp: Experim
             tiny = profile.base_models[exp.base_model]["kind"] in TINY_KINDS
             ids["base"] = Path(path).name if tiny else path
         else:
-            ids[stage] = recorded_data_version(instance, STAGE_ASSETS[stage], exp.name) or folder_hash(Path(path))
+            partition = profile.stage_partition(exp, stage)
+            ids[stage] = recorded_data_version(instance, STAGE_ASSETS[stage], partition) or folder_hash(Path(path))
     return ids
 
 

@@ -3,7 +3,6 @@
 import json
 
 import dagster as dg
-import polars as pl
 
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage import lineage_metadata
@@ -20,14 +19,14 @@ from redstar_assets.provenance import (
 )
 from redstar_assets.resources import RedstarHome
 from redstar_assets.training.base_models import base_model_ref
-from redstar_assets.training.pairs import pair_ids, write_pairs
-from redstar_assets.training.partitions import same_experiment, stage_partitions, subset_to_experiments
+from redstar_assets.training.pairs import online_rl_problems, pair_ids, write_pairs
+from redstar_assets.training.partitions import sft_to_rl, stage_partitions, subset_to_experiments
 from redstar_assets.training.results import checkpoint_results
 from redstar_training.checkpoints import folder_hash
 
 LOADS_CHECK = "checkpoint_loads_and_generates"
 SFT_VERSION = "sft-v2"
-RL_VERSION = "rl-v4"  # v4: DPO pairs streamed from the verified files (in their order); v3: GRPO problem_id
+RL_VERSION = "rl-v5"  # v5: online RL on DPO's problems first; v4: DPO pairs streamed; v3: GRPO problem_id
 
 
 def _checkpoint_asset(profile: Profile, name: str, stage: str, deps: list, code_version: str, condition):
@@ -96,10 +95,8 @@ def build_training_assets(
             plot_dir=out_dir,
         )
 
-    rl_names = profile.experiments_with("rl")
-
     rl_deps = [
-        dg.AssetDep(sft_checkpoints, partition_mapping=same_experiment(rl_names)),
+        dg.AssetDep(sft_checkpoints, partition_mapping=sft_to_rl(profile)),
         dg.AssetDep(verified, partition_mapping=dg.AllPartitionMapping()),
     ]
 
@@ -131,13 +128,7 @@ def build_training_assets(
         # what the pairs or problems are chosen on holds no trace text; the pairs' texts are streamed
         verdicts = scan_by_source(store, sources)
         if method != "dpo":  # online RL: problems with reference answers, the verifier as reward
-            data = (
-                verdicts.select("problem_id", "problem", "answer")
-                .filter(pl.col("answer").is_not_null())  # an imported problem with no reference has no reward
-                .unique(maintain_order=True)
-                .head(max_problems)
-                .collect()
-            )
+            data = online_rl_problems(verdicts, max_problems)
             data_name, data_key = "rl_problems", "problems_file"
             recipe["algorithm"] = method
             pairs_version, rows = store.write(data, "rl_checkpoints", exp.name, name=data_name), data.height
@@ -150,11 +141,14 @@ def build_training_assets(
         used = problems_by_source(
             store.read("rl_checkpoints", exp.name, data_name, columns=["problem_id"])["problem_id"], verdicts
         )
-        sft_dir = store.folder("sft_checkpoints", exp.name) / "model"
+        sft_partition = profile.stage_partition(exp, "sft")  # an RL arm's start may be another experiment's
+        sft_dir = store.folder("sft_checkpoints", sft_partition) / "model"
         sft_lineage = json.loads((sft_dir / "redstar_lineage.json").read_text())
         out_dir = store.folder("rl_checkpoints", exp.name)
         lineage = {
             **sft_lineage,
+            "experiment": exp.name,
+            "sft_experiment": sft_partition,
             "sft_checkpoint_hash": folder_hash(sft_dir),
             "stage": "rl",
             "rl_recipe": exp.rl,
@@ -176,14 +170,14 @@ def build_training_assets(
             lineage_metadata(
                 recipe,
                 {
-                    "sft_checkpoints": {exp.name: lineage["sft_checkpoint_hash"]},
+                    "sft_checkpoints": {sft_partition: lineage["sft_checkpoint_hash"]},
                     "verified_traces": store.versions("verified_traces", sources),
                     data_name: pairs_version,
                 },
             )
             | trained_on_metadata(
                 {
-                    "sft_checkpoints": {exp.name: lineage["sft_checkpoint_hash"]},
+                    "sft_checkpoints": {sft_partition: lineage["sft_checkpoint_hash"]},
                     TRAINED_FROM: source_versions(store, used),
                 },
                 used,

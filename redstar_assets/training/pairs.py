@@ -35,6 +35,24 @@ def pair_ids(verified: pl.DataFrame | pl.LazyFrame, max_pairs: int | None = None
     return (pairs.head(max_pairs) if max_pairs else pairs).collect()
 
 
+def online_rl_problems(verified: pl.LazyFrame, max_problems: int | None) -> pl.DataFrame:
+    """The problems an online RL method trains on: those DPO pairs are drawn from first (a correct
+    and a wrong trace: the teacher's answers differ, so sampled rewards can too), then the rest, each
+    group by problem id, without problems lacking a reference answer. With `max_problems` equal to
+    DPO's `max_pairs`, every RL arm trains on the same problem ids."""
+    paired = pair_ids(verified).select("problem_id", pl.lit(0).alias("rank"))
+    problems = (
+        verified.select("problem_id", "problem", "answer")
+        .filter(pl.col("answer").is_not_null())  # an imported problem with no reference has no reward
+        .unique(subset="problem_id", keep="first")
+        .join(paired.lazy(), on="problem_id", how="left")
+        .with_columns(pl.col("rank").fill_null(1))
+        .sort("rank", "problem_id")
+        .drop("rank")
+    )
+    return (problems.head(max_problems) if max_problems else problems).collect()
+
+
 def preference_pairs(verified: pl.DataFrame, max_pairs: int | None = None) -> pl.DataFrame:
     """The pairs of an in-memory table of verified traces, with their texts, sorted by problem id."""
     ids = pair_ids(verified, max_pairs)

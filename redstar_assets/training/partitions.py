@@ -18,6 +18,11 @@ def subset_to_experiments(profile: Profile) -> dg.StaticPartitionMapping:
     )
 
 
-def same_experiment(names: list[str]) -> dg.StaticPartitionMapping:
-    """An experiment's stage reads the same experiment's earlier stage."""
-    return dg.StaticPartitionMapping({name: name for name in names})
+def sft_to_rl(profile: Profile) -> dg.StaticPartitionMapping:
+    """An RL stage reads the SFT checkpoint it starts from: its own experiment's, or for an RL arm
+    with `sft_from`, that experiment's (one SFT partition feeds every arm that starts from it)."""
+    arms: dict[str, list[str]] = {}
+    for exp in profile.experiments:
+        if "rl" in exp.stages:
+            arms.setdefault(profile.stage_partition(exp, "sft"), []).append(exp.name)
+    return dg.StaticPartitionMapping(arms)

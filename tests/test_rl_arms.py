@@ -1,0 +1,44 @@
+"""RL arms from one SFT checkpoint, end to end at test scale (demo-rl-tiny through `redstar run`'s
+own code on a fresh instance): the SFT stage trains once, every arm's RL starts from that very
+checkpoint (by hash), one arm per method runs through Pipes, and the scores and lineage follow each
+arm back to the shared start."""
+
+import json
+
+import polars as pl
+import pytest
+from support.fresh_run import run_profile
+
+from redstar_assets.instance_records import latest_materialization, meta
+from redstar_training.checkpoints import folder_hash
+
+ARMS = {"rl-dpo": "dpo", "rl-grpo": "grpo", "rl-rloo": "rloo", "rl-rpp": "reinforce_pp"}
+
+
+@pytest.mark.slow
+def test_every_rl_arm_starts_from_the_one_sft_checkpoint(tmp_path, monkeypatch):
+    instance, data = run_profile("demo-rl-tiny", tmp_path, monkeypatch)
+    sft_dir = data / "sft_checkpoints" / "sft-start" / "model"
+    start = folder_hash(sft_dir)
+    assert start and sorted(p.name for p in (data / "sft_checkpoints").iterdir()) == ["sft-start"]  # trained once
+    trained = {
+        arm: set(
+            pl.read_parquet(data / "rl_checkpoints" / arm / f"{'pairs' if m == 'dpo' else 'rl_problems'}.parquet")[
+                "problem_id"
+            ]
+        )
+        for arm, m in ARMS.items()
+    }
+    assert len({frozenset(ids) for ids in trained.values()}) == 1 and len(trained["rl-dpo"]) == 8  # same problems
+    for arm, method in ARMS.items():
+        lineage = json.loads((data / "rl_checkpoints" / arm / "model" / "redstar_lineage.json").read_text())
+        assert lineage["sft_checkpoint_hash"] == start and lineage["sft_model"] == str(sft_dir)
+        assert lineage["rl_method"] == method and lineage["experiment"] == arm
+        assert lineage["sft_experiment"] == "sft-start"
+        record = latest_materialization(instance, "rl_checkpoints", arm)
+        assert meta(record, "trained_on", {})["sft_checkpoints"] == {"sft-start": start}
+        assert meta(record, "completions") > 0
+        scores = latest_materialization(instance, "benchmark_scores", arm)
+        assert meta(scores, "trained_on", {})["rl_checkpoints"] == {
+            arm: folder_hash(data / "rl_checkpoints" / arm / "model")
+        }
