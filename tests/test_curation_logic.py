@@ -92,14 +92,14 @@ def test_normalization_ids_and_exact_dedupe():
             "source": ["s"] * 5,
             "source_row": [0, 1, 2, 3, 4],
             "domain": ["math"] * 4 + ["code"],
-            "problem": ["Compute 1 + 2.", "Compute  1 + 2. ", "Compute 2 + 2.", "compute $1 + 2$.", "Compute 1 + 2."],
+            "problem": ["Compute 1 + 2.", "Compute  1 + 2. ", "Compute 2 + 2.", "COMPUTE 1 \\, + 2.", "Compute 1 + 2."],
             "answer": ["3", "3", "4", "3", "3"],
             "level": [1] * 5,
             "subject": [None] * 5,
         }
     )
     frame, removed = normalize_problems(raw)
-    # one definition of "the same problem": case, `$` and spacing aside, in the same domain
+    # one definition of "the same problem": case and LaTeX spacing aside, in the same domain
     assert removed == 2 and frame["source_row"].to_list() == [0, 2, 4]
     assert frame["problem_id"][0] == problem_id("math", "Compute 1 + 2.")
 
