@@ -179,7 +179,9 @@ def load_profile(name_or_path: str) -> Profile:
         def inherited(e: dict[str, Any], key: str) -> Any:
             """An RL arm's base model, subset and training recipe: those of the experiment it starts from."""
             source = sft_sources.get(e.get("sft_from"))
-            return e[key] if e.get(key) is not None or source is None else source.get(key)
+            if e.get(key) is None and source is not None:
+                return source.get(key)
+            return e[key] if key == "base_model" else e.get(key)  # every other experiment names its base
 
         experiments = [
             Experiment(
