@@ -203,7 +203,7 @@ def lineage_rows(instance: dg.DagsterInstance, store=None) -> pl.DataFrame:
         latest = history.latest("benchmark_scores", experiment) is record
         config = meta(record, "config", {})
         for score in _score_rows(record, store):
-            chain = _chain(history, experiment, score["stage"], inputs)
+            chain = _chain(history, experiment, score["stage"].split("@")[0], inputs)  # rl@16: the rl run's
             code = chain.pop("_code", {})
             rows.append(
                 {

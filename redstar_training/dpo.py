@@ -18,7 +18,13 @@ from typing import Any
 from redstar_training.chat import prompt_messages
 from redstar_training.entry import run_entry_point
 from redstar_training.runconfig import RunInputError
-from redstar_training.trainer_run import history_callback, reuse_if_finished, shared_args, train_and_save
+from redstar_training.trainer_run import (
+    curve_args,
+    history_callback,
+    reuse_if_finished,
+    shared_args,
+    train_and_save,
+)
 
 
 @dataclass
@@ -34,6 +40,7 @@ class DPORunConfig:
     max_length: int = 256
     bf16: bool = False
     gradient_checkpointing: bool = False  # TRL turns it on by default; it only costs time on a tiny model
+    curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
     seed: int = 0
     threads: int = 1
     report_to: str = "none"
@@ -85,7 +92,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
         per_device_train_batch_size=cfg.batch_size,
         max_length=cfg.max_length,
         logging_steps=5,
-        save_strategy="no",
+        **curve_args(cfg.curve_every),
         activation_checkpointing=cfg.gradient_checkpointing,
     )
     callback, history = history_callback(

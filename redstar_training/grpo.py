@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any, cast
 from redstar_training.chat import prompt_messages
 from redstar_training.entry import run_entry_point
 from redstar_training.runconfig import RunInputError
-from redstar_training.trainer_run import history_callback, reuse_if_finished, shared_args, train_and_save
+from redstar_training.trainer_run import (
+    curve_args,
+    history_callback,
+    reuse_if_finished,
+    shared_args,
+    train_and_save,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,6 +55,7 @@ class GRPORunConfig:
     learning_rate: float = 1e-5
     beta: float = 0.0
     format_reward_weight: float = 0.2
+    curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
     use_vllm: bool = False
     bf16: bool = False
     seed: int = 0
@@ -126,7 +133,7 @@ def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, li
         "reward_weights": [1.0, cfg.format_reward_weight],
         "use_vllm": cfg.use_vllm,
         "logging_steps": 1,
-        "save_strategy": "no",
+        **curve_args(cfg.curve_every),
     }
     if cfg.algorithm == "rloo":
         args: Any = RLOOConfig(**settings)

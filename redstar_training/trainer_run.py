@@ -5,6 +5,7 @@ callback that keeps the log history, and train, time, save with its card and tra
 from __future__ import annotations
 
 import resource
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,30 @@ def shared_args(cfg: Any, trainer_dir: Path) -> dict[str, Any]:
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
     }
+
+
+CURVE_DIR = "curve"  # beside the final model: curve/step-N, the policy after N optimizer steps
+
+
+def curve_args(curve_every: int) -> dict[str, Any]:
+    """Trainer arguments that keep the policy every `curve_every` optimizer steps (weights and
+    tokenizer only), for scoring along the way; none when 0."""
+    if curve_every <= 0:
+        return {"save_strategy": "no"}
+    return {"save_strategy": "steps", "save_steps": curve_every, "save_only_model": True, "save_total_limit": None}
+
+
+def keep_curve(trainer_dir: Path, out: Path) -> list[int]:
+    """Moves the Trainer's step checkpoints to out/curve/step-N (replacing an older run's); the steps."""
+    curve = out / CURVE_DIR
+    shutil.rmtree(curve, ignore_errors=True)
+    steps = []
+    for checkpoint in sorted(trainer_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])):
+        step = int(checkpoint.name.split("-")[1])
+        curve.mkdir(parents=True, exist_ok=True)
+        checkpoint.rename(curve / f"step-{step}")
+        steps.append(step)
+    return steps
 
 
 def history_callback(pipes: Any, detail: Callable[[dict[str, Any]], str]) -> tuple[Any, list[dict[str, float]]]:
@@ -92,6 +117,8 @@ def train_and_save(
         }
         card = {**cfg.lineage, **lineage, "run_config_hash": config_hash(cfg), **(tracked or {})}
         out = Path(cfg.output_dir)
+        if getattr(cfg, "curve_every", 0) and trainer.is_world_process_zero():
+            metrics["curve_steps"] = keep_curve(Path(trainer.args.output_dir), out)
         saved = save_checkpoint(trainer, tokenizer, out, card, metrics, cfg.smoke_prompt, trust_remote_code)
         log_result(tracked, saved)
     return saved

@@ -42,7 +42,16 @@ def test_every_rl_arm_starts_from_the_one_sft_checkpoint(tmp_path, monkeypatch):
         record = latest_materialization(instance, "rl_checkpoints", arm)
         assert meta(record, "trained_on", {})["sft_checkpoints"] == {"sft-start": start}
         assert meta(record, "completions") > 0
+        curve = sorted(p.name for p in (data / "rl_checkpoints" / arm / "curve").iterdir())
+        assert curve == ["step-1", "step-2"]  # curve_every: 1 over 2 optimizer steps
+        stages = set(pl.read_parquet(data / "benchmark_scores" / arm / "data.parquet")["stage"])
+        assert stages == {"rl", "rl@1", "rl@2"}  # the curve is scored by the benchmark evaluator
         scores = latest_materialization(instance, "benchmark_scores", arm)
         assert meta(scores, "trained_on", {})["rl_checkpoints"] == {
             arm: folder_hash(data / "rl_checkpoints" / arm / "model")
         }
+    report = latest_materialization(instance, "ablation_report", None)
+    arms_table = meta(report, "rl_arms")
+    for method in ARMS.values():
+        assert f"| {method} | sft-start |" in arms_table
+    assert meta(report, "rl_curves").startswith("![")

@@ -14,6 +14,7 @@ from redstar_assets.evaluation.report import (
     plot_scaling,
     plot_strategies,
 )
+from redstar_assets.evaluation.rl_report import plot_rl_curves, rl_comparison
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage import lineage_metadata, markdown_table, preview
 from redstar_assets.lineage_table import lineage_rows
@@ -28,7 +29,7 @@ DISJOINT_CHECK = "heldout_disjoint_from_training"
 # v4: typed score metadata, scores kept per data version; v3: registry benchmarks, per-benchmark
 # sampling, generation through the backends
 SCORES_VERSION = "scores-v4"
-REPORT_VERSION = "report-v2"
+REPORT_VERSION = "report-v3"  # v3: RL arms against their start, RL curves
 LINEAGE_VERSION = "lineage-v1"
 
 
@@ -210,7 +211,7 @@ def build_evaluation_assets(
         trained = {
             f"{stage}_checkpoints": {profile.stage_partition(exp, stage): v}
             for stage, v in inputs["models"].items()
-            if stage != "base"
+            if stage != "base" and "@" not in stage  # curve points are the rl checkpoint's own run
         }
         yield dg.MaterializeResult(
             metadata={
@@ -293,6 +294,10 @@ def build_evaluation_assets(
         several = table["benchmark"].n_unique() > 1
         matrix = markdown_table(benchmark_matrix(table, [b.name for b in profile.benchmarks])) if several else None
         text = md + (f"\n\nBy benchmark (pass@1 / avg@n (stderr)):\n\n{matrix}" if matrix else "")
+        rl = rl_comparison(table, profile) if table.height else pl.DataFrame()
+        rl_md = markdown_table(rl) if rl.height else None
+        curves = plot_rl_curves(table, profile, store.folder("ablation_report") / "rl_curves.png")
+        text += f"\n\nRL arms against their SFT start (avg@n; 2 standard errors decide):\n\n{rl_md}" if rl_md else ""
         (store.folder("ablation_report") / "report.md").write_text(text + "\n")
         return dg.MaterializeResult(
             metadata={
@@ -301,6 +306,8 @@ def build_evaluation_assets(
                 "plot": dg.MetadataValue.md(png.markdown),
                 "plot_path": dg.MetadataValue.path(str(png.path)),
                 "strategy_plot": dg.MetadataValue.md(strategies.markdown),
+                **({"rl_arms": dg.MetadataValue.md(rl_md)} if rl_md else {}),
+                **({"rl_curves": dg.MetadataValue.md(curves.markdown)} if curves else {}),
                 "rows": table.height,
                 "experiments": table["experiment"].n_unique(),
                 **lineage_metadata(

@@ -28,6 +28,12 @@ def recorded_data_version(instance: dg.DagsterInstance, asset: str, partition: s
     return tags(record).get(DATA_VERSION_TAG) if record is not None else None
 
 
+def curve_points(checkpoint_folder: Path) -> list[tuple[int, Path]]:
+    """(step, folder) of the policies an RL run kept along the way (its recipe's `curve_every`)."""
+    found = [(int(p.name.split("-", 1)[1]), p) for p in (checkpoint_folder / "curve").glob("step-*")]
+    return sorted(found)
+
+
 def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
     """The model folder (or tiny spec to build it from) behind each stage an experiment scores."""
     from redstar_assets.training.base_models import base_model_ref
@@ -42,6 +48,7 @@ def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
         else:
             folder = store.folder(STAGE_ASSETS[stage], profile.stage_partition(exp, stage))
             models.append({"stage": stage, "path": str(folder / "model"), **remote})
+            models += [{"stage": f"{stage}@{step}", "path": str(path), **remote} for step, path in curve_points(folder)]
     return models
 
 
@@ -57,6 +64,8 @@ def stage_model_ids(instance: dg.DagsterInstance, profile: Profile, exp: Experim
         if stage == "base":
             tiny = profile.base_models[exp.base_model]["kind"] in TINY_KINDS
             ids["base"] = Path(path).name if tiny else path
+        elif "@" in stage:  # a point on an RL curve: its folder's content
+            ids[stage] = folder_hash(Path(path))
         else:
             partition = profile.stage_partition(exp, stage)
             ids[stage] = recorded_data_version(instance, STAGE_ASSETS[stage], partition) or folder_hash(Path(path))

@@ -1,0 +1,109 @@
+"""How the RL arms moved from their SFT start: a table per method (mean over training seeds, the
+difference from the start and its standard error across training and evaluation seeds) and a plot
+of held-out accuracy against RL steps, from the curve points the benchmark evaluator scored."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import polars as pl
+
+from redstar_assets.plots import Plot, figure, save_png
+from redstar_assets.profile import Profile
+
+
+def _arms(profile: Profile) -> dict[str, tuple[str, str]]:
+    """RL experiment -> (its method, the experiment whose SFT checkpoint it started from)."""
+    return {
+        e.name: ((profile.rl_recipes[e.rl] or {}).get("method", "dpo"), profile.stage_partition(e, "sft"))
+        for e in profile.experiments
+        if "rl" in e.stages and e.rl
+    }
+
+
+def _start(table: pl.DataFrame, start: str, bench: str) -> dict | None:
+    rows = table.filter((pl.col("experiment") == start) & (pl.col("stage") == "sft") & (pl.col("benchmark") == bench))
+    return rows.row(0, named=True) if rows.height else None
+
+
+def rl_comparison(table: pl.DataFrame, profile: Profile) -> pl.DataFrame:
+    """One row per (method, start, benchmark): the training seeds' mean avg@n after RL, the start's,
+    their difference, its standard error (across training and evaluation seeds), and whether the
+    difference exceeds 2 standard errors: `helps`, `hurts` or `no change`."""
+    rows = []
+    arms = _arms(profile)
+    finals = table.filter((pl.col("stage") == "rl") & pl.col("experiment").is_in(list(arms)))
+    for (method, start_name, bench), group in _grouped(finals, arms):
+        start = _start(table, start_name, bench)
+        if start is None:
+            continue
+        scores = [r["avg_at_n"] for r in group]
+        # the mean's variance from the seeds' spread (training and evaluation noise together), never
+        # below what the evaluation noise alone gives (two seeds can agree by chance), plus the start's
+        eval_var = sum(r["stderr"] ** 2 for r in group) / len(group) ** 2
+        seed_var = _variance(scores) / len(scores) if len(scores) > 1 else float("nan")
+        diff = sum(scores) / len(scores) - start["avg_at_n"]
+        se = math.sqrt(max(seed_var, eval_var) + start["stderr"] ** 2)
+        verdict = "helps" if diff > 2 * se else "hurts" if diff < -2 * se else "no change"
+        rows.append(
+            {
+                "method": method,
+                "start": start_name,
+                "benchmark": bench,
+                "seeds": len(scores),
+                "start_avg_at_n": start["avg_at_n"],
+                "rl_avg_at_n": round(sum(scores) / len(scores), 4),
+                "difference": round(diff, 4),
+                "stderr": round(se, 4),
+                "verdict": verdict if not math.isnan(se) else "one seed",
+                "rl_pass_at_1": round(sum(r["pass_at_1"] for r in group) / len(group), 4),
+                "start_pass_at_1": start["pass_at_1"],
+            }
+        )
+    return pl.DataFrame(rows) if rows else pl.DataFrame()
+
+
+def _grouped(finals: pl.DataFrame, arms: dict[str, tuple[str, str]]):
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in finals.iter_rows(named=True):
+        method, start = arms[r["experiment"]]
+        groups.setdefault((method, start, r["benchmark"]), []).append(r)
+    return sorted(groups.items())
+
+
+def _variance(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+
+def plot_rl_curves(table: pl.DataFrame, profile: Profile, path: Path) -> Plot | None:
+    """Held-out pass@1 against RL steps, one line per arm from its SFT start (step 0) through the
+    policies kept along the way (stages `rl@N`); None when no arm kept a curve."""
+    arms = _arms(profile)
+    curve = table.filter(pl.col("stage").str.starts_with("rl@") & pl.col("experiment").is_in(list(arms)))
+    if curve.height == 0:
+        return None
+    plt = figure()
+    benchmarks = curve["benchmark"].unique(maintain_order=True).to_list()
+    fig, axes = plt.subplots(1, len(benchmarks), figsize=(5.5 * len(benchmarks), 3.8), squeeze=False)
+    methods = sorted({m for m, _ in arms.values()})
+    for ax, bench in zip(axes[0], benchmarks, strict=True):
+        for exp, (method, start_name) in sorted(arms.items()):
+            points = curve.filter((pl.col("experiment") == exp) & (pl.col("benchmark") == bench))
+            if points.height == 0:
+                continue
+            steps = [int(s.split("@", 1)[1]) for s in points["stage"]]
+            xy = sorted(zip(steps, points["pass_at_1"].to_list(), strict=True))
+            start = _start(table, start_name, bench)
+            if start is not None:
+                xy = [(0, start["pass_at_1"]), *xy]
+            color = f"C{methods.index(method)}"
+            ax.plot([x for x, _ in xy], [y for _, y in xy], "o-", color=color, alpha=0.8, label=f"{method} ({exp})")
+        ax.set_xlabel("RL optimizer steps")
+        ax.set_ylabel("pass@1 (greedy)")
+        ax.set_title(bench)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_png(fig, path, "held-out accuracy against RL steps")
