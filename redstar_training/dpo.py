@@ -11,41 +11,28 @@ DPO on rule-verified pairs was the paper's best RL variant. Run it on its own or
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redstar_training import trainer_run
 from redstar_training.chat import prompt_messages
 from redstar_training.entry import run_entry_point
 from redstar_training.runconfig import RunInputError
-from redstar_training.trainer_run import (
-    curve_args,
-    history_callback,
-    reuse_if_finished,
-    shared_args,
-    train_and_save,
-)
 
 
 @dataclass
-class DPORunConfig:
+class DPORunConfig(trainer_run.TrainerRunConfig):
     model: str = ""
     pairs_file: str = ""  # parquet: prompt, chosen, rejected (strings)
-    output_dir: str = ""
     beta: float = 0.1
     epochs: float = 1.0
     learning_rate: float = 5e-4
     lr_scheduler: str = "cosine"
     batch_size: int = 16
     max_length: int = 256
-    bf16: bool = False
     gradient_checkpointing: bool = False  # TRL turns it on by default; it only costs time on a tiny model
     curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
-    seed: int = 0
-    threads: int = 1
-    report_to: str = "none"
-    smoke_prompt: str = "Compute 12 + 34."
-    lineage: dict[str, Any] = field(default_factory=dict)
 
 
 def load_pairs(pairs_file: str):
@@ -75,7 +62,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    reused = reuse_if_finished(cfg, pipes)
+    reused = trainer_run.reuse_if_finished(cfg, pipes)
     if reused is not None:
         return reused
     dataset = load_pairs(cfg.pairs_file)
@@ -84,18 +71,14 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     model = AutoModelForCausalLM.from_pretrained(cfg.model)
     args = DPOConfig(
-        **shared_args(cfg, trainer_dir),
+        **trainer_run.shared_args(cfg, trainer_dir),
+        **trainer_run.epoch_args(cfg),
+        **trainer_run.curve_args(cfg.curve_every),
         beta=cfg.beta,
-        num_train_epochs=cfg.epochs,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
-        per_device_train_batch_size=cfg.batch_size,
-        max_length=cfg.max_length,
         logging_steps=5,
-        **curve_args(cfg.curve_every),
         activation_checkpointing=cfg.gradient_checkpointing,
     )
-    callback, history = history_callback(
+    callback, history = trainer_run.history_callback(
         pipes, lambda logs: f"loss {logs['loss']:.4f} margin {logs.get('rewards/margins', float('nan')):.3f}"
     )
     trainer = DPOTrainer(
@@ -109,7 +92,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
             "last_reward_margin": history[-1].get("rewards/margins") if history else None,
         }
 
-    return train_and_save(trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model})
+    return trainer_run.train_and_save(trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,20 +19,14 @@ vLLM generation (colocated) is for GPU machines; on CPU generation runs through 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from redstar_training import trainer_run
 from redstar_training.chat import prompt_messages
 from redstar_training.entry import run_entry_point
 from redstar_training.runconfig import RunInputError
-from redstar_training.trainer_run import (
-    curve_args,
-    history_callback,
-    reuse_if_finished,
-    shared_args,
-    train_and_save,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,11 +36,10 @@ ALGORITHMS = ("grpo", "rloo", "reinforce_pp")
 
 
 @dataclass
-class GRPORunConfig:
+class GRPORunConfig(trainer_run.TrainerRunConfig):
     model: str = ""
     problems_file: str = ""  # parquet: problem, answer (answer_format, tolerance, verify_mode optional)
     algorithm: str = "grpo"  # grpo | rloo | reinforce_pp (see the module docstring)
-    output_dir: str = ""
     num_generations: int = 4  # the group size
     max_completion_length: int = 96
     temperature: float = 1.0
@@ -57,12 +50,6 @@ class GRPORunConfig:
     format_reward_weight: float = 0.2
     curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
     use_vllm: bool = False
-    bf16: bool = False
-    seed: int = 0
-    threads: int = 1
-    report_to: str = "none"
-    smoke_prompt: str = "Compute 12 + 34."
-    lineage: dict[str, Any] = field(default_factory=dict)
 
 
 def load_problems(problems_file: str):
@@ -88,7 +75,7 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
         raise RunInputError(f"algorithm {cfg.algorithm!r} is not one of {ALGORITHMS}")
     if cfg.batch_size % cfg.num_generations:
         raise RunInputError(f"batch_size {cfg.batch_size} must be a multiple of num_generations {cfg.num_generations}")
-    reused = reuse_if_finished(cfg, pipes)
+    reused = trainer_run.reuse_if_finished(cfg, pipes)
     if reused is not None:
         return reused
     trainer, tokenizer, history, groups = _trainer(cfg, load_problems(cfg.problems_file), pipes)
@@ -103,7 +90,7 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
             "reward_groups": groups,
         }
 
-    return train_and_save(
+    return trainer_run.train_and_save(
         trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model, "rl": cfg.algorithm}
     )
 
@@ -122,7 +109,7 @@ def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, li
     tokenizer.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(cfg.model)
     settings: dict[str, Any] = {
-        **shared_args(cfg, trainer_dir),
+        **trainer_run.shared_args(cfg, trainer_dir),
         "num_generations": cfg.num_generations,
         "per_device_train_batch_size": cfg.batch_size,
         "max_completion_length": cfg.max_completion_length,
@@ -133,7 +120,7 @@ def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, li
         "reward_weights": [1.0, cfg.format_reward_weight],
         "use_vllm": cfg.use_vllm,
         "logging_steps": 1,
-        **curve_args(cfg.curve_every),
+        **trainer_run.curve_args(cfg.curve_every),
     }
     if cfg.algorithm == "rloo":
         args: Any = RLOOConfig(**settings)
@@ -149,7 +136,7 @@ def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, li
         return rewards
 
     verifier_reward.__name__ = "verifier_accuracy"
-    callback, history = history_callback(
+    callback, history = trainer_run.history_callback(
         pipes, lambda logs: f"loss {logs['loss']:.4f} reward {logs.get('reward', float('nan')):.3f}"
     )
     trainer = trainer_cls(

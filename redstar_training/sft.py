@@ -20,20 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redstar_training import trainer_run
 from redstar_training.entry import run_entry_point
 from redstar_training.runconfig import RunInputError, config_hash
 from redstar_training.tiny_model import ensure_base_model
-from redstar_training.trainer_run import history_callback, reuse_if_finished, shared_args, train_and_save
 
 
 @dataclass
-class SFTRunConfig:
+class SFTRunConfig(trainer_run.TrainerRunConfig):
     """One SFT run; the asset writes it, a person can write it by hand."""
 
     base_model: str = ""
     tiny_spec: dict[str, Any] = field(default_factory=dict)  # build base_model from this if missing
     train_file: str = ""
-    output_dir: str = ""
     epochs: float = 3.0
     learning_rate: float = 3e-3
     lr_scheduler: str = "cosine"
@@ -46,16 +45,10 @@ class SFTRunConfig:
     gradient_checkpointing: bool = False
     lora: bool = False
     lora_rank: int = 16
-    bf16: bool = False
     weight_decay: float = 0.0
     adam_beta2: float = 0.999
-    seed: int = 0
-    threads: int = 1
-    report_to: str = "none"
-    smoke_prompt: str = "Compute 12 + 34."
     blank_images: bool = False  # the image-blind arm: every figure replaced by a blank one
     trust_remote_code: bool = False  # the base model's own Python (InternVL2); set by its profile entry only
-    lineage: dict[str, Any] = field(default_factory=dict)
 
 
 def load_messages(train_file: str, blank_images: bool = False):
@@ -125,7 +118,7 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
     """Trains, saves a Hugging Face folder with lineage card, reloads it and generates once."""
     check_inputs(cfg)
     ensure_base_model(cfg.base_model, cfg.tiny_spec)
-    reused = reuse_if_finished(cfg, pipes, cfg.trust_remote_code)
+    reused = trainer_run.reuse_if_finished(cfg, pipes, cfg.trust_remote_code)
     if reused is not None:
         return reused
     dataset = load_messages(cfg.train_file, cfg.blank_images)
@@ -148,7 +141,7 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
             trainer.model = trainer.model.merge_and_unload()
 
     lineage = {"base_model": cfg.base_model}
-    return train_and_save(
+    return trainer_run.train_and_save(
         trainer, tokenizer, cfg, pipes, history, metrics, lineage, resume, cfg.trust_remote_code, merge_lora
     )
 
@@ -169,16 +162,12 @@ def _trainer(cfg: SFTRunConfig, dataset: Any, trainer_dir: Path, pipes: Any) -> 
         peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank, target_modules="all-linear")
     steps_per_epoch = max(1, len(dataset) // (cfg.batch_size * cfg.gradient_accumulation_steps))
     args = SFTConfig(
-        **shared_args(cfg, trainer_dir),
-        num_train_epochs=cfg.epochs,
-        per_device_train_batch_size=cfg.batch_size,
+        **trainer_run.shared_args(cfg, trainer_dir),
+        **trainer_run.epoch_args(cfg),
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler,
         warmup_steps=int(cfg.warmup_ratio * steps_per_epoch * cfg.epochs),
         weight_decay=cfg.weight_decay,
         adam_beta2=cfg.adam_beta2,
-        max_length=cfg.max_length,
         packing=cfg.packing,
         assistant_only_loss=cfg.assistant_only_loss,
         activation_checkpointing=cfg.gradient_checkpointing,
@@ -186,7 +175,7 @@ def _trainer(cfg: SFTRunConfig, dataset: Any, trainer_dir: Path, pipes: Any) -> 
         save_strategy="epoch",
         save_total_limit=1,
     )
-    callback, history = history_callback(pipes, lambda logs: f"loss {logs['loss']:.4f}")
+    callback, history = trainer_run.history_callback(pipes, lambda logs: f"loss {logs['loss']:.4f}")
     trainer = SFTTrainer(
         model=model,
         args=args,

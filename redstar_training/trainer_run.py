@@ -8,6 +8,7 @@ import resource
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,19 @@ from redstar_training.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.pipes import log, progress
 from redstar_training.runconfig import config_hash
 from redstar_training.tracking import log_result, mlflow_run
+
+
+@dataclass
+class TrainerRunConfig:
+    """The run-config fields every trainer has; SFT, DPO and online RL add their method's own."""
+
+    output_dir: str = ""
+    bf16: bool = False
+    seed: int = 0
+    threads: int = 1
+    report_to: str = "none"  # transformers' report_to: none, mlflow, wandb, tensorboard
+    smoke_prompt: str = "Compute 12 + 34."  # the 'loads and generates' check's prompt
+    lineage: dict[str, Any] = field(default_factory=dict)  # written into the model card by the asset
 
 
 def reuse_if_finished(cfg: Any, pipes: Any, trust_remote_code: bool = False) -> dict[str, Any] | None:
@@ -40,6 +54,18 @@ def shared_args(cfg: Any, trainer_dir: Path) -> dict[str, Any]:
         "seed": cfg.seed,
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
+    }
+
+
+def epoch_args(cfg: Any) -> dict[str, Any]:
+    """The Trainer arguments of a recipe trained for epochs over a fixed dataset (SFT, DPO), in the
+    recipes' names: epochs, learning_rate, lr_scheduler, batch_size, max_length."""
+    return {
+        "num_train_epochs": cfg.epochs,
+        "per_device_train_batch_size": cfg.batch_size,
+        "learning_rate": cfg.learning_rate,
+        "lr_scheduler_type": cfg.lr_scheduler,
+        "max_length": cfg.max_length,
     }
 
 
