@@ -89,6 +89,7 @@ def plot_rl_curves(table: pl.DataFrame, profile: Profile, path: Path) -> Plot | 
     fig, axes = plt.subplots(1, len(benchmarks), figsize=(5.5 * len(benchmarks), 3.8), squeeze=False)
     methods = sorted({m for m, _ in arms.values()})
     for ax, bench in zip(axes[0], benchmarks, strict=True):
+        drawn: dict[str, int] = {}  # arms of a method drawn so far: one colour a method, a line style a seed
         for exp, (method, start_name) in sorted(arms.items()):
             points = curve.filter((pl.col("experiment") == exp) & (pl.col("benchmark") == bench))
             if points.height == 0:
@@ -98,8 +99,10 @@ def plot_rl_curves(table: pl.DataFrame, profile: Profile, path: Path) -> Plot | 
             start = _start(table, start_name, bench)
             if start is not None:
                 xy = [(0, start["pass_at_1"]), *xy]
-            color = f"C{methods.index(method)}"
-            ax.plot([x for x, _ in xy], [y for _, y in xy], "o-", color=color, alpha=0.8, label=f"{method} ({exp})")
+            style = ("-", "--", ":", "-.")[drawn.get(method, 0) % 4]
+            drawn[method] = drawn.get(method, 0) + 1
+            ax.plot([x for x, _ in xy], [y for _, y in xy], marker="o", ls=style, color=f"C{methods.index(method)}",
+                    alpha=0.8, label=f"{method} ({exp})")  # fmt: skip
         ax.set_xlabel("RL optimizer steps")
         ax.set_ylabel("pass@1 (greedy)")
         ax.set_title(bench)
