@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from redstar_assets.evaluation.fingerprint import split_stage
 from redstar_assets.instance_records import CODE_VERSION_TAG, DATA_VERSION_TAG, History, meta, tags
 
 CHAIN = (
@@ -203,7 +204,7 @@ def lineage_rows(instance: dg.DagsterInstance, store=None) -> pl.DataFrame:
         latest = history.latest("benchmark_scores", experiment) is record
         config = meta(record, "config", {})
         for score in _score_rows(record, store):
-            chain = _chain(history, experiment, score["stage"].split("@")[0], inputs)  # rl@16: the rl run's
+            chain = _chain(history, experiment, split_stage(score["stage"])[0], inputs)  # rl@16: the rl run's
             code = chain.pop("_code", {})
             rows.append(
                 {

@@ -27,7 +27,7 @@ def accuracy_reward(
     answer: list[str],
     answer_format: list[str | None] | None = None,
     tolerance: list[float | None] | None = None,
-    verify_mode: list[str | None] | None = None,
+    verify_mode: str | list[str | None] | None = None,
     **kwargs,
 ) -> list[float]:
     """1.0 when the verifier judges the completion correct against its reference answer, else 0.0
@@ -38,11 +38,13 @@ def accuracy_reward(
     from redstar_training.verify.items import judge_outputs
 
     n = len(completions)
+    formats, tolerances = answer_format or [None] * n, tolerance or [None] * n
     items = [
-        {"answer": a, "answer_format": (answer_format or [None] * n)[i], "tolerance": (tolerance or [None] * n)[i]}
-        for i, a in enumerate(answer)
+        {"answer": a, "answer_format": f, "tolerance": t} for a, f, t in zip(answer, formats, tolerances, strict=True)
     ]
     texts = [_text(c) for c in completions]
+    if isinstance(verify_mode, str):  # one mode for every row, given by hand rather than as a column
+        verify_mode = [verify_mode] * n
     modes = [m or "strict" for m in (verify_mode or [None] * n)]
     rewards = [0.0] * n
     for mode in set(modes):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import polars as pl
 
-from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, stage_model_ids, stage_models
+from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, split_stage, stage_model_ids, stage_models
 from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.report import (
     ablation_table,
@@ -211,7 +211,7 @@ def build_evaluation_assets(
         trained = {
             f"{stage}_checkpoints": {profile.stage_partition(exp, stage): v}
             for stage, v in inputs["models"].items()
-            if stage != "base" and "@" not in stage  # curve points are the rl checkpoint's own run
+            if stage != "base" and split_stage(stage)[1] is None  # curve points are the rl run's own
         }
         yield dg.MaterializeResult(
             metadata={

@@ -28,6 +28,17 @@ def recorded_data_version(instance: dg.DagsterInstance, asset: str, partition: s
     return tags(record).get(DATA_VERSION_TAG) if record is not None else None
 
 
+def curve_stage(stage: str, step: int) -> str:
+    """The stage name of a point on an RL curve: `rl@16`, the rl run's policy after 16 steps."""
+    return f"{stage}@{step}"
+
+
+def split_stage(stage: str) -> tuple[str, int | None]:
+    """(the trained stage, the curve step or None): `rl@16` -> ("rl", 16), `sft` -> ("sft", None)."""
+    name, _, step = stage.partition("@")
+    return name, int(step) if step else None
+
+
 def curve_points(checkpoint_folder: Path) -> list[tuple[int, Path]]:
     """(step, folder) of the policies an RL run kept along the way (its recipe's `curve_every`)."""
     found = [(int(p.name.split("-", 1)[1]), p) for p in (checkpoint_folder / "curve").glob("step-*")]
@@ -48,7 +59,9 @@ def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
         else:
             folder = store.folder(STAGE_ASSETS[stage], profile.stage_partition(exp, stage))
             models.append({"stage": stage, "path": str(folder / "model"), **remote})
-            models += [{"stage": f"{stage}@{step}", "path": str(path), **remote} for step, path in curve_points(folder)]
+            models += [
+                {"stage": curve_stage(stage, n), "path": str(path), **remote} for n, path in curve_points(folder)
+            ]
     return models
 
 
@@ -64,7 +77,7 @@ def stage_model_ids(instance: dg.DagsterInstance, profile: Profile, exp: Experim
         if stage == "base":
             tiny = profile.base_models[exp.base_model]["kind"] in TINY_KINDS
             ids["base"] = Path(path).name if tiny else path
-        elif "@" in stage:  # a point on an RL curve: its folder's content
+        elif split_stage(stage)[1] is not None:  # a point on an RL curve: its folder's content
             ids[stage] = folder_hash(Path(path))
         else:
             partition = profile.stage_partition(exp, stage)

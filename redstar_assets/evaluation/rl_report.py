@@ -5,10 +5,12 @@ of held-out accuracy against RL steps, from the curve points the benchmark evalu
 from __future__ import annotations
 
 import math
+import statistics
 from pathlib import Path
 
 import polars as pl
 
+from redstar_assets.evaluation.fingerprint import split_stage
 from redstar_assets.plots import Plot, figure, save_png
 from redstar_assets.profile import Profile
 
@@ -42,8 +44,8 @@ def rl_comparison(table: pl.DataFrame, profile: Profile) -> pl.DataFrame:
         # the mean's variance from the seeds' spread (training and evaluation noise together), never
         # below what the evaluation noise alone gives (two seeds can agree by chance), plus the start's
         eval_var = sum(r["stderr"] ** 2 for r in group) / len(group) ** 2
-        seed_var = _variance(scores) / len(scores) if len(scores) > 1 else float("nan")
-        diff = sum(scores) / len(scores) - start["avg_at_n"]
+        seed_var = statistics.variance(scores) / len(scores) if len(scores) > 1 else float("nan")
+        diff = statistics.fmean(scores) - start["avg_at_n"]
         se = math.sqrt(max(seed_var, eval_var) + start["stderr"] ** 2)
         verdict = "helps" if diff > 2 * se else "hurts" if diff < -2 * se else "no change"
         rows.append(
@@ -53,7 +55,7 @@ def rl_comparison(table: pl.DataFrame, profile: Profile) -> pl.DataFrame:
                 "benchmark": bench,
                 "seeds": len(scores),
                 "start_avg_at_n": start["avg_at_n"],
-                "rl_avg_at_n": round(sum(scores) / len(scores), 4),
+                "rl_avg_at_n": round(statistics.fmean(scores), 4),
                 "difference": round(diff, 4),
                 "stderr": round(se, 4),
                 "verdict": verdict if not math.isnan(se) else "one seed",
@@ -70,11 +72,6 @@ def _grouped(finals: pl.DataFrame, arms: dict[str, tuple[str, str]]):
         method, start = arms[r["experiment"]]
         groups.setdefault((method, start, r["benchmark"]), []).append(r)
     return sorted(groups.items())
-
-
-def _variance(values: list[float]) -> float:
-    mean = sum(values) / len(values)
-    return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
 
 
 def plot_rl_curves(table: pl.DataFrame, profile: Profile, path: Path) -> Plot | None:
@@ -94,7 +91,7 @@ def plot_rl_curves(table: pl.DataFrame, profile: Profile, path: Path) -> Plot | 
             points = curve.filter((pl.col("experiment") == exp) & (pl.col("benchmark") == bench))
             if points.height == 0:
                 continue
-            steps = [int(s.split("@", 1)[1]) for s in points["stage"]]
+            steps = [split_stage(s)[1] or 0 for s in points["stage"]]
             xy = sorted(zip(steps, points["pass_at_1"].to_list(), strict=True))
             start = _start(table, start_name, bench)
             if start is not None:
