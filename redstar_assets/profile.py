@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from redstar_assets.safe_yaml import read_yaml
 
 STAGES = ("base", "sft", "rl")
 STRATEGIES = ("random", "hard_first", "band", "stratified")
@@ -136,7 +136,9 @@ def _resolve_path(name_or_path: str) -> Path:
 def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in seen:
         raise ProfileError(f"{path}: 'extends' forms a cycle")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path, ProfileError, "a profile") or {}
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a profile is a mapping of sections, got {type(data).__name__}")
     parent = data.pop("extends", None)
     replace = data.pop("replace", [])
     if not parent:
@@ -156,11 +158,20 @@ def _benchmarks(path: Path, raw: dict[str, Any]) -> list[Any]:
 
 
 def load_profile(name_or_path: str) -> Profile:
-    """Reads, merges and validates a profile; every error names the file and the key."""
+    """Reads, merges and validates a profile; every error names the file (and the key where a check
+    knows it): a section of the wrong shape that no check foresaw is still a ProfileError, not a crash."""
+    path = _resolve_path(name_or_path)
+    try:
+        return _built(path, _load_raw(path))
+    except ProfileError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        raise ProfileError(f"{path}: a section has the wrong shape ({type(exc).__name__}: {exc})") from None
+
+
+def _built(path: Path, raw: dict[str, Any]) -> Profile:
     from redstar_assets.profile_checks import check_raw, validate
 
-    path = _resolve_path(name_or_path)
-    raw = _load_raw(path)
     check_raw(path, raw)
     try:
         recipes = {

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
 from redstar_assets.problems.answers import AnswerError, transformed_answer
 from redstar_assets.problems.fields import field_value
 from redstar_assets.problems.images import ImageError, read_image
 from redstar_assets.problems.normalize import normalize_text, problem_id
+from redstar_assets.safe_yaml import read_yaml
 from redstar_training.jsonl import read_rows
 from redstar_training.verify import MODES
 from redstar_training.verify.extract import choice_letter
@@ -128,9 +128,14 @@ def load_registry(path: str | Path | None = None) -> dict[str, Benchmark]:
 
 
 def _read_registry(path: Path) -> dict[str, Benchmark]:
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml(path, RegistryError, "a benchmark registry") or {}
+    entries = data.get("benchmarks") if isinstance(data, dict) else None
+    if not isinstance(entries or {}, dict):
+        raise RegistryError(f"{path}: 'benchmarks' must map names to entries, got {type(entries).__name__}")
     out = {}
-    for name, spec in (data.get("benchmarks") or {}).items():
+    for name, spec in (entries or {}).items():
+        if not isinstance(spec, dict):
+            raise RegistryError(f"{path}: benchmark {name!r}: an entry is a mapping, got {type(spec).__name__}")
         try:
             bench = Benchmark(name=name, **spec)
         except TypeError as exc:

@@ -46,6 +46,8 @@ QUARANTINE_SCHEMA = pl.Schema(
     }
 )
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests", "image")
+MAX_FIELD_CHARS = 1_000_000  # a competition problem is a few KB; a megabyte of text is not one problem
+NOT_VALUES = {"nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "geometry", "file", "huggingface", "traces")
 
 # Field mappings for the paper's problem pools, so a source needs only `preset: NAME` and a path or id.
@@ -199,11 +201,31 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
                 row += 1
                 yield row, rec, ""
         return
-    if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as fh:
-            yield from ((i + 2, dict(rec), "") for i, rec in enumerate(csv.DictReader(fh)))  # line 1 is the header
+    if path.suffix == ".csv":  # bytes that are not UTF-8 are that row's fault (kept escaped, refused below)
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+            for i, rec in enumerate(csv.DictReader(fh)):
+                line = i + 2  # line 1 is the header (a quoted field may span lines: the row's number, then)
+                if any(_escaped(v) for v in (*rec.values(), *rec.keys())):
+                    yield line, None, f"<not UTF-8: invalid bytes in CSV row> {str(rec)[:200]!r}"
+                else:
+                    yield line, dict(rec), ""
         return
     yield from iter_lines(path)
+
+
+def _escaped(value: object) -> bool:
+    """A CSV value holding surrogate-escaped bytes: the row was not UTF-8."""
+    if isinstance(value, list):  # DictReader puts a row's extra fields in a list
+        return any(_escaped(v) for v in value)
+    return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
+
+
+def _not_a_value(value: object) -> bool:
+    """NaN or an infinity, as a float or as the text a dataframe writes for one: a missing or
+    broken value, never a problem's answer."""
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    return isinstance(value, str) and value.strip().lower() in NOT_VALUES
 
 
 def _unusable_tests(tests: str) -> str | None:
@@ -251,7 +273,15 @@ def _validate(
                 mapping.get(required, required),
                 f"{required} must be text or a number, got {type(value).__name__}",
             )
+        if _not_a_value(value):
+            return None, mapping.get(required, required), f"{required} is {value!r}: a missing or broken value"
         row[required] = str(value)
+        if len(row[required]) > MAX_FIELD_CHARS:
+            return (
+                None,
+                mapping.get(required, required),
+                f"{required} is {len(row[required])} characters, over the {MAX_FIELD_CHARS}-character limit",
+            )
     if row.get("domain") == "code":
         problem = _unusable_tests(row["tests"])
         if problem:
