@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import types
 import typing
 from pathlib import Path
@@ -99,15 +100,47 @@ def _type_ok(value: Any, hint: Any) -> bool:
 
 def check_config(where: str, entry: str, values: dict, config_cls: type, set_by_asset=(), extra=()) -> None:
     """`values` must be fields of `config_cls` (or `extra`), with values of the field's type."""
-    hints = typing.get_type_hints(config_cls)
+    check_mapping(where, entry, values)
     fields = {f.name for f in dataclasses.fields(config_cls)}
     check_keys(where, entry, values, fields | set(extra), set_by_asset)
+    check_types(where, entry, values, config_cls)
+
+
+def check_types(where: str, entry: str, values: dict, reader: Any) -> None:
+    """Each value of `values` that `reader` (a dataclass or a function) declares must have the
+    declared scalar type; containers are left to their reader."""
+    hints = typing.get_type_hints(reader)
     for key, value in values.items():
-        if key in fields and not _type_ok(value, hints[key]):
+        if key in hints and key != "return" and not _type_ok(value, hints[key]):
             note = " (YAML reads 1e-5 as text: write 1.0e-5)" if isinstance(value, str) and "e" in value else ""
             raise ProfileError(
                 f"{where}: {entry}.{key}: expected {getattr(hints[key], '__name__', hints[key])}, got {value!r}{note}"
             )
+
+
+def check_mapping(where: str, entry: str, value: Any) -> None:
+    """A section or entry that is read as a mapping must be one (or absent)."""
+    if value is not None and not isinstance(value, dict):
+        raise ProfileError(f"{where}: {entry} must be a mapping of keys to values, got {type(value).__name__}")
+
+
+# A source's keys that stages other than its reader use: which preset maps it, the model that wrote
+# imported traces (lineage), and the verifier mode its traces are checked in.
+SOURCE_STAGE_KEYS = ("kind", "preset", "teacher", "verify_mode")
+MAPPING_SECTIONS = (
+    "teacher",
+    "difficulty",
+    "curation",
+    "quality",
+    "base_models",
+    "subset_recipes",
+    "training_recipes",
+    "rl_recipes",
+    "evaluation",
+    "launch",
+    "automation",
+    "inbox",
+)
 
 
 def check_raw(path: Path, raw: dict) -> None:
@@ -119,12 +152,28 @@ def check_raw(path: Path, raw: dict) -> None:
             "under evaluation.benchmarks, e.g. evaluation: {benchmarks: [math500, {name: aime2024, count: 10}]}"
         )
     check_keys(where, "profile", raw, TOP_LEVEL_KEYS)
-    recipe_fields = {f.name for f in dataclasses.fields(SubsetRecipe)} - {"name"}
+    for section in MAPPING_SECTIONS:
+        check_mapping(where, section, raw.get(section))
+    for section in ("base_models", "subset_recipes", "training_recipes", "rl_recipes"):
+        for name, spec in (raw.get(section) or {}).items():
+            check_mapping(where, f"{section}.{name}", spec)
+    for section in ("sources", "experiments"):
+        entries = raw.get(section) or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ProfileError(f"{where}: {section} must be a list of mappings")
     for name, spec in (raw.get("subset_recipes") or {}).items():
-        check_keys(where, f"subset_recipes.{name}", spec or {}, recipe_fields)
-    experiment_fields = {f.name for f in dataclasses.fields(Experiment)}
+        check_config(where, f"subset_recipes.{name}", spec or {}, SubsetRecipe, set_by_asset=("name",))
     for i, spec in enumerate(raw.get("experiments") or []):
-        check_keys(where, f"experiments[{i}] ({spec.get('name')})", spec, experiment_fields)
+        check_config(where, f"experiments[{i}] ({spec.get('name')})", spec, Experiment)
+    inbox = raw.get("inbox") or {}
+    check_mapping(where, "inbox.mapping", inbox.get("mapping"))
+    for key, value in {**(inbox.get("mapping") or {}), **{k: inbox[k] for k in ("domain",) if k in inbox}}.items():
+        if not isinstance(value, str):
+            raise ProfileError(f"{where}: inbox: {key!r} must name a field as text, got {value!r}")
+    for key in ("easy", "medium"):
+        value = (raw.get("difficulty") or {}).get(key)
+        if value is not None and (not _type_ok(value, float) or not 0 <= value <= 1):
+            raise ProfileError(f"{where}: difficulty.{key} must be a pass rate between 0 and 1, got {value!r}")
 
 
 def _check_teacher(spec: dict, where: str, entry: str = "teacher") -> None:
@@ -138,7 +187,10 @@ def _check_teacher(spec: dict, where: str, entry: str = "teacher") -> None:
         raise ProfileError(f"{where}: {entry}.backend {spec.get('backend')!r} is not one of {TEACHER_BACKENDS}")
     try:
         cfg = distill_config(spec)
-        make_backend(cfg.backend, [])
+        check_types(where, entry, dataclasses.asdict(cfg), type(cfg))
+        backend = make_backend(cfg.backend, [])
+        if dataclasses.is_dataclass(backend):
+            check_types(where, entry, cfg.backend, type(backend))
         template(cfg.prompt_template)
         Sampling(**cfg.sampling)
     except (TypeError, ValueError) as exc:
@@ -259,7 +311,7 @@ def validate(p: Profile) -> None:
     """Every section the assets, entry points and launcher will read."""
     from redstar_assets.automation import automation_spec
     from redstar_assets.launcher import resolve_launch
-    from redstar_assets.problems.sources import SOURCE_KINDS
+    from redstar_assets.problems.sources import SOURCE_KINDS, SOURCE_READERS
     from redstar_assets.traces.quality import QualitySpec
 
     where = str(p.path)
@@ -270,6 +322,12 @@ def validate(p: Profile) -> None:
         if spec.get("kind") not in SOURCE_KINDS:
             raise ProfileError(f"{where}: {spec.get('name')!r}.kind {spec.get('kind')!r} is not one of {SOURCE_KINDS}")
         _check_trace_source(spec, where)
+        reader = SOURCE_READERS[spec["kind"]]
+        known = {*inspect.signature(reader).parameters, *SOURCE_STAGE_KEYS} - {"_"}
+        check_keys(where, f"sources.{spec['name']}", spec, known)
+        check_types(where, f"sources.{spec['name']}", spec, reader)
+    inbox_keys = set(inspect.signature(SOURCE_READERS["file"]).parameters) - {"_", "name", "path"}
+    check_keys(where, "inbox", p.raw.get("inbox") or {}, inbox_keys)
     _check_teacher(p.teacher, where)
     if (p.difficulty or {}).get("scorer"):
         scorer = {k: v for k, v in p.difficulty["scorer"].items() if k != "samples"}

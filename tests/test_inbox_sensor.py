@@ -9,6 +9,7 @@ import polars as pl
 from dagster import AddDynamicPartitionsRequest, DagsterInstance, build_sensor_context
 
 from redstar_assets.factory import build_definitions
+from redstar_assets.problems.inbox import inbox_partition
 from redstar_assets.profile import load_profile
 from redstar_assets.resources import RedstarHome
 from redstar_assets.run_command import execute
@@ -33,6 +34,8 @@ def test_sources_and_inbox_files_become_partitions_and_a_changed_file_is_curated
     home = tmp_path / "data"
     (home / "inbox").mkdir(parents=True)
     drop = home / "inbox" / "new batch.jsonl"
+    key = inbox_partition(drop)  # a name with a space: reduced to safe characters plus a hash of the name
+    assert key.startswith("inbox-new-batch-")
     drop.write_text(
         "\n".join(
             json.dumps({"problem": f"Compute {a} + {b}.", "answer": str(a + b)})
@@ -47,7 +50,7 @@ def test_sources_and_inbox_files_become_partitions_and_a_changed_file_is_curated
     instance.add_dynamic_partitions("sources", ["another-profiles-source"])
     first = _evaluate(sensor, instance, home)
     added, deleted = first.dynamic_partitions_requests
-    assert added.partition_keys == ["arith-add", "inbox-new-batch"]
+    assert added.partition_keys == ["arith-add", key]
     assert deleted.partition_keys == ["another-profiles-source"]  # not this profile's, not in the inbox
     assert first.run_requests == []  # registering is all; automation or the user decides what runs
     _apply(instance, first)
@@ -55,14 +58,14 @@ def test_sources_and_inbox_files_become_partitions_and_a_changed_file_is_curated
     assert again.run_requests == [] and not again.dynamic_partitions_requests
 
     data_assets = tuple(sensor.asset_selection.resolve(defs.resolve_asset_graph()))
-    assert execute(defs, instance, [Step(data_assets, "inbox-new-batch")], {}) is None
-    assert pl.read_parquet(home / "problems" / "inbox-new-batch" / "data.parquet").height == 3
-    quarantine = pl.read_parquet(home / "raw_problems" / "inbox-new-batch" / "quarantine.parquet")
+    assert execute(defs, instance, [Step(data_assets, key)], {}) is None
+    assert pl.read_parquet(home / "problems" / key / "data.parquet").height == 3
+    quarantine = pl.read_parquet(home / "raw_problems" / key / "quarantine.parquet")
     assert quarantine.select("line", "field").rows() == [(4, "<record>")]
-    verified = pl.read_parquet(home / "verified_traces" / "inbox-new-batch" / "data.parquet")
+    verified = pl.read_parquet(home / "verified_traces" / key / "data.parquet")
     assert verified.height == 3 * 2 and (verified["status"] == "correct").sum() >= 4
 
     os.utime(drop, (drop.stat().st_atime, drop.stat().st_mtime + 10))
     changed = _evaluate(sensor, instance, home, again.cursor)
-    assert [r.partition_key for r in changed.run_requests] == ["inbox-new-batch"]
+    assert [r.partition_key for r in changed.run_requests] == [key]
     assert not changed.dynamic_partitions_requests

@@ -58,3 +58,14 @@ def final_answer(text: str) -> str:
         if len(lines[-1]) <= _SHORT_LAST_LINE:
             return lines[-1].rstrip(".")
     raise AnswerError("no final answer (an <answer> tag, \\boxed{}, 'Answer:' or a short last line)")
+
+
+NOT_VALUES = {"nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+
+
+def not_a_value(value: object) -> bool:
+    """NaN or an infinity, as a float or as the text a dataframe writes for one: a missing or
+    broken value, never a problem's answer."""
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    return isinstance(value, str) and value.strip().lower() in NOT_VALUES

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+MAX_FIELD_CHARS = 1_000_000  # a competition problem is a few KB; a megabyte of text is not one problem
 TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 _STEP = re.compile(r"^([^\[\]]*)((?:\[-?\d+\])*)$")
 

@@ -60,8 +60,8 @@ def _from_text(text: str, base: Path | None) -> bytes:
         raise ImageError("empty image field")
     uri = _DATA_URI.match(text)
     path = Path(text) if not uri and len(text) < 4096 else None
-    if path is not None and not path.is_absolute() and base is not None:
-        path = base / path
+    if path is not None and base is not None:
+        path = _inside(base, path)
     if path is not None and _is_file(path):
         size = path.stat().st_size
         if size > MAX_IMAGE_BYTES:
@@ -76,6 +76,17 @@ def _from_text(text: str, base: Path | None) -> bytes:
         except binascii.Error as exc:
             raise ImageError(f"not valid base64: {exc}") from None
     raise ImageError(f"image file {str(path)!r} does not exist")
+
+
+def _inside(base: Path, path: Path) -> Path:
+    """`path` read relative to `base`, the folder of the file that names it; a path that leads out
+    of that folder (absolute, `../`, or a link) is someone else's file, refused."""
+    if path.is_absolute():
+        raise ImageError(f"image path {str(path)!r} is absolute: a file's image paths are relative to its folder")
+    resolved = (base / path).resolve()
+    if base.resolve() not in resolved.parents:
+        raise ImageError(f"image path {str(path)!r} leads out of the file's folder {str(base)!r}")
+    return base / path
 
 
 def _is_file(path: Path) -> bool:

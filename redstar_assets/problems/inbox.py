@@ -1,5 +1,11 @@
-"""The inbox: problem files dropped under REDSTAR_HOME/inbox, each its own source partition."""
+"""The inbox: problem files dropped under REDSTAR_HOME/inbox, each its own source partition.
 
+A drop is someone else's file: a link that leads out of the inbox (to a key, a password file, another
+team's data) is refused, not read, and two names that reduce to the same safe key keep apart (the
+key of a name that had to be changed carries a hash of the original name), so no drop hides another.
+"""
+
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -11,13 +17,36 @@ INBOX_SUFFIXES = (".jsonl", ".parquet")
 
 
 def inbox_partition(path: Path) -> str:
-    """The partition key of a dropped file: `inbox-<file stem>`, reduced to safe characters."""
-    return INBOX_PREFIX + re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem)
+    """The partition key of a dropped file: `inbox-<file stem>` when the stem is made of safe
+    characters, else the stem reduced to them plus a hash of the whole name."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem)
+    if safe != path.stem or path.suffix != ".jsonl":  # `a.parquet` and `a.jsonl` are two drops
+        safe = f"{safe}-{hashlib.sha256(path.name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+    return INBOX_PREFIX + safe
+
+
+def refused_inbox_files(home: Path) -> dict[Path, str]:
+    """Drops that are not read, with why: a link (or a file) that resolves outside the inbox."""
+    inbox = home / "inbox"
+    if not inbox.exists():
+        return {}
+    root = inbox.resolve()
+    refused = {}
+    for p in sorted(inbox.glob("*")):
+        if p.suffix in INBOX_SUFFIXES and root not in p.resolve().parents:
+            refused[p] = f"resolves to {p.resolve()}, outside the inbox {root}"
+        elif p.suffix in INBOX_SUFFIXES and not p.is_file():
+            refused[p] = "not a regular file"
+    return refused
 
 
 def inbox_files(home: Path) -> list[Path]:
+    """The drops to read: JSONL and Parquet files inside the inbox, none of the refused ones."""
     inbox = home / "inbox"
-    return sorted(p for p in inbox.glob("*") if p.suffix in INBOX_SUFFIXES) if inbox.exists() else []
+    if not inbox.exists():
+        return []
+    refused = refused_inbox_files(home)
+    return sorted(p for p in inbox.glob("*") if p.suffix in INBOX_SUFFIXES and p not in refused)
 
 
 def source_partition_keys(profile: Profile, home: Path) -> list[str]:

@@ -13,12 +13,12 @@ from typing import Any
 
 import polars as pl
 
-from redstar_assets.problems.answers import AnswerError, transformed_answer
-from redstar_assets.problems.fields import field_value
+from redstar_assets.problems.answers import AnswerError, not_a_value, transformed_answer
+from redstar_assets.problems.fields import MAX_FIELD_CHARS, field_value
 from redstar_assets.problems.images import ImageError, read_image
 from redstar_assets.problems.normalize import normalize_text, problem_id
 from redstar_assets.safe_yaml import read_yaml
-from redstar_training.jsonl import read_rows
+from redstar_training.jsonl import iter_lines
 from redstar_training.verify import MODES
 from redstar_training.verify.extract import choice_letter
 
@@ -194,7 +194,7 @@ def _choice_answer(answer: str, choices: Any, bench: Benchmark, where: str) -> s
     return chr(ord("A") + texts.index(normalize_text(answer)))
 
 
-def _generated(bench: Benchmark, count: int | None) -> tuple[str, list[tuple[int, dict]]]:
+def _generated(bench: Benchmark, count: int | None) -> tuple[str, list[tuple[int, dict | None, str]]]:
     """A generated held-out set (the demo's arithmetic, or its code family): fixed by its generator
     spec and count."""
     from redstar_assets.problems.sources import arithmetic_code_problems, arithmetic_problems
@@ -209,20 +209,22 @@ def _generated(bench: Benchmark, count: int | None) -> tuple[str, list[tuple[int
         frame = geometry_problems(bench.name, **spec)
     else:
         frame = make(bench.name, **{**spec, "digits": tuple(spec.get("digits", (1, 3)))})
-    return f"generated://{bench.name}", list(enumerate(frame.to_dicts(), 1))
+    return f"generated://{bench.name}", [(n, rec, "") for n, rec in enumerate(frame.to_dicts(), 1)]
 
 
-def _rows(bench: Benchmark, data_dir: Path, count: int | None = None) -> tuple[str, list[tuple[int, dict]]]:
+def _rows(bench: Benchmark, data_dir: Path, count: int | None = None) -> tuple[str, list[tuple[int, dict | None, str]]]:
+    """(label, [(row number, record or None when the line is not a JSON object, raw line)])."""
     if bench.generator:
         return _generated(bench, count)
     path = data_dir / bench.path if bench.path else None
     if path is not None and path.exists():
         if path.suffix == ".parquet":
-            return str(path), list(enumerate(pl.read_parquet(path).to_dicts(), 1))
-        rows, errors = read_rows(path)
-        if errors:
-            raise RegistryError(errors[0].removesuffix("; skipped"))
-        return str(path), rows
+            try:
+                frame = pl.read_parquet(path)
+            except Exception as exc:  # noqa: BLE001 - a broken file is the user's: named, not a crash
+                raise RegistryError(f"{path}: unreadable Parquet file: {type(exc).__name__}: {exc}"[:500]) from None
+            return str(path), [(n, rec, "") for n, rec in enumerate(frame.to_dicts(), 1)]
+        return str(path), list(iter_lines(path))
     if not bench.hf:
         raise RegistryError(f"benchmark {bench.name!r}: {path} does not exist and no `hf` dataset is declared")
     try:
@@ -234,7 +236,7 @@ def _rows(bench: Benchmark, data_dir: Path, count: int | None = None) -> tuple[s
             f"benchmark {bench.name!r}: {path} does not exist and Hugging Face dataset {bench.hf['dataset']!r} "
             f"could not be loaded ({type(exc).__name__}); put the file at {path} (set REDSTAR_BENCHMARKS)"
         ) from None
-    return f"hf://{bench.hf['dataset']}", [(i + 1, dict(r)) for i, r in enumerate(ds)]
+    return f"hf://{bench.hf['dataset']}", [(i + 1, dict(r), "") for i, r in enumerate(ds)]
 
 
 def _mapped(bench: Benchmark, target: str) -> str:
@@ -248,11 +250,24 @@ def _item(name: str, bench: Benchmark, n: int, rec: dict, where: str, base: Path
         raise RegistryError(
             f"{where}: field {bench.source('problem')!r}: missing or empty problem ({_mapped(bench, 'problem')})"
         )
+    if isinstance(problem, (list, dict)):
+        raise RegistryError(
+            f"{where}: field {bench.source('problem')!r}: problem must be text, got {type(problem).__name__}"
+        )
+    if len(str(problem)) > MAX_FIELD_CHARS:
+        raise RegistryError(
+            f"{where}: field {bench.source('problem')!r}: problem is {len(str(problem))} characters, "
+            f"over the {MAX_FIELD_CHARS}-character limit"
+        )
     raw_answer = bench.value(rec, "answer")
     if raw_answer is None or raw_answer == "":
         raise RegistryError(
             f"{where}: field {bench.source('answer')!r}: missing or empty answer ({_mapped(bench, 'answer')})"
         )
+    if isinstance(raw_answer, dict):
+        raise RegistryError(f"{where}: field {bench.source('answer')!r}: answer must be text, a number or a list")
+    if not_a_value(raw_answer):
+        raise RegistryError(f"{where}: field {bench.source('answer')!r}: answer is {raw_answer!r}, not an answer")
     answer, _ = _answer(raw_answer, bench, where)
     answer_format, verifier = bench.answer_format, bench.verifier
     choices = bench.value(rec, "choices")
@@ -316,12 +331,16 @@ def read_benchmark(
     base = None if "://" in label else Path(label).parent
     out: list[dict] = []
     left_out: list[dict] = []
-    for n, rec in rows:
+    for n, rec, raw in rows:
         if count is not None and len(out) >= count:
             break
+        where = f"{label}:{n}"
+        if rec is None:
+            reason = "not UTF-8" if raw.startswith("<not UTF-8") else f"not a JSON object: {raw[:80]}"
+            left_out.append({"file": label, "row": n, "reason": f"{where}: field <record>: {reason}"})
+            continue
         if not keeps(bench, rec):
             continue
-        where = f"{label}:{n}"
         try:
             out.append(_item(name, bench, n, rec, where, base))
         except RegistryError as exc:

@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from redstar_assets.problems.inbox import inbox_files, inbox_partition, source_partition_keys
+from redstar_assets.problems.inbox import inbox_files, inbox_partition, refused_inbox_files, source_partition_keys
 from redstar_assets.problems.partitions import SOURCES, source_partitions
 from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
@@ -28,6 +28,8 @@ def build_source_sensor(profile: Profile, tick_seconds: int) -> dg.SensorDefinit
         seen: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
         existing = set(context.instance.get_dynamic_partitions(SOURCES))
         root = redstar.store().root
+        for path, why in refused_inbox_files(root).items():
+            context.log.warning(f"inbox file {path.name!r} refused: {why}")
         wanted = source_partition_keys(profile, root)
         new_keys = [k for k in wanted if k not in existing]
         stale = sorted(existing - set(wanted))  # another profile's sources, or a file taken out of the inbox

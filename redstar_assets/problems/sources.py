@@ -12,14 +12,14 @@ import csv
 import glob
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from redstar_assets.problems.answers import ANSWER_TRANSFORMS, AnswerError, transformed_answer
-from redstar_assets.problems.fields import field_value
+from redstar_assets.problems.answers import ANSWER_TRANSFORMS, AnswerError, not_a_value, transformed_answer
+from redstar_assets.problems.fields import MAX_FIELD_CHARS, field_value
 from redstar_assets.problems.images import ImageError, read_image
 from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace, spec_problem
 from redstar_training.jsonl import iter_lines
@@ -46,8 +46,6 @@ QUARANTINE_SCHEMA = pl.Schema(
     }
 )
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests", "image")
-MAX_FIELD_CHARS = 1_000_000  # a competition problem is a few KB; a megabyte of text is not one problem
-NOT_VALUES = {"nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "geometry", "file", "huggingface", "traces")
 
 # Field mappings for the paper's problem pools, so a source needs only `preset: NAME` and a path or id.
@@ -220,14 +218,6 @@ def _escaped(value: object) -> bool:
     return isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value)
 
 
-def _not_a_value(value: object) -> bool:
-    """NaN or an infinity, as a float or as the text a dataframe writes for one: a missing or
-    broken value, never a problem's answer."""
-    if isinstance(value, float):
-        return value != value or value in (float("inf"), float("-inf"))
-    return isinstance(value, str) and value.strip().lower() in NOT_VALUES
-
-
 def _unusable_tests(tests: str) -> str | None:
     """Why a code problem's tests cannot be run (the verifier's own reading of them), or None."""
     from redstar_training.verify.code import task_from_tests
@@ -273,7 +263,7 @@ def _validate(
                 mapping.get(required, required),
                 f"{required} must be text or a number, got {type(value).__name__}",
             )
-        if _not_a_value(value):
+        if not_a_value(value):
             return None, mapping.get(required, required), f"{required} is {value!r}: a missing or broken value"
         row[required] = str(value)
         if len(row[required]) > MAX_FIELD_CHARS:
@@ -503,3 +493,16 @@ def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
     if kind == "traces":
         return trace_problems(**spec)
     raise ValueError(f"source {spec.get('name')!r}: unknown kind {kind!r}; known kinds: {SOURCE_KINDS}")
+
+
+SOURCE_READERS: dict[
+    str, Callable[..., Any]
+] = {  # what reads each kind's settings (profile checks hold a source's values to their types)
+    "arithmetic": arithmetic_problems,
+    "arithmetic_code": arithmetic_code_problems,
+    "synthetic": synthetic_problems,
+    "geometry": geometry_problems,
+    "file": file_problems,
+    "huggingface": huggingface_problems,
+    "traces": trace_chunks,
+}
