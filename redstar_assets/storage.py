@@ -6,10 +6,12 @@ content hash, so a killed run never leaves half a table and lineage can name exa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,23 @@ class FrameHasher:
         return self.digest.hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def _replacing(target: Path, *tmps: Path) -> Iterator[None]:
+    """A write of `target` through temporary files: when it fails (a full disk, an interrupt) the
+    temporary files are removed, so nothing half-written is left or read, the previous version
+    stays in place, and the error names the table."""
+    try:
+        yield
+    except BaseException as exc:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, Exception):  # Polars reports a full disk as a ComputeError, Arrow as an OSError
+            raise OSError(
+                f"writing {target} failed ({type(exc).__name__}: {exc}); the previous version is untouched"
+            ) from exc
+        raise
+
+
 class TableWriter:
     """Writes a table part by part (one Parquet row group or more per part) and hashes it as it goes,
     so a table larger than memory is never held whole; renamed into place with its sidecar on close.
@@ -75,7 +94,8 @@ class TableWriter:
             self._schema = frame.schema
         elif frame.schema != self._schema:
             raise ValueError(f"{self.path}: a part's columns {frame.schema} differ from the first's {self._schema}")
-        self._parts.submit(self._write_part, frame)
+        with _replacing(self.path, self.tmp):  # a failed part (a full disk) surfaces at the next submit
+            self._parts.submit(self._write_part, frame)
         self.rows += frame.height
 
     def _write_part(self, frame: pl.DataFrame) -> None:
@@ -91,13 +111,15 @@ class TableWriter:
 
     def close(self) -> str:
         """Puts the table in place; returns its content hash (the data version)."""
-        self._parts.close()
-        self._writer.close()
-        version = self.hasher.hexdigest()
         meta_tmp = self.path.with_suffix(".json.tmp")
-        meta_tmp.write_text(json.dumps({"hash": version, "rows": self.rows}))
-        os.replace(self.tmp, self.path)
-        os.replace(meta_tmp, self.path.with_suffix(".json"))
+        with _replacing(self.path, self.tmp, meta_tmp):
+            self._parts.close()
+            if self._writer is not None:
+                self._writer.close()
+            version = self.hasher.hexdigest()
+            meta_tmp.write_text(json.dumps({"hash": version, "rows": self.rows}))
+            os.replace(self.tmp, self.path)
+            os.replace(meta_tmp, self.path.with_suffix(".json"))
         return version
 
 
@@ -118,13 +140,13 @@ class Store:
         """Writes atomically and returns the content hash (the table's data version)."""
         path = self.path(asset, partition, name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".parquet.tmp")
-        frame.write_parquet(tmp)
-        version = frame_hash(frame)
-        meta_tmp = path.with_suffix(".json.tmp")
-        meta_tmp.write_text(json.dumps({"hash": version, "rows": frame.height}))
-        os.replace(tmp, path)
-        os.replace(meta_tmp, path.with_suffix(".json"))
+        tmp, meta_tmp = path.with_suffix(".parquet.tmp"), path.with_suffix(".json.tmp")
+        with _replacing(path, tmp, meta_tmp):
+            frame.write_parquet(tmp)
+            version = frame_hash(frame)
+            meta_tmp.write_text(json.dumps({"hash": version, "rows": frame.height}))
+            os.replace(tmp, path)
+            os.replace(meta_tmp, path.with_suffix(".json"))
         return version
 
     def writer(self, asset: str, partition: str | None = None, name: str = "data") -> TableWriter:
@@ -185,8 +207,9 @@ class Store:
         path = self.folder(asset, partition) / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
-        os.replace(tmp, path)
+        with _replacing(path, tmp):
+            tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+            os.replace(tmp, path)
         return path
 
     def read_json(self, asset: str, partition: str | None = None, name: str = "manifest") -> dict:

@@ -1,0 +1,151 @@
+"""Faults below the assets: a cache file with garbage in it, a disk that fills during a table write,
+a verifier program that segfaults. Each must be detected and survived: nothing broken is trusted,
+nothing half-written is read, and the good data stays."""
+
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from redstar_training.generation.cache import SampleCache
+from redstar_training.generation.types import Completion
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _filled_cache(path: Path, n: int = 400) -> None:
+    cache = SampleCache(path)
+    for i in range(n):
+        cache.put(Completion(f"k{i}", f"p{i}", 0, f"<think>{'step ' * 200}</think> \\boxed{{{i}}}", "stop"))
+    cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    cache._db.close()
+
+
+def _garbage_pages(path: Path, rng: random.Random) -> None:
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for p in rng.sample(range(1, len(data) // page), 3):  # page 0 (the header) stays
+        data[p * page : (p + 1) * page] = rng.randbytes(page)
+    path.write_bytes(bytes(data))
+
+
+CORRUPTIONS = {
+    "garbage pages": _garbage_pages,
+    "garbage header": lambda p, rng: p.write_bytes(rng.randbytes(100) + p.read_bytes()[100:]),
+    "truncated to half": lambda p, rng: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+    "not a database": lambda p, rng: p.write_bytes(b"this is a text file, not SQLite\n" * 200),
+}
+
+
+def test_a_corrupted_cache_is_set_aside_and_rebuilt_never_trusted(tmp_path, scoreboard, capfd):
+    t0 = time.monotonic()
+    rng = random.Random(5)
+    survived, trusted, crashes, notes = 0, 0, 0, []
+    for name, corrupt in CORRUPTIONS.items():
+        path = tmp_path / name.replace(" ", "-") / "samples.sqlite"
+        _filled_cache(path)
+        corrupt(path, rng)
+        try:
+            cache = SampleCache(path)
+            found = cache.get_many([f"k{i}" for i in range(400)])
+            cache.put(Completion("new", "p-new", 0, "<think>x</think> \\boxed{1}", "stop"))  # usable again
+            aside = list(path.parent.glob("samples.sqlite.corrupt-*"))
+            warned = "is corrupt" in capfd.readouterr().err
+            if found:
+                trusted += 1
+                notes.append(f"{name}: {len(found)} samples read back from the corrupted file")
+            elif aside and warned and cache.get_many(["new"]):
+                survived += 1
+            else:
+                notes.append(f"{name}: set aside {bool(aside)}, reported {warned}")
+        except Exception as exc:  # noqa: BLE001 - a crash is what this attack counts
+            crashes += 1
+            notes.append(f"{name}: {type(exc).__name__}: {exc}")
+    line = scoreboard.record(
+        "fault",
+        "corrupted SQLite sample cache (garbage pages, header, truncation)",
+        tried=len(CORRUPTIONS),
+        faults=len(CORRUPTIONS),
+        survived=survived,
+        escapes=trusted,
+        exceptions=crashes,
+        seconds=time.monotonic() - t0,
+        notes=notes,
+    )
+    assert line.clean, notes
+
+
+DISK_FULL_SCRIPT = r"""
+import json, os, sys
+import polars as pl
+from redstar_assets.storage import Store
+root = sys.argv[1]
+store = Store(root)
+small = pl.DataFrame({"problem": [f"Compute {i} + 1." for i in range(100)]})
+first = store.write(small, "traces", "p")
+big = pl.DataFrame({"text": [os.urandom(4000).hex() for _ in range(3000)]})  # 24 MB that will not compress
+error = None
+try:
+    store.write(big, "traces", "p")
+except OSError as exc:
+    error = str(exc)
+streamed_error = None
+writer = store.writer("traces", "q")
+try:
+    for _ in range(3):
+        writer.write(big)
+    writer.close()
+except OSError as exc:
+    streamed_error = str(exc)
+after = store.read("traces", "p")
+print(json.dumps({
+    "error": error,
+    "streamed_error": streamed_error,
+    "kept": after.equals(small),
+    "version_kept": store.version("traces", "p") == first,
+    "half_written": sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith(".tmp")),
+    "q_exists": store.exists("traces", "q"),
+}))
+"""
+
+
+def test_a_full_disk_during_a_table_write_keeps_the_previous_version_and_leaves_nothing_half_written(
+    tmp_path, scoreboard, sandbox
+):
+    """The data root on an 8 MB tmpfs (bubblewrap's --size): the first table fits, the second (and a
+    streamed one) do not."""
+    t0 = time.monotonic()
+    root = tmp_path / "full"
+    root.mkdir()
+    script = tmp_path / "disk_full.py"
+    script.write_text(DISK_FULL_SCRIPT)
+    cmd = ["bwrap", "--dev-bind", "/", "/", "--size", str(8 * 1024 * 1024), "--tmpfs", str(root)]
+    done = subprocess.run(
+        [*cmd, sys.executable, str(script), str(root)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    notes, crashes = [], 0
+    try:
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        out, crashes = {}, 1
+        notes.append(f"the writer crashed: {done.stderr[-500:]}")
+    clear = bool(out.get("error")) and "traces/p/data.parquet" in out["error"]
+    streamed_clear = bool(out.get("streamed_error")) and "traces/q/data.parquet" in out["streamed_error"]
+    survived = int(clear and out.get("kept") and out.get("version_kept") and not out.get("half_written"))
+    survived += int(streamed_clear and not out.get("q_exists") and not out.get("half_written"))
+    notes += [f"error: {out.get('error')}", f"streamed: {out.get('streamed_error')}"]
+    notes += [f"half-written: {out.get('half_written')}"] if out.get("half_written") else []
+    line = scoreboard.record(
+        "fault",
+        "disk full during a Parquet write (8 MB tmpfs): table and streamed table",
+        tried=2,
+        faults=2,
+        survived=survived,
+        lost=int(not out.get("kept")),
+        exceptions=crashes,
+        seconds=time.monotonic() - t0,
+        notes=notes,
+    )
+    assert line.clean, notes
