@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres redis tracking clean-data
+.PHONY: run test test-fast stress ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres redis tracking clean-data
 
 venv: $(VENV)/.installed
 
@@ -62,10 +62,15 @@ run: venv
 	$(BIN)/redstar run --profile demo
 
 test: venv sandbox postgres redis tracking
-	$(BIN)/pytest -q -rs --durations=12
+	$(BIN)/pytest -q -rs --durations=12 -m "not stress_full"
+
+# The stress suite (tests/stress): generated bad inputs, faults and attacks against the real pipeline,
+# then a scoreboard (printed, and written to stress-results/scoreboard.json). `make test` runs its fast part.
+stress: venv sandbox
+	$(BIN)/pytest -q -rs -m stress
 
 test-fast: venv sandbox postgres redis tracking
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow and not stress_full"
 
 # Webserver, daemon (sensors, automation, schedules, backfills) and code server; REDSTAR_PROFILE picks the profile.
 ui: venv
