@@ -17,6 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from redstar_assets.dead_runs import WORKER_TAG, reclaim_dead_runs, worker_tag
 from redstar_assets.factory import build_definitions
 from redstar_assets.instance import open_instance
 from redstar_assets.problems.inbox import source_partition_keys
@@ -89,6 +90,8 @@ def execute(
 def run_profile(profile: Profile, home: Path, verbose: bool = False, until: str | None = None) -> int:
     defs = build_definitions(profile, str(home))
     instance = open_instance()
+    for run_id in reclaim_dead_runs(instance):
+        print(f"redstar: run {run_id} lost its worker (killed?): marked failed, its pool slots freed", flush=True)
     register_sources(instance, profile, home)
     steps = plan_steps(defs, instance, until)
     log_path = home / "logs" / f"run-{datetime.now():%Y%m%d-%H%M%S}.log"
@@ -109,7 +112,7 @@ def run_profile(profile: Profile, home: Path, verbose: bool = False, until: str 
             terminal.write(outcome_line(prefix, step.label, result.success, seconds, note) + "\n")
             terminal.flush()
 
-        tags = {"redstar/profile": profile.name, "redstar/cli": "run"}
+        tags = {"redstar/profile": profile.name, "redstar/cli": "run", WORKER_TAG: worker_tag()}
         failed = execute(defs, instance, steps, tags, watch, on_done)
     if failed is not None:
         for event in failed.all_events:

@@ -1,0 +1,182 @@
+"""SIGKILL of the run worker at seeded random points of each heavy asset, then the same command
+again, as a user whose machine died would. `redstar run` is the run worker (it executes its runs in
+process), so the kill is the worker's, and the Pipes children it started (trainers, evaluators) must
+die with it. The re-run must finish, lose and duplicate nothing, ask the teacher only for what was
+not committed, and end with the same data versions as an uninterrupted run of the same graph (the
+session's `tiny_run`) for the deterministic stages: curation tables, checkpoints, scores."""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+from support.secret_scan import PLANTED, leaks
+from support.versions import data_versions
+
+ROOT = Path(__file__).resolve().parents[2]
+REDSTAR = Path(sys.executable).parent / "redstar"
+ORDER = (
+    "raw_problems",
+    "problems",
+    "teacher_traces",
+    "verified_traces",
+    "difficulty_scores",
+    "sft_subsets",
+    "sft_checkpoints",
+    "rl_checkpoints",
+    "benchmark_scores",
+)
+# (asset whose step is killed, the latest delay after its start, in make test)
+KILL_POINTS = [
+    ("teacher_traces", 1.0, True),
+    ("verified_traces", 1.0, False),
+    ("difficulty_scores", 1.0, False),
+    ("sft_subsets", 0.5, False),
+    ("sft_checkpoints", 8.0, True),
+    ("rl_checkpoints", 10.0, False),
+    ("benchmark_scores", 8.0, False),
+]
+
+
+def _home(root: Path) -> dict[str, str]:
+    """A throwaway instance and data root, and a user's secrets planted in the environment."""
+    (root / "dh").mkdir(parents=True)
+    (root / "dh" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    return {**os.environ, **PLANTED, "DAGSTER_HOME": str(root / "dh"), "REDSTAR_HOME": str(root / "data")}
+
+
+def _started(dagster_home: Path, step: str) -> bool:
+    for db_file in (dagster_home / "history" / "runs").glob("*.db"):
+        if db_file.name == "index.db":
+            continue
+        try:
+            with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=5) as db:
+                query = "SELECT 1 FROM event_logs WHERE dagster_event_type = 'STEP_START' AND step_key = ? LIMIT 1"
+                if db.execute(query, (step,)).fetchone():
+                    return True
+        except sqlite3.Error:
+            continue
+    return False
+
+
+def _processes_with(env_value: str) -> list[int]:
+    """Live processes whose environment holds `env_value` (this attack's data root)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+        except OSError:
+            continue
+        if env_value.encode() in environ.split(b"\0") and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+def _teacher_requested(instance) -> list[int]:
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("teacher_traces")), limit=100)
+    return [int(r.asset_materialization.metadata["samples_requested"].value) for r in records.records]
+
+
+def _committed_samples(data: Path) -> int:
+    path = data / "cache" / "teacher_samples.sqlite"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path, timeout=30) as db:
+        try:
+            return db.execute("SELECT count(*) FROM samples").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def _kill_and_resume(tmp_path, tiny_run, asset: str, max_delay: float, seed: int) -> dict:
+    env = _home(tmp_path)
+    data, dagster_home = Path(env["REDSTAR_HOME"]), Path(env["DAGSTER_HOME"])
+    cmd = [str(REDSTAR), "run", "--profile", "demo-tiny", "--until", asset]
+    out: dict = {"notes": [], "hangs": 0, "exceptions": 0, "killed_in_step": False}
+    with (tmp_path / "killed.log").open("w") as log:
+        worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while not _started(dagster_home, asset) and worker.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(random.Random(seed).uniform(0, max_delay))
+        out["killed_in_step"] = worker.poll() is None
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    committed_at_kill = _committed_samples(data)
+    orphans = _processes_with(f"REDSTAR_HOME={data}")
+    deadline = time.monotonic() + 30
+    while orphans and time.monotonic() < deadline:
+        time.sleep(0.5)
+        orphans = _processes_with(f"REDSTAR_HOME={data}")
+    for pid in orphans:  # left behind: counted, then ended so the suite goes on
+        out["notes"].append(f"process {pid} outlived the killed run worker by 30 s")
+        os.kill(pid, signal.SIGKILL)
+    out["orphans"] = len(orphans)
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        (tmp_path / "rerun.log").write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            out["exceptions"] += 1
+            out["notes"].append(f"the re-run failed: {done.stdout[-800:]} {done.stderr[-800:]}")
+    except subprocess.TimeoutExpired:
+        out["hangs"] += 1
+        out["notes"].append("the re-run did not finish in 10 minutes")
+    instance = DagsterInstance.from_config(str(dagster_home))
+    mine, reference = data_versions(instance), data_versions(tiny_run.instance)
+    wanted = set(ORDER[: ORDER.index(asset) + 1])
+    compared = {k for k in mine if k[0] in wanted}
+    out["missing"] = sorted(k for k in reference if k[0] in wanted and k not in mine)
+    out["differ"] = sorted(k for k in compared if k in reference and mine[k] != reference[k])
+    if asset in ORDER[ORDER.index("teacher_traces") :]:
+        requested = _teacher_requested(instance)
+        reference_total = sum(_teacher_requested(tiny_run.instance)[-1:])
+        out["repeated_calls"] = max(0, committed_at_kill + (requested[0] if requested else 0) - reference_total)
+    else:
+        out["repeated_calls"] = 0
+    out["compared"] = len(compared)
+    out["leaks"] = leaks([tmp_path], list(PLANTED.values()))  # event logs, compute logs, data, model cards, output
+    return out
+
+
+def _attack(tmp_path, tiny_run, scoreboard, asset: str, max_delay: float):
+    t0 = time.monotonic()
+    seed = sum(map(ord, asset))
+    out = _kill_and_resume(tmp_path, tiny_run, asset, max_delay, seed)
+    notes = out["notes"] + [f"killed {'inside' if out['killed_in_step'] else 'after'} the step"]
+    notes += [f"missing after the re-run: {out['missing']}"] if out["missing"] else []
+    notes += [f"data version differs from the uninterrupted run: {out['differ']}"] if out["differ"] else []
+    notes += [f"planted secret found in {leak}" for leak in out["leaks"][:5]]
+    line = scoreboard.record(
+        "fault",
+        f"SIGKILL of the run worker in {asset}, then the same command",
+        tried=out["compared"],
+        faults=1,
+        survived=int(not out["orphans"] and not out["missing"] and not out["differ"] and not out["exceptions"]),
+        lost=len(out["missing"]),
+        duplicated=0,
+        repeated_calls=out["repeated_calls"],
+        escapes=len(out["leaks"]),
+        hangs=out["hangs"] + out["orphans"],
+        exceptions=out["exceptions"],
+        seconds=time.monotonic() - t0,
+        notes=notes,
+    )
+    assert line.clean, notes
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "asset,max_delay",
+    [pytest.param(a, d, marks=() if fast else (pytest.mark.stress_full,), id=a) for a, d, fast in KILL_POINTS],
+)
+def test_a_run_worker_killed_in_a_heavy_step_resumes_to_the_same_result(
+    tmp_path, tiny_run, scoreboard, asset, max_delay
+):
+    _attack(tmp_path, tiny_run, scoreboard, asset, max_delay)
