@@ -59,8 +59,9 @@ def load_pairs(pairs_file: str):
 
 
 def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
+
+    from redstar_training.model_folders import load_model
 
     reused = trainer_run.reuse_if_finished(cfg, pipes)
     if reused is not None:
@@ -68,8 +69,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     dataset = load_pairs(cfg.pairs_file)
     trainer_dir = Path(cfg.output_dir) / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
-    model = AutoModelForCausalLM.from_pretrained(cfg.model)
+    tokenizer, model = load_model(cfg.model)  # safetensors only, no remote code
     args = DPOConfig(
         **trainer_run.shared_args(cfg, trainer_dir),
         **trainer_run.epoch_args(cfg),

@@ -98,16 +98,15 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
 def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, list, list[list[float]]]:
     """TRL's GRPOTrainer or RLOOTrainer with the verifier's reward and the format reward; it also
     returns the reward groups it fills (one list of rewards per prompt's completions)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 
+    from redstar_training.model_folders import load_model
     from redstar_training.rewards import accuracy_reward, format_reward
 
     trainer_dir = Path(cfg.output_dir) / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    tokenizer, model = load_model(cfg.model)  # safetensors only, no remote code
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(cfg.model)
     settings: dict[str, Any] = {
         **trainer_run.shared_args(cfg, trainer_dir),
         "num_generations": cfg.num_generations,

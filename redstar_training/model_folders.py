@@ -18,18 +18,23 @@ def is_vision_model(path: str | Path) -> bool:
 def load_model(
     path: str, revision: str | None = None, dtype: Any = None, trust_remote_code: bool = False
 ) -> tuple[Any, Any]:
-    """(tokenizer or processor, model) of a folder or hub id. `trust_remote_code` runs the model
-    repository's own Python (InternVL2): only where a profile's base model entry sets it."""
-    remote = {"trust_remote_code": True} if trust_remote_code else {}
+    """(tokenizer or processor, model) of a folder or hub id. Weights are read from safetensors only:
+    a pickled `pytorch_model.bin` can run code when unpickled, so a folder without safetensors is
+    refused. `trust_remote_code` runs the model repository's own Python (InternVL2): only where a
+    profile's base model entry sets it."""
+    remote = {"trust_remote_code": trust_remote_code}
     if is_vision_model(path):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         processor = AutoProcessor.from_pretrained(path, revision=revision, **remote)
-        return processor, AutoModelForImageTextToText.from_pretrained(path, revision=revision, dtype=dtype, **remote)
+        return processor, AutoModelForImageTextToText.from_pretrained(
+            path, revision=revision, dtype=dtype, use_safetensors=True, **remote
+        )
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path, revision=revision, **remote)
-    return tokenizer, AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype, **remote)
+    model = AutoModelForCausalLM.from_pretrained(path, revision=revision, dtype=dtype, use_safetensors=True, **remote)
+    return tokenizer, model
 
 
 def text_tokenizer(processing: Any) -> Any:

@@ -4,16 +4,11 @@ in-flight samples go to the others, and the counts per endpoint come back. A fle
 endpoint is down stops, naming each URL."""
 
 import contextlib
-import os
-import signal
 import sqlite3
-import threading
-from urllib.parse import urlparse
 
-import psutil
 import pytest
 from support.scripted_model import build_scripted_model
-from support.servers import transformers_serve
+from support.servers import KillAfter, transformers_serve
 
 from redstar_training.distill import DistillConfig, distill, endpoint_table, make_backend
 from redstar_training.generation.cache import SampleCache
@@ -21,35 +16,6 @@ from redstar_training.generation.serve import free_port
 from redstar_training.generation.types import TeacherUnavailable
 
 pytestmark = pytest.mark.slow
-
-
-def _kill_listener(url: str) -> None:
-    """SIGKILL to the process group of whatever listens on the URL's port (the server's session)."""
-    port = urlparse(url).port
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
-            os.killpg(os.getpgid(conn.pid), signal.SIGKILL)
-            return
-    raise AssertionError(f"nothing listens on {url}")
-
-
-class KillAfter:
-    """Wraps a backend: after `n` completions, kills one replica (the run goes on against the rest)."""
-
-    def __init__(self, backend, n: int, victim: str):
-        self.backend, self.n, self.victim, self.done = backend, n, victim, 0
-        self.model_id, self.revision = backend.model_id, backend.revision
-        self.lock = threading.Lock()
-
-    def generate(self, requests, sampling, on_done):
-        def counted(c):
-            on_done(c)
-            with self.lock:
-                self.done += 1
-                if self.done == self.n:
-                    _kill_listener(self.victim)
-
-        return self.backend.generate(requests, sampling, counted)
 
 
 def _problems(n: int) -> list[dict]:

@@ -149,3 +149,69 @@ def test_a_full_disk_during_a_table_write_keeps_the_previous_version_and_leaves_
         notes=notes,
     )
     assert line.clean, notes
+
+
+def test_a_teacher_server_that_dies_mid_run_and_comes_back_costs_no_sample_and_no_repeated_call(tmp_path, scoreboard):
+    """One `transformers serve` teacher behind a counting proxy (the URL the distiller knows). After
+    30 answers the server is SIGKILLed: distillation stops with TeacherUnavailable naming the URL.
+    A new server comes up behind the same URL and the same command resumes: every sample ends in the
+    cache once, and the teacher answered no sample twice."""
+    import contextlib
+
+    from support.scripted_model import build_scripted_model
+    from support.servers import FaultProxy, KillAfter, transformers_serve
+
+    from redstar_training.distill import DistillConfig, distill, make_backend
+    from redstar_training.generation.types import TeacherUnavailable
+
+    t0 = time.monotonic()
+    model = build_scripted_model(tmp_path / "scripted")
+    problems = [{"problem_id": f"p{i:03d}", "problem": f"Compute {i} + {7 - i}.", "answer": "7"} for i in range(40)]
+    n = 120
+    config = DistillConfig(samples_per_problem=3, sampling={"temperature": 0.7, "max_tokens": 40})
+    notes, crashes, stopped_clearly = [], 0, False
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(transformers_serve(model, tmp_path / "serve-1.log"))
+        proxy = stack.enter_context(FaultProxy(first.removeprefix("http://").removesuffix("/v1"), rate=0.0))
+        spec = {"kind": "openai", "base_url": proxy.url, "model": str(model), "concurrency": 2,
+                "max_retries": 3, "backoff_base_s": 0.05, "probe_after_s": 0.2}  # fmt: skip
+        cache = SampleCache(tmp_path / "c.sqlite")
+        try:
+            distill(
+                problems, config, KillAfter(make_backend(spec, problems), 30, victim=first), cache, log=lambda m: None
+            )
+            notes.append("the first run finished without its server")
+        except TeacherUnavailable as exc:
+            stopped_clearly = proxy.url in str(exc)
+            notes.append(f"first run stopped: {str(exc)[:120]}")
+        except Exception as exc:  # noqa: BLE001 - a crash is what this attack counts
+            crashes += 1
+            notes.append(f"first run: {type(exc).__name__}: {exc}")
+        second = stack.enter_context(transformers_serve(model, tmp_path / "serve-2.log"))
+        proxy.upstream = second.removeprefix("http://").removesuffix("/v1")  # the server is back at the same URL
+        try:
+            completions, skipped, _ = distill(problems, config, make_backend(spec, problems), cache, log=lambda m: None)
+        except Exception as exc:  # noqa: BLE001
+            crashes += 1
+            completions, skipped = [], []
+            notes.append(f"resumed run: {type(exc).__name__}: {exc}")
+        cache.close()
+    import sqlite3
+
+    keys = [r[0] for r in sqlite3.connect(tmp_path / "c.sqlite").execute("SELECT key FROM samples")]
+    answered = len(proxy.answered)
+    notes.append(f"teacher answered {answered} requests for {n} samples; {len(completions)} completions")
+    line = scoreboard.record(
+        "fault",
+        "teacher server killed mid-run, back at the same URL, same command again",
+        tried=n,
+        faults=1,
+        survived=int(stopped_clearly and len(set(keys)) == n and not skipped),
+        lost=n - len(set(keys)),
+        duplicated=len(keys) - len(set(keys)),
+        repeated_calls=max(0, answered - n),
+        exceptions=crashes,
+        seconds=time.monotonic() - t0,
+        notes=notes,
+    )
+    assert line.clean, notes

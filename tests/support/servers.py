@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import random
+import signal
 import socket
 import threading
 import time
@@ -15,6 +17,9 @@ from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlparse
+
+import psutil
 
 from redstar_training.generation.serve import ServeSpec, free_port, served  # noqa: F401 (tests import it)
 
@@ -120,6 +125,35 @@ class FaultProxy:
 
     def summary(self) -> dict:
         return {"forwarded": self.forwarded, **{k: v for k, v in self.injected.items() if v}}
+
+
+def _kill_listener(url: str) -> None:
+    """SIGKILL to the process group of whatever listens on the URL's port (the server's session)."""
+    port = urlparse(url).port
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port and conn.pid:
+            os.killpg(os.getpgid(conn.pid), signal.SIGKILL)
+            return
+    raise AssertionError(f"nothing listens on {url}")
+
+
+class KillAfter:
+    """Wraps a backend: after `n` completions, kills one replica (the run goes on against the rest)."""
+
+    def __init__(self, backend, n: int, victim: str):
+        self.backend, self.n, self.victim, self.done = backend, n, victim, 0
+        self.model_id, self.revision = backend.model_id, backend.revision
+        self.lock = threading.Lock()
+
+    def generate(self, requests, sampling, on_done):
+        def counted(c):
+            on_done(c)
+            with self.lock:
+                self.done += 1
+                if self.done == self.n:
+                    _kill_listener(self.victim)
+
+        return self.backend.generate(requests, sampling, counted)
 
 
 def json_lines(path: Path) -> list[dict]:
