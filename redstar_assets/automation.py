@@ -79,8 +79,13 @@ def _ready() -> dg.AutomationCondition:
 
 
 def _inputs_changed(ignore: tuple[str, ...]) -> dg.AutomationCondition:
+    # An input rewritten by the run that also writes this asset was handled by that run: without the
+    # guard, a tick that sees the input's new version after the run wrote this asset too (a race the
+    # stress suite's 50 simultaneous inbox drops hit once) requests it a second time, as Dagster's own
+    # any_deps_updated() avoids with the same clause.
     changed = dg.AutomationCondition.any_deps_match(
-        dg.AutomationCondition.data_version_changed() | dg.AutomationCondition.will_be_requested()
+        (dg.AutomationCondition.data_version_changed() & ~dg.AutomationCondition.executed_with_root_target())
+        | dg.AutomationCondition.will_be_requested()
     )
     if ignore:
         changed = changed.ignore(dg.AssetSelection.assets(*[dg.AssetKey(k) for k in ignore]))

@@ -149,6 +149,7 @@ class WorkerPool:
         results: list[Any] = [None] * len(items)
         pending = deque(range(len(items)))
         running: dict[Connection, _Running] = {}
+        died_on: set[int] = set()  # items whose worker died once: retried on a fresh worker, then answered
         while pending or running:
             while pending:
                 worker = self._acquire(block=not running)
@@ -163,7 +164,9 @@ class WorkerPool:
                     continue
                 running[worker.conn] = _Running(worker, index)
             for conn in wait(list(running), timeout=self._next_expiry(running)):  # some of `running`'s keys
-                self._receive(cast(Connection, conn), running, items, results, timings)
+                retry = self._receive(cast(Connection, conn), running, items, results, timings, died_on)
+                if retry is not None:
+                    pending.append(retry)
             self._expire(running, items, results, timings)
         return results
 
@@ -172,23 +175,34 @@ class WorkerPool:
         ends = [r.started + self.deadline_s if r.started else r.sent + _START_GRACE_S for r in running.values()]
         return max(0.0, min(ends) - now)
 
-    def _receive(self, conn: Connection, running: dict, items: Sequence[Any], results: list, timings) -> None:
+    def _receive(
+        self, conn: Connection, running: dict, items: Sequence[Any], results: list, timings, died_on: set[int]
+    ) -> int | None:
+        """Takes one message; returns an item's index to run again when its worker died under it for
+        the first time (a worker killed from outside, a crash the input may not cause again): a
+        transient death must not become a cached verdict. A second death answers `on_error`."""
         run = running[conn]
         try:
             message = conn.recv()
         except (EOFError, OSError):
             running.pop(conn)
-            results[run.index] = self.on_error(items[run.index], "verifier worker died (crash or memory limit)")
             self._kill_and_free(run.worker)
-            return
+            if run.index not in died_on:
+                died_on.add(run.index)
+                return run.index
+            results[run.index] = self.on_error(
+                items[run.index], "verifier worker died twice on this item (crash or memory limit)"
+            )
+            return None
         if message == _ACK:
             run.started = time.monotonic()
-            return
+            return None
         running.pop(conn)
         self._note(run, timings)
         kind, value = message
         results[run.index] = value if kind == "ok" else self.on_error(items[run.index], value)
         self._release(run.worker)
+        return None
 
     def _expire(self, running: dict, items: Sequence[Any], results: list, timings) -> None:
         now = time.monotonic()

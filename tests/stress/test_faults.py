@@ -3,6 +3,7 @@ a verifier program that segfaults. Each must be detected and survived: nothing b
 nothing half-written is read, and the good data stays."""
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -215,3 +216,68 @@ def test_a_teacher_server_that_dies_mid_run_and_comes_back_costs_no_sample_and_n
         notes=notes,
     )
     assert line.clean, notes
+
+
+def test_a_verifier_worker_that_segfaults_costs_no_verdict_and_caches_no_crash(tmp_path, scoreboard):
+    """The math verifier's worker processes are SIGSEGVed while a batch is judged. Every task still
+    gets the verdict an undisturbed run gives (the item under the dead worker runs again on a fresh
+    one), the batch does not hang, and no crash is written to the verdict cache."""
+    import signal
+    import threading
+
+    from redstar_training.verify.equivalence import MathTask
+    from redstar_training.verify.service import MathVerifier
+
+    t0 = time.monotonic()
+    rng = random.Random(9)
+    tasks = []
+    for _ in range(240):
+        a, b = rng.randint(1, 40), rng.randint(41, 90)
+        top = a * 3 if rng.random() < 0.7 else a + 1
+        tasks.append(MathTask(f"\\frac{{{a}}}{{{b}}}", f"so \\boxed{{\\frac{{{top}}}{{{b * 3}}}}}"))
+    with MathVerifier(workers=2) as calm:
+        expected = [v.status for v in calm.verify(tasks)]
+    segfaults, crashes, notes = 0, 0, []
+    verifier = MathVerifier(workers=2, cache=tmp_path / "verdicts.sqlite")
+    stop = threading.Event()
+
+    def strike():
+        nonlocal segfaults
+        while not stop.wait(0.4) and segfaults < 6:
+            workers = [w for w in list(verifier.pool._all) if w.alive()]
+            if workers:
+                os.kill(rng.choice(workers).process.pid, signal.SIGSEGV)
+                segfaults += 1
+
+    striker = threading.Thread(target=strike)
+    striker.start()
+    try:
+        got = [v.status for v in verifier.verify(tasks)]
+    except Exception as exc:  # noqa: BLE001 - a crash is what this attack counts
+        got, crashes = [], 1
+        notes.append(f"{type(exc).__name__}: {exc}")
+    stop.set()
+    striker.join()
+    verifier.close()
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "verdicts.sqlite") as db:
+        cached = [r[0] for r in db.execute("SELECT reason FROM verdicts")]
+    cached_crashes = sum("died" in v for v in cached)
+    wrong = sum(a != b for a, b in zip(expected, got, strict=False)) if got else len(tasks)
+    notes.append(f"{segfaults} workers SIGSEGVed; {wrong} verdicts differ from an undisturbed run")
+    seconds = time.monotonic() - t0
+    line = scoreboard.record(
+        "fault",
+        "verifier workers SIGSEGVed while judging 240 math tasks",
+        tried=len(tasks),
+        faults=segfaults,
+        survived=segfaults if not wrong and not crashes else 0,
+        lost=wrong,
+        escapes=cached_crashes,
+        hangs=int(seconds > 300),
+        exceptions=crashes,
+        seconds=seconds,
+        notes=notes,
+    )
+    assert segfaults and line.clean, notes
