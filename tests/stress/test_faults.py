@@ -232,9 +232,9 @@ def test_a_verifier_worker_that_segfaults_costs_no_verdict_and_caches_no_crash(t
     rng = random.Random(9)
     tasks = []
     for _ in range(240):
-        a, b = rng.randint(1, 40), rng.randint(41, 90)
-        top = a * 3 if rng.random() < 0.7 else a + 1
-        tasks.append(MathTask(f"\\frac{{{a}}}{{{b}}}", f"so \\boxed{{\\frac{{{top}}}{{{b * 3}}}}}"))
+        a = rng.randint(2, 60)  # symbolic: judged by sympy in the worker pool, not by the quick checks
+        constant = a * a if rng.random() < 0.7 else a * a + 1
+        tasks.append(MathTask(f"(x+{a})^2", f"so \\boxed{{x^2+{2 * a}x+{constant}}}"))
     with MathVerifier(workers=2) as calm:
         expected = [v.status for v in calm.verify(tasks)]
     segfaults, crashes, notes = 0, 0, []
