@@ -127,20 +127,8 @@ def check_mapping(where: str, entry: str, value: Any) -> None:
 # A source's keys that stages other than its reader use: which preset maps it, the model that wrote
 # imported traces (lineage), and the verifier mode its traces are checked in.
 SOURCE_STAGE_KEYS = ("kind", "preset", "teacher", "verify_mode")
-MAPPING_SECTIONS = (
-    "teacher",
-    "difficulty",
-    "curation",
-    "quality",
-    "base_models",
-    "subset_recipes",
-    "training_recipes",
-    "rl_recipes",
-    "evaluation",
-    "launch",
-    "automation",
-    "inbox",
-)
+# Every section but the name, the description and the two lists is read as a mapping.
+MAPPING_SECTIONS = tuple(k for k in TOP_LEVEL_KEYS if k not in ("name", "description", "sources", "experiments"))
 
 
 def check_raw(path: Path, raw: dict) -> None:
