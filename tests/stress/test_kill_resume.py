@@ -24,15 +24,17 @@ from redstar_assets.lineage_query import ASSETS
 ROOT = Path(__file__).resolve().parents[2]
 REDSTAR = Path(sys.executable).parent / "redstar"
 ORDER = ASSETS  # the pipeline order
-# (asset whose step is killed, the latest delay after its start, in make test)
+# (asset whose step is killed, its partition when one matters, the latest delay after the step's
+# start, in make test). RL is killed twice: in GRPO (cot-random-20) and in DPO (cot-random-40).
 KILL_POINTS = [
-    ("teacher_traces", 1.0, True),
-    ("verified_traces", 1.0, False),
-    ("difficulty_scores", 1.0, False),
-    ("sft_subsets", 0.5, False),
-    ("sft_checkpoints", 8.0, True),
-    ("rl_checkpoints", 10.0, False),
-    ("benchmark_scores", 8.0, False),
+    ("teacher_traces", None, 1.0, True),
+    ("verified_traces", None, 1.0, False),
+    ("difficulty_scores", None, 1.0, False),
+    ("sft_subsets", None, 0.5, False),
+    ("sft_checkpoints", None, 8.0, True),
+    ("rl_checkpoints", "cot-random-20", 10.0, False),
+    ("rl_checkpoints", "cot-random-40", 10.0, False),
+    ("benchmark_scores", None, 8.0, False),
 ]
 
 
@@ -43,9 +45,18 @@ def _home(root: Path) -> dict[str, str]:
     return {**os.environ, **PLANTED, "DAGSTER_HOME": str(root / "dh"), "REDSTAR_HOME": str(root / "data")}
 
 
-def _started(dagster_home: Path, step: str) -> bool:
+def _started(dagster_home: Path, step: str, partition: str | None) -> bool:
+    """Whether a run (of `partition`, when given) has started `step`, read from the instance's SQLite files."""
+    runs = None
+    if partition is not None:
+        try:
+            with sqlite3.connect(f"file:{dagster_home / 'history' / 'runs.db'}?mode=ro", uri=True, timeout=5) as db:
+                query = "SELECT run_id FROM run_tags WHERE key = 'dagster/partition' AND value = ?"
+                runs = {r[0] for r in db.execute(query, (partition,))}
+        except sqlite3.Error:
+            return False
     for db_file in (dagster_home / "history" / "runs").glob("*.db"):
-        if db_file.name == "index.db":
+        if db_file.name == "index.db" or (runs is not None and db_file.stem not in runs):
             continue
         try:
             with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=5) as db:
@@ -87,7 +98,7 @@ def _committed_samples(data: Path) -> int:
             return 0
 
 
-def _kill_and_resume(tmp_path, tiny_run, asset: str, max_delay: float, seed: int) -> dict:
+def _kill_and_resume(tmp_path, tiny_run, asset: str, partition: str | None, max_delay: float, seed: int) -> dict:
     env = _home(tmp_path)
     data, dagster_home = Path(env["REDSTAR_HOME"]), Path(env["DAGSTER_HOME"])
     cmd = [str(REDSTAR), "run", "--profile", "demo-tiny", "--until", asset]
@@ -95,7 +106,7 @@ def _kill_and_resume(tmp_path, tiny_run, asset: str, max_delay: float, seed: int
     with (tmp_path / "killed.log").open("w") as log:
         worker = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300
-        while not _started(dagster_home, asset) and worker.poll() is None and time.monotonic() < deadline:
+        while not _started(dagster_home, asset, partition) and worker.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(random.Random(seed).uniform(0, max_delay))
         out["killed_in_step"] = worker.poll() is None
@@ -137,11 +148,12 @@ def _kill_and_resume(tmp_path, tiny_run, asset: str, max_delay: float, seed: int
     return out
 
 
-def _attack(tmp_path, tiny_run, scoreboard, asset: str, max_delay: float):
+def _attack(tmp_path, tiny_run, scoreboard, asset: str, partition: str | None, max_delay: float):
     t0 = time.monotonic()
-    seed = sum(map(ord, asset))
+    where = asset if partition is None else f"{asset}[{partition}]"
+    seed = sum(map(ord, where))
     for attempt in range(3):  # a step that ended before the seeded moment: again, sooner
-        out = _kill_and_resume(tmp_path / f"try-{attempt}", tiny_run, asset, max_delay / 4**attempt, seed)
+        out = _kill_and_resume(tmp_path / f"try-{attempt}", tiny_run, asset, partition, max_delay / 4**attempt, seed)
         if out["killed_in_step"]:
             break
     notes = out["notes"] + [f"killed {'inside' if out['killed_in_step'] else 'after'} the step (try {attempt + 1})"]
@@ -150,7 +162,7 @@ def _attack(tmp_path, tiny_run, scoreboard, asset: str, max_delay: float):
     notes += [f"planted secret found in {leak}" for leak in out["leaks"][:5]]
     line = scoreboard.record(
         "fault",
-        f"SIGKILL of the run worker in {asset}, then the same command",
+        f"SIGKILL of the run worker in {where}, then the same command",
         tried=out["compared"],
         faults=int(out["killed_in_step"]),
         survived=int(
@@ -170,10 +182,13 @@ def _attack(tmp_path, tiny_run, scoreboard, asset: str, max_delay: float):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "asset,max_delay",
-    [pytest.param(a, d, marks=() if fast else (pytest.mark.stress_full,), id=a) for a, d, fast in KILL_POINTS],
+    "asset,partition,max_delay",
+    [
+        pytest.param(a, p, d, marks=() if fast else (pytest.mark.stress_full,), id=a if p is None else f"{a}-{p}")
+        for a, p, d, fast in KILL_POINTS
+    ],
 )
 def test_a_run_worker_killed_in_a_heavy_step_resumes_to_the_same_result(
-    tmp_path, tiny_run, scoreboard, asset, max_delay
+    tmp_path, tiny_run, scoreboard, asset, partition, max_delay
 ):
-    _attack(tmp_path, tiny_run, scoreboard, asset, max_delay)
+    _attack(tmp_path, tiny_run, scoreboard, asset, partition, max_delay)
