@@ -45,11 +45,15 @@ def _expanded_size(root: yaml.Node, limit: int) -> int:
 def read_yaml(path: Path, error: type[Exception] = ValueError, what: str = "a config") -> Any:
     """The data in `path`; anything unsafe, unreadable or not YAML raises `error` naming the file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is not None:
+        loader = yaml.SafeLoader(Path(path).read_text(encoding="utf-8"))
+        try:  # parsed once: the node graph is measured, then built into data
+            node = loader.get_single_node()
+            if node is None:
+                return None
             _expanded_size(node, MAX_NODES)
-        return yaml.safe_load(text)
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except _Unbounded as exc:
         raise error(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:

@@ -495,9 +495,8 @@ def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
     raise ValueError(f"source {spec.get('name')!r}: unknown kind {kind!r}; known kinds: {SOURCE_KINDS}")
 
 
-SOURCE_READERS: dict[
-    str, Callable[..., Any]
-] = {  # what reads each kind's settings (profile checks hold a source's values to their types)
+# What reads each kind's settings: profile checks hold a source's keys and values to its signature.
+SOURCE_READERS: dict[str, Callable[..., Any]] = {
     "arithmetic": arithmetic_problems,
     "arithmetic_code": arithmetic_code_problems,
     "synthetic": synthetic_problems,

@@ -169,7 +169,7 @@ def _attack(tmp_path, tiny_run, scoreboard, asset: str, partition: str | None, m
             out["killed_in_step"] and not (out["orphans"] or out["missing"] or out["differ"] or out["exceptions"])
         ),
         lost=len(out["missing"]),
-        duplicated=0,
+        duplicated=0,  # a duplicated row changes its table's data version: counted in `differ` above
         repeated_calls=out["repeated_calls"],
         escapes=len(out["leaks"]),
         hangs=out["hangs"] + out["orphans"],
