@@ -55,6 +55,8 @@ def launch_commands(profile) -> dict[str, list[str]]:
 
 def plan(profile) -> dict:
     """What a run of the profile would do: sources, teacher, models, subsets, experiments, counts."""
+    from redstar_assets import launcher
+
     n = int(profile.teacher.get("samples_per_problem", 1))
     sources = []
     for s in profile.sources:
@@ -105,6 +107,7 @@ def plan(profile) -> dict:
             for b in profile.benchmarks
         ],
         "launch": launch_commands(profile),
+        "parallel": launcher.side_by_side(profile.launch, str(profile.path)),
         "automation": _automation(profile),
         "runs": {
             "source partitions": len(profile.sources),
@@ -145,7 +148,7 @@ def print_plan(p: dict) -> None:
     for b in p["benchmarks"]:
         n, t = b["sampling"]["n"], b["sampling"]["temperature"]
         print(f"  {b['name']:<24} {b['where']:<22} count={b['count']:<6} greedy + {n} at {t}  {b['verifier']}")
-    print("launch:")
+    print(f"launch: model steps of one stage {p['parallel']} at a time (launch.parallel)")
     for module, command in p["launch"].items():
         print(f"  {module:<26} {' '.join(command)}")
     auto = p["automation"]

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
 
+from redstar_assets import launcher, step_process
 from redstar_assets.dead_runs import WORKER_TAG, reclaim_dead_runs, worker_tag
 from redstar_assets.factory import build_definitions
 from redstar_assets.instance import open_instance
@@ -24,7 +28,7 @@ from redstar_assets.problems.inbox import source_partition_keys
 from redstar_assets.problems.partitions import SOURCES
 from redstar_assets.profile import Profile
 from redstar_assets.run_display import StepProgress, outcome_line, quiet_output
-from redstar_assets.run_plan import Step, plan_steps
+from redstar_assets.run_plan import Step, batches, plan_steps
 
 
 def register_sources(instance: dg.DagsterInstance, profile: Profile, home: Path) -> None:
@@ -56,6 +60,27 @@ def _note(result) -> str:
     return ", ".join(sorted(set(notes)))
 
 
+@dataclass(frozen=True)
+class SideBySide:
+    """Model steps of one plan group run up to `parallel` at a time, each in a child process that
+    loads `profile_path` and writes under `home` (see step_process)."""
+
+    parallel: int
+    profile_path: str
+    home: str
+
+
+def claim_gpu_slots(instance: dg.DagsterInstance, wanted: int) -> None:
+    """Model steps side by side need as many slots of the `gpu` pool, which Dagster enforces: a step
+    without a slot waits. Raises the pool's limit on this instance (the UI's pool page shows it;
+    `dagster instance concurrency set gpu 1` lowers it again)."""
+    storage = instance.event_log_storage
+    have = storage.get_concurrency_info("gpu").slot_count or instance.global_op_concurrency_default_limit or 0
+    if have < wanted:
+        storage.set_concurrency_slots("gpu", wanted)
+        print(f"redstar: gpu pool limit {have} -> {wanted} on this instance (launch.parallel: {wanted})", flush=True)
+
+
 def execute(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -63,27 +88,51 @@ def execute(
     tags: dict[str, str],
     watch: Callable[[Step, str], contextlib.AbstractContextManager] | None = None,
     on_done: Callable[[Step, object, float, str], None] | None = None,
+    side_by_side: SideBySide | None = None,
 ):
     """Runs the steps in order as runs of the code location's asset job, in this process; returns
-    the failed run's result, or None when all succeeded. `watch(step, run_id)` wraps each run (the
-    CLI's progress line), `on_done(step, result, seconds, note)` follows it."""
+    the failed run's result, or None when all succeeded. With `side_by_side`, a batch of model steps
+    (a `gpu` pool's) of one group runs in child processes, several at a time; the next batch
+    starts when they are all done, and a failure stops the plan after its batch.
+    `watch(step, run_id)` wraps each run (the CLI's progress line), `on_done(step, result, seconds,
+    note)` follows it."""
     job = defs.resolve_implicit_global_asset_job_def()
-    for step in steps:
+
+    def run(step: Step, in_child: bool):
         run_id = str(uuid.uuid4())
         t0 = time.time()
         with watch(step, run_id) if watch else contextlib.nullcontext() as watcher:
-            result = job.execute_in_process(
-                instance=instance,
-                partition_key=step.partition,
-                asset_selection=list(step.keys),
-                run_id=run_id,
-                tags=tags,
-                raise_on_error=False,
-            )
+            if in_child:
+                assert side_by_side is not None
+                step_process.start(side_by_side.profile_path, side_by_side.home, step, run_id, tags).wait()
+                result = step_process.outcome(instance, run_id)
+            else:
+                result = job.execute_in_process(
+                    instance=instance,
+                    partition_key=step.partition,
+                    asset_selection=list(step.keys),
+                    run_id=run_id,
+                    tags=tags,
+                    raise_on_error=False,
+                )
         if on_done:
             on_done(step, result, time.time() - t0, _note(result) or getattr(watcher, "detail", ""))
-        if not result.success:
-            return result
+        return result
+
+    model_keys = {k for ad in defs.assets or [] if isinstance(ad, dg.AssetsDefinition) and ad.op.pool for k in ad.keys}
+    for batch in batches(steps):
+        if side_by_side and side_by_side.parallel > 1 and len(batch) > 1 and set(batch[0].keys) <= model_keys:
+            with ThreadPoolExecutor(max_workers=side_by_side.parallel, thread_name_prefix="redstar-step") as pool:
+                results = list(pool.map(lambda step: run(step, True), batch))
+        else:
+            results = []
+            for step in batch:
+                results.append(run(step, False))
+                if not results[-1].success:
+                    break
+        failed = [r for r in results if not r.success]
+        if failed:
+            return failed[0]
     return None
 
 
@@ -101,7 +150,11 @@ def run_profile(profile: Profile, home: Path, verbose: bool = False, until: str 
         flush=True,
     )
     started = time.time()
-    live = sys.stdout.isatty() and not verbose
+    parallel = launcher.side_by_side(profile.launch, str(profile.path))
+    if parallel > 1:
+        claim_gpu_slots(instance, parallel)
+    live = sys.stdout.isatty() and not verbose and parallel == 1  # one live line at a time
+    lock = threading.Lock()
     with quiet_output(log_path, verbose) as terminal:
 
         def watch(step: Step, run_id: str) -> StepProgress:
@@ -109,11 +162,13 @@ def run_profile(profile: Profile, home: Path, verbose: bool = False, until: str 
 
         def on_done(step: Step, result, seconds: float, note: str) -> None:
             prefix = f"[{time.time() - started - seconds:7.1f}s]"
-            terminal.write(outcome_line(prefix, step.label, result.success, seconds, note) + "\n")
-            terminal.flush()
+            with lock:
+                terminal.write(outcome_line(prefix, step.label, result.success, seconds, note) + "\n")
+                terminal.flush()
 
         tags = {"redstar/profile": profile.name, "redstar/cli": "run", WORKER_TAG: worker_tag()}
-        failed = execute(defs, instance, steps, tags, watch, on_done)
+        side_by_side = SideBySide(parallel, str(profile.path), str(home))
+        failed = execute(defs, instance, steps, tags, watch, on_done, side_by_side)
     if failed is not None:
         for event in failed.all_events:
             if event.is_step_failure:

@@ -19,6 +19,7 @@ class PlanError(ValueError):
 class Step:
     keys: tuple[dg.AssetKey, ...]
     partition: str | None
+    group: int | None = None  # steps of one group do not depend on each other (None: a group of its own)
 
     @property
     def label(self) -> str:
@@ -99,10 +100,21 @@ def asset_groups(defs: dg.Definitions, until: str | None = None) -> list[list[dg
 
 
 def plan_steps(defs: dg.Definitions, instance: dg.DagsterInstance, until: str | None = None) -> list[Step]:
-    """One step per (group, partition key), in dependency order."""
+    """One step per (group, partition key), in dependency order; a step's group is its index."""
     steps = []
-    for group in asset_groups(defs, until):
+    for index, group in enumerate(asset_groups(defs, until)):
         partitions = group[0].partitions_def
         keys = partitions.get_partition_keys(dynamic_partitions_store=instance) if partitions else [None]
-        steps += [Step(tuple(ad.key for ad in group), key) for key in keys]
+        steps += [Step(tuple(ad.key for ad in group), key, index) for key in keys]
     return steps
+
+
+def batches(steps: list[Step]) -> list[list[Step]]:
+    """Consecutive steps of one group, which may run side by side; the next batch needs them done."""
+    out: list[list[Step]] = []
+    for step in steps:
+        if out and step.group is not None and out[-1][-1].group == step.group:
+            out[-1].append(step)
+        else:
+            out.append([step])
+    return out

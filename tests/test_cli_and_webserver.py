@@ -163,3 +163,30 @@ def test_dry_run_of_the_code_math_profile_validates_its_mix_and_benchmarks():
     ).stdout
     for bench in ("livecodebench", "humaneval", "math-hard", "aime2024", "math500"):
         assert bench in text
+
+
+def test_model_steps_side_by_side_make_what_one_at_a_time_makes(tiny_run, tmp_path):
+    """`launch.parallel: 2` runs a stage's model steps two at a time, each in a process of its own
+    under two slots of the `gpu` pool, and makes the same checkpoints as the one-at-a-time run."""
+    from dagster import AssetKey, DagsterInstance, RunsFilter
+    from support.versions import data_versions
+
+    profile = tmp_path / "side.yaml"
+    profile.write_text("extends: demo-tiny\nname: demo-tiny\nlaunch: {parallel: 2}\n")
+    out = _redstar_run(profile, tmp_path, "--until", "sft_checkpoints")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "gpu pool limit 1 -> 2 on this instance" in out.stdout
+    instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
+    assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 2
+    sft = [
+        r
+        for r in instance.get_run_records(RunsFilter(tags={"redstar/cli": "run"}))
+        if AssetKey("sft_checkpoints") in (r.dagster_run.asset_selection or ())
+    ]
+    spans = sorted((r.start_time, r.end_time) for r in sft)
+    assert len(spans) == 3 and spans[1][0] < spans[0][1], spans  # the second started before the first ended
+    # each in its own child process (its worker tag names it), the CLI's own runs in the CLI's process
+    assert len({r.dagster_run.tags["redstar/worker"] for r in sft}) == 3
+    mine, reference = data_versions(instance), data_versions(tiny_run.instance)
+    assert ("sft_checkpoints", "cot-hard-20") in mine
+    assert {k: v for k, v in mine.items()} == {k: reference[k] for k in mine}

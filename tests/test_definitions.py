@@ -58,7 +58,7 @@ def test_two_profiles_build_side_by_side_in_one_process(pipeline_asset_names, tm
         name: set(d.resolve_asset_graph().get(AssetKey("sft_subsets")).partitions_def.get_partition_keys())
         for name, d in (("demo", demo), ("demo-tiny", tiny))
     }
-    assert "cot-hard-500" in recipes["demo"] and "cot-hard-500" not in recipes["demo-tiny"]
+    assert "cot-hard-750" in recipes["demo"] and "cot-hard-750" not in recipes["demo-tiny"]
     assert "cot-random-40" in recipes["demo-tiny"]
     assert {s.name for s in tiny.sensors} == {"source_partitions_sensor", "redstar_automation"}
     assert {s.name for s in tiny.schedules} == {"nightly_evaluation", "weekly_ablation_report"}
