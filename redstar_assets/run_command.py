@@ -101,6 +101,7 @@ def execute(
     def run(step: Step, in_child: bool):
         run_id = str(uuid.uuid4())
         t0 = time.time()
+        result: step_process.StepOutcome | dg.ExecuteInProcessResult
         with watch(step, run_id) if watch else contextlib.nullcontext() as watcher:
             if in_child:
                 assert side_by_side is not None
