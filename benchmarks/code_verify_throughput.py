@@ -62,7 +62,7 @@ def naive(items, timeout_s: float) -> list[tuple[bool, str]]:
         for stdin, expected in cases:
             result = run_python(source, stdin, limits)
             if not (result.ok and same_output(result.stdout, expected)):
-                status = "timeout" if result.timed_out else "wrong"
+                status = "timeout" if result.out_of_time else "wrong"
                 break
         verdicts.append((status == "correct", status))
     return verdicts

@@ -3,6 +3,7 @@ fail, stdin/stdout checks compare modulo whitespace, and hostile programs are co
 
 import json
 import os
+import signal
 import socket
 import tempfile
 import time
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from redstar_training.verify.code import CodeTask, verify_code, verify_code_batch
-from redstar_training.verify.sandbox import SandboxLimits, SandboxUnavailable, run_python
+from redstar_training.verify.code import CodeTask, _runner_record, verify_code, verify_code_batch
+from redstar_training.verify.sandbox import SandboxLimits, SandboxUnavailable, run_python, run_python_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMITS = SandboxLimits(wall_s=5, cpu_s=5, memory_mb=512)
@@ -80,6 +81,19 @@ def test_hostile_memory_bomb_hits_the_memory_limit():
 def test_hostile_infinite_loop_is_killed_at_the_wall_deadline():
     result = run_python("while True:\n    pass", limits=SandboxLimits(wall_s=2, cpu_s=10))
     assert result.timed_out and result.returncode is None and 2 <= result.wall_s < 4
+
+
+def test_a_program_stopped_by_its_cpu_limit_ran_out_of_time():
+    """The CPU limit and the wall limit are equal, so which stops a busy loop first is a race; the
+    CPU limit's SIGXCPU is a timeout too, not a runtime error (the throughput benchmark caught a
+    baseline that judged one such program 'wrong' and the batched verifier 'timeout')."""
+    busy = "while True:\n    pass"
+    direct = run_python(busy, limits=SandboxLimits(wall_s=10, cpu_s=1))  # the CPU limit fires first
+    assert not direct.timed_out and direct.out_of_time and direct.wall_s < 5
+    report = run_python_tests(busy, [("", "x")], SandboxLimits(wall_s=10, cpu_s=1))
+    assert report[0]["returncode"] == -signal.SIGXCPU and not report[0]["timed_out"]
+    record = _runner_record(report[0])
+    assert record["status"] == "timeout"
 
 
 def test_hostile_writes_and_deletes_outside_scratch_fail():

@@ -43,7 +43,7 @@ def same_output(actual: str, expected: str) -> bool:
 
 
 def _test_status(result: RunResult, passed: bool) -> str:
-    if result.timed_out:
+    if result.out_of_time:
         return "timeout"
     if result.output_limited:
         return "output_limit"

@@ -35,7 +35,7 @@ def _child(program: str, python: str, cpu_s: int, fds: tuple[int, int, int]) -> 
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         os.closerange(3, 65536)
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))  # SIGXCPU, then SIGKILL a second later
         os.execv(python, [python, "-I", "-S", "-B", program])
     finally:
         os._exit(127)

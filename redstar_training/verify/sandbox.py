@@ -57,14 +57,21 @@ class RunResult:
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out and not self.output_limited
 
+    @property
+    def out_of_time(self) -> bool:
+        """Past the wall-clock limit, or stopped by the CPU-time limit (SIGXCPU at the soft limit; the
+        hard limit, a second later, is SIGKILL): which of the two equal limits fires first is a race,
+        and both mean the program ran out of time. Through bwrap a signal death reads 128 + signal."""
+        return self.timed_out or self.returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU)
+
 
 # Runs first inside the sandbox, as root when the caller is: sets the limits, drops to its own uid,
 # then replaces itself with the program's interpreter.
 _LAUNCHER = r"""
 import json, os, resource, sys
 spec = json.loads(sys.argv[1])
-for name, value in spec["rlimits"].items():
-    resource.setrlimit(getattr(resource, name), (value, value))
+for name, value in spec["rlimits"].items():  # CPU: SIGXCPU at the soft limit, SIGKILL a second later
+    resource.setrlimit(getattr(resource, name), (value, value + 1 if name == "RLIMIT_CPU" else value))
 if os.getuid() == 0:
     os.setgroups([])
     os.setgid(spec["uid"])
@@ -151,7 +158,7 @@ def run_python(
 
 
 _RUNNER = Path(__file__).with_name("io_runner.py")
-SANDBOX_VERSION = "bwrap-io-v1"  # enters code verdict cache keys: a changed sandbox never reuses a verdict
+SANDBOX_VERSION = "bwrap-io-v2"  # enters code verdict cache keys: a changed sandbox never reuses a verdict
 
 
 def run_python_tests(
