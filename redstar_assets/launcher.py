@@ -136,8 +136,9 @@ def resolve_launch(block: dict[str, Any], where: str = "profile") -> dict[str, S
 
 def side_by_side(block: dict[str, Any], where: str = "profile") -> int:
     """How many runs of one plan group `redstar run` starts at a time (`launch.parallel`, default 1).
-    On a 2-core machine two model steps of one thread each measured 1.55x the throughput of one step
-    with two threads (small models do not scale over threads; a step's start-up is one thread)."""
+    On a 2-core machine two SFT processes of one thread each measured 1.55x the throughput of one
+    with two threads (by hand, on the entry point; small models do not scale over threads, and a
+    step's start-up is one thread)."""
     from redstar_assets.profile import ProfileError
 
     value = block.get("parallel", 1)

@@ -108,14 +108,7 @@ def execute(
                 step_process.start(side_by_side.profile_path, side_by_side.home, step, run_id, tags).wait()
                 result = step_process.outcome(instance, run_id)
             else:
-                result = job.execute_in_process(
-                    instance=instance,
-                    partition_key=step.partition,
-                    asset_selection=list(step.keys),
-                    run_id=run_id,
-                    tags=tags,
-                    raise_on_error=False,
-                )
+                result = step_process.execute_step(job, instance, step, run_id, tags)
         if on_done:
             on_done(step, result, time.time() - t0, _note(result) or getattr(watcher, "detail", ""))
         return result

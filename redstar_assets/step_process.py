@@ -36,6 +36,18 @@ class StepOutcome:
         return [e for e in self.all_events if e.is_step_materialization]
 
 
+def execute_step(job, instance: dg.DagsterInstance, step: Step, run_id: str, tags: dict):
+    """One step as one run of the asset job, in this process (`redstar run`'s own, or a child's)."""
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=step.partition,
+        asset_selection=list(step.keys),
+        run_id=run_id,
+        tags=tags,
+        raise_on_error=False,
+    )
+
+
 def start(profile_path: str, home: str, step: Step, run_id: str, tags: dict) -> subprocess.Popen:
     """Starts the step's child process (its output goes where this process's fds 1 and 2 go)."""
     from redstar_training.supervise import PARENT_PID_ENV
@@ -67,15 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tags", default="{}")
     ns = parser.parse_args(argv)
     defs = build_definitions(load_profile(ns.profile), ns.home)
+    step = Step(tuple(dg.AssetKey.from_user_string(k) for k in json.loads(ns.keys)), ns.partition)
     job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(
-        instance=open_instance(),
-        partition_key=ns.partition,
-        asset_selection=[dg.AssetKey.from_user_string(k) for k in json.loads(ns.keys)],
-        run_id=ns.run_id,
-        tags={**json.loads(ns.tags), WORKER_TAG: worker_tag()},
-        raise_on_error=False,
-    )
+    result = execute_step(job, open_instance(), step, ns.run_id, {**json.loads(ns.tags), WORKER_TAG: worker_tag()})
     return 0 if result.success else 1
 
 

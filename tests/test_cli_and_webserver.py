@@ -189,4 +189,4 @@ def test_model_steps_side_by_side_make_what_one_at_a_time_makes(tiny_run, tmp_pa
     assert len({r.dagster_run.tags["redstar/worker"] for r in sft}) == 3
     mine, reference = data_versions(instance), data_versions(tiny_run.instance)
     assert ("sft_checkpoints", "cot-hard-20") in mine
-    assert {k: v for k, v in mine.items()} == {k: reference[k] for k in mine}
+    assert mine == {k: reference[k] for k in mine}
