@@ -11,7 +11,6 @@ fleet of GPU nodes would give. Writes benchmarks/results/teacher_fleet.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import tempfile
@@ -40,21 +39,21 @@ def timed_run(urls: list[str], model: str, samples: int, tmp: Path) -> tuple[flo
 
 def main() -> None:
     from support.scripted_model import build_scripted_model
-    from support.servers import transformers_serve
+    from support.servers import transformers_fleet
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp_name, contextlib.ExitStack() as stack:
+    with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         model = build_scripted_model(tmp / "scripted")
-        urls = [stack.enter_context(transformers_serve(model, tmp / f"serve{i}.log")) for i in range(3)]
         single, fleet, per_endpoint = [], [], {}
-        for _ in range(args.rounds):
-            single.append(timed_run(urls[:1], str(model), args.samples, tmp)[0])
-            seconds, per_endpoint = timed_run(urls, str(model), args.samples, tmp)
-            fleet.append(seconds)
+        with transformers_fleet(model, tmp, replicas=3) as urls:
+            for _ in range(args.rounds):
+                single.append(timed_run(urls[:1], str(model), args.samples, tmp)[0])
+                seconds, per_endpoint = timed_run(urls, str(model), args.samples, tmp)
+                fleet.append(seconds)
     one, three = min(single), min(fleet)
     result = {
         "samples": args.samples,

@@ -7,8 +7,11 @@ failed step, never a run that waits forever:
 - its pool process killed (the OOM killer): Celery's own supervisor marks the task failed
   (`WorkerLostError`), and the run worker reads that within a second;
 - the whole worker killed (a lost node, a SIGKILLed container): nobody marks the task, so the run
-  worker pings the worker that started each step over the broker, and fails the step after
-  `lost_after_s` without an answer. The worker's main process answers pings while its pool works.
+  worker asks the worker that started each step, over the broker, for its running tasks, and fails
+  the step after `lost_after_s` without that worker listing it. The worker's main process answers
+  while its pool works. Asking for the task, not only for a pong, matters when a supervisor
+  restarts the worker at once: the new one takes the old one's name and answers pings, but never
+  runs the lost step.
 In both cases the trainer that the step launched dies with it (`redstar_training.supervise`).
 Tasks are acknowledged on receipt (`task_acks_late` off): Celery never starts a step twice; Dagster's
 re-execution from failure runs it again.
@@ -66,7 +69,7 @@ def celery_config(queues: dict[str, str]) -> dict[str, Any]:
     """What the run worker and every Celery worker agree on (dagster-celery's `config_source`)."""
     return {
         "task_default_queue": queues["data"],
-        "task_track_started": True,  # a started task names its worker: what the lost-worker check pings
+        "task_track_started": True,  # a started task names its worker: whom the lost-worker check asks
         "task_acks_late": False,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": False,
@@ -122,7 +125,7 @@ def worker_app(queues: dict[str, str]):
 
 
 class WorkerLost(RuntimeError):
-    """The Celery worker running a step stopped answering: the step did not finish."""
+    """The Celery worker running a step no longer runs it (gone, or restarted): the step did not finish."""
 
 
 class WatchedResult:
@@ -152,14 +155,19 @@ class WatchedResult:
         if not host:  # still queued: waiting for a worker is not a failure
             self.silent_since = None
             return False
-        if self.app.control.ping(destination=[host], timeout=2.0):
+        if self._running_on(host) or self.result.ready():
             self.silent_since = None
-            return False
+            return self.result.ready()
         self.silent_since = self.silent_since or now
         if now - self.silent_since >= self.lost_after_s:
             self.lost = host
             return True
         return False
+
+    def _running_on(self, host: str) -> bool:
+        """Whether the worker named `host` answers and lists this step's task among its running ones."""
+        reply = self.app.control.inspect(destination=[host], timeout=2.0).active() or {}
+        return any(task.get("id") == self.result.id for task in reply.get(host) or [])
 
     def get(self) -> list:
         from celery.exceptions import TaskRevokedError
@@ -169,8 +177,9 @@ class WatchedResult:
         try:
             if self.lost:
                 raise WorkerLost(
-                    f"celery worker {self.lost} stopped answering pings for {self.lost_after_s:.0f}s while running"
-                    " this step (killed, or its machine lost); the step did not finish: re-execute from failure"
+                    f"celery worker {self.lost} stopped running this step: for {self.lost_after_s:.0f}s it did not"
+                    " answer, or answered without the step (killed, or its machine lost, or restarted under the"
+                    " same name); the step did not finish: re-execute from failure"
                 )
             return self.result.get()
         except TaskRevokedError:

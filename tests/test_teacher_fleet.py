@@ -3,12 +3,11 @@ mid-run; every sample still completes exactly once (the cache holds each once), 
 in-flight samples go to the others, and the counts per endpoint come back. A fleet whose every
 endpoint is down stops, naming each URL."""
 
-import contextlib
 import sqlite3
 
 import pytest
 from support.scripted_model import build_scripted_model
-from support.servers import KillAfter, transformers_serve
+from support.servers import KillAfter, transformers_fleet
 
 from redstar_training.distill import DistillConfig, distill, endpoint_table, make_backend
 from redstar_training.generation.cache import SampleCache
@@ -24,8 +23,7 @@ def _problems(n: int) -> list[dict]:
 
 def test_a_fleet_survives_a_killed_replica_with_every_sample_once(tmp_path):
     model = build_scripted_model(tmp_path / "scripted")
-    with contextlib.ExitStack() as stack:
-        urls = [stack.enter_context(transformers_serve(model, tmp_path / f"serve{i}.log")) for i in range(3)]
+    with transformers_fleet(model, tmp_path, replicas=3) as urls:
         spec = {"kind": "openai", "base_url": urls, "model": str(model), "concurrency": 2,
                 "backoff_base_s": 0.01, "probe_after_s": 600}  # fmt: skip
         problems = _problems(40)

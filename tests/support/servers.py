@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,6 +33,26 @@ def transformers_serve(model_dir: Path, log_file: Path, startup_s: float = 180) 
     spec = ServeSpec(preset="transformers", args=["--device", "cpu"], timeout_s=startup_s)
     with served(str(model_dir), spec, log_file) as url:
         yield url
+
+
+@contextlib.contextmanager
+def transformers_fleet(model_dir: Path, log_dir: Path, replicas: int) -> Iterator[list[str]]:
+    """`replicas` servers of one model started side by side (each spends about 20 s starting, most of
+    it importing), their base URLs in order; every one that started is stopped on the way out."""
+    managers = [transformers_serve(model_dir, log_dir / f"serve{i}.log") for i in range(replicas)]
+    with contextlib.ExitStack() as stack:
+        with ThreadPoolExecutor(replicas) as pool:
+            starts = [pool.submit(manager.__enter__) for manager in managers]
+        urls, failures = [], []
+        for manager, start in zip(managers, starts, strict=True):
+            try:
+                urls.append(start.result())
+                stack.push(manager)
+            except Exception as err:  # noqa: BLE001 (re-raised below, once the others are registered)
+                failures.append(err)
+        if failures:
+            raise failures[0]
+        yield urls
 
 
 class FaultProxy:
