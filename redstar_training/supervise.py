@@ -5,8 +5,10 @@
 The command runs in its own process group. An interrupt or terminate (a cancelled run) is passed
 to the whole group, which gets `--grace-s` seconds to exit before it is killed. If the parent (the
 run worker) dies, even by SIGKILL, the kernel sends this process SIGTERM (PR_SET_PDEATHSIG) and the
-group goes the same way, so no trainer, accelerate worker or verifier pool is left orphaned. The
-command's exit status is this process's exit status.
+group goes the same way, so no trainer, accelerate worker or verifier pool is left orphaned. If this
+process is SIGKILLed itself (with the whole process group of a killed Celery worker) it can forward
+nothing, so the command asks the kernel for SIGTERM when this process dies, too. The command's exit
+status is this process's exit status.
 """
 
 from __future__ import annotations
@@ -23,14 +25,31 @@ PR_SET_PDEATHSIG = 1
 PARENT_PID_ENV = "REDSTAR_SUPERVISOR_PARENT"
 
 
-def _die_with_parent(expected_parent: int | None) -> None:
-    """Asks the kernel for SIGTERM when the parent exits; exits at once if it already has."""
+def _sigterm_when_parent_dies() -> bool:
+    """Asks the kernel for SIGTERM when this process's parent exits (PR_SET_PDEATHSIG); False where
+    there is no such call (not Linux: the group is still cleaned up on signals)."""
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the group is still cleaned up on signals
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _die_with_parent(expected_parent: int | None) -> None:
+    """SIGTERM when the parent exits; exits at once if it already has."""
+    if not _sigterm_when_parent_dies():
         return
     if expected_parent is not None and os.getppid() != expected_parent:
         sys.exit(f"supervise: parent {expected_parent} exited before the command started")
+
+
+def _command_dies_with(supervisor: int):
+    """The command's pre-exec step: SIGTERM when this supervisor dies, and no start if it already has."""
+
+    def setup() -> None:
+        if _sigterm_when_parent_dies() and os.getppid() != supervisor:
+            os._exit(1)
+
+    return setup
 
 
 def _kill_group(pgid: int, sig: int) -> None:
@@ -43,7 +62,7 @@ def _kill_group(pgid: int, sig: int) -> None:
 def supervise(command: list[str], grace_s: float) -> int:
     parent = os.environ.pop(PARENT_PID_ENV, None)
     _die_with_parent(int(parent) if parent else None)
-    child = subprocess.Popen(command, start_new_session=True)
+    child = subprocess.Popen(command, start_new_session=True, preexec_fn=_command_dies_with(os.getpid()))
     stopping: list[int] = []
 
     def forward(signum, _frame):

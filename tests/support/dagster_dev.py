@@ -74,18 +74,6 @@ class Dagit:
         )
         return data["runsOrError"]["results"]
 
-    def reexecute_backfill_from_failure(self, backfill_id: str) -> str:
-        """What the backfill page's "Re-execute from failure" sends: a new backfill of the failed
-        partitions and everything below them; returns its id."""
-        data = self.query(
-            """mutation($p: ReexecutionParams!) { reexecutePartitionBackfill(reexecutionParams: $p) {
-                __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
-            p={"parentRunId": backfill_id, "strategy": "FROM_FAILURE"},
-        )
-        result = data["reexecutePartitionBackfill"]
-        assert result["__typename"] == "LaunchBackfillSuccess", result
-        return result["backfillId"]
-
     def start_sensor(self, name: str) -> None:
         """What the UI's toggle on the Automation page does."""
         data = self.query(
