@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast stress ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres redis tracking clean-data
+.PHONY: run test test-fast test-scale stress ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres redis tracking clean-data
 
 venv: $(VENV)/.installed
 
@@ -64,7 +64,13 @@ run: venv sandbox
 	$(BIN)/redstar run --profile demo
 
 test: venv sandbox postgres redis tracking
-	$(BIN)/pytest -q -rs --durations=12 -m "not stress_full"
+	$(BIN)/pytest -q -rs --durations=12 -m "not stress_full and not scale_full"
+
+# The queue deployment's acceptance run over the whole demo-tiny graph (PostgreSQL, Redis, Celery workers,
+# a gpu worker killed mid-training): about 5 minutes, most of it the backfill daemon's 30 s ticks.
+# `make test` runs the same test through the trainings.
+test-scale: venv sandbox postgres redis
+	$(BIN)/pytest -q -rs -s -m scale_full
 
 # The stress suite (tests/stress): generated bad inputs, faults and attacks against the real pipeline,
 # then a scoreboard (printed, and written to stress-results/scoreboard.json). `make test` runs its fast part.

@@ -43,21 +43,20 @@ def test_sft_grpo_and_dpo_runs_are_tracked_in_mlflow_and_named_in_their_model_ca
     with served("", spec, tmp_path / "mlflow.log") as url:
         tracking = url.removesuffix("/v1")
         env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "MLFLOW_EXPERIMENT_NAME": "redstar-test"}
+        done = subprocess.run(
+            [sys.executable, "-m", "redstar_training.sft", "--config", str(config), "report_to=mlflow"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
         grpo = _grpo_config(tmp_path / "grpo")
         cfg = yaml.safe_load(grpo.read_text())
         cfg["lineage"] = {"experiment": "tiny-sft", "stage": "rl", "subset_hash": "abc123"}
         grpo.write_text(yaml.safe_dump(cfg))
-        # SFT and GRPO side by side (neither needs the other; most of each is starting up), then DPO on the SFT
-        # checkpoint
-        started = {}
-        for trainer, path in (("sft", config), ("grpo", grpo)):
-            with (tmp_path / f"{trainer}.log").open("w") as log:
-                started[trainer] = subprocess.Popen(
-                    [sys.executable, "-m", f"redstar_training.{trainer}", "--config", str(path), "report_to=mlflow"],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                )  # fmt: skip
-        for trainer, proc in started.items():
-            assert proc.wait(timeout=600) == 0, (tmp_path / f"{trainer}.log").read_text()[-3000:]
+        done = subprocess.run(
+            [sys.executable, "-m", "redstar_training.grpo", "--config", str(grpo), "report_to=mlflow"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
         pairs = tmp_path / "pairs.parquet"  # DPO on the SFT checkpoint just tracked
         pl.DataFrame(
             [{"prompt": f"Compute {a} + 3.", "chosen": f"<think>\n{a}+3={a + 3}\n</think>\n\\boxed{{{a + 3}}}",

@@ -1,6 +1,7 @@
 """The `queue` deployment: the instance in a real PostgreSQL, every step a Celery task on a real Redis,
 served by real `redstar worker gpu` and `redstar worker cpu` processes, the runs launched by the
-daemon of a real `dagster dev`. The demo-tiny backfill gives the same data versions as `redstar run`;
+daemon of a real `dagster dev`. The demo-tiny backfill (through the trainings in `make test`, the whole
+graph in `make test-scale`) gives the same data versions as `redstar run`;
 every model step ran on the gpu worker; a gpu worker SIGKILLed mid-training and restarted at once under
 its name leaves a failed step (not a hang) and no trainer behind, and the daemon's re-execution of that
 run from failure (the instance's run_retries) lets the backfill finish the graph."""
@@ -21,6 +22,7 @@ from support.versions import data_versions
 from redstar_assets.celery_queue import BROKER_ENV, QUEUE_TAG
 from redstar_assets.factory import build_definitions
 from redstar_assets.profile import ProfileError, load_profile
+from redstar_assets.run_plan import asset_groups
 from redstar_training.generation.serve import free_port
 
 TEAM_YAML = ROOT / "configs" / "deployments" / "team" / "dagster.yaml"
@@ -137,12 +139,24 @@ def _celery_workers(instance, run_ids: list[str]) -> dict[str, set[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "until",
+    [
+        # make test: the data stages and the trainings (the kill lands in one), 4 ticks of the backfill daemon
+        pytest.param("sft_checkpoints", id="through-training"),
+        # make test-scale: the whole graph to the ablation report, about 9 ticks (4.5 minutes) more
+        pytest.param(None, id="whole-graph", marks=pytest.mark.scale_full),
+    ],
+)
 def test_a_backfill_through_celery_workers_matches_the_local_run_and_survives_a_killed_gpu_worker(
-    tmp_path, tiny_run, pipeline_asset_names, monkeypatch
+    tmp_path, tiny_run, monkeypatch, until
 ):
     from dagster import AssetKey, DagsterEventType, DagsterInstance
 
     profile = _profile(tmp_path)
+    defs = build_definitions(load_profile(str(profile)), str(tmp_path / "data"))
+    assets = {ad.key.to_user_string() for group in asset_groups(defs, until) for ad in group}
+    expected = {key: version for key, version in data_versions(tiny_run.instance).items() if key[0] in assets}
     with throwaway_cluster() as pg, throwaway_redis() as broker:
         services = {**pg.env(), BROKER_ENV: broker}
         for name, value in services.items():
@@ -163,7 +177,7 @@ def test_a_backfill_through_celery_workers_matches_the_local_run_and_survives_a_
                 gpu.wait_ready()
                 assert ui.wait_for("the source partitions", lambda: ui.partition_keys("raw_problems"), timeout=120)
                 started = time.monotonic()
-                backfill = ui.launch_backfill(sorted(pipeline_asset_names))
+                backfill = ui.launch_backfill(sorted(assets))
                 ours = {"key": "dagster/backfill", "value": backfill}
 
                 # 1. SIGKILL the whole gpu worker (main process and pool) while a trainer runs under it, and
@@ -182,15 +196,11 @@ def test_a_backfill_through_celery_workers_matches_the_local_run_and_survives_a_
                 print(f"\ngpu worker SIGKILLed, restarted; {len(failed)} step(s) failed after {detected_s:.1f}s")
 
                 # 2. The daemon re-executes each failed run from failure (the instance's run_retries) on the
-                #    new gpu worker, and the backfill goes on to the ablation report.
+                #    new gpu worker, and the backfill goes on to its last asset.
                 def finished() -> bool:
                     runs = [r for r in ui.runs() if ours in r["tags"]]
-                    report = instance.fetch_materializations(AssetKey("ablation_report"), limit=1).records
-                    return (
-                        bool(report)
-                        and report[0].event_log_entry.run_id in {r["runId"] for r in runs}
-                        and all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
-                    )
+                    idle = all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
+                    return idle and set(expected) <= set(data_versions(instance))
 
                 ui.wait_for("the backfill's last run", finished, timeout=900, every=2)
                 seconds = time.monotonic() - started
@@ -211,18 +221,19 @@ def test_a_backfill_through_celery_workers_matches_the_local_run_and_survives_a_
                 assert instance.get_run_by_id(retry["runId"]).step_keys_to_execute == ["sft_checkpoints"]
 
             # 3. The same data as the local run, no teacher call repeated, model steps on the gpu worker.
-            assert data_versions(instance) == data_versions(tiny_run.instance)
+            assert data_versions(instance) == expected
             assert len(instance.fetch_materializations(AssetKey("teacher_traces"), limit=100).records) == 1
             workers = _celery_workers(instance, [r["runId"] for r in runs])
             on = {step: {w.split("@")[0] for w in hosts} for step, hosts in workers.items()}
-            assert {s for s, q in on.items() if q == {"gpu"}} == MODEL_ASSETS, on
+            assert {s for s, q in on.items() if q == {"gpu"}} == MODEL_ASSETS & assets, on
             assert all(q == {"cpu"} for s, q in on.items() if s not in MODEL_ASSETS), on
             print(f"backfill, kill, restart and retry from failure through Celery: {seconds:.1f}s, {len(runs)} runs")
 
             # 4. The CLI reads the chain back from PostgreSQL.
-            lineage = _redstar(["lineage", "benchmark_scores:cot-random-40"], env, timeout=120)
+            last = "sft_checkpoints" if until else "benchmark_scores"
+            lineage = _redstar(["lineage", f"{last}:cot-random-40"], env, timeout=120)
             assert lineage.returncode == 0, lineage.stderr
-            assert "teacher_traces[arith-add]" in lineage.stdout and "sft_checkpoints" in lineage.stdout
+            assert "teacher_traces[arith-add]" in lineage.stdout and "sft_subsets" in lineage.stdout
 
             # 5. The backfill's own status follows on its daemon's next tick (at most 30 s after its last run).
             status = ui.wait_for("the backfill's status", lambda: (s := ui.backfill_status(backfill)) in DONE and s, 90)
