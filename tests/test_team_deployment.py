@@ -18,12 +18,6 @@ from redstar_training.generation.serve import free_port
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TEAM_YAML = ROOT / "configs" / "deployments" / "team" / "dagster.yaml"
-ONE_ARM = (
-    "extends: demo-tiny\nname: team-tiny\nreplace: [experiments]\n"
-    "experiments:\n"
-    "  - {name: untrained, base_model: tiny-qwen2, stages: [base]}\n"
-    "  - {name: cot-random-20, base_model: tiny-qwen2, subset: cot-random-20, training: sft-tiny, stages: [sft]}\n"
-)
 
 
 def _home(tmp_path: Path) -> Path:
@@ -87,13 +81,11 @@ def test_an_unreachable_postgres_fails_in_seconds_naming_the_address_and_its_var
 def test_redstar_run_keeps_its_history_in_postgres_and_lineage_reads_it_back(tmp_path):
     import psycopg2
 
-    profile = tmp_path / "team-tiny.yaml"
-    profile.write_text(ONE_ARM)
     home = _home(tmp_path)
     with throwaway_cluster() as pg:
         env = {**os.environ, "DAGSTER_HOME": str(home), "REDSTAR_HOME": str(tmp_path / "data"), **pg.env()}
         # the data stages only: model steps on this instance run through the daemon in test_queue_deployment
-        result = _redstar(["run", "--profile", str(profile), "--until", "sft_subsets"], env)
+        result = _redstar(["run", "--profile", "demo-tiny", "--until", "sft_subsets"], env)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
         lineage = _redstar(["lineage", "sft_subsets:cot-random-20"], env, timeout=120)
