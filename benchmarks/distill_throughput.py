@@ -36,8 +36,8 @@ def plain_loop(url: str, model: str, prompts: list[str]) -> float:
 
 
 def backend_run(url: str, model: str, prompts: list[str], concurrency: int, tmp: Path) -> float:
-    from redstar_training.distill import DistillConfig, distill, make_backend
     from redstar_training.generation.cache import SampleCache
+    from redstar_training.generation.distill import DistillConfig, distill, make_backend
 
     problems = [{"problem_id": f"p{i}", "problem": p, "answer": "7"} for i, p in enumerate(prompts)]
     spec = {"kind": "openai", "base_url": url, "model": model, "concurrency": concurrency}

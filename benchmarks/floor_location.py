@@ -8,8 +8,8 @@ daemon's 30 s loop, the run queue, a run worker's start per run), measured by
 
 from dagster import AssetsDefinition, Definitions, MaterializeResult, asset
 
+from redstar_assets.config.profile import profile_from_env
 from redstar_assets.factory import build_definitions
-from redstar_assets.profile import profile_from_env
 
 
 def _no_op(real: AssetsDefinition) -> AssetsDefinition:

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
+from redstar_assets.config.profile import load_profile
 from redstar_assets.problems.sources import arithmetic_problems
-from redstar_assets.profile import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -34,7 +34,7 @@ QUERIES = {
 def lineage_table(rows: int, seed: int = 0):
     import polars as pl
 
-    from redstar_assets.lineage_table import CHAIN, LINEAGE_SCHEMA
+    from redstar_assets.lineage.table import CHAIN, LINEAGE_SCHEMA
 
     rng = random.Random(seed)
     strategies = ["random", "hard_first", "band", "stratified", "random-mix"]
@@ -86,7 +86,7 @@ def main() -> None:
         (Path(tmp) / "lineage" / "_").mkdir(parents=True)
         table.write_parquet(Path(tmp) / "lineage" / "_" / "data.parquet")
         env = {**os.environ, "REDSTAR_HOME": tmp}
-        redstar = [sys.executable, "-m", "redstar_assets.cli", "query"]
+        redstar = [sys.executable, "-m", "redstar_assets.cli.main", "query"]
         floor = [sys.executable, "-c", "import duckdb"]
         results = {}
         for name, sql in QUERIES.items():

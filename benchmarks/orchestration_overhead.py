@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support.dagster_dev import BIN, dagster_dev  # noqa: E402
 
-from redstar_assets.lineage_query import ASSETS  # noqa: E402
+from redstar_assets.lineage.walk import ASSETS  # noqa: E402
 
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 

@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 
 def timed_run(urls: list[str], model: str, samples: int, tmp: Path) -> tuple[float, dict]:
-    from redstar_training.distill import DistillConfig, distill, endpoint_table, make_backend
     from redstar_training.generation.cache import SampleCache
+    from redstar_training.generation.distill import DistillConfig, distill, endpoint_table, make_backend
 
     problems = [{"problem_id": f"p{i:04d}", "problem": f"Compute {i} + 1.", "answer": "x"} for i in range(samples)]
     spec = {"kind": "openai", "base_url": urls, "model": model, "concurrency": 4}

@@ -54,7 +54,7 @@ def realistic_pairs(data: Path) -> list[tuple[str, str]]:
 
 def synthetic_pairs(n_pairs: int, seed: int = 0) -> list[tuple[str, str]]:
     """(gold, prediction) pairs exactly as bench-1m's teacher answers its problems, in problem order."""
-    from redstar_training.teachers import synthetic
+    from redstar_training.synthetic import synthetic
 
     pairs = []
     for i in range((n_pairs + 3) // 4):

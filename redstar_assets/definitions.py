@@ -5,7 +5,7 @@ under configs/profiles or a YAML path), so all of them build the same definition
 nothing here imports torch, transformers, trl or vllm; model work runs in launched processes.
 """
 
+from redstar_assets.config.profile import profile_from_env
 from redstar_assets.factory import build_definitions
-from redstar_assets.profile import profile_from_env
 
 defs = build_definitions(profile_from_env())

@@ -13,16 +13,16 @@ import os
 
 import dagster as dg
 
-from redstar_assets.automation import automation_sensor, automation_spec, condition
-from redstar_assets.celery_queue import queue_executor, resolve_queue
+from redstar_assets.config.automation import automation_sensor, automation_spec, condition
+from redstar_assets.config.profile import Profile, ProfileError
 from redstar_assets.curation.assets import build_curation_assets
+from redstar_assets.deploy.celery_queue import queue_executor, resolve_queue
+from redstar_assets.deploy.k8s_specs import k8s_executor, resolve_kubernetes
 from redstar_assets.evaluation.assets import build_evaluation_assets
 from redstar_assets.evaluation.schedules import build_schedules
-from redstar_assets.k8s_specs import k8s_executor, resolve_kubernetes
 from redstar_assets.launcher import launcher_resource, resolve_launch
 from redstar_assets.problems.assets import build_problem_assets
 from redstar_assets.problems.sensors import DATA_ASSETS, build_source_sensor
-from redstar_assets.profile import Profile, ProfileError
 from redstar_assets.resources import RedstarHome, cache_layout
 from redstar_assets.traces.assets import build_trace_assets
 from redstar_assets.training.assets import build_training_assets

@@ -95,7 +95,7 @@ EXECUTORS = ("in_process", "multiprocess", "k8s", "celery")
 
 
 def _setting(where: str, entry: str, key: str, value: Any) -> Any:
-    from redstar_assets.profile import ProfileError, configs_dir
+    from redstar_assets.config.profile import ProfileError, configs_dir
 
     if key == "launcher" and value not in LAUNCHERS:
         raise ProfileError(f"{where}: {entry}.launcher {value!r} is not one of {LAUNCHERS}")
@@ -111,10 +111,10 @@ def _setting(where: str, entry: str, key: str, value: Any) -> Any:
 
 def resolve_launch(block: dict[str, Any], where: str = "profile") -> dict[str, StageLaunch]:
     """Each stage's launch settings: the block's top-level settings, then the stage's own section."""
-    from redstar_assets.celery_queue import resolve_queue
-    from redstar_assets.k8s_specs import resolve_kubernetes
-    from redstar_assets.profile import ProfileError
-    from redstar_assets.profile_checks import check_keys
+    from redstar_assets.config.checks import check_keys
+    from redstar_assets.config.profile import ProfileError
+    from redstar_assets.deploy.celery_queue import resolve_queue
+    from redstar_assets.deploy.k8s_specs import resolve_kubernetes
 
     check_keys(where, "launch", block, (*SETTING_KEYS, *STAGES, "executor", "kubernetes", "celery", "parallel"))
     side_by_side(block, where)
@@ -139,7 +139,7 @@ def side_by_side(block: dict[str, Any], where: str = "profile") -> int:
     On a 2-core machine two SFT processes of one thread each measured 1.55x the throughput of one
     with two threads (by hand, on the entry point; small models do not scale over threads, and a
     step's start-up is one thread)."""
-    from redstar_assets.profile import ProfileError
+    from redstar_assets.config.profile import ProfileError
 
     value = block.get("parallel", 1)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from redstar_training.files.run_config import ConfigError, RunInputError, load_config
 from redstar_training.pipes import dagster_pipes, log
-from redstar_training.runconfig import ConfigError, RunInputError, load_config
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

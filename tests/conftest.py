@@ -81,10 +81,10 @@ def tiny_run(tmp_path_factory) -> TinyRun:
     run per step) into a fresh persistent instance; shared by the tests that read what it made."""
     from dagster import DagsterInstance
 
+    from redstar_assets.cli.run.execute import execute, register_sources
+    from redstar_assets.cli.run.plan import plan_steps
+    from redstar_assets.config.profile import load_profile
     from redstar_assets.factory import build_definitions
-    from redstar_assets.profile import load_profile
-    from redstar_assets.run_command import execute, register_sources
-    from redstar_assets.run_plan import plan_steps
 
     root = tmp_path_factory.mktemp("tiny-run")
     data = root / "data"

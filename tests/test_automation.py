@@ -16,9 +16,9 @@ from dagster import (
     materialize,
 )
 
-from redstar_assets.automation import condition
+from redstar_assets.config.automation import condition
+from redstar_assets.config.profile import load_profile
 from redstar_assets.factory import build_definitions
-from redstar_assets.profile import load_profile
 
 
 def _toy():

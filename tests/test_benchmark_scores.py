@@ -43,8 +43,8 @@ def registry_run(tmp_path, monkeypatch, scripted, shared_data, sandbox):
     experiment's `benchmark_scores` on an ephemeral instance."""
     from dagster import AssetKey, DagsterInstance
 
+    from redstar_assets.config.profile import load_profile
     from redstar_assets.factory import build_definitions
-    from redstar_assets.profile import load_profile
 
     benchmarks = tmp_path / "benchmarks"
     benchmarks.mkdir()
@@ -182,7 +182,7 @@ def _eval_config(tmp_path: Path, models: list[dict], bench_file: Path, backend: 
 
 def _evaluate(config: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "redstar_training.evaluate", "--config", str(config)],
+        [sys.executable, "-m", "redstar_training.generation.evaluate", "--config", str(config)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
@@ -232,7 +232,7 @@ def test_a_killed_evaluation_resumes_with_only_the_missing_samples(tiny_run, tmp
     config = _eval_config(tmp_path, [model], bench, {"kind": "transformers", "batch_size": 1}, 3, "resume")
     total = 12 * (1 + 3)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "redstar_training.evaluate", "--config", str(config)],
+        [sys.executable, "-m", "redstar_training.generation.evaluate", "--config", str(config)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     cache = tmp_path / "resume.sqlite"

@@ -10,8 +10,8 @@ import pytest
 
 from redstar_assets.problems.sources import load_source
 from redstar_assets.traces.verification import verify_traces
-from redstar_training.teachers.procedural import ProceduralTeacherConfig
-from redstar_training.teachers.procedural_code import PROGRAMS, program, solve_code
+from redstar_training.synthetic.procedural import ProceduralTeacherConfig
+from redstar_training.synthetic.procedural_code import PROGRAMS, program, solve_code
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 
@@ -69,7 +69,7 @@ def test_a_code_only_and_a_mixed_experiment_run_end_to_end_through_benchmark_sco
     and the code held-out sets."""
     from support.fresh_run import run_profile
 
-    from redstar_assets.instance_records import latest_materialization
+    from redstar_assets.lineage.records import latest_materialization
     from redstar_assets.storage import Store
 
     instance, data = run_profile("code-math-tiny", tmp_path, monkeypatch)

@@ -6,12 +6,12 @@ import json
 import polars as pl
 import pytest
 
-from redstar_assets.curation.at_scale import write_subset
+from redstar_assets.config.profile import ProfileError, SubsetRecipe, load_profile
 from redstar_assets.curation.difficulty import score_difficulty
+from redstar_assets.curation.subset_writer import write_subset
 from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, target_text
 from redstar_assets.problems.normalize import normalize_problems, normalize_text, problem_id
 from redstar_assets.problems.sources import arithmetic_problems, file_problems
-from redstar_assets.profile import ProfileError, SubsetRecipe, load_profile
 from redstar_assets.storage import Store, frame_hash
 from redstar_assets.traces.teacher import generate_traces
 from redstar_assets.traces.verification import verify_traces

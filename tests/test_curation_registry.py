@@ -7,10 +7,10 @@ import random
 import polars as pl
 import pytest
 
+from redstar_assets.config.benchmark_registry import RegistryError, load_benchmark, load_registry, read_benchmark
 from redstar_assets.problems.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.problems.dedupe import near_duplicates
 from redstar_assets.problems.normalize import canonical
-from redstar_assets.problems.registry import RegistryError, load_benchmark, load_registry, read_benchmark
 
 SHARED = ["math500", "aime2024", "aime2025", "amc2023", "gsm8k", "olympiadbench", "humaneval"]
 

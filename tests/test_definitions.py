@@ -9,9 +9,9 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance
 
+from redstar_assets.cli.run.plan import plan_steps
+from redstar_assets.config.profile import load_profile
 from redstar_assets.factory import build_definitions
-from redstar_assets.profile import load_profile
-from redstar_assets.run_plan import plan_steps
 
 ROOT = Path(__file__).resolve().parents[1]
 

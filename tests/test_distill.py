@@ -18,8 +18,8 @@ from support.scripted_model import build_scripted_model
 from support.servers import FaultProxy, free_port, transformers_serve
 
 from redstar_assets.traces.teacher import generate_traces
-from redstar_training.distill import DistillConfig, distill, make_backend
 from redstar_training.generation.cache import BatchedPuts, SampleCache
+from redstar_training.generation.distill import DistillConfig, distill, make_backend
 from redstar_training.generation.types import TeacherUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,7 +194,7 @@ def test_killed_distillation_resumes_with_only_the_missing_samples(server, tmp_p
             "sampling": {"temperature": 0.7, "max_tokens": 40},
         }
         (tmp_path / "d.yaml").write_text(yaml.safe_dump(config))
-        cmd = [sys.executable, "-m", "redstar_training.distill", "--config", str(tmp_path / "d.yaml")]
+        cmd = [sys.executable, "-m", "redstar_training.generation.distill", "--config", str(tmp_path / "d.yaml")]
         proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         committed = 0
@@ -244,15 +244,15 @@ def test_transformers_backend_batches_with_left_padding(server, tmp_path):
 
 
 def test_teacher_traces_runs_a_local_model_through_the_launcher(server, tmp_path, monkeypatch):
-    """A `transformers` (or `vllm`) teacher loads a model, so the asset runs `redstar_training.distill`
+    """A `transformers` (or `vllm`) teacher loads a model, so the asset runs `redstar_training.generation.distill`
     through the one model launcher: its own supervised process, logs streamed into the Dagster run
     through Pipes, its stats sent back as a Pipes message; the re-run is served from the cache."""
     from dagster import AssetKey, DagsterInstance
 
+    from redstar_assets.cli.run.execute import execute
+    from redstar_assets.cli.run.plan import Step
+    from redstar_assets.config.profile import load_profile
     from redstar_assets.factory import build_definitions
-    from redstar_assets.profile import load_profile
-    from redstar_assets.run_command import execute
-    from redstar_assets.run_plan import Step
 
     _, model = server
     pool = tmp_path / "pool.jsonl"
@@ -275,7 +275,7 @@ def test_teacher_traces_runs_a_local_model_through_the_launcher(server, tmp_path
     assert frame.height == 6 and set(frame["text"]) == {"<think>Compute 3+4.</think>\n\\boxed{7}"}
     assert set(frame["teacher"]) == {model}
     logs = [r.event_log_entry.user_message for r in instance.get_records_for_run(instance.get_runs()[0].run_id).records]
-    assert any(m.startswith("launching ") and "-m redstar_training.distill" in m for m in logs)
+    assert any(m.startswith("launching ") and "-m redstar_training.generation.distill" in m for m in logs)
     assert any("external process successfully opened dagster pipes" in m for m in logs)
     assert any(m.startswith("distill ") for m in logs)  # the child's own log line, streamed
     assert execute(defs, instance, [step], {}) is None

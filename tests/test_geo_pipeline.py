@@ -13,7 +13,7 @@ def test_demo_geo_tiny_runs_end_to_end_through_benchmark_scores(tmp_path, monkey
     import polars as pl
     from support.fresh_run import run_profile
 
-    from redstar_assets.instance_records import latest_materialization
+    from redstar_assets.lineage.records import latest_materialization
     from redstar_assets.storage import Store
 
     instance, data = run_profile("demo-geo-tiny", tmp_path, monkeypatch)

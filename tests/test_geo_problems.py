@@ -19,13 +19,13 @@ import pytest
 import yaml
 from PIL import Image, ImageDraw
 
+from redstar_assets.config.benchmark_registry import load_registry, read_benchmark
 from redstar_assets.problems.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.problems.dedupe import near_duplicates
 from redstar_assets.problems.images import ImageError, figure_hashes, read_image
 from redstar_assets.problems.normalize import problem_id
-from redstar_assets.problems.registry import load_registry, read_benchmark
 from redstar_assets.problems.sources import load_source
-from redstar_training.teachers.geometry import GeoTeacherConfig, figure_facts, make_problem, solve
+from redstar_training.synthetic.geometry import GeoTeacherConfig, figure_facts, make_problem, solve
 from redstar_training.verify import MathVerifier
 from redstar_training.verify.equivalence import MathTask
 
@@ -158,7 +158,7 @@ def test_eval_score_works_on_a_geo_benchmark_with_stored_predictions(tmp_path):
         [
             sys.executable,
             "-m",
-            "redstar_assets.cli",
+            "redstar_assets.cli.main",
             "eval",
             "score",
             "--benchmark",
@@ -293,7 +293,7 @@ def test_the_geometry_source_and_the_generated_heldout_set():
 
 
 def test_image_url_messages_carry_the_figure_as_a_data_uri():
-    from redstar_training.chat import image_url_messages, prompt_messages, with_image
+    from redstar_training.models.chat_template import image_url_messages, prompt_messages, with_image
 
     png, jpeg = figure("1"), figure("2", fmt="JPEG")
     messages = image_url_messages(prompt_messages("Find x.", "Think first."), jpeg)
@@ -323,8 +323,8 @@ def test_an_image_problem_cannot_go_to_a_completions_endpoint():
 
 
 def test_trust_remote_code_is_set_on_a_base_model_entry_only(tmp_path):
-    from redstar_assets.profile import ProfileError, load_profile
-    from redstar_assets.profile_checks import validate
+    from redstar_assets.config.checks import validate
+    from redstar_assets.config.profile import ProfileError, load_profile
 
     geo = load_profile("redstar-geo")
     assert geo.base_models["internvl2-8b"]["trust_remote_code"] is True

@@ -1,6 +1,6 @@
 """The tiny vision-language student through the same entry points as text students: built from
-configs, fine-tuned by `redstar_training.sft` on image + messages rows (and with the figures blanked,
-the image-blind arm), reloaded with its processor, and evaluated by `redstar_training.evaluate` on a
+configs, fine-tuned by `redstar_training.trainers.sft` on image + messages rows (and with the figures blanked,
+the image-blind arm), reloaded with its processor, and evaluated by `redstar_training.generation.evaluate` on a
 geo benchmark whose items carry their figures."""
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import polars as pl
 import pytest
 import yaml
 
-from redstar_assets.problems.registry import read_benchmark
+from redstar_assets.config.benchmark_registry import read_benchmark
 from redstar_assets.problems.sources import load_source
-from redstar_training.chat import prompt_messages
 from redstar_training.generation.local_backends import TransformersBackend
 from redstar_training.generation.types import SampleRequest
-from redstar_training.model_folders import load_model
-from redstar_training.teachers.geometry import GeoTeacherConfig, solve
+from redstar_training.models.chat_template import prompt_messages
+from redstar_training.models.folders import load_model
+from redstar_training.synthetic.geometry import GeoTeacherConfig, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_VLM = {"kind": "tiny_vlm", "vocab_size": 300, "hidden_size": 64, "intermediate_size": 128,
@@ -55,9 +55,9 @@ def test_tiny_vlm_sft_and_evaluation_on_figures(tmp_path):
     sft = {"base_model": str(tmp_path / "base"), "tiny_spec": TINY_VLM, "train_file": str(train), "epochs": 2,
            "batch_size": 8, "learning_rate": 3e-3, "max_length": 320,
            "smoke_prompt": "In the figure, line a is parallel to line b. What is angle 2?"}  # fmt: skip
-    _run("redstar_training.sft", {**sft, "output_dir": str(tmp_path / "cot")}, tmp_path / "sft.yaml")
+    _run("redstar_training.trainers.sft", {**sft, "output_dir": str(tmp_path / "cot")}, tmp_path / "sft.yaml")
     _run(
-        "redstar_training.sft",
+        "redstar_training.trainers.sft",
         {**sft, "output_dir": str(tmp_path / "blind"), "blank_images": True},
         tmp_path / "b.yaml",
     )
@@ -79,7 +79,7 @@ def test_tiny_vlm_sft_and_evaluation_on_figures(tmp_path):
            "output_dir": str(tmp_path / "eval"), "max_new_tokens": 120,
            "backend": {"kind": "transformers", "batch_size": 6}, "threads": 2}  # fmt: skip
     done = json.loads(
-        re.search(r"^done: (\{.*\})$", _run("redstar_training.evaluate", cfg, tmp_path / "e.yaml"), re.M)[1]
+        re.search(r"^done: (\{.*\})$", _run("redstar_training.generation.evaluate", cfg, tmp_path / "e.yaml"), re.M)[1]
     )
     assert done["requested"] == 2 * 12
     outputs = pl.read_parquet(tmp_path / "eval" / "outputs.parquet")
@@ -109,12 +109,12 @@ def test_tiny_vlm_sft_and_evaluation_on_figures(tmp_path):
         "backend": {"kind": "openai", "concurrency": 2, "serve": serve},
         "output_dir": str(tmp_path / "srv"),
     }
-    _run("redstar_training.evaluate", one, tmp_path / "one.yaml")
-    _run("redstar_training.evaluate", served, tmp_path / "srv.yaml")
+    _run("redstar_training.generation.evaluate", one, tmp_path / "one.yaml")
+    _run("redstar_training.generation.evaluate", served, tmp_path / "srv.yaml")
     local, remote = (pl.read_parquet(tmp_path / d / "outputs.parquet") for d in ("one", "srv"))
     assert local.select("problem_id", "status").rows() == remote.select("problem_id", "status").rows()
     assert [re.sub(r"\s+", "", t) for t in local["output"]] == [re.sub(r"\s+", "", t) for t in remote["output"]]
     again = json.loads(
-        re.search(r"^done: (\{.*\})$", _run("redstar_training.evaluate", cfg, tmp_path / "e.yaml"), re.M)[1]
+        re.search(r"^done: (\{.*\})$", _run("redstar_training.generation.evaluate", cfg, tmp_path / "e.yaml"), re.M)[1]
     )
     assert again["requested"] == 0  # every sample cached under its figure's content id

@@ -8,12 +8,12 @@ import os
 import polars as pl
 from dagster import AddDynamicPartitionsRequest, DagsterInstance, build_sensor_context
 
+from redstar_assets.cli.run.execute import execute
+from redstar_assets.cli.run.plan import Step
+from redstar_assets.config.profile import load_profile
 from redstar_assets.factory import build_definitions
 from redstar_assets.problems.inbox import inbox_partition
-from redstar_assets.profile import load_profile
 from redstar_assets.resources import RedstarHome
-from redstar_assets.run_command import execute
-from redstar_assets.run_plan import Step
 
 
 def _evaluate(sensor, instance, home, cursor=None):

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from redstar_assets.factory import build_definitions
-from redstar_assets.k8s_specs import (
+from redstar_assets.config.profile import ProfileError, load_profile
+from redstar_assets.deploy.k8s_specs import (
     render_multinode_training,
     render_step_job,
     render_training_pod,
     resolve_kubernetes,
     validated,
 )
+from redstar_assets.factory import build_definitions
 from redstar_assets.launcher import launcher_resource, resolve_launch
-from redstar_assets.profile import ProfileError, load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
@@ -59,7 +59,9 @@ def test_the_sft_step_job_of_a_32b_experiment_asks_for_its_gpus_node_and_data_vo
 def test_single_node_training_is_one_pod_running_the_stage_command(paper):
     profile, kube = paper
     launcher = launcher_resource(resolve_launch(profile.launch))
-    command = launcher.command("training", "redstar_training.sft", "/data/sft_checkpoints/7b-cot-64k/run_config.yaml")
+    command = launcher.command(
+        "training", "redstar_training.trainers.sft", "/data/sft_checkpoints/7b-cot-64k/run_config.yaml"
+    )
     pod = validated(render_training_pod(kube, "redstar-sft-7b-cot-64k", command, "qwen2.5-7b-instruct"), "V1Pod")
     container = pod.spec.containers[0]
     assert container.command[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
@@ -71,7 +73,7 @@ def test_single_node_training_is_one_pod_running_the_stage_command(paper):
 def test_a_32b_run_on_two_nodes_is_an_indexed_job_with_a_torchrun_rendezvous(paper):
     _, kube = paper
     job, service = render_multinode_training(
-        kube, "sft-32b-cot-64k", "redstar_training.sft", "/data/run.yaml", "qwen2.5-32b-instruct"
+        kube, "sft-32b-cot-64k", "redstar_training.trainers.sft", "/data/run.yaml", "qwen2.5-32b-instruct"
     )
     assert job.spec.completion_mode == "Indexed" and job.spec.completions == job.spec.parallelism == 2
     pod = job.spec.template.spec

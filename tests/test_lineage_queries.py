@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from redstar_assets.query import QueryError, run_query
+from redstar_assets.lineage.sql import QueryError, run_query
 
 # The README's ready queries (section "Lineage queries"), word for word.
 SCALE_CURVE = """
@@ -106,8 +106,8 @@ def test_the_lineage_table_names_the_whole_chain_of_each_score(tiny_run):
 
 
 def test_downstream_of_a_source_is_what_trained_on_it_and_rl_records_its_sources(tiny_run):
-    from redstar_assets.instance_records import latest_materialization, meta
-    from redstar_assets.lineage_query import downstream
+    from redstar_assets.lineage.records import latest_materialization, meta
+    from redstar_assets.lineage.walk import downstream
 
     profile = tiny_run.profile
     trained = {
@@ -130,7 +130,7 @@ def _cli(*args, data: Path, dagster_home: Path | None = None) -> subprocess.Comp
     if dagster_home is not None:
         env["DAGSTER_HOME"] = str(dagster_home)
     return subprocess.run(
-        [sys.executable, "-m", "redstar_assets.cli", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "redstar_assets.cli.main", *args], env=env, capture_output=True, text=True, timeout=120
     )
 
 
@@ -146,7 +146,7 @@ def test_query_cli_formats_refuses_writes_and_explains_bad_sql(tiny_run, tmp_pat
     csv = _cli("query", "SELECT DISTINCT stage FROM lineage ORDER BY 1", "--csv", data=data).stdout.split()
     assert csv == ["stage", "base", "rl", "sft"]
     light = subprocess.run(
-        [sys.executable, "-c", "import sys; from redstar_assets.cli import main; main(['query', 'SELECT 1']); "
+        [sys.executable, "-c", "import sys; from redstar_assets.cli.main import main; main(['query', 'SELECT 1']); "
          "print(sorted(m for m in ('dagster', 'torch', 'pandas') if m in sys.modules))"],
         env={**os.environ, "REDSTAR_HOME": str(data)}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -206,11 +206,11 @@ def test_downstream_follows_trained_on_and_stale_follows_code_versions(tmp_path,
     from support.fresh_run import run_profile
 
     import redstar_assets.evaluation.assets as evaluation_assets
+    from redstar_assets.cli.run.execute import execute
+    from redstar_assets.cli.run.plan import Step
+    from redstar_assets.config.profile import load_profile
     from redstar_assets.factory import build_definitions
-    from redstar_assets.lineage_query import downstream
-    from redstar_assets.profile import load_profile
-    from redstar_assets.run_command import execute
-    from redstar_assets.run_plan import Step
+    from redstar_assets.lineage.walk import downstream
 
     path = tmp_path / "two-sources.yaml"
     path.write_text(TWO_SOURCES)

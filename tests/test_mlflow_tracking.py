@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 import yaml
 
-from redstar_training.checkpoints import folder_hash
 from redstar_training.generation.serve import ServeSpec, served
+from redstar_training.trainers.checkpoints import folder_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -44,7 +44,7 @@ def test_sft_grpo_and_dpo_runs_are_tracked_in_mlflow_and_named_in_their_model_ca
         tracking = url.removesuffix("/v1")
         env = {**os.environ, "MLFLOW_TRACKING_URI": tracking, "MLFLOW_EXPERIMENT_NAME": "redstar-test"}
         done = subprocess.run(
-            [sys.executable, "-m", "redstar_training.sft", "--config", str(config), "report_to=mlflow"],
+            [sys.executable, "-m", "redstar_training.trainers.sft", "--config", str(config), "report_to=mlflow"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
@@ -53,7 +53,7 @@ def test_sft_grpo_and_dpo_runs_are_tracked_in_mlflow_and_named_in_their_model_ca
         cfg["lineage"] = {"experiment": "tiny-sft", "stage": "rl", "subset_hash": "abc123"}
         grpo.write_text(yaml.safe_dump(cfg))
         done = subprocess.run(
-            [sys.executable, "-m", "redstar_training.grpo", "--config", str(grpo), "report_to=mlflow"],
+            [sys.executable, "-m", "redstar_training.trainers.grpo", "--config", str(grpo), "report_to=mlflow"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
@@ -67,7 +67,7 @@ def test_sft_grpo_and_dpo_runs_are_tracked_in_mlflow_and_named_in_their_model_ca
         dpo_config = {"model": str(tmp_path / "out" / "model"), "pairs_file": str(pairs), "batch_size": 4}
         dpo.write_text(yaml.safe_dump({**dpo_config, "output_dir": str(tmp_path / "dpo"), "lineage": lineage}))
         done = subprocess.run(
-            [sys.executable, "-m", "redstar_training.dpo", "--config", str(dpo), "report_to=mlflow"],
+            [sys.executable, "-m", "redstar_training.trainers.dpo", "--config", str(dpo), "report_to=mlflow"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]

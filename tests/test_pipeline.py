@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 from dagster import AssetKey
 
-from redstar_assets.instance_records import latest_materialization
-from redstar_assets.run_command import execute
-from redstar_assets.run_plan import Step
+from redstar_assets.cli.run.execute import execute
+from redstar_assets.cli.run.plan import Step
+from redstar_assets.lineage.records import latest_materialization
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def materialized(tiny_run):
 
 
 def tiny_profile():
-    from redstar_assets.profile import load_profile
+    from redstar_assets.config.profile import load_profile
 
     return load_profile("demo-tiny")
 
@@ -45,7 +45,7 @@ def test_every_asset_declares_a_code_version_and_records_the_commit(materialized
     assert "+verify-v" in versions["verified_traces"] and "arith-v1" in versions["teacher_traces"]
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     assert _metadata(instance, "raw_problems", "arith-add")["code_commit"].value.startswith(head)
-    from redstar_assets.lineage_query import render, walk
+    from redstar_assets.lineage.walk import render, walk
 
     assert f"code {head[:12]}" in "\n".join(render(walk(instance, "benchmark_scores", "cot-random-40")))
 
@@ -137,7 +137,7 @@ def test_rerun_with_unchanged_data_reuses_the_checkpoint(materialized, tiny_run)
 def test_lineage_from_a_score_names_subset_hash_teacher_and_recipe(materialized):
     """Walked through the instance's metadata, not file names: score -> RL and SFT checkpoints -> subset
     (its content hash and recipe) -> verified and teacher traces (the teacher) -> problems -> source."""
-    from redstar_assets.lineage_query import render, walk
+    from redstar_assets.lineage.walk import render, walk
 
     instance, data, _, _ = materialized
     node = walk(instance, "benchmark_scores", "cot-random-40")

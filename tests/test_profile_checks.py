@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from redstar_assets.config.profile import ProfileError, load_profile
 from redstar_assets.launcher import launcher_resource, resolve_launch
-from redstar_assets.profile import ProfileError, load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -115,7 +115,7 @@ def test_the_paper_profiles_zero3_setting_reaches_the_trainers_command_line():
     processes, and the SFT entry point's command line says so, in the definitions and in --dry-run."""
     profile = load_profile("redstar-math")
     launcher = launcher_resource(resolve_launch(profile.launch))
-    command = launcher.command("training", "redstar_training.sft", "run.yaml")
+    command = launcher.command("training", "redstar_training.trainers.sft", "run.yaml")
     zero3 = str(ROOT / "configs" / "accelerate" / "zero3.yaml")
     assert command[1:] == [
         "-m",
@@ -125,7 +125,7 @@ def test_the_paper_profiles_zero3_setting_reaches_the_trainers_command_line():
         "--num_processes",
         "8",
         "-m",
-        "redstar_training.sft",
+        "redstar_training.trainers.sft",
         "--config",
         "run.yaml",
     ]
@@ -138,8 +138,8 @@ def test_the_paper_profiles_zero3_setting_reaches_the_trainers_command_line():
         check=True,
     )
     launch = json.loads(plan.stdout)["launch"]
-    assert launch["redstar_training.sft"][1:] == command[1:-1] + ["<run_config.yaml>"]
-    assert launch["redstar_training.dpo"][2:5] == ["accelerate.commands.launch", "--config_file", zero3]
+    assert launch["redstar_training.trainers.sft"][1:] == command[1:-1] + ["<run_config.yaml>"]
+    assert launch["redstar_training.trainers.dpo"][2:5] == ["accelerate.commands.launch", "--config_file", zero3]
     auto = json.loads(plan.stdout)["automation"]["policies"]
     assert auto["training"] == "manual" and auto["data"] == "eager"
 

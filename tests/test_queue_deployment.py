@@ -19,10 +19,10 @@ from support.postgres_cluster import throwaway_cluster
 from support.redis_server import throwaway_redis
 from support.versions import data_versions
 
-from redstar_assets.celery_queue import BROKER_ENV, QUEUE_TAG
+from redstar_assets.cli.run.plan import asset_groups
+from redstar_assets.config.profile import ProfileError, load_profile
+from redstar_assets.deploy.celery_queue import BROKER_ENV, QUEUE_TAG
 from redstar_assets.factory import build_definitions
-from redstar_assets.profile import ProfileError, load_profile
-from redstar_assets.run_plan import asset_groups
 from redstar_training.generation.serve import free_port
 
 TEAM_YAML = ROOT / "configs" / "deployments" / "team" / "dagster.yaml"
@@ -117,7 +117,7 @@ def _trainers(worker: Worker) -> list[psutil.Process]:
     out = []
     for p in worker.processes():
         try:
-            if "redstar_training.sft" in " ".join(p.cmdline()):
+            if "redstar_training.trainers.sft" in " ".join(p.cmdline()):
                 out.append(p)
         except psutil.NoSuchProcess:
             pass

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from support.fresh_run import run_profile
 
-from redstar_assets.instance_records import latest_materialization, meta
-from redstar_training.checkpoints import folder_hash
+from redstar_assets.lineage.records import latest_materialization, meta
+from redstar_training.trainers.checkpoints import folder_hash
 
 ARMS = {"rl-dpo": "dpo", "rl-grpo": "grpo", "rl-rloo": "rloo", "rl-rpp": "reinforce_pp"}
 

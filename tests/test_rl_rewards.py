@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from redstar_assets.config.benchmark_registry import load_benchmark, registered
 from redstar_assets.problems.normalize import normalize_text
-from redstar_assets.problems.registry import load_benchmark, registered
-from redstar_training.rewards import accuracy_reward
+from redstar_training.trainers.rewards import accuracy_reward
 from redstar_training.verify import default_verifier
 from redstar_training.verify.items import judge_outputs
 

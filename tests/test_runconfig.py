@@ -2,8 +2,8 @@
 
 import pytest
 
-from redstar_training.runconfig import ConfigError, config_hash, load_config
-from redstar_training.sft import SFTRunConfig
+from redstar_training.files.run_config import ConfigError, config_hash, load_config
+from redstar_training.trainers.sft import SFTRunConfig
 
 
 def test_overrides_parse_like_yaml(tmp_path):

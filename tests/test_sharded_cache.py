@@ -132,10 +132,10 @@ def test_a_dead_writer_on_a_host_whose_name_has_dashes_is_merged(tmp_path):
 
 
 def test_the_data_assets_use_shards_when_asked_and_a_rerun_calls_no_teacher(tmp_path, monkeypatch):
+    from redstar_assets.cli.run.execute import execute
+    from redstar_assets.cli.run.plan import Step
+    from redstar_assets.config.profile import load_profile
     from redstar_assets.factory import build_definitions
-    from redstar_assets.profile import load_profile
-    from redstar_assets.run_command import execute
-    from redstar_assets.run_plan import Step
 
     home = tmp_path / "data"
     monkeypatch.setenv("REDSTAR_HOME", str(home))

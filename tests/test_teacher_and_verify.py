@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from redstar_training.teachers.procedural import ProceduralTeacherConfig, parse_problem, solve
+from redstar_training.synthetic.procedural import ProceduralTeacherConfig, parse_problem, solve
 from redstar_training.verify import extract_answer, last_boxed, verify_completion
 
 
@@ -90,7 +90,7 @@ def test_the_synthetic_teacher_writes_long_traces_with_its_answer_mix():
     from redstar_assets.problems.sources import load_source
     from redstar_assets.traces.teacher import generate_traces
     from redstar_assets.traces.verification import verify_traces
-    from redstar_training.teachers.synthetic import variants
+    from redstar_training.synthetic.synthetic import variants
 
     raw, _ = load_source({"name": "syn", "kind": "synthetic", "count": 2000, "seed": 3})
     problems, _ = normalize_problems(raw)

@@ -9,8 +9,8 @@ import pytest
 from support.scripted_model import build_scripted_model
 from support.servers import KillAfter, transformers_fleet
 
-from redstar_training.distill import DistillConfig, distill, endpoint_table, make_backend
 from redstar_training.generation.cache import SampleCache
+from redstar_training.generation.distill import DistillConfig, distill, endpoint_table, make_backend
 from redstar_training.generation.serve import free_port
 from redstar_training.generation.types import TeacherUnavailable
 

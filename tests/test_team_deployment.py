@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support.postgres_cluster import throwaway_cluster
 
-from redstar_assets.instance import InstanceError, postgres_settings
+from redstar_assets.deploy.instance import InstanceError, postgres_settings
 from redstar_training.generation.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -130,11 +130,11 @@ def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, t
     from dagster import DagsterInstance
     from support.dagster_dev import ROOT
 
+    from redstar_assets.cli.run.execute import execute, register_sources
+    from redstar_assets.cli.run.plan import plan_steps
+    from redstar_assets.config.profile import load_profile
     from redstar_assets.factory import build_definitions
-    from redstar_assets.instance_records import latest_materialization
-    from redstar_assets.profile import load_profile
-    from redstar_assets.run_command import execute, register_sources
-    from redstar_assets.run_plan import plan_steps
+    from redstar_assets.lineage.records import latest_materialization
     from redstar_assets.storage import Store
     from redstar_training.verify import MathTask, MathVerifier
 

@@ -15,7 +15,7 @@ import yaml
 from dagster import AssetCheckSpec, AssetExecutionContext, PipesSubprocessClient, asset, materialize
 from support.scripted_model import build_scripted_model
 
-from redstar_training.checkpoints import folder_hash
+from redstar_training.trainers.checkpoints import folder_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def test_online_rl_through_pipes_rewards_differ_within_groups_and_weights_move(t
 
     @asset(check_specs=[AssetCheckSpec("checkpoint_loads_and_generates", asset="grpo_checkpoint")])
     def grpo_checkpoint(context: AssetExecutionContext, pipes: PipesSubprocessClient):
-        command = [sys.executable, "-m", "redstar_training.grpo", "--config", str(config)]
+        command = [sys.executable, "-m", "redstar_training.trainers.grpo", "--config", str(config)]
         return pipes.run(context=context, command=command, env={"PYTHONUNBUFFERED": "1"}).get_results()
 
     result = materialize([grpo_checkpoint], resources={"pipes": PipesSubprocessClient(cwd=str(ROOT))})
@@ -106,7 +106,7 @@ def _sft_config(tmp_path: Path, epochs: int) -> Path:
 @pytest.mark.slow
 def test_sft_killed_mid_training_resumes_from_its_last_checkpoint(tmp_path):
     config = _sft_config(tmp_path, epochs=6)
-    cmd = [sys.executable, "-m", "redstar_training.sft", "--config", str(config)]
+    cmd = [sys.executable, "-m", "redstar_training.trainers.sft", "--config", str(config)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not list((tmp_path / "out" / "trainer").glob("checkpoint-*/trainer_state.json")):
@@ -154,7 +154,9 @@ def test_stopping_the_dagster_run_takes_the_trainer_down(tmp_path, how):
         "@asset\n"
         "def long_sft(context: AssetExecutionContext, launcher: ModelLauncher, pipes: PipesSubprocessClient):\n"
         f"    cfg = yaml.safe_load(Path({str(config)!r}).read_text())\n"
-        f"    run = launcher.run(context, pipes, 'training', 'redstar_training.sft', cfg, Path({str(tmp_path)!r}))\n"
+        "    run = launcher.run(\n"
+        f"        context, pipes, 'training', 'redstar_training.trainers.sft', cfg, Path({str(tmp_path)!r})\n"
+        "    )\n"
         "    return run.get_materialize_result()\n"
         f"resources = {{'launcher': ModelLauncher(grace_s=5), 'pipes': PipesSubprocessClient(cwd={str(ROOT)!r})}}\n"
         "materialize([long_sft], resources=resources, raise_on_error=False)\n"
@@ -167,7 +169,7 @@ def test_stopping_the_dagster_run_takes_the_trainer_down(tmp_path, how):
         trainers = []
         while not trainers and time.monotonic() < deadline:
             time.sleep(0.2)
-            trainers = [p for p in _processes_running("redstar_training.sft") if p != worker.pid]
+            trainers = [p for p in _processes_running("redstar_training.trainers.sft") if p != worker.pid]
         assert trainers, "the trainer never started"
         time.sleep(3)  # let it get into training
         worker.send_signal(how)
@@ -179,7 +181,7 @@ def test_stopping_the_dagster_run_takes_the_trainer_down(tmp_path, how):
     finally:
         if worker.poll() is None:
             worker.kill()
-        for p in _processes_running("redstar_training.sft"):
+        for p in _processes_running("redstar_training.trainers.sft"):
             os.kill(p, signal.SIGKILL)
     assert not (tmp_path / "out" / "model").exists()  # 200 epochs never finished
 
@@ -198,7 +200,7 @@ def test_sft_under_accelerate_launch_with_the_zero2_config_on_cpu(tmp_path):
         "--mixed_precision",
         "no",
         "-m",
-        "redstar_training.sft",
+        "redstar_training.trainers.sft",
         "--config",
         str(config),
     ]
@@ -222,7 +224,7 @@ def test_two_process_sft_under_accelerate_reports_once_through_pipes(tmp_path):
 
     @asset(check_specs=[AssetCheckSpec("checkpoint_loads_and_generates", asset="two_rank_sft")])
     def two_rank_sft(context: AssetExecutionContext, launcher: ModelLauncher, pipes: PipesSubprocessClient):
-        return launcher.run(context, pipes, "training", "redstar_training.sft", cfg, tmp_path).get_results()
+        return launcher.run(context, pipes, "training", "redstar_training.trainers.sft", cfg, tmp_path).get_results()
 
     launcher = ModelLauncher(training=StageLaunch(launcher="accelerate", processes=2, threads=1))
     with DagsterInstance.ephemeral() as instance:
@@ -256,7 +258,7 @@ def test_assistant_only_loss_labels_cover_the_assistant_turn_and_its_eos(tmp_pat
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from redstar_training.tiny_model import ensure_base_model
+    from redstar_training.models.tiny_lm import ensure_base_model
 
     spec = {
         "hidden_size": 32,
@@ -282,7 +284,7 @@ def test_assistant_only_loss_labels_cover_the_assistant_turn_and_its_eos(tmp_pat
 def test_bad_training_input_fails_before_training(tmp_path):
     config = _sft_config(tmp_path, epochs=1)
     run = lambda *extra: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "redstar_training.sft", "--config", str(config), *extra],
+        [sys.executable, "-m", "redstar_training.trainers.sft", "--config", str(config), *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -304,7 +306,7 @@ def test_bad_training_input_fails_before_training(tmp_path):
 def test_lora_sft_saves_a_merged_checkpoint_that_loads_and_generates(tmp_path):
     config = _sft_config(tmp_path, epochs=1)
     done = subprocess.run(
-        [sys.executable, "-m", "redstar_training.sft", "--config", str(config), "lora=true", "lora_rank=4"],
+        [sys.executable, "-m", "redstar_training.trainers.sft", "--config", str(config), "lora=true", "lora_rank=4"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -155,7 +155,7 @@ def test_agreement_with_the_harness_on_all_570_real_outputs(shared_data, verifie
 
 
 def test_rl_rewards_use_the_same_verdicts():
-    from redstar_training.rewards import accuracy_reward, format_reward
+    from redstar_training.trainers.rewards import accuracy_reward, format_reward
 
     completions = [
         "<think>12*2</think>\n\\boxed{24}",

@@ -5,23 +5,23 @@ from dataclasses import asdict
 import dagster as dg
 import polars as pl
 
-from redstar_assets.curation.at_scale import write_subset
+from redstar_assets.config.profile import Profile
 from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
 from redstar_assets.curation.partitions import recipe_partitions
+from redstar_assets.curation.subset_writer import write_subset
 from redstar_assets.curation.subsets import select_traces, subset_hash
+from redstar_assets.deploy.placement import model_placement
 from redstar_assets.launcher import ModelLauncher
-from redstar_assets.lineage import lineage_metadata, preview
-from redstar_assets.placement import model_placement
-from redstar_assets.problems.inbox import written_sources
-from redstar_assets.problems.partitions import per_source_asset
-from redstar_assets.profile import Profile
-from redstar_assets.provenance import (
+from redstar_assets.lineage.metadata import lineage_metadata, preview
+from redstar_assets.lineage.provenance import (
     TRAINED_FROM,
     rows_by_source,
     scan_by_source,
     source_versions,
     trained_on_metadata,
 )
+from redstar_assets.problems.inbox import written_sources
+from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.assets import partition_trace_chunks
 from redstar_assets.traces.teacher import needs_own_process
@@ -219,8 +219,8 @@ def learned_model(spec: dict, home: str):
     import json
     from pathlib import Path
 
+    from redstar_assets.config.benchmark_registry import load_benchmark
     from redstar_assets.curation import learned_difficulty
-    from redstar_assets.problems.registry import load_benchmark
 
     source = spec["train_on"]
     if Path(source).suffix in (".jsonl", ".parquet"):

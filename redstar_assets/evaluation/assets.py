@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 import polars as pl
 
+from redstar_assets.config.profile import Profile
+from redstar_assets.deploy.placement import model_placement
 from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, split_stage, stage_model_ids, stage_models
 from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.report import (
@@ -16,14 +18,12 @@ from redstar_assets.evaluation.report import (
 )
 from redstar_assets.evaluation.rl_report import plot_rl_curves, rl_comparison
 from redstar_assets.launcher import ModelLauncher, reported
-from redstar_assets.lineage import lineage_metadata, markdown_table, preview
-from redstar_assets.lineage_table import lineage_rows
-from redstar_assets.placement import model_placement
+from redstar_assets.lineage.metadata import lineage_metadata, markdown_table, preview
+from redstar_assets.lineage.provenance import trained_on_metadata
+from redstar_assets.lineage.table import lineage_rows
 from redstar_assets.problems.inbox import written_sources
-from redstar_assets.profile import Profile
-from redstar_assets.provenance import trained_on_metadata
 from redstar_assets.resources import RedstarHome
-from redstar_training.runconfig import config_hash
+from redstar_training.files.run_config import config_hash
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
 # v4: typed score metadata, scores kept per data version; v3: registry benchmarks, per-benchmark
@@ -132,7 +132,9 @@ def evaluate_or_reuse(context, redstar, launcher, pipes, experiment, models, inp
         "cache_file": redstar.eval_sample_cache_path(),
         "code_verdict_cache": redstar.code_verdict_cache_path(),
     }
-    result = reported(launcher.run(context, pipes, "evaluation", "redstar_training.evaluate", run_config, out_dir))
+    result = reported(
+        launcher.run(context, pipes, "evaluation", "redstar_training.generation.evaluate", run_config, out_dir)
+    )
     # The checkpoint a row scores is part of what the row is: a retrained model with the same
     # numbers is still a new score, so the report and lineage follow it.
     scores = pl.DataFrame(result["scores"], infer_schema_length=None).with_columns(

@@ -13,10 +13,10 @@ from typing import Any
 
 import dagster as dg
 
+from redstar_assets.config.profile import TINY_KINDS, Experiment, Profile
 from redstar_assets.evaluation.heldout import benchmark_fingerprint
-from redstar_assets.instance_records import DATA_VERSION_TAG, latest_materialization, tags
-from redstar_assets.profile import TINY_KINDS, Experiment, Profile
-from redstar_training.runconfig import config_hash
+from redstar_assets.lineage.records import DATA_VERSION_TAG, latest_materialization, tags
+from redstar_training.files.run_config import config_hash
 from redstar_training.verify import VERIFIER_VERSION
 
 STAGE_ASSETS = {"sft": "sft_checkpoints", "rl": "rl_checkpoints"}
@@ -69,7 +69,7 @@ def stage_model_ids(instance: dg.DagsterInstance, profile: Profile, exp: Experim
     """Per stage: the checkpoint's data version as recorded (its folder hash when the instance has
     none); the base model by its spec-hashed folder name (tiny models are built deterministically)
     or its id."""
-    from redstar_training.checkpoints import folder_hash
+    from redstar_training.trainers.checkpoints import folder_hash
 
     ids: dict[str, Any] = {}
     for model in models:

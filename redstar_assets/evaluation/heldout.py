@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from redstar_assets.config.benchmark_registry import benchmarks_dir, read_benchmark
 from redstar_assets.evaluation.suite import EvalBenchmark
-from redstar_assets.problems.registry import benchmarks_dir, read_benchmark
-from redstar_training.runconfig import config_hash
+from redstar_training.files.run_config import config_hash
 
 
 @dataclass(frozen=True)

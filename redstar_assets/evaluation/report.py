@@ -7,11 +7,11 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from redstar_assets.instance_records import latest_materialization
-from redstar_assets.lineage import cell_text
-from redstar_assets.lineage_query import walk
-from redstar_assets.plots import Plot, figure, save_png
-from redstar_assets.profile import Profile
+from redstar_assets.config.profile import Profile
+from redstar_assets.evaluation.plots import Plot, figure, save_png
+from redstar_assets.lineage.metadata import cell_text
+from redstar_assets.lineage.records import latest_materialization
+from redstar_assets.lineage.walk import walk
 from redstar_assets.storage import Store
 
 

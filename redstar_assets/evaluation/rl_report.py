@@ -10,9 +10,9 @@ from pathlib import Path
 
 import polars as pl
 
+from redstar_assets.config.profile import Profile
 from redstar_assets.evaluation.fingerprint import split_stage
-from redstar_assets.plots import Plot, figure, save_png
-from redstar_assets.profile import Profile
+from redstar_assets.evaluation.plots import Plot, figure, save_png
 
 
 def _arms(profile: Profile) -> dict[str, tuple[str, str]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from redstar_assets.automation import AutomationSpec
+from redstar_assets.config.automation import AutomationSpec
+from redstar_assets.config.profile import Profile
 from redstar_assets.evaluation.fingerprint import eval_inputs, stage_model_ids, stage_models
-from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
-from redstar_training.runconfig import config_hash
+from redstar_training.files.run_config import config_hash
 
 
 def stale_evaluations(instance, store, profile: Profile) -> list[str]:

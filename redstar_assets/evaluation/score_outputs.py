@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from redstar_assets.problems.normalize import normalize_text
-from redstar_training.jsonl import read_rows
+from redstar_training.files.jsonl import read_rows
 
 
 class ScoreError(ValueError):
@@ -52,7 +52,7 @@ def score(
     bench: pl.DataFrame, rows: list[dict], by: str, mode: str, workers: int | None = None
 ) -> tuple[dict, list[dict]]:
     """The metric summary and one verdict row per matched prediction."""
-    from redstar_training.metrics import problem_metrics
+    from redstar_training.generation.metrics import problem_metrics
     from redstar_training.verify import MathVerifier
     from redstar_training.verify.items import judge_outputs
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redstar_assets.problems.registry import Benchmark, RegistryError, load_registry
+from redstar_assets.config.benchmark_registry import Benchmark, RegistryError, load_registry
 
 OVERRIDABLE = ("count", "sampling", "max_tokens")
 SAMPLING_KEYS = ("n", "temperature", "top_p")

@@ -5,14 +5,14 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from redstar_assets.lineage import lineage_metadata, preview
+from redstar_assets.config.profile import Profile
+from redstar_assets.lineage.metadata import lineage_metadata, preview
 from redstar_assets.problems.curate import curate_problems
 from redstar_assets.problems.images import figure_hashes
 from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.normalize import normalize_problems
 from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.problems.sources import QUARANTINE_SCHEMA, RAW_SCHEMA, load_source, trace_chunks
-from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 
 # Bumped when the stage's logic changes, so the UI marks what an older version made as stale.

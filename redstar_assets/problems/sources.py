@@ -22,7 +22,7 @@ from redstar_assets.problems.answers import ANSWER_TRANSFORMS, AnswerError, not_
 from redstar_assets.problems.fields import MAX_FIELD_CHARS, field_value
 from redstar_assets.problems.images import ImageError, read_image
 from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace, spec_problem
-from redstar_training.jsonl import iter_lines
+from redstar_training.files.jsonl import iter_lines
 
 RAW_SCHEMA = {
     "source": pl.String,
@@ -108,7 +108,7 @@ def arithmetic_code_problems(
     the arithmetic family draws its operands, from `digits`), with three stdin/stdout tests and a
     reference program as its answer. Level is the larger constant operand's digit count, as in the
     arithmetic family; k adds the program slips the procedural code teacher makes."""
-    from redstar_training.teachers.procedural_code import code_problem, code_tests, program
+    from redstar_training.synthetic.procedural_code import code_problem, code_tests, program
 
     rng = random.Random(seed)
     rows = []
@@ -135,7 +135,7 @@ def arithmetic_code_problems(
 def synthetic_problems(name: str, count: int, seed: int = 0, **_: Any) -> pl.DataFrame:
     """Seeded word problems whose gold answers follow the synthetic teacher's fixed answer mix
     (integers, fractions, LaTeX, tuples and intervals, choices): the problems of scale runs."""
-    from redstar_training.teachers.synthetic import problem
+    from redstar_training.synthetic.synthetic import problem
 
     rows = [problem(i, seed) for i in range(count)]
     return pl.DataFrame(
@@ -165,7 +165,7 @@ def geometry_problems(
 ) -> pl.DataFrame:
     """Seeded multiple-choice geometry problems over drawn figures (teachers/geometry.py): part of
     each answer is printed only in the figure. Level is the kind's number of reasoning steps."""
-    from redstar_training.teachers.geometry import KINDS, make_problem
+    from redstar_training.synthetic.geometry import KINDS, make_problem
 
     rng = random.Random(seed)
     kinds = kinds or list(KINDS)

@@ -8,18 +8,18 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from redstar_assets.config.profile import Profile
+from redstar_assets.deploy.placement import model_placement
 from redstar_assets.launcher import ModelLauncher, reported
-from redstar_assets.lineage import lineage_metadata, preview
-from redstar_assets.placement import model_placement
+from redstar_assets.lineage.metadata import lineage_metadata, preview
 from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.partitions import per_source_asset
-from redstar_assets.profile import Profile
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.imported import IMPORT_VERSION, imported_from, imported_trace_batches, teacher_label
 from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION, QualitySpec
 from redstar_assets.traces.teacher import distill_config, needs_own_process, trace_chunks
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
-from redstar_training.distill import endpoint_table, merge_stats
+from redstar_training.generation.distill import endpoint_table, merge_stats
 from redstar_training.verify import VERIFIER_VERSION, MathVerifier
 from redstar_training.verify.cache import CodeVerdictCache
 
@@ -28,10 +28,12 @@ VERIFIED_VERSION = "verified-v3"  # v2: `chars` per trace; v3: a code trace's wh
 
 
 def launch_distill(context: dg.AssetExecutionContext, launcher: ModelLauncher, pipes: dg.PipesSubprocessClient):
-    """How a model-loading teacher or scorer runs: `redstar_training.distill` through the launcher."""
+    """How a model-loading teacher or scorer runs: `redstar_training.generation.distill` through the launcher."""
 
     def launch(run_config: dict, workdir: Path) -> dict:
-        return reported(launcher.run(context, pipes, "teacher", "redstar_training.distill", run_config, workdir))
+        return reported(
+            launcher.run(context, pipes, "teacher", "redstar_training.generation.distill", run_config, workdir)
+        )
 
     return launch
 
@@ -54,7 +56,7 @@ def partition_trace_chunks(
 
 def teacher_code_version(spec: dict) -> str:
     """The distillation code and the prompt templates it sends (a new prompt version means new samples)."""
-    from redstar_training.distill import prompt_version
+    from redstar_training.generation.distill import prompt_version
 
     cfg = distill_config(spec)
     prompts = sorted({prompt_version(cfg, "math"), prompt_version(cfg, "code")})

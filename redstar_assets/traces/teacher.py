@@ -2,7 +2,7 @@
 profile's teacher backend, each with everything needed to reproduce it, never paid for twice.
 
 The procedural and openai backends run in this process (no model weights here: arithmetic, or HTTP
-to a server); `transformers` and `vllm` load a model, so they run `python -m redstar_training.distill`
+to a server); `transformers` and `vllm` load a model, so they run `python -m redstar_training.generation.distill`
 in a process of their own, started by the caller's `launch` (the model launcher, through Pipes)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from redstar_training.distill import merge_stats
+from redstar_training.generation.distill import merge_stats
 
 TRACE_COLUMNS = [
     "trace_id",
@@ -65,7 +65,7 @@ IN_PROCESS = ("procedural", "synthetic", "openai")
 
 def distill_config(spec: dict[str, Any]):
     """The profile's `teacher:` block as a DistillConfig."""
-    from redstar_training.distill import DistillConfig
+    from redstar_training.generation.distill import DistillConfig
 
     kind = spec.get("backend", "procedural")
     backend = {"kind": kind, **{k: v for k, v in spec.items() if k not in (*_RUN_KEYS, "backend")}}
@@ -92,7 +92,7 @@ def trace_chunks(
 ) -> Iterator[tuple[pl.DataFrame, dict]]:
     """Traces for every problem (skipped problems as `skipped` rows with the reason) with run stats,
     a chunk of problems at a time, so a million traces are never in memory together. An in-process
-    teacher works chunk by chunk; a model-loading one runs `redstar_training.distill` once through
+    teacher works chunk by chunk; a model-loading one runs `redstar_training.generation.distill` once through
     `launch(run_config, workdir)` (its `workdir` keeps its config and output; a temporary folder
     when not given)."""
     cfg = distill_config(spec)
@@ -126,8 +126,8 @@ def collect_chunks(chunks: Iterator[tuple[pl.DataFrame, dict]]) -> tuple[pl.Data
 
 def _in_process(problems: pl.DataFrame, cfg, log):
 
-    from redstar_training.distill import distill, make_backend
     from redstar_training.generation.cache import open_sample_cache
+    from redstar_training.generation.distill import distill, make_backend
 
     rows = problems.to_dicts()
     cache = open_sample_cache(cfg.cache_file)
@@ -163,7 +163,7 @@ def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch):
 def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) -> pl.DataFrame:
     """The trace rows of one chunk, built column-wise (a Python dict per 8 KB trace cost more than
     the synthetic teacher's whole generation), in the completions' order, skipped problems last."""
-    from redstar_training.distill import prompt_version
+    from redstar_training.generation.distill import prompt_version
 
     sampling = json.dumps(
         {
@@ -224,6 +224,6 @@ def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) 
 
 
 def _procedural_id(cfg) -> str:
-    from redstar_training.teachers.procedural import TEACHER_ID
+    from redstar_training.synthetic.procedural import TEACHER_ID
 
     return TEACHER_ID if cfg.backend["kind"] == "procedural" else cfg.backend["kind"]

@@ -4,25 +4,25 @@ import json
 
 import dagster as dg
 
+from redstar_assets.config.checks import RL_ENTRY_POINTS
+from redstar_assets.config.profile import Profile, ProfileError
+from redstar_assets.deploy.placement import model_placement
 from redstar_assets.launcher import ModelLauncher
-from redstar_assets.lineage import lineage_metadata
-from redstar_assets.placement import model_placement
-from redstar_assets.problems.inbox import written_sources
-from redstar_assets.profile import Profile, ProfileError
-from redstar_assets.profile_checks import RL_ENTRY_POINTS
-from redstar_assets.provenance import (
+from redstar_assets.lineage.metadata import lineage_metadata
+from redstar_assets.lineage.provenance import (
     TRAINED_FROM,
     problems_by_source,
     scan_by_source,
     source_versions,
     trained_on_metadata,
 )
+from redstar_assets.problems.inbox import written_sources
 from redstar_assets.resources import RedstarHome
 from redstar_assets.training.base_models import base_model_ref
 from redstar_assets.training.pairs import online_rl_problems, pair_ids, write_pairs
 from redstar_assets.training.partitions import sft_to_rl, stage_partitions, subset_to_experiments
 from redstar_assets.training.results import checkpoint_results
-from redstar_training.checkpoints import folder_hash
+from redstar_training.trainers.checkpoints import folder_hash
 
 LOADS_CHECK = "checkpoint_loads_and_generates"
 SFT_VERSION = "sft-v2"
@@ -87,7 +87,9 @@ def build_training_assets(
             "output_dir": str(out_dir),
             "lineage": lineage,
         }
-        run = launcher.run(context, pipes_subprocess_client, "training", "redstar_training.sft", run_config, out_dir)
+        run = launcher.run(
+            context, pipes_subprocess_client, "training", "redstar_training.trainers.sft", run_config, out_dir
+        )
         trained = {"sft_subsets": {exp.subset: subset_hash}}
         yield from checkpoint_results(
             run,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar_assets.storage import Store
-from redstar_training.runconfig import config_hash
+from redstar_training.files.run_config import config_hash
 
 
 def base_model_ref(store: Store, name: str, spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:

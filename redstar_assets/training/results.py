@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from redstar_assets.plots import figure, save_png
+from redstar_assets.evaluation.plots import figure, save_png
 
 
 def checkpoint_results(invocation, lineage: dict[str, Any], plot_dir: Path | None = None):

@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from redstar_training.files.sqlite_tables import open_db, rows_by_key
 from redstar_training.generation.types import Completion
-from redstar_training.sqlite_tables import open_db, rows_by_key
 
 _COLUMNS = (
     "key",

@@ -28,14 +28,14 @@ class ProceduralBackend:
 
     @property
     def model_id(self) -> str:
-        from redstar_training.teachers.procedural import TEACHER_ID
+        from redstar_training.synthetic.procedural import TEACHER_ID
 
         return TEACHER_ID
 
     def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
-        from redstar_training.teachers import geometry
-        from redstar_training.teachers.procedural import ProceduralTeacherConfig, solve
-        from redstar_training.teachers.procedural_code import solve_code
+        from redstar_training.synthetic import geometry
+        from redstar_training.synthetic.procedural import ProceduralTeacherConfig, solve
+        from redstar_training.synthetic.procedural_code import solve_code
 
         cfg = ProceduralTeacherConfig(self.slip_per_column, self.slip_per_carry, self.catch_rate, self.seed)
         geo = geometry.GeoTeacherConfig(self.misread_rate, self.catch_rate, self.seed)
@@ -94,12 +94,12 @@ class SyntheticBackend:
 
     @property
     def model_id(self) -> str:
-        from redstar_training.teachers.synthetic import TEACHER_ID
+        from redstar_training.synthetic.synthetic import TEACHER_ID
 
         return TEACHER_ID
 
     def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
-        from redstar_training.teachers.synthetic import predictions, trace
+        from redstar_training.synthetic.synthetic import predictions, trace
 
         answered: dict[str, list[str]] = {}
         for r in requests:
@@ -129,8 +129,8 @@ class TransformersBackend:
         return self.model
 
     def _inputs(self, batch: list[SampleRequest]) -> dict:
-        from redstar_training.chat import with_image
-        from redstar_training.model_folders import encode_prompts, is_vision_model, pil_image, text_tokenizer
+        from redstar_training.models.chat_template import with_image
+        from redstar_training.models.folders import encode_prompts, is_vision_model, pil_image, text_tokenizer
 
         processing, _ = self._loaded
         tok = text_tokenizer(processing)
@@ -148,7 +148,7 @@ class TransformersBackend:
     def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
         import torch
 
-        from redstar_training.model_folders import load_model, text_tokenizer
+        from redstar_training.models.folders import load_model, text_tokenizer
 
         torch.set_num_threads(self.threads)
         if self._loaded is None:  # loaded once: rounds and chunks of one run share it
@@ -239,7 +239,7 @@ class VLLMBackend:
         began = time.monotonic()
         if any(r.problem_id in self.images for r in requests):
             # vLLM's documented multimodal chat: OpenAI-format messages with the figure as an image_url
-            from redstar_training.chat import image_url_messages
+            from redstar_training.models.chat_template import image_url_messages
 
             conversations = [image_url_messages(list(r.messages), self.images.get(r.problem_id)) for r in requests]
             outputs = llm.chat(conversations, params)

@@ -29,8 +29,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from redstar_training.chat import image_url_messages
 from redstar_training.generation.types import Completion, SampleRequest, Sampling, TeacherUnavailable
+from redstar_training.models.chat_template import image_url_messages
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redstar_training.chat import prompt_messages
+from redstar_training.models.chat_template import prompt_messages
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from redstar_training.sqlite_tables import open_db, rows_by_key, table_name
+from redstar_training.files.sqlite_tables import open_db, rows_by_key, table_name
 from redstar_training.verify.equivalence import VERIFIER_VERSION, MathTask, Verdict
 
 _CACHEABLE = ("correct", "wrong", "no_answer")

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from redstar_training.jsonl import read_rows
+from redstar_training.files.jsonl import read_rows
 from redstar_training.verify.equivalence import ANSWER_FORMATS
 from redstar_training.verify.extract import MODES
 

@@ -16,12 +16,12 @@ import yaml
 from dagster import AssetKey, DagsterInstance
 from support.bad_inputs import write_csv_corpus, write_jsonl_corpus, write_parquet_corpus
 
+from redstar_assets.config.benchmark_registry import load_registry, read_benchmark
+from redstar_assets.config.profile import ProfileError, load_profile
 from redstar_assets.factory import build_definitions
 from redstar_assets.problems.inbox import inbox_files, inbox_partition, refused_inbox_files
 from redstar_assets.problems.partitions import SOURCES
-from redstar_assets.problems.registry import load_registry, read_benchmark
 from redstar_assets.problems.sources import load_source
-from redstar_assets.profile import ProfileError, load_profile
 from redstar_assets.storage import Store
 
 SEEDS = (11, 12)
@@ -189,7 +189,7 @@ HOSTILE_YAML = {
 
 def test_profiles_with_wrong_types_unknown_keys_and_hostile_yaml_fail_with_a_named_error(tmp_path, scoreboard):
     t0 = time.monotonic()
-    from redstar_assets.profile import _load_raw, _resolve_path
+    from redstar_assets.config.profile import _load_raw, _resolve_path
 
     raw = _load_raw(_resolve_path("demo-tiny"))
     cases = [(what, yaml.safe_dump(m)) for what, m in _mutants(raw, random.Random(17), 120)]

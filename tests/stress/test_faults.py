@@ -162,7 +162,7 @@ def test_a_teacher_server_that_dies_mid_run_and_comes_back_costs_no_sample_and_n
     from support.scripted_model import build_scripted_model
     from support.servers import FaultProxy, KillAfter, transformers_serve
 
-    from redstar_training.distill import DistillConfig, distill, make_backend
+    from redstar_training.generation.distill import DistillConfig, distill, make_backend
     from redstar_training.generation.types import TeacherUnavailable
 
     t0 = time.monotonic()

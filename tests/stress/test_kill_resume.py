@@ -19,7 +19,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from support.secret_scan import PLANTED, leaks
 from support.versions import data_versions
 
-from redstar_assets.lineage_query import ASSETS
+from redstar_assets.lineage.walk import ASSETS
 
 ROOT = Path(__file__).resolve().parents[2]
 REDSTAR = Path(sys.executable).parent / "redstar"

@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LOAD_SCRIPT = r"""
 import json, os, pickle, shutil, sys
 from pathlib import Path
-from redstar_training.model_folders import load_model
-from redstar_training.tiny_model import TinyQwen2Spec, build_tiny_qwen2
+from redstar_training.models.folders import load_model
+from redstar_training.models.tiny_lm import TinyQwen2Spec, build_tiny_qwen2
 
 root, marker = Path(sys.argv[1]), Path(sys.argv[2])
 good = build_tiny_qwen2(TinyQwen2Spec(hidden_size=16, intermediate_size=32, num_hidden_layers=1,

@@ -11,10 +11,10 @@ def run_profile(name: str, tmp_path: Path, monkeypatch):
     returns (instance, data root). Fails with the failed steps' messages."""
     from dagster import DagsterInstance
 
+    from redstar_assets.cli.run.execute import execute, register_sources
+    from redstar_assets.cli.run.plan import plan_steps
+    from redstar_assets.config.profile import load_profile
     from redstar_assets.factory import build_definitions
-    from redstar_assets.profile import load_profile
-    from redstar_assets.run_command import execute, register_sources
-    from redstar_assets.run_plan import plan_steps
     from support.dagster_dev import ROOT
 
     data = tmp_path / "data"

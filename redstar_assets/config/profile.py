@@ -1,0 +1,242 @@
+"""Profiles: one YAML file that declares a whole study (sources, teacher, recipes, experiments).
+
+A profile may `extends:` another; mappings merge key by key, lists replace, and keys named in the
+child's `replace:` list replace the parent's value whole. `build_definitions(profile)` turns one
+into Dagster definitions; nothing here is global, so several profiles load side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redstar_assets.config.safe_yaml import read_yaml
+
+STAGES = ("base", "sft", "rl")
+STRATEGIES = ("random", "hard_first", "band", "stratified")
+TARGET_FORMATS = ("long_cot", "answer_only")
+TEACHER_BACKENDS = ("procedural", "synthetic", "vllm", "openai", "transformers")
+BASE_MODEL_KINDS = ("tiny_qwen2", "tiny_vlm", "local", "hub")
+TINY_KINDS = ("tiny_qwen2", "tiny_vlm")  # built here from a spec, deterministically
+
+
+class ProfileError(ValueError):
+    """A profile that cannot run, with the file and key that are wrong."""
+
+
+def configs_dir() -> Path:
+    return Path(os.environ.get("REDSTAR_CONFIGS", Path(__file__).resolve().parents[2] / "configs"))
+
+
+@dataclass(frozen=True)
+class SubsetRecipe:
+    name: str
+    scale: int
+    strategy: str = "random"
+    target_format: str = "long_cot"
+    verified_only: bool = True
+    max_per_problem: int = 1
+    seed: int = 0
+    band: tuple[float, float] | None = None  # teacher pass-rate band for strategy "band", e.g. [0.1, 0.6]
+    mix: dict[str, float] | None = None  # domain shares, e.g. {math: 0.7, code: 0.3}; None = whatever the pool holds
+    cap: bool = False  # take what exists when the pool is smaller than `scale`, instead of failing
+    quality_only: bool = True  # only traces with no quality flag
+    sources: tuple[str, ...] | None = None  # source partitions to draw from; None = the whole pool
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    base_model: str
+    stages: tuple[str, ...]
+    subset: str | None = None
+    training: str | None = None
+    rl: str | None = None
+    # An RL arm that starts from another experiment's SFT checkpoint (and trains no SFT of its own):
+    # every arm of an RL comparison then starts from one checkpoint, trained once. Its base model,
+    # subset and training recipe are that experiment's.
+    sft_from: str | None = None
+    description: str = ""
+    # names from evaluation.benchmarks this experiment is scored on; None = all of them (an arm that
+    # only matters on one domain need not pay for generating on the other's benchmark)
+    benchmarks: tuple[str, ...] | None = None
+
+
+@dataclass
+class Profile:
+    name: str
+    path: Path
+    description: str
+    sources: list[dict[str, Any]]
+    teacher: dict[str, Any]
+    difficulty: dict[str, Any]
+    curation: dict[str, Any]
+    quality: dict[str, Any]
+    base_models: dict[str, dict[str, Any]]
+    subset_recipes: dict[str, SubsetRecipe]
+    training_recipes: dict[str, dict[str, Any]]
+    rl_recipes: dict[str, dict[str, Any]]
+    benchmarks: list[Any]  # EvalBenchmark: registry entries named by evaluation.benchmarks
+    evaluation: dict[str, Any]  # the evaluation run settings (backend, seed, ...), without the benchmarks
+    experiments: list[Experiment]
+    launch: dict[str, Any] = field(default_factory=dict)
+    automation: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def source(self, name: str) -> dict[str, Any]:
+        for spec in self.sources:
+            if spec["name"] == name:
+                return spec
+        raise ProfileError(f"{self.path}: no source named {name!r}; sources: {[s['name'] for s in self.sources]}")
+
+    def experiment(self, name: str) -> Experiment:
+        for exp in self.experiments:
+            if exp.name == name:
+                return exp
+        raise ProfileError(f"{self.path}: no experiment named {name!r}")
+
+    def benchmarks_for(self, exp: Experiment) -> list[Any]:
+        """The evaluation benchmarks an experiment is scored on, in the profile's order."""
+        return [b for b in self.benchmarks if exp.benchmarks is None or b.name in exp.benchmarks]
+
+    def experiments_with(self, stage: str) -> list[str]:
+        return [e.name for e in self.experiments if stage in e.stages]
+
+    def stage_partition(self, exp: Experiment, stage: str) -> str:
+        """The partition of `stage`'s checkpoint asset that an experiment uses: its own, or for an RL
+        arm's SFT stage, the experiment it starts from."""
+        return exp.sft_from if stage == "sft" and exp.sft_from else exp.name
+
+    def last_checkpoint_stage(self, exp: Experiment) -> str | None:
+        """The stage whose checkpoint an experiment's scores wait for (rl after sft); None for a baseline."""
+        trained = [s for s in exp.stages if s != "base"]
+        return trained[-1] if trained else None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _resolve_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"}:
+        return path
+    path = configs_dir() / "profiles" / f"{name_or_path}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (configs_dir() / "profiles").glob("*.yaml"))
+        raise ProfileError(f"unknown profile {name_or_path!r}: no {path}; known profiles: {known}")
+    return path
+
+
+def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if path in seen:
+        raise ProfileError(f"{path}: 'extends' forms a cycle")
+    data = read_yaml(path, ProfileError, "a profile") or {}
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a profile is a mapping of sections, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    replace = data.pop("replace", [])
+    if not parent:
+        return data
+    base = {k: v for k, v in _load_raw(_resolve_path(parent), (*seen, path)).items() if k not in replace}
+    return _merge(base, data)
+
+
+def _benchmarks(path: Path, raw: dict[str, Any]) -> list[Any]:
+    from redstar_assets.config.benchmark_registry import RegistryError
+    from redstar_assets.evaluation.suite import eval_benchmarks
+
+    try:
+        return eval_benchmarks((raw.get("evaluation") or {}).get("benchmarks") or [], str(path))
+    except RegistryError as exc:
+        raise ProfileError(str(exc)) from None
+
+
+def load_profile(name_or_path: str) -> Profile:
+    """Reads, merges and validates a profile; every error names the file (and the key where a check
+    knows it): a section of the wrong shape that no check foresaw is still a ProfileError, not a crash."""
+    path = _resolve_path(name_or_path)
+    try:
+        return _built(path, _load_raw(path))
+    except ProfileError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        raise ProfileError(f"{path}: a section has the wrong shape ({type(exc).__name__}: {exc})") from None
+
+
+def _built(path: Path, raw: dict[str, Any]) -> Profile:
+    from redstar_assets.config.checks import check_raw, validate
+
+    check_raw(path, raw)
+    try:
+        recipes = {
+            k: SubsetRecipe(
+                name=k,
+                **{
+                    **v,
+                    **({"band": tuple(v["band"])} if v.get("band") else {}),
+                    **({"sources": tuple(v["sources"])} if v.get("sources") is not None else {}),
+                },
+            )
+            for k, v in (raw.get("subset_recipes") or {}).items()
+        }
+        sft_sources = {e.get("name"): e for e in raw.get("experiments") or []}
+
+        def inherited(e: dict[str, Any], key: str) -> Any:
+            """An RL arm's base model, subset and training recipe: those of the experiment it starts from."""
+            source = sft_sources.get(e.get("sft_from"))
+            if e.get(key) is None and source is not None:
+                return source.get(key)
+            return e[key] if key == "base_model" else e.get(key)  # every other experiment names its base
+
+        experiments = [
+            Experiment(
+                name=e["name"],
+                base_model=inherited(e, "base_model"),
+                stages=tuple(e.get("stages", ["base"])),
+                subset=inherited(e, "subset"),
+                training=inherited(e, "training"),
+                rl=e.get("rl"),
+                sft_from=e.get("sft_from"),
+                description=e.get("description", ""),
+                benchmarks=tuple(e["benchmarks"]) if e.get("benchmarks") is not None else None,
+            )
+            for e in raw.get("experiments") or []
+        ]
+    except (TypeError, KeyError) as exc:
+        raise ProfileError(f"{path}: {exc}") from exc
+    profile = Profile(
+        name=raw.get("name", path.stem),
+        path=path,
+        description=raw.get("description", ""),
+        sources=raw.get("sources") or [],
+        teacher=raw.get("teacher") or {},
+        difficulty=raw.get("difficulty") or {},
+        curation=raw.get("curation") or {},
+        quality=raw.get("quality") or {},
+        base_models=raw.get("base_models") or {},
+        subset_recipes=recipes,
+        training_recipes=raw.get("training_recipes") or {},
+        rl_recipes=raw.get("rl_recipes") or {},
+        benchmarks=_benchmarks(path, raw),
+        evaluation={k: v for k, v in (raw.get("evaluation") or {}).items() if k != "benchmarks"},
+        experiments=experiments,
+        launch=raw.get("launch") or {},
+        automation=raw.get("automation") or {},
+        raw=raw,
+    )
+    validate(profile)
+    return profile
+
+
+def profile_from_env() -> Profile:
+    """The profile a code location serves: REDSTAR_PROFILE (a name or a YAML path), default `demo`.
+
+    `dagster dev`, the daemon and every run worker they start inherit the variable, so they all
+    build the same definitions; the CLI and the tests call `build_definitions(load_profile(...))`."""
+    return load_profile(os.environ.get("REDSTAR_PROFILE", "demo"))

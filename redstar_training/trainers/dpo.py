@@ -1,0 +1,103 @@
+"""The RL stage on top of an SFT checkpoint: DPO on verified-correct vs wrong traces of one problem.
+
+DPO on rule-verified pairs was the paper's best RL variant. Run it on its own or through the
+`rl_checkpoints` asset (Dagster Pipes):
+
+    CPU:    python -m redstar_training.trainers.dpo --config run.yaml
+    8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \
+                -m redstar_training.trainers.dpo --config run.yaml bf16=true
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redstar_training.entry import run_entry_point
+from redstar_training.files.run_config import RunInputError
+from redstar_training.models.chat_template import prompt_messages
+from redstar_training.trainers import trainer_run
+
+
+@dataclass
+class DPORunConfig(trainer_run.TrainerRunConfig):
+    model: str = ""
+    pairs_file: str = ""  # parquet: prompt, chosen, rejected (strings)
+    beta: float = 0.1
+    epochs: float = 1.0
+    learning_rate: float = 5e-4
+    lr_scheduler: str = "cosine"
+    batch_size: int = 16
+    max_length: int = 256
+    gradient_checkpointing: bool = False  # TRL turns it on by default; it only costs time on a tiny model
+    curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
+
+
+def load_pairs(pairs_file: str):
+    """The pairs as a datasets.Dataset, in problem id order when the file has problem ids (the pair
+    writer keeps the trace files' order), so a seed shuffles the same data order either way."""
+    import polars as pl
+    from datasets import Dataset
+
+    frame = pl.read_parquet(pairs_file)
+    if frame.height == 0:
+        raise RunInputError(f"{pairs_file}: no preference pairs; DPO needs problems with a correct and a wrong trace")
+    if "problem_id" in frame.columns:
+        frame = frame.sort("problem_id")
+    return Dataset.from_list(
+        [
+            {
+                "prompt": prompt_messages(r["prompt"]),
+                "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                "rejected": [{"role": "assistant", "content": r["rejected"]}],
+            }
+            for r in frame.iter_rows(named=True)
+        ]
+    )
+
+
+def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
+    from trl import DPOConfig, DPOTrainer
+
+    from redstar_training.models.folders import load_model
+
+    reused = trainer_run.reuse_if_finished(cfg, pipes)
+    if reused is not None:
+        return reused
+    dataset = load_pairs(cfg.pairs_file)
+    trainer_dir = Path(cfg.output_dir) / "trainer"
+    shutil.rmtree(trainer_dir, ignore_errors=True)
+    tokenizer, model = load_model(cfg.model)  # safetensors only, no remote code
+    args = DPOConfig(
+        **trainer_run.shared_args(cfg, trainer_dir),
+        **trainer_run.epoch_args(cfg),
+        **trainer_run.curve_args(cfg.curve_every),
+        beta=cfg.beta,
+        logging_steps=5,
+        activation_checkpointing=cfg.gradient_checkpointing,
+    )
+    callback, history = trainer_run.history_callback(
+        pipes, lambda logs: f"loss {logs['loss']:.4f} margin {logs.get('rewards/margins', float('nan')):.3f}"
+    )
+    trainer = DPOTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=[callback]
+    )
+
+    def metrics(_result: Any, _seconds: float) -> dict[str, Any]:
+        return {
+            "pairs": len(dataset),
+            "completions": round(2 * len(dataset) * cfg.epochs),  # a pair is two completions, every epoch
+            "last_reward_margin": history[-1].get("rewards/margins") if history else None,
+        }
+
+    return trainer_run.train_and_save(trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model})
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_entry_point(__doc__, DPORunConfig, train, lambda cfg: f"DPO on {cfg.model} with {cfg.pairs_file}", argv)
+
+
+if __name__ == "__main__":
+    main()
