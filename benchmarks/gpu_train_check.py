@@ -87,7 +87,7 @@ def sft_throughput(seq: int, batch: int, steps: int, peak_tflops: float) -> dict
 def grpo_step(tmp: Path) -> dict:
     import polars as pl
 
-    from redstar_training.models.tiny_lm import ensure_base_model
+    from redstar_training.models.base_model import ensure_base_model
     from redstar_training.trainers.grpo import GRPORunConfig, train
 
     model = ensure_base_model(str(tmp / "tiny"), {"hidden_size": 128, "num_hidden_layers": 2})

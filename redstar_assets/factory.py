@@ -14,13 +14,17 @@ import os
 import dagster as dg
 
 from redstar_assets.config.automation import automation_sensor, automation_spec, condition
-from redstar_assets.config.profile import Profile, ProfileError
+from redstar_assets.config.celery import resolve_queue
+from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.kubernetes import resolve_kubernetes
+from redstar_assets.config.launch import resolve_launch
+from redstar_assets.config.sections import Profile
 from redstar_assets.curation.assets import build_curation_assets
-from redstar_assets.deploy.celery_queue import queue_executor, resolve_queue
-from redstar_assets.deploy.k8s_specs import k8s_executor, resolve_kubernetes
+from redstar_assets.deploy.celery_queue import queue_executor
+from redstar_assets.deploy.k8s_specs import k8s_executor
 from redstar_assets.evaluation.assets import build_evaluation_assets
 from redstar_assets.evaluation.schedules import build_schedules
-from redstar_assets.launcher import launcher_resource, resolve_launch
+from redstar_assets.launcher import launcher_resource
 from redstar_assets.problems.assets import build_problem_assets
 from redstar_assets.problems.sensors import DATA_ASSETS, build_source_sensor
 from redstar_assets.resources import RedstarHome, cache_layout

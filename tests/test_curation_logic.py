@@ -6,7 +6,9 @@ import json
 import polars as pl
 import pytest
 
-from redstar_assets.config.profile import ProfileError, SubsetRecipe, load_profile
+from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.profile import load_profile
+from redstar_assets.config.sections import SubsetRecipe
 from redstar_assets.curation.difficulty import score_difficulty
 from redstar_assets.curation.subset_writer import write_subset
 from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, target_text

@@ -131,7 +131,7 @@ def test_the_heldout_check_reads_problem_ids_of_code_problems_in_subsets_and_grp
     overlap removal, is found by id: hashing prompts as math text never matched a code problem."""
     import polars as pl
 
-    from redstar_assets.config.profile import Experiment
+    from redstar_assets.config.sections import Experiment
     from redstar_assets.evaluation.assets import trained_problem_ids
     from redstar_assets.evaluation.heldout import build_benchmark
     from redstar_assets.evaluation.suite import eval_benchmarks

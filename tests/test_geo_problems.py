@@ -324,7 +324,8 @@ def test_an_image_problem_cannot_go_to_a_completions_endpoint():
 
 def test_trust_remote_code_is_set_on_a_base_model_entry_only(tmp_path):
     from redstar_assets.config.checks import validate
-    from redstar_assets.config.profile import ProfileError, load_profile
+    from redstar_assets.config.errors import ProfileError
+    from redstar_assets.config.profile import load_profile
 
     geo = load_profile("redstar-geo")
     assert geo.base_models["internvl2-8b"]["trust_remote_code"] is True

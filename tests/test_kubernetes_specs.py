@@ -10,16 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from redstar_assets.config.profile import ProfileError, load_profile
-from redstar_assets.deploy.k8s_specs import (
-    render_multinode_training,
-    render_step_job,
-    render_training_pod,
-    resolve_kubernetes,
-    validated,
-)
+from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.kubernetes import resolve_kubernetes
+from redstar_assets.config.launch import resolve_launch
+from redstar_assets.config.profile import load_profile
+from redstar_assets.deploy.k8s_specs import render_multinode_training, render_step_job, render_training_pod, validated
 from redstar_assets.factory import build_definitions
-from redstar_assets.launcher import launcher_resource, resolve_launch
+from redstar_assets.launcher import launcher_resource
 
 ROOT = Path(__file__).resolve().parents[1]
 H100 = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}

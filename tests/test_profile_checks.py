@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from redstar_assets.config.profile import ProfileError, load_profile
-from redstar_assets.launcher import launcher_resource, resolve_launch
+from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.launch import resolve_launch
+from redstar_assets.config.profile import load_profile
+from redstar_assets.launcher import launcher_resource
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -20,7 +20,8 @@ from support.redis_server import throwaway_redis
 from support.versions import data_versions
 
 from redstar_assets.cli.run.plan import asset_groups
-from redstar_assets.config.profile import ProfileError, load_profile
+from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.profile import load_profile
 from redstar_assets.deploy.celery_queue import BROKER_ENV, QUEUE_TAG
 from redstar_assets.factory import build_definitions
 from redstar_training.generation.serve import free_port

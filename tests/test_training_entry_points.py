@@ -218,7 +218,8 @@ def test_two_process_sft_under_accelerate_reports_once_through_pipes(tmp_path):
     check and one log stream, while both ranks trained (world size 2)."""
     from dagster import DagsterEventType, DagsterInstance, EventRecordsFilter
 
-    from redstar_assets.launcher import ModelLauncher, StageLaunch
+    from redstar_assets.config.launch import StageLaunch
+    from redstar_assets.launcher import ModelLauncher
 
     cfg = yaml.safe_load(_sft_config(tmp_path, epochs=1).read_text())
 
@@ -258,7 +259,7 @@ def test_assistant_only_loss_labels_cover_the_assistant_turn_and_its_eos(tmp_pat
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from redstar_training.models.tiny_lm import ensure_base_model
+    from redstar_training.models.base_model import ensure_base_model
 
     spec = {
         "hidden_size": 32,

@@ -36,7 +36,8 @@ def _dagster_home() -> Path:
 def launch_commands(profile) -> dict[str, list[str]]:
     """The command line each model entry point would run with, from the profile's `launch:` block."""
     from redstar_assets.config.checks import RL_ENTRY_POINTS
-    from redstar_assets.launcher import launcher_resource, resolve_launch
+    from redstar_assets.config.launch import resolve_launch
+    from redstar_assets.launcher import launcher_resource
     from redstar_assets.traces.teacher import needs_own_process
 
     launcher = launcher_resource(resolve_launch(profile.launch, str(profile.path)))
@@ -55,7 +56,7 @@ def launch_commands(profile) -> dict[str, list[str]]:
 
 def plan(profile) -> dict:
     """What a run of the profile would do: sources, teacher, models, subsets, experiments, counts."""
-    from redstar_assets import launcher
+    from redstar_assets.config.launch import side_by_side
 
     n = int(profile.teacher.get("samples_per_problem", 1))
     sources = []
@@ -107,7 +108,7 @@ def plan(profile) -> dict:
             for b in profile.benchmarks
         ],
         "launch": launch_commands(profile),
-        "parallel": launcher.side_by_side(profile.launch, str(profile.path)),
+        "parallel": side_by_side(profile.launch, str(profile.path)),
         "automation": _automation(profile),
         "runs": {
             "source partitions": len(profile.sources),
@@ -174,7 +175,7 @@ def current_code_versions(profile_name: str) -> dict[str, str]:
 def lineage(target: str, as_json: bool, down: bool = False, stale: bool = False, profile: str = "demo") -> int:
     """`redstar lineage ASSET[:PARTITION]`: read from the instance under DAGSTER_HOME; with
     `--downstream`, what was trained on it instead, and with `--stale`, which of those are stale."""
-    from redstar_assets.config.profile import ProfileError
+    from redstar_assets.config.errors import ProfileError
     from redstar_assets.deploy.instance import InstanceError, open_instance
     from redstar_assets.lineage.walk import ASSETS, downstream, render, render_downstream, walk
 
@@ -208,8 +209,10 @@ def lineage(target: str, as_json: bool, down: bool = False, stale: bool = False,
 
 def worker(queue: str, profile_name: str, concurrency: int, name: str | None) -> int:
     """Checks the profile and the broker, then becomes `celery worker` on one queue (exec, no wrapper)."""
-    from redstar_assets.config.profile import ProfileError, load_profile
-    from redstar_assets.deploy.celery_queue import BrokerError, broker_url, check_broker, resolve_queue
+    from redstar_assets.config.celery import resolve_queue
+    from redstar_assets.config.errors import ProfileError
+    from redstar_assets.config.profile import load_profile
+    from redstar_assets.deploy.celery_queue import BrokerError, broker_url, check_broker
 
     try:
         profile = load_profile(profile_name)
@@ -286,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "eval":
         return eval_cli.run(ns)
 
-    from redstar_assets.config.profile import ProfileError, load_profile
+    from redstar_assets.config.errors import ProfileError
+    from redstar_assets.config.profile import load_profile
 
     if ns.command == "run":
         try:

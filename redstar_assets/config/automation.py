@@ -50,8 +50,7 @@ def _valid_cron(cron: Any) -> bool:
 
 def automation_spec(block: dict[str, Any], where: str = "profile") -> AutomationSpec:
     """The block validated: policies are eager, manual or {cron: ...}; schedules are cron strings or null."""
-    from redstar_assets.config.checks import check_keys
-    from redstar_assets.config.profile import ProfileError
+    from redstar_assets.config.errors import ProfileError, check_keys
 
     check_keys(where, "automation", block, ("enabled", "tick_seconds", "schedules", *GROUPS))
     policies = {g: block.get(g, "eager") for g in GROUPS}

@@ -7,22 +7,21 @@ no key silently overrides another.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import types
 import typing
 from pathlib import Path
 from typing import Any
 
-from redstar_assets.config.profile import (
+from redstar_assets.config.errors import ProfileError, check_keys
+from redstar_assets.config.sections import (
     BASE_MODEL_KINDS,
-    STAGES,
+    EXPERIMENT_STAGES,
     STRATEGIES,
     TARGET_FORMATS,
     TEACHER_BACKENDS,
     Experiment,
     Profile,
-    ProfileError,
     SubsetRecipe,
 )
 from redstar_assets.problems.inbox import INBOX_PREFIX
@@ -64,21 +63,6 @@ RL_ENTRY_POINTS = {
 RL_METHODS = tuple(RL_ENTRY_POINTS)
 # Recipe keys the assets read before launching (how much data the RL stage gets, which method).
 ASSET_KEYS = {"dpo": {"method", "max_pairs"}, "online_rl": {"method", "max_problems"}}
-
-
-def _hint(key: str, known) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def check_keys(where: str, entry: str, given, known, set_by_asset=()) -> None:
-    """Fails on the first key that no reader knows, or that the asset sets itself."""
-    settable = sorted(set(known) - set(set_by_asset))
-    for key in given:
-        if key in set_by_asset:
-            raise ProfileError(f"{where}: {entry}: key {key!r} is set by the pipeline and cannot be given here")
-        if key not in known:
-            raise ProfileError(f"{where}: {entry}: unknown key {key!r}{_hint(key, settable)}; known keys: {settable}")
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -250,8 +234,8 @@ def _check_experiments(p: Profile, where: str) -> None:
         key = f"{where}: experiments.{exp.name}"
         if exp.base_model not in p.base_models:
             raise ProfileError(f"{key}.base_model {exp.base_model!r} is not in base_models {sorted(p.base_models)}")
-        if not exp.stages or any(s not in STAGES for s in exp.stages):
-            raise ProfileError(f"{key}.stages {list(exp.stages)} must be drawn from {STAGES}")
+        if not exp.stages or any(s not in EXPERIMENT_STAGES for s in exp.stages):
+            raise ProfileError(f"{key}.stages {list(exp.stages)} must be drawn from {EXPERIMENT_STAGES}")
         if "sft" in exp.stages and (exp.subset not in p.subset_recipes or exp.training not in p.training_recipes):
             raise ProfileError(
                 f"{key}: an sft stage needs a known subset and training recipe "
@@ -298,7 +282,7 @@ def _check_trace_source(spec: dict, where: str) -> None:
 def validate(p: Profile) -> None:
     """Every section the assets, entry points and launcher will read."""
     from redstar_assets.config.automation import automation_spec
-    from redstar_assets.launcher import resolve_launch
+    from redstar_assets.config.launch import resolve_launch
     from redstar_assets.problems.sources import SOURCE_KINDS, SOURCE_READERS
     from redstar_assets.traces.quality import QualitySpec
 

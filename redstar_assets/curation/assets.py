@@ -5,7 +5,7 @@ from dataclasses import asdict
 import dagster as dg
 import polars as pl
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
 from redstar_assets.curation.partitions import recipe_partitions
 from redstar_assets.curation.subset_writer import write_subset

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 
 
 def recipe_partitions(profile: Profile) -> dg.StaticPartitionsDefinition:

@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 import polars as pl
 
-from redstar_assets.config.profile import SubsetRecipe
+from redstar_assets.config.sections import SubsetRecipe
 from redstar_training.verify import extract_answer
 from redstar_training.verify.extract import extract_code
 

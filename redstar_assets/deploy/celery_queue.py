@@ -28,34 +28,15 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from redstar_assets.config.celery import PING_EVERY_S, resolve_queue
+
 BROKER_ENV = "REDSTAR_CELERY_BROKER"
 QUEUE_TAG = "dagster-celery/queue"
-BLOCK_KEYS = ("queues", "lost_after_s")
-DEFAULT_QUEUES = {"model": "gpu", "data": "cpu"}
-PING_EVERY_S = 5.0
 CONNECT_TIMEOUT_S = 5.0
 
 
 class BrokerError(RuntimeError):
     """The Celery broker is not configured or cannot be reached; the message names the setting."""
-
-
-def resolve_queue(block: dict | None, where: str = "profile") -> dict[str, Any]:
-    """The validated `launch.celery` block: the two queue names and the lost-worker timeout."""
-    from redstar_assets.config.checks import check_keys
-    from redstar_assets.config.profile import ProfileError
-
-    block = block or {}
-    check_keys(where, "launch.celery", block, BLOCK_KEYS)
-    queues = {**DEFAULT_QUEUES, **(block.get("queues") or {})}
-    check_keys(where, "launch.celery.queues", queues, tuple(DEFAULT_QUEUES))
-    for role, name in queues.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ProfileError(f"{where}: launch.celery.queues.{role} must be a queue name, got {name!r}")
-    lost = block.get("lost_after_s", 60)
-    if not isinstance(lost, int | float) or isinstance(lost, bool) or lost < 2 * PING_EVERY_S:
-        raise ProfileError(f"{where}: launch.celery.lost_after_s must be a number of seconds >= {2 * PING_EVERY_S:g}")
-    return {"queues": queues, "lost_after_s": float(lost)}
 
 
 def queue_tags(profile) -> dict[str, str]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
+from redstar_assets.config.kubernetes import resolve_kubernetes
 from redstar_assets.deploy.celery_queue import queue_tags
-from redstar_assets.deploy.k8s_specs import resolve_kubernetes, step_config
+from redstar_assets.deploy.k8s_specs import step_config
 
 
 def model_op_tags(profile, stage: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import polars as pl
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 from redstar_assets.deploy.placement import model_placement
 from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, split_stage, stage_model_ids, stage_models
 from redstar_assets.evaluation.heldout import build_benchmark

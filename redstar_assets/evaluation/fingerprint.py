@@ -13,7 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from redstar_assets.config.profile import TINY_KINDS, Experiment, Profile
+from redstar_assets.config.sections import TINY_KINDS, Experiment, Profile
 from redstar_assets.evaluation.heldout import benchmark_fingerprint
 from redstar_assets.lineage.records import DATA_VERSION_TAG, latest_materialization, tags
 from redstar_training.files.run_config import config_hash

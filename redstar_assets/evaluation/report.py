@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 from redstar_assets.evaluation.plots import Plot, figure, save_png
 from redstar_assets.lineage.metadata import cell_text
 from redstar_assets.lineage.records import latest_materialization

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 from redstar_assets.evaluation.fingerprint import split_stage
 from redstar_assets.evaluation.plots import Plot, figure, save_png
 

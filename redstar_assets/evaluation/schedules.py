@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from redstar_assets.config.automation import AutomationSpec
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 from redstar_assets.evaluation.fingerprint import eval_inputs, stage_model_ids, stage_models
 from redstar_assets.resources import RedstarHome
 from redstar_training.files.run_config import config_hash

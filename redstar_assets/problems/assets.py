@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 from redstar_assets.lineage.metadata import lineage_metadata, preview
 from redstar_assets.problems.curate import curate_problems
 from redstar_assets.problems.images import figure_hashes

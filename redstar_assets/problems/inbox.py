@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 
 INBOX_PREFIX = "inbox-"
 INBOX_SUFFIXES = (".jsonl", ".parquet")

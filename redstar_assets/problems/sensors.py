@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 from redstar_assets.problems.inbox import inbox_files, inbox_partition, refused_inbox_files, source_partition_keys
 from redstar_assets.problems.partitions import SOURCES, source_partitions
 from redstar_assets.resources import RedstarHome

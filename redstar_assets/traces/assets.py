@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 from redstar_assets.deploy.placement import model_placement
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage.metadata import lineage_metadata, preview

@@ -5,7 +5,8 @@ import json
 import dagster as dg
 
 from redstar_assets.config.checks import RL_ENTRY_POINTS
-from redstar_assets.config.profile import Profile, ProfileError
+from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.sections import Profile
 from redstar_assets.deploy.placement import model_placement
 from redstar_assets.launcher import ModelLauncher
 from redstar_assets.lineage.metadata import lineage_metadata

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from redstar_assets.config.profile import Profile
+from redstar_assets.config.sections import Profile
 
 
 def stage_partitions(profile: Profile, stage: str) -> dg.StaticPartitionsDefinition:

@@ -193,7 +193,7 @@ def _plan(cfg: EvalRunConfig, version: str, items: dict[str, list[dict]]) -> tup
 
 def _evaluate_model(cfg, spec, items, cache, code_verdicts, pipes) -> tuple[list[dict], list[dict], dict]:
     """One model: its samples from the cache or generated, judged, and scored per benchmark."""
-    from redstar_training.models.tiny_lm import ensure_base_model
+    from redstar_training.models.base_model import ensure_base_model
 
     ensure_base_model(spec["path"], spec.get("tiny_spec"))
     version, started = model_version(spec), time.time()

@@ -153,15 +153,3 @@ def publish_built(tmp: Path, out_dir: Path) -> None:
 def _update_json(path: Path, updates: dict) -> None:
     """Sets keys in a JSON file that `save_pretrained` wrote."""
     path.write_text(json.dumps({**json.loads(path.read_text()), **updates}, indent=2))
-
-
-def ensure_base_model(path: str, tiny_spec: dict | None) -> str:
-    """Builds the tiny base model at `path` on first use; hub ids and existing folders pass through."""
-    if tiny_spec and not (Path(path) / "config.json").exists():
-        if tiny_spec.get("kind") == "tiny_vlm":
-            from redstar_training.models.tiny_vlm import TinyVLMSpec, build_tiny_vlm
-
-            build_tiny_vlm(TinyVLMSpec(**{k: v for k, v in tiny_spec.items() if k != "kind"}), Path(path))
-        else:
-            build_tiny_qwen2(TinyQwen2Spec(**tiny_spec), Path(path))
-    return path

@@ -22,7 +22,7 @@ from typing import Any
 
 from redstar_training.entry import run_entry_point
 from redstar_training.files.run_config import RunInputError, config_hash
-from redstar_training.models.tiny_lm import ensure_base_model
+from redstar_training.models.base_model import ensure_base_model
 from redstar_training.trainers import trainer_run
 
 

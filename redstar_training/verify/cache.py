@@ -14,9 +14,11 @@ import hashlib
 import json
 import sqlite3
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 from redstar_training.files.sqlite_tables import open_db, rows_by_key, table_name
+from redstar_training.verify.code_types import CodeVerdict
 from redstar_training.verify.equivalence import VERIFIER_VERSION, MathTask, Verdict
 
 _CACHEABLE = ("correct", "wrong", "no_answer")
@@ -108,11 +110,7 @@ class CodeVerdictCache(_KeyedCache):
     table = "code_verdicts (key TEXT PRIMARY KEY, verdict TEXT)"
 
     def get_many(self, keys: list[str]) -> dict:
-        from redstar_training.verify.code import CodeVerdict
-
         return {key: CodeVerdict(**json.loads(verdict)) for key, verdict in self._rows(keys, ("verdict",))}
 
     def put_many(self, verdicts: dict) -> None:
-        from dataclasses import asdict
-
         self._put([(k, json.dumps(asdict(v))) for k, v in verdicts.items() if v.status in ("correct", "wrong")])

@@ -7,30 +7,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from redstar_training.verify.cache import CodeVerdictCache, code_cache_key
+from redstar_training.verify.code_types import CodeTask, CodeVerdict
 from redstar_training.verify.sandbox import RunResult, SandboxLimits, run_python, run_python_tests
 
 _STDERR_KEPT = 2000
-
-
-@dataclass(frozen=True)
-class CodeTask:
-    program: str
-    tests: str | None = None  # HumanEval: code defining check(candidate)
-    entry_point: str | None = None
-    io: tuple[tuple[str, str], ...] = ()  # (stdin, expected stdout) pairs
-    timeout_s: float = 10.0
-
-
-@dataclass(frozen=True)
-class CodeVerdict:
-    passed: bool
-    status: str  # correct / wrong / timeout / error
-    reason: str
-    tests: list[dict] = field(default_factory=list)
-    stderr: str = ""
 
 
 def humaneval_program(program: str, tests: str, entry_point: str) -> str:

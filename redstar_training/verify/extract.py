@@ -17,9 +17,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from redstar_training.verify import lenient
+from redstar_training.verify.answer_text import (
+    NUMBER_WORDS,
+    answer_region,
+    choice_letter,
+    last_boxed,
+)
+
 MODES = ("strict", "legacy", "lenient")
 
-_BOX_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _FINAL_ANSWER = re.compile(r"(?:final answer|the answer) is\b[:\s]*", re.I)
 _GSM8K = re.compile(r"####[ \t]*([^\n]+)")
 _LAST_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
@@ -28,50 +35,7 @@ _CHOICE = re.compile(  # bounded quantifiers only: no polynomial backtracking on
     r"|^[ \t]{0,8}\(?([A-J])\)?[ \t]{0,8}$",
     re.M,
 )
-_NUMBER_WORDS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-        "seventeen eighteen nineteen twenty".split()
-    )
-}
 _PAREN_LETTER = re.compile(r"\(([A-J])\)")
-
-
-def _matching_braces(text: str) -> dict[int, int]:
-    """Position of each `{` mapped to its closing `}`, found in one pass (unbalanced ones are absent)."""
-    stack: list[int] = []
-    pairs: dict[int, int] = {}
-    for m in re.finditer(r"[{}]", text):
-        if m.group() == "{":
-            stack.append(m.start())
-        elif stack:
-            pairs[stack.pop()] = m.start()
-    return pairs
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last closed `\\boxed{...}` or `\\fbox{...}`, nested braces included; None if absent."""
-    starts = [m.end() - 1 for m in _BOX_START.finditer(text)]
-    if not starts:
-        return None
-    pairs = _matching_braces(text)
-    for start in reversed(starts):
-        if start in pairs:
-            return text[start + 1 : pairs[start]].strip()
-    return None
-
-
-def answer_region(text: str) -> str | None:
-    """The part of an output that states the answer: the solution block, or what follows the think
-    block; None when the output stopped inside its thinking."""
-    if "<|begin_of_solution|>" in text:
-        return text.split("<|begin_of_solution|>", 1)[1].split("<|end_of_solution|>", 1)[0]
-    if "</think>" in text:
-        return text.rsplit("</think>", 1)[1]
-    if "<think>" in text or "<|begin_of_thought|>" in text:
-        return None
-    return text
 
 
 def final_answer_phrase(text: str) -> str | None:
@@ -85,8 +49,8 @@ def final_answer_phrase(text: str) -> str | None:
     if boxed:
         return boxed
     first = rest.split(" ", 1)[0].lower().strip(",.")
-    if first in _NUMBER_WORDS and not re.search(r"\d", rest):  # "the answer is three boxes ..." -> 3
-        return str(_NUMBER_WORDS[first])
+    if first in NUMBER_WORDS and not re.search(r"\d", rest):  # "the answer is three boxes ..." -> 3
+        return str(NUMBER_WORDS[first])
     return rest or None
 
 
@@ -101,8 +65,6 @@ def _lenient_reader(mode: str, name: str) -> Callable[[str, str | None], str | N
         raise ValueError(f"unknown verification mode {mode!r}; known: {MODES}")
     if mode != "lenient":
         return None
-    from redstar_training.verify import lenient
-
     return getattr(lenient, name)
 
 
@@ -153,12 +115,6 @@ def answer_format_of(answer: str | None) -> str:
     """`choice` for a reference answer that is one option letter (generated geometry, GeoQA), else
     `math`: how a trace of a problem without a registered format is judged."""
     return "choice" if answer is not None and re.fullmatch(r"[A-J]", answer.strip()) else "math"
-
-
-def choice_letter(answer: str) -> str | None:
-    """A bare option letter from an extracted answer such as `B`, `(B)`, `\\text{(B)}` or `B. 12`."""
-    m = re.fullmatch(r"\s*(?:\\text\{)?\s*\(?([A-Ja-j])\)?\s*\}?\s*(?:[.:)].*)?", answer, re.S)
-    return m.group(1).upper() if m else None
 
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.S | re.I)

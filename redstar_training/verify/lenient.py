@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from redstar_training.verify.extract import _BOX_START, _NUMBER_WORDS, _matching_braces, answer_region, choice_letter
+from redstar_training.verify.answer_text import BOX_START, NUMBER_WORDS, answer_region, choice_letter, matching_braces
 
 # Answer words per language (lighteval's translation literals, plus "final answer" forms).
 ANSWER_WORDS = {
@@ -112,10 +112,10 @@ def boxed_run(text: str) -> str | None:
 
 def _last_boxed_run(text: str) -> tuple[int, str] | None:
     """(end position, answer) of the last run of boxes."""
-    starts = [m for m in _BOX_START.finditer(text)]
+    starts = [m for m in BOX_START.finditer(text)]
     if not starts:
         return None
-    pairs = _matching_braces(text)
+    pairs = matching_braces(text)
     boxes = [(m.start(), m.end(), pairs[m.end() - 1]) for m in starts if m.end() - 1 in pairs]
     return _joined_run(text, [(start, close + 1, text[inner:close]) for start, inner, close in boxes])
 
@@ -194,8 +194,8 @@ def _word_answer(rest: str) -> str | None:
     if not words:
         return None
     first = words[0].lower()
-    if first in _NUMBER_WORDS:
-        return str(_NUMBER_WORDS[first])
+    if first in NUMBER_WORDS:
+        return str(NUMBER_WORDS[first])
     if len(words) == 1 and first not in _NOT_ANSWERS:
         return words[0]
     return None

@@ -17,7 +17,8 @@ from dagster import AssetKey, DagsterInstance
 from support.bad_inputs import write_csv_corpus, write_jsonl_corpus, write_parquet_corpus
 
 from redstar_assets.config.benchmark_registry import load_registry, read_benchmark
-from redstar_assets.config.profile import ProfileError, load_profile
+from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.profile import load_profile
 from redstar_assets.factory import build_definitions
 from redstar_assets.problems.inbox import inbox_files, inbox_partition, refused_inbox_files
 from redstar_assets.problems.partitions import SOURCES

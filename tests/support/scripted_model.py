@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from redstar_training.models.tiny_lm import ensure_base_model
+from redstar_training.models.base_model import ensure_base_model
 
 SPEC = {"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2,
         "intermediate_size": 64}  # fmt: skip
