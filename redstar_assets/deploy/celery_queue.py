@@ -1,29 +1,12 @@
-"""The `queue` deployment: every step a Celery task on a Redis broker (dagster-celery), model steps
-on the profile's `gpu` queue and data steps on its `cpu` queue, run by `redstar worker QUEUE` on any
-machine that shares the instance (PostgreSQL, the `team` deployment) and the data root.
-
-dagster-celery runs a step inside a worker's pool process. A worker that dies mid-step leaves a
-failed step, never a run that waits forever:
-- its pool process killed (the OOM killer): Celery's own supervisor marks the task failed
-  (`WorkerLostError`), and the run worker reads that within a second;
-- the whole worker killed (a lost node, a SIGKILLed container): nobody marks the task, so the run
-  worker asks the worker that started each step, over the broker, for its running tasks, and fails
-  the step after `lost_after_s` without that worker listing it. The worker's main process answers
-  while its pool works. Asking for the task, not only for a pong, matters when a supervisor
-  restarts the worker at once: the new one takes the old one's name and answers pings, but never
-  runs the lost step.
-In both cases the trainer that the step launched dies with it (`redstar_training.supervise`).
-Tasks are acknowledged on receipt (`task_acks_late` off): Celery never starts a step twice; Dagster's
-re-execution from failure runs it again.
-
-The broker URL, which may hold a password, comes from REDSTAR_CELERY_BROKER only (also the result
-backend); it is never written to the profile or to run metadata.
+"""The `queue` deployment: every step a Celery task on a Redis broker (dagster-celery), model steps on
+the profile's `gpu` queue and data steps on its `cpu` queue, run by `redstar worker QUEUE` on machines
+sharing the instance and the data root. A worker that dies mid-step leaves a failed step, never a run
+that waits forever. The broker URL, which may hold a password, comes from REDSTAR_CELERY_BROKER only.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -91,18 +74,10 @@ def check_broker(url: str) -> None:
 
 def worker_app(queues: dict[str, str]):
     """The Celery app a `redstar worker` serves: dagster-celery's step task, with the run worker's settings."""
-    from dagster_celery.config import DEFAULT_CONFIG, dict_wrapper
-    from dagster_celery.make_app import make_app
+    # Imported here, as below: only the queue deployment loads Celery.
+    from redstar_assets.deploy.dagster_celery_internals import celery_app
 
-    url = broker_url()
-    return make_app(
-        {
-            "broker": url,
-            "backend": url,
-            "include": [],
-            "config_source": dict_wrapper({**DEFAULT_CONFIG, **celery_config(queues)}),
-        }
-    )
+    return celery_app(broker_url(), celery_config(queues))
 
 
 class WorkerLost(RuntimeError):
@@ -110,12 +85,13 @@ class WorkerLost(RuntimeError):
 
 
 class WatchedResult:
-    """A step's Celery result that also turns ready when the worker holding the step is gone.
-
-    A step whose task failed without the step reporting it (the worker lost, or the task itself
-    broken) is logged as a failed step, through the executor's own failure-or-retry path: its
-    downstream steps are then "upstream failed" (not skipped), so "Re-execute from failure" runs
-    them all again, and an op retry policy on the asset applies."""
+    """A step's Celery result that also turns ready when the worker holding the step is gone: Celery marks a
+    killed pool process's task failed itself (`WorkerLostError`), but nobody marks a killed worker's, so the
+    worker that started the step is asked over the broker for its running tasks, and the step fails after
+    `lost_after_s` unlisted (asking for the task, not a pong, catches a worker restarted under the same name).
+    The step is then logged as failed through the executor's failure-or-retry path, so its downstream steps
+    are "upstream failed" and "Re-execute from failure" runs them again. Tasks are acknowledged on receipt
+    (`task_acks_late` off), so Celery never starts a step twice."""
 
     def __init__(self, result, app, lost_after_s: float, plan_context, step, known_state):
         self.result, self.app, self.lost_after_s = result, app, lost_after_s
@@ -152,8 +128,8 @@ class WatchedResult:
 
     def get(self) -> list:
         from celery.exceptions import TaskRevokedError
-        from dagster._serdes import serialize_value
-        from dagster._utils.error import serializable_error_info_from_exc_info
+
+        from redstar_assets.deploy.dagster_celery_internals import failed_step_events
 
         try:
             if self.lost:
@@ -166,11 +142,7 @@ class WatchedResult:
         except TaskRevokedError:
             raise  # a cancelled run: dagster-celery reports it
         except Exception:  # WorkerLost, Celery's WorkerLostError (its pool process killed), a broken task
-            error = serializable_error_info_from_exc_info(sys.exc_info())
-            event = self.plan_context.executor.log_failure_or_retry_event_after_error(
-                self.plan_context.for_step(self.step), error, self.known_state
-            )
-            return [serialize_value(event)]
+            return failed_step_events(self.plan_context, self.step, self.known_state)
 
     def revoke(self):
         return self.result.revoke()
@@ -178,38 +150,15 @@ class WatchedResult:
 
 def queue_executor(settings: dict[str, Any]):
     """dagster-celery's executor on the REDSTAR_CELERY_BROKER broker, with the lost-worker check."""
-    from dagster import executor, multiple_process_executor_requirements
-    from dagster._core.execution.retries import RetryMode
-    from dagster_celery.core_execution_loop import core_celery_execution_loop
-    from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
+    from redstar_assets.deploy.dagster_celery_internals import celery_executor_with, submit_step
 
     lost_after_s = settings["lost_after_s"]
 
     def submit(app, plan_context, step, queue, priority, known_state):
-        result = _submit_task(app, plan_context, step, queue, priority, known_state)
+        result = submit_step(app, plan_context, step, queue, priority, known_state)
         return WatchedResult(result, app, lost_after_s, plan_context, step, known_state)
 
-    class WatchedCeleryExecutor(CeleryExecutor):
-        def execute(self, plan_context, execution_plan):
-            check_broker(self.broker)
-            return core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=submit)
-
-    @executor(
-        name="celery",
-        config_schema=CELERY_CONFIG,
-        requirements=multiple_process_executor_requirements(),
-    )
-    def redstar_celery_executor(init_context):
-        config = init_context.executor_config
-        return WatchedCeleryExecutor(
-            broker=config.get("broker"),
-            backend=config.get("backend"),
-            config_source=config.get("config_source"),
-            include=config.get("include"),
-            retries=RetryMode.from_config(config["retries"]),
-        )
-
     source = {"env": BROKER_ENV}
-    return redstar_celery_executor.configured(
+    return celery_executor_with(submit, check_broker).configured(
         {"broker": source, "backend": source, "config_source": celery_config(settings["queues"])}
     )

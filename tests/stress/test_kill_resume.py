@@ -12,14 +12,17 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
+import polars as pl
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 from support.secret_scan import PLANTED, leaks
 from support.versions import data_versions
 
 from redstar_assets.lineage.walk import ASSETS
+from redstar_assets.storage import CIRCUMSTANTIAL_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 REDSTAR = Path(sys.executable).parent / "redstar"
@@ -82,9 +85,47 @@ def _processes_with(env_value: str) -> list[int]:
     return found
 
 
-def _teacher_requested(instance) -> list[int]:
-    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=AssetKey("teacher_traces")), limit=100)
-    return [int(r.asset_materialization.metadata["samples_requested"].value) for r in records.records]
+def _teacher_requests(instance) -> list[tuple[int, str | None, int]]:
+    """(storage id, partition, samples asked of the teacher) of every `teacher_traces` materialization, oldest first."""
+    key = AssetKey("teacher_traces")
+    records = instance.fetch_materializations(AssetRecordsFilter(asset_key=key), limit=1000, ascending=True)
+    return [
+        (r.storage_id, r.partition_key, int(r.asset_materialization.metadata["samples_requested"].value))
+        for r in records.records
+    ]
+
+
+def _samples_a_graph_needs(instance) -> int:
+    """What the uninterrupted run asked of the teacher: its first materialization of each partition (empty cache)."""
+    first: dict[str | None, int] = {}
+    for _, partition, requested in _teacher_requests(instance):
+        first.setdefault(partition, requested)
+    return sum(first.values())
+
+
+def _row_keys(frame: pl.DataFrame) -> list[str]:
+    """What identifies each row of a pipeline table, as JSON: its trace id, else its problem id, else its source
+    row, else the whole row less the columns that say where or when it was made."""
+    for key in (["trace_id"], ["problem_id"], ["source", "source_row"]):
+        if all(c in frame.columns for c in key):
+            return frame.select(key).write_ndjson().splitlines()
+    frame = frame.drop([c for c in CIRCUMSTANTIAL_COLUMNS if c in frame.columns])
+    binary = [c for c, dtype in frame.schema.items() if dtype == pl.Binary]
+    return frame.with_columns(pl.col(c).bin.encode("hex") for c in binary).write_ndjson().splitlines()
+
+
+def _duplicated_rows(data: Path, reference: Path, assets: set[str]) -> tuple[int, list[str]]:
+    """Rows of `assets`' tables under `data` beyond as many times as the same row appears in the uninterrupted
+    run's table under `reference`, in total and by table."""
+    total, where = 0, []
+    for path in sorted(p for asset in assets for p in (data / asset).glob("*/*.parquet")):
+        table = path.relative_to(data)
+        theirs = Counter(_row_keys(pl.read_parquet(reference / table))) if (reference / table).exists() else Counter()
+        extra = sum(max(0, n - max(1, theirs[k])) for k, n in Counter(_row_keys(pl.read_parquet(path))).items())
+        if extra:
+            total += extra
+            where.append(f"{table}: {extra}")
+    return total, where
 
 
 def _committed_samples(data: Path) -> int:
@@ -122,6 +163,8 @@ def _kill_and_resume(tmp_path, tiny_run, asset: str, partition: str | None, max_
         out["notes"].append(f"process {pid} outlived the killed run worker by 30 s")
         os.kill(pid, signal.SIGKILL)
     out["orphans"] = len(orphans)
+    instance = DagsterInstance.from_config(str(dagster_home))
+    before_rerun = {storage_id for storage_id, _, _ in _teacher_requests(instance)}
     try:
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         (tmp_path / "rerun.log").write_text(done.stdout + done.stderr)
@@ -131,18 +174,20 @@ def _kill_and_resume(tmp_path, tiny_run, asset: str, partition: str | None, max_
     except subprocess.TimeoutExpired:
         out["hangs"] += 1
         out["notes"].append("the re-run did not finish in 10 minutes")
-    instance = DagsterInstance.from_config(str(dagster_home))
     mine, reference = data_versions(instance), data_versions(tiny_run.instance)
     wanted = set(ORDER[: ORDER.index(asset) + 1])
     compared = {k for k in mine if k[0] in wanted}
     out["missing"] = sorted(k for k in reference if k[0] in wanted and k not in mine)
     out["differ"] = sorted(k for k in compared if k in reference and mine[k] != reference[k])
+    out["duplicated"], out["duplicated_in"] = _duplicated_rows(data, tiny_run.data, wanted)
     if asset in ORDER[ORDER.index("teacher_traces") :]:
-        requested = _teacher_requested(instance)
-        reference_total = sum(_teacher_requested(tiny_run.instance)[-1:])
-        out["repeated_calls"] = max(0, committed_at_kill + (requested[0] if requested else 0) - reference_total)
+        # Paid for: the samples the killed run committed, then what the re-run asked for. Fewer than the graph
+        # needs (a negative count) means samples were dropped or miscounted: a fault too.
+        rerun = sum(n for storage_id, _, n in _teacher_requests(instance) if storage_id not in before_rerun)
+        out["repeated_calls"] = committed_at_kill + rerun - _samples_a_graph_needs(tiny_run.instance)
+        out["paid"] = (committed_at_kill, rerun)
     else:
-        out["repeated_calls"] = 0
+        out["repeated_calls"], out["paid"] = 0, (0, 0)
     out["compared"] = len(compared)
     out["leaks"] = leaks([tmp_path], list(PLANTED.values()))  # event logs, compute logs, data, model cards, output
     return out
@@ -159,6 +204,11 @@ def _attack(tmp_path, tiny_run, scoreboard, asset: str, partition: str | None, m
     notes = out["notes"] + [f"killed {'inside' if out['killed_in_step'] else 'after'} the step (try {attempt + 1})"]
     notes += [f"missing after the re-run: {out['missing']}"] if out["missing"] else []
     notes += [f"data version differs from the uninterrupted run: {out['differ']}"] if out["differ"] else []
+    notes += [f"rows duplicated against the uninterrupted run: {out['duplicated_in']}"] if out["duplicated"] else []
+    if out["repeated_calls"]:
+        committed, rerun = out["paid"]
+        sign = "repeated" if out["repeated_calls"] > 0 else "fewer than the graph needs (dropped or miscounted)"
+        notes.append(f"teacher samples {sign}: {committed} committed at the kill + {rerun} asked by the re-run")
     notes += [f"planted secret found in {leak}" for leak in out["leaks"][:5]]
     line = scoreboard.record(
         "fault",
@@ -169,7 +219,7 @@ def _attack(tmp_path, tiny_run, scoreboard, asset: str, partition: str | None, m
             out["killed_in_step"] and not (out["orphans"] or out["missing"] or out["differ"] or out["exceptions"])
         ),
         lost=len(out["missing"]),
-        duplicated=0,  # a duplicated row changes its table's data version: counted in `differ` above
+        duplicated=out["duplicated"],
         repeated_calls=out["repeated_calls"],
         escapes=len(out["leaks"]),
         hangs=out["hangs"] + out["orphans"],
