@@ -5,6 +5,7 @@ import json
 
 import polars as pl
 import pytest
+from support.traces import generate_traces
 
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.profile import load_profile
@@ -15,9 +16,8 @@ from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subse
 from redstar_assets.problems.normalize import normalize_problems, normalize_text, problem_id
 from redstar_assets.problems.sources import arithmetic_problems, file_problems
 from redstar_assets.storage import Store, frame_hash
-from redstar_assets.traces.teacher import generate_traces
 from redstar_assets.traces.verification import verify_traces
-from redstar_assets.training.pairs import pair_ids, preference_pairs, write_pairs
+from redstar_assets.training.pairs import PAIR_SCHEMA, pair_ids, write_pairs
 
 TEACHER = {
     "backend": "procedural",
@@ -27,6 +27,20 @@ TEACHER = {
     "catch_rate": 0.5,
     "seed": 0,
 }
+
+
+def preference_pairs(verified: pl.DataFrame, max_pairs: int | None = None) -> pl.DataFrame:
+    """The pairs of an in-memory table of verified traces, with their texts, sorted by problem id: what
+    the streamed `write_pairs` must produce."""
+    ids = pair_ids(verified, max_pairs)
+    text = verified.select("trace_id", "problem", "text")
+    return (
+        ids.join(text.rename({"trace_id": "chosen_id", "text": "chosen"}), on="chosen_id", how="left")
+        .join(text.select(pl.col("trace_id").alias("rejected_id"), pl.col("text").alias("rejected")), on="rejected_id")
+        .rename({"problem": "prompt"})
+        .sort("problem_id")
+        .select(list(PAIR_SCHEMA))
+    )
 
 
 @pytest.fixture(scope="module")

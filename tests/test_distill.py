@@ -16,8 +16,8 @@ import pytest
 import yaml
 from support.scripted_model import build_scripted_model
 from support.servers import FaultProxy, free_port, transformers_serve
+from support.traces import generate_traces
 
-from redstar_assets.traces.teacher import generate_traces
 from redstar_training.generation.cache import BatchedPuts, SampleCache
 from redstar_training.generation.distill import DistillConfig, distill, make_backend
 from redstar_training.generation.types import TeacherUnavailable

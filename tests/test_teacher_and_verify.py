@@ -86,9 +86,10 @@ def test_the_synthetic_teacher_writes_long_traces_with_its_answer_mix():
     prediction) pairs unique, and each spelling judged as what it is (equivalent or wrong)."""
     from collections import Counter
 
+    from support.traces import generate_traces
+
     from redstar_assets.problems.normalize import normalize_problems
     from redstar_assets.problems.sources import load_source
-    from redstar_assets.traces.teacher import generate_traces
     from redstar_assets.traces.verification import verify_traces
     from redstar_training.synthetic.synthetic import variants
 

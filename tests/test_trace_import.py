@@ -11,8 +11,13 @@ import pytest
 from redstar_assets.curation.difficulty import score_difficulty
 from redstar_assets.problems.normalize import normalize_problems
 from redstar_assets.problems.sources import load_source
-from redstar_assets.traces.imported import imported_traces
+from redstar_assets.traces.imported import imported_trace_batches
 from redstar_assets.traces.verification import verify_traces
+
+
+def imported_traces(raw: pl.DataFrame, problems: pl.DataFrame, spec: dict) -> pl.DataFrame:
+    """`imported_trace_batches` of one in-memory frame."""
+    return pl.concat(list(imported_trace_batches([raw], problems, spec)))
 
 
 def _write_jsonl(path, rows) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from redstar_training.verify import MathTask, MathVerifier, extract_answer, extract_choice
-from redstar_training.verify.lenient import boxed_run, language_code, lenient_answer, lenient_gold, math_spans
+from redstar_training.verify.lenient import boxed_run, language_code, lenient_answer, lenient_gold, span_positions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,8 +48,9 @@ def test_strict_and_legacy_keep_their_meanings():
 
 
 def test_spans_and_boxes_are_paired_in_one_linear_pass():
-    assert math_spans("a $x$ b $$y\nz$$ c \\(w\\) d \\[v\\]") == ["x", "y\nz", "w", "v"]
-    assert math_spans("Answer $ \n 9 \n $") == []  # an inline span never crosses a line
+    spans = [content for _, _, content in span_positions("a $x$ b $$y\nz$$ c \\(w\\) d \\[v\\]")]
+    assert spans == ["x", "y\nz", "w", "v"]
+    assert span_positions("Answer $ \n 9 \n $") == []  # an inline span never crosses a line
     assert boxed_run("\\boxed{1} and and and or thus but \\boxed{2} and \\boxed{3}") == "2, 3"
     assert lenient_gold("$1$ and $2$ and $3$") == "1, 2, 3"
     hostile = "$" * 1_000_000 + "\\(" * 100_000 + "\\boxed{" * 100_000

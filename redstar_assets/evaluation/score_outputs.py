@@ -13,10 +13,6 @@ from redstar_assets.problems.normalize import normalize_text
 from redstar_training.files.jsonl import read_rows
 
 
-class ScoreError(ValueError):
-    """Input that cannot be scored, naming the file, line and field."""
-
-
 def read_predictions(path: Path, output_field: str, key_field: str) -> tuple[list[dict], list[str]]:
     """(rows with line, key, output) and error messages for lines that cannot be read."""
     records, errors = read_rows(path)

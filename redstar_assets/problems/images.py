@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import io
 import re
 from pathlib import Path
@@ -128,11 +127,6 @@ def checked_image(data: bytes) -> bytes:
 def read_image(value: Any, base: Path | None = None) -> bytes:
     """A field's image as checked, encoded bytes (what tables store and the content id hashes)."""
     return checked_image(image_bytes(value, base))
-
-
-def image_digest(data: bytes) -> str:
-    """The byte hash a problem's content id includes."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def perceptual_hash(data: bytes) -> int:

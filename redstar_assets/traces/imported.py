@@ -31,11 +31,6 @@ def teacher_label(spec: dict[str, Any]) -> str:
     return spec.get("teacher") or spec.get("dataset") or f"file:{spec.get('path')}"
 
 
-def imported_traces(raw: pl.DataFrame, problems: pl.DataFrame, spec: dict[str, Any]) -> pl.DataFrame:
-    """`imported_trace_batches` of one in-memory frame."""
-    return pl.concat(list(imported_trace_batches([raw], problems, spec)))
-
-
 def _first_sighting(seen: set[str], key: str) -> bool:
     """True the first time `key` is seen (and remembers it)."""
     if key in seen:

@@ -109,11 +109,6 @@ def trace_chunks(
             yield _frame(chunk, cfg, completions, skipped), stats
 
 
-def generate_traces(problems: pl.DataFrame, spec: dict[str, Any], *args, **kwargs) -> tuple[pl.DataFrame, dict]:
-    """`trace_chunks` collected in memory, for small sets (a difficulty scorer's samples, tests)."""
-    return collect_chunks(trace_chunks(problems, spec, *args, **kwargs))
-
-
 def collect_chunks(chunks: Iterator[tuple[pl.DataFrame, dict]]) -> tuple[pl.DataFrame, dict]:
     """Trace chunks and their stats as one frame and one set of stats."""
     frames: list[pl.DataFrame] = []

@@ -53,19 +53,6 @@ def online_rl_problems(verified: pl.LazyFrame, max_problems: int | None) -> pl.D
     return (problems.head(max_problems) if max_problems else problems).collect()
 
 
-def preference_pairs(verified: pl.DataFrame, max_pairs: int | None = None) -> pl.DataFrame:
-    """The pairs of an in-memory table of verified traces, with their texts, sorted by problem id."""
-    ids = pair_ids(verified, max_pairs)
-    text = verified.select("trace_id", "problem", "text")
-    return (
-        ids.join(text.rename({"trace_id": "chosen_id", "text": "chosen"}), on="chosen_id", how="left")
-        .join(text.select(pl.col("trace_id").alias("rejected_id"), pl.col("text").alias("rejected")), on="rejected_id")
-        .rename({"problem": "prompt"})
-        .sort("problem_id")
-        .select(list(PAIR_SCHEMA))
-    )
-
-
 def write_pairs(files: list[Path], ids: pl.DataFrame, writer, batch_rows: int = 10_000) -> int:
     """Writes the pairs `ids` names with their texts, read from the verified `files` a batch at a
     time; a pair is written as soon as both of its traces have been read (in the files' order, which

@@ -6,7 +6,6 @@ import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -51,15 +50,6 @@ class Completion:
 
 class TeacherUnavailable(RuntimeError):
     """The backend cannot serve at all (bad key, unknown model, unreachable server): stop the run."""
-
-
-class Backend(Protocol):
-    model_id: str
-    revision: str
-
-    def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
-        """Calls `on_done(completion)` for each request as soon as it finishes; returns counters."""
-        ...
 
 
 def sample_key(

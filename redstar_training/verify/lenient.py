@@ -75,11 +75,6 @@ def language_code(language: str | None) -> str:
     return code
 
 
-def math_spans(text: str) -> list[str]:
-    """Contents of the math spans in order (see `span_positions`)."""
-    return [content for _, _, content in span_positions(text)]
-
-
 def span_positions(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of each math span in order, paired in one pass; an inline `$` or `\\(`
     span ends at its line, and an escaped `\\$` is text."""

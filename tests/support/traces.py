@@ -1,0 +1,12 @@
+"""Teacher traces collected in memory, for tests that need a small verified set without Dagster."""
+
+from typing import Any
+
+import polars as pl
+
+from redstar_assets.traces.teacher import collect_chunks, trace_chunks
+
+
+def generate_traces(problems: pl.DataFrame, spec: dict[str, Any], *args, **kwargs) -> tuple[pl.DataFrame, dict]:
+    """`trace_chunks` of a small problem set, collected into one frame and one set of stats."""
+    return collect_chunks(trace_chunks(problems, spec, *args, **kwargs))
