@@ -98,11 +98,12 @@ bench-distill: venv
 bench-verify: venv
 	$(BIN)/python benchmarks/verify_throughput.py
 
-# What CI checks before the tests: lint, formatting and types.
+# What CI checks before the tests: lint, formatting, types and the import layers (pyproject's [tool.importlinter]).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m mypy redstar_assets redstar_training
+	$(BIN)/lint-imports
 
 clean-data:
 	rm -rf data dagster_home/storage dagster_home/logs dagster_home/history dagster_home/schedules dagster_home/.logs_queue dagster_home/.telemetry

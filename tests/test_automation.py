@@ -102,8 +102,8 @@ def test_nightly_evaluation_skips_when_nothing_changed_and_rescores_what_did(tin
 
 
 def test_a_benchmark_files_bytes_enter_its_fingerprint(tmp_path, monkeypatch):
+    from redstar_assets.config.evaluation_suite import eval_benchmarks
     from redstar_assets.evaluation.heldout import benchmark_fingerprint
-    from redstar_assets.evaluation.suite import eval_benchmarks
 
     path = tmp_path / "mine.jsonl"
     path.write_text('{"problem": "Compute 1 + 1.", "answer": "2"}\n')

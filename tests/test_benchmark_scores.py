@@ -142,8 +142,8 @@ def test_code_and_list_benchmarks_are_scored_as_registered(registry_run):
 def test_the_heldout_check_fails_on_a_benchmark_problem_in_a_code_subset_or_a_grpo_file(registry_run, scripted):
     """Planted past `problems`' overlap removal, straight into the training files: the check reads
     their `problem_id`s, whatever the domain."""
+    from redstar_assets.config.evaluation_suite import eval_benchmarks
     from redstar_assets.evaluation.heldout import build_benchmark
-    from redstar_assets.evaluation.suite import eval_benchmarks
     from redstar_assets.storage import Store
 
     data, materialize = registry_run

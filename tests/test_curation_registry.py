@@ -7,7 +7,8 @@ import random
 import polars as pl
 import pytest
 
-from redstar_assets.config.benchmark_registry import RegistryError, load_benchmark, load_registry, read_benchmark
+from redstar_assets.config.benchmark_registry import RegistryError, load_registry
+from redstar_assets.problems.benchmark_files import load_benchmark, read_benchmark
 from redstar_assets.problems.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.problems.dedupe import near_duplicates
 from redstar_assets.problems.normalize import canonical

@@ -131,10 +131,10 @@ def test_the_heldout_check_reads_problem_ids_of_code_problems_in_subsets_and_grp
     overlap removal, is found by id: hashing prompts as math text never matched a code problem."""
     import polars as pl
 
+    from redstar_assets.config.evaluation_suite import eval_benchmarks
     from redstar_assets.config.sections import Experiment
     from redstar_assets.evaluation.assets import trained_problem_ids
     from redstar_assets.evaluation.heldout import build_benchmark
-    from redstar_assets.evaluation.suite import eval_benchmarks
     from redstar_assets.storage import Store
 
     monkeypatch.setenv("REDSTAR_BENCHMARKS", str(shared_data / "benchmarks"))
@@ -195,7 +195,7 @@ def test_judging_follows_each_items_registered_verifier_format_and_tolerance(sha
     """HumanEval items run in the sandbox (a completion continues its prompt; a fenced block that
     defines the entry point is the program), OlympiadBench-style list answers match in any order and
     within their tolerance, and an item with no registry fields is plain math."""
-    from redstar_assets.config.benchmark_registry import load_benchmark
+    from redstar_assets.problems.benchmark_files import load_benchmark
     from redstar_training.verify import MathVerifier
     from redstar_training.verify.items import judge_outputs
 

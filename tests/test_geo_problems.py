@@ -19,7 +19,8 @@ import pytest
 import yaml
 from PIL import Image, ImageDraw
 
-from redstar_assets.config.benchmark_registry import load_registry, read_benchmark
+from redstar_assets.config.benchmark_registry import load_registry
+from redstar_assets.problems.benchmark_files import read_benchmark
 from redstar_assets.problems.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.problems.dedupe import near_duplicates
 from redstar_assets.problems.images import ImageError, figure_hashes, read_image

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 import yaml
 
-from redstar_assets.config.benchmark_registry import read_benchmark
+from redstar_assets.problems.benchmark_files import read_benchmark
 from redstar_assets.problems.sources import load_source
 from redstar_training.generation.local_backends import TransformersBackend
 from redstar_training.generation.types import SampleRequest

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from redstar_assets.config.benchmark_registry import load_benchmark, registered
+from redstar_assets.config.benchmark_registry import registered
+from redstar_assets.problems.benchmark_files import load_benchmark
 from redstar_assets.problems.normalize import normalize_text
 from redstar_training.trainers.rewards import accuracy_reward
 from redstar_training.verify import default_verifier

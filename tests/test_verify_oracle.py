@@ -4,7 +4,7 @@ gold answer (one not equivalent to this one) is judged wrong, in every mode, whe
 
 import pytest
 
-from redstar_assets.config.benchmark_registry import read_benchmark
+from redstar_assets.problems.benchmark_files import read_benchmark
 from redstar_training.verify.equivalence import MathTask, canonical_text, equation_sides, plain_number
 from redstar_training.verify.items import gold
 from redstar_training.verify.service import MathVerifier

@@ -39,8 +39,9 @@ def add_parser(sub) -> None:
 
 
 def run(ns: argparse.Namespace) -> int:
-    from redstar_assets.config.benchmark_registry import RegistryError, read_benchmark
+    from redstar_assets.config.benchmark_registry import RegistryError
     from redstar_assets.evaluation.score_outputs import read_predictions, score
+    from redstar_assets.problems.benchmark_files import read_benchmark
 
     try:
         read = read_benchmark(ns.benchmark, ns.data)

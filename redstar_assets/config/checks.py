@@ -17,6 +17,7 @@ from redstar_assets.config.errors import ProfileError, check_keys
 from redstar_assets.config.sections import (
     BASE_MODEL_KINDS,
     EXPERIMENT_STAGES,
+    INBOX_PREFIX,
     STRATEGIES,
     TARGET_FORMATS,
     TEACHER_BACKENDS,
@@ -24,7 +25,6 @@ from redstar_assets.config.sections import (
     Profile,
     SubsetRecipe,
 )
-from redstar_assets.problems.inbox import INBOX_PREFIX
 
 TOP_LEVEL_KEYS = (
     "name",

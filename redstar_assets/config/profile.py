@@ -51,7 +51,7 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 def _benchmarks(path: Path, raw: dict[str, Any]) -> list[Any]:
     from redstar_assets.config.benchmark_registry import RegistryError
-    from redstar_assets.evaluation.suite import eval_benchmarks
+    from redstar_assets.config.evaluation_suite import eval_benchmarks
 
     try:
         return eval_benchmarks((raw.get("evaluation") or {}).get("benchmarks") or [], str(path))

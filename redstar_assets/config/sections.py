@@ -9,6 +9,7 @@ from typing import Any
 
 from redstar_assets.config.errors import ProfileError
 
+INBOX_PREFIX = "inbox-"  # source partitions of files dropped in the inbox
 EXPERIMENT_STAGES = ("base", "sft", "rl")
 STRATEGIES = ("random", "hard_first", "band", "stratified")
 TARGET_FORMATS = ("long_cot", "answer_only")

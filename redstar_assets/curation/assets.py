@@ -219,8 +219,8 @@ def learned_model(spec: dict, home: str):
     import json
     from pathlib import Path
 
-    from redstar_assets.config.benchmark_registry import load_benchmark
     from redstar_assets.curation import learned_difficulty
+    from redstar_assets.problems.benchmark_files import load_benchmark
 
     source = spec["train_on"]
     if Path(source).suffix in (".jsonl", ".parquet"):

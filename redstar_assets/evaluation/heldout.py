@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from redstar_assets.config.benchmark_registry import benchmarks_dir, read_benchmark
-from redstar_assets.evaluation.suite import EvalBenchmark
+from redstar_assets.config.benchmark_registry import benchmarks_dir
+from redstar_assets.config.evaluation_suite import EvalBenchmark
+from redstar_assets.problems.benchmark_files import read_benchmark
 from redstar_training.files.run_config import config_hash
 
 

@@ -30,7 +30,7 @@ def contamination_index(spec: dict[str, Any]) -> ContaminationIndex | None:
     names = (spec or {}).get("benchmarks") or []
     if not names:
         return None
-    from redstar_assets.config.benchmark_registry import load_benchmark
+    from redstar_assets.problems.benchmark_files import load_benchmark
 
     frames = [load_benchmark(n) for n in names]
     return ContaminationIndex(

@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from redstar_assets.config.sections import Profile
+from redstar_assets.config.sections import INBOX_PREFIX, Profile
 
-INBOX_PREFIX = "inbox-"
 INBOX_SUFFIXES = (".jsonl", ".parquet")
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import polars as pl
 
+from redstar_assets.config.field_mapping import MAX_FIELD_CHARS, field_value
 from redstar_assets.problems.answers import ANSWER_TRANSFORMS, AnswerError, not_a_value, transformed_answer
-from redstar_assets.problems.fields import MAX_FIELD_CHARS, field_value
 from redstar_assets.problems.images import ImageError, read_image
 from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace, spec_problem
 from redstar_training.files.jsonl import iter_lines

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from redstar_assets.problems.fields import field_value
+from redstar_assets.config.field_mapping import field_value
 
 TRACE_SCHEMA = {
     "trace": pl.String,  # normalized: <think>\n...\n</think>\n\n...

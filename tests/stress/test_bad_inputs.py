@@ -16,10 +16,11 @@ import yaml
 from dagster import AssetKey, DagsterInstance
 from support.bad_inputs import write_csv_corpus, write_jsonl_corpus, write_parquet_corpus
 
-from redstar_assets.config.benchmark_registry import load_registry, read_benchmark
+from redstar_assets.config.benchmark_registry import load_registry
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.profile import load_profile
 from redstar_assets.factory import build_definitions
+from redstar_assets.problems.benchmark_files import read_benchmark
 from redstar_assets.problems.inbox import inbox_files, inbox_partition, refused_inbox_files
 from redstar_assets.problems.partitions import SOURCES
 from redstar_assets.problems.sources import load_source
