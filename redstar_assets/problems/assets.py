@@ -12,7 +12,7 @@ from redstar_assets.problems.images import figure_hashes
 from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.normalize import normalize_problems
 from redstar_assets.problems.partitions import per_source_asset
-from redstar_assets.problems.sources import QUARANTINE_SCHEMA, RAW_SCHEMA, load_source, trace_chunks
+from redstar_assets.problems.sources import QUARANTINE_SCHEMA, RAW_SCHEMA, imported_trace_chunks, load_source
 from redstar_assets.resources import RedstarHome
 
 # Bumped when the stage's logic changes, so the UI marks what an older version made as stale.
@@ -32,7 +32,7 @@ def build_problem_assets(profile: Profile, condition) -> list[dg.AssetsDefinitio
         spec = source_spec(profile, context.partition_key, store.root)
         if spec.get("kind") == "traces":  # a released trace dataset may be millions of 8 KB rows: streamed
             writer, bad, sample = store.writer("raw_problems", context.partition_key), [], None
-            for good, quarantined in trace_chunks(**spec):
+            for good, quarantined in imported_trace_chunks(**spec):
                 writer.write(good)
                 bad.append(quarantined)
                 sample = good.head(5) if sample is None else sample

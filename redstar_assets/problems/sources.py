@@ -427,11 +427,11 @@ def _hf_records(name: str, dataset: str, split: str, revision: str | None, confi
 
 
 def trace_problems(**spec: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`trace_chunks` collected: a small trace source in memory."""
-    return _collected(trace_chunks(**spec))
+    """`imported_trace_chunks` collected: a small trace source in memory."""
+    return _collected(imported_trace_chunks(**spec))
 
 
-def trace_chunks(
+def imported_trace_chunks(
     name: str,
     path: str | None = None,
     dataset: str | None = None,
@@ -503,5 +503,5 @@ SOURCE_READERS: dict[str, Callable[..., Any]] = {
     "geometry": geometry_problems,
     "file": file_problems,
     "huggingface": huggingface_problems,
-    "traces": trace_chunks,
+    "traces": imported_trace_chunks,
 }

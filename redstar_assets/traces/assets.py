@@ -17,7 +17,7 @@ from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.imported import IMPORT_VERSION, imported_from, imported_trace_batches, teacher_label
 from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION, QualitySpec
-from redstar_assets.traces.teacher import distill_config, needs_own_process, trace_chunks
+from redstar_assets.traces.teacher import distill_config, distilled_trace_chunks, needs_own_process
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
 from redstar_training.generation.distill import endpoint_table, merge_stats
 from redstar_training.verify import VERIFIER_VERSION, MathVerifier
@@ -51,7 +51,7 @@ def partition_trace_chunks(
     model launcher, and `workdir` for the run's config and output."""
     problems = redstar.store().read("problems", context.partition_key)
     launch = launch_distill(context, launcher, pipes)
-    return trace_chunks(problems, spec, redstar.sample_cache_path(), context.log.info, launch, workdir)
+    return distilled_trace_chunks(problems, spec, redstar.sample_cache_path(), context.log.info, launch, workdir)
 
 
 def teacher_code_version(spec: dict) -> str:

@@ -81,7 +81,7 @@ def needs_own_process(spec: dict[str, Any]) -> bool:
 CHUNK_PROBLEMS = 2_500  # problems distilled and written at a time by an in-process teacher (~10k traces)
 
 
-def trace_chunks(
+def distilled_trace_chunks(
     problems: pl.DataFrame,
     spec: dict[str, Any],
     cache_file: str | Path | None = None,

@@ -16,7 +16,7 @@ from redstar_training.verify.sandbox import RunResult, SandboxLimits, run_python
 _STDERR_KEPT = 2000
 
 
-def humaneval_program(program: str, tests: str, entry_point: str) -> str:
+def humaneval_check_program(program: str, tests: str, entry_point: str) -> str:
     return f"{program}\n\n{tests}\n\ncheck({entry_point})\n"
 
 
@@ -68,7 +68,7 @@ def verify_code(task: CodeTask, *, limits: SandboxLimits | None = None, unsafe_n
     if task.tests is not None:
         if not task.entry_point:
             return CodeVerdict(False, "error", "missing field: entry_point (needed with tests)")
-        source = humaneval_program(task.program, task.tests, task.entry_point)
+        source = humaneval_check_program(task.program, task.tests, task.entry_point)
         if (why := syntax_error(source)) is not None:
             return CodeVerdict(False, "wrong", why)
         result = run_python(source, limits=limits, unsafe_no_sandbox=unsafe_no_sandbox)

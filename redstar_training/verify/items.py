@@ -21,7 +21,7 @@ def gold(item: dict) -> str | tuple[str, ...]:
     return str(item["answer"])
 
 
-def humaneval_program(item: dict, output: str) -> str:
+def output_program(item: dict, output: str) -> str:
     """The program a code output stands for: its fenced block when that block defines the entry point,
     else the prompt followed by the output (a HumanEval completion continues its prompt)."""
     from redstar_training.verify.extract import extract_code
@@ -50,7 +50,7 @@ def code_task(item: dict, output: str):
         spec = None
     if isinstance(spec, (list, dict)) and "test" not in spec:
         return task_from_tests(extract_code(output, "legacy") or output, spec, entry_point=item.get("entry_point"))
-    return CodeTask(humaneval_program(item, output), tests, item.get("entry_point"))
+    return CodeTask(output_program(item, output), tests, item.get("entry_point"))
 
 
 def judge_outputs(
