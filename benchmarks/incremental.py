@@ -2,9 +2,10 @@
 
     python benchmarks/incremental.py [--profile demo] [--grow 0.01]
 
-  1. a full run, with the demo's problems in a JSONL file source;
-  2. the same file with 1% more problems: the data stages must ask the teacher for exactly the new
-     problems' samples (the sample cache serves the rest), and what the new problems change follows;
+  1. a full run of the profile's sources;
+  2. every generated source 1% larger (its `count`; the first rows stay as they were): the data stages
+     must ask the teacher for exactly the new problems' samples (the sample cache serves the rest),
+     and what the new problems change follows;
   3. a run with nothing changed: 0 teacher calls, 0 trainings, 0 evaluations.
 
 Per run and stage it prints wall time (from `redstar run`'s own lines) and, read from the instance,
@@ -30,23 +31,25 @@ from pathlib import Path
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from redstar_assets.config.profile import load_profile
-from redstar_assets.problems.sources import arithmetic_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LINE = re.compile(r"^\[\s*[\d.]+s\] (.+?) \[(.+?)\]: (ok|FAILED) \(([\d.]+)s")
 
 
-def write_pool(path: Path, spec: dict, extra: int) -> int:
-    """The profile's generated problems, plus `extra` new ones (another seed), as a JSONL file."""
-    rows = arithmetic_problems(**spec).to_dicts()
-    seen = {r["problem"] for r in rows}
-    more = arithmetic_problems(**{**spec, "seed": spec.get("seed", 0) + 7919}).to_dicts()
-    rows += [r for r in more if r["problem"] not in seen][:extra]
-    path.write_text(
-        "".join(json.dumps({"problem": r["problem"], "answer": r["answer"], "level": r["level"]}) + "\n" for r in rows)
-    )
-    return len(rows)
+def grown(sources: list[dict], grow: float) -> list[dict]:
+    """Each source, a generated one (with a `count`) `grow` larger: its generator draws row by row from one
+    seeded stream, so the first rows stay the same and the new ones come after them."""
+    if not any("count" in s for s in sources):
+        raise SystemExit(f"no source has a `count` to grow: {[s['name'] for s in sources]}")
+    return [{**s, "count": s["count"] + max(1, round(s["count"] * grow))} if "count" in s else s for s in sources]
+
+
+def write_profile(path: Path, parent: str, name: str, sources: list[dict]) -> int:
+    """A profile extending `parent` with these sources (whole, in place of the parent's); returns how many
+    problems the generated ones make."""
+    path.write_text(f"extends: {parent}\nname: {name}\nsources: {json.dumps(sources)}\n")
+    return sum(s.get("count", 0) for s in sources)
 
 
 def counts(instance: DagsterInstance, since: float) -> dict:
@@ -91,26 +94,21 @@ def main() -> int:
     parser.add_argument("--grow", type=float, default=0.01)
     ns = parser.parse_args()
     base = load_profile(ns.profile)
-    source = base.sources[0]
     with tempfile.TemporaryDirectory(prefix="redstar-incremental-") as tmp:
         home = Path(tmp)
         (home / "dagster_home").mkdir()
         shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster_home" / "dagster.yaml")
         env = {**os.environ, "DAGSTER_HOME": str(home / "dagster_home"), "REDSTAR_HOME": str(home / "data")}
-        pool = home / "pool.jsonl"
         profile = home / "incremental.yaml"
-        profile.write_text(
-            f"extends: {ns.profile}\nname: {base.name}\nsources: [{{name: pool, kind: file, path: '{pool}'}}]\n"
-        )
         results = []
-        for label, extra in (
-            ("full", 0),
-            (f"+{ns.grow:.0%} problems", int(source["count"] * ns.grow)),
+        for label, sources in (
+            ("full", base.sources),
+            (f"+{ns.grow:.0%} problems", grown(base.sources, ns.grow)),
             ("no change", None),
         ):
-            if extra is not None:
-                n = write_pool(pool, source, extra)
-            result = {"run": label, "problems": n, **run(profile, env, home / "dagster_home")}
+            if sources is not None:
+                n = write_profile(profile, ns.profile, base.name, sources)
+            result = {"run": label, "generated_problems": n, **run(profile, env, home / "dagster_home")}
             results.append(result)
             print(json.dumps(result), flush=True)
     first = results[0]
