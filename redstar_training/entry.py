@@ -1,10 +1,7 @@
-"""The command line every model entry point shares: `--config FILE [key=value ...]`, Dagster Pipes
-when launched by an asset, a line before and after, and the results sent back.
-
-Trainers report a materialization (the checkpoint, with its hash as data version) and the 'loads
-and generates' check; distillation and evaluation report their results as one Pipes custom message
-that the asset reads back, so no result travels through a side file.
-"""
+"""The command line every model entry point shares: `--config FILE [key=value ...]`, Dagster Pipes when
+an asset launched it, a line before and after, and the results sent back. Trainers report a
+materialization (the checkpoint, with its hash as data version) and the 'loads and generates' check;
+distillation and evaluation send their results as one Pipes custom message, so none travels in a file."""
 
 from __future__ import annotations
 

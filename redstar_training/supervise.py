@@ -1,15 +1,8 @@
-"""Runs one model command so that it never outlives the Dagster step that started it.
-
-    python -m redstar_training.supervise [--grace-s 20] -- COMMAND [ARG ...]
-
-The command runs in its own process group. An interrupt or terminate (a cancelled run) is passed
-to the whole group, which gets `--grace-s` seconds to exit before it is killed. If the parent (the
-run worker) dies, even by SIGKILL, the kernel sends this process SIGTERM (PR_SET_PDEATHSIG) and the
-group goes the same way, so no trainer, accelerate worker or verifier pool is left orphaned. If this
-process is SIGKILLed itself (with the whole process group of a killed Celery worker) it can forward
-nothing, so the command asks the kernel for SIGTERM when this process dies, too. The command's exit
-status is this process's exit status.
-"""
+"""Runs one model command so that it never outlives the Dagster step that started it:
+`python -m redstar_training.supervise [--grace-s 20] -- COMMAND [ARG ...]`. The command runs in its own
+process group; an interrupt or terminate reaches the whole group, which is killed after `--grace-s`. If
+the parent dies, even by SIGKILL, the kernel sends this process SIGTERM (PR_SET_PDEATHSIG), and the command
+asks for the same when this process dies, so nothing is orphaned. The exit status is the command's."""
 
 from __future__ import annotations
 

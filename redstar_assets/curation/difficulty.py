@@ -1,17 +1,8 @@
-"""Difficulty per problem, from three signals (the profile's `difficulty:` block):
-
-- `teacher_pass_rate`: verified-correct share of the teacher's N samples; and, with a `scorer:`
-  (any teacher backend spec plus `samples: k`), `scorer_pass_rate` over k samples of a scoring model;
-- `learned_difficulty`: a TF-IDF + ridge estimate of the level (`learned: {train_on: BENCHMARK or
-  FILE}`; see learned_difficulty.py);
-- `mean_trace_chars` / `mean_trace_tokens`: how long the teacher thinks.
-
-`bucket` is from the pass rate (the scorer's when there is one, else the teacher's): >= `easy` is
-easy, >= `medium` is medium, below is hard; a problem never solved is hard and has no usable trace.
-`unverified` traces (imported, with no reference answer) are left out of the pass rates: a problem
-with only those has no rate and the bucket `unverified`.
-Band recipes (keep 0.1-0.6, as open-r1 does) filter on the same pass rate.
-"""
+"""Difficulty per problem (the profile's `difficulty:` block): the teacher's verified pass rate (or a
+scoring model's, with `scorer:`), a TF-IDF + ridge estimate of the level (`learned:`, learned_difficulty.py)
+and the mean trace length. The pass rate sets the bucket (>= `easy` easy, >= `medium` medium, else hard; never
+solved is hard); `unverified` traces (imported, no reference) are left out, so a problem with only those
+has no rate and the bucket `unverified`. Band recipes (keep 0.1-0.6, as open-r1 does) filter on the same rate."""
 
 from __future__ import annotations
 

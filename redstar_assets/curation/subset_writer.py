@@ -1,11 +1,8 @@
-"""Writing a subset from trace files too large for memory (the paper's 1M traces): the selection is
-made on one small row per trace, and the chosen traces' text is read from the verified files a
-batch of rows at a time and written as it comes, so memory stays flat whatever the subset's size.
-
-Measured at 1M traces of ~8 KB (issue 12's note): a DuckDB COPY that sorted the chosen rows by trace
-id ran out of its 1.8 GB memory limit at the 1000k rung, and Polars' streaming sink peaked at
-4.8 GB; batches hold one slice of the files at a time. The rows keep the files' order (the teacher
-writes problems in order); the student's loader puts them in trace id order."""
+"""Writing a subset from trace files too large for memory (the paper's 1M traces): the selection is made
+on one small row per trace, and the chosen traces' text is read from the verified files a batch at a
+time and written as it comes, so memory stays flat whatever the subset's size (docs/results.md compares
+the alternatives). Rows keep the files' order (the teacher writes problems in order); the student's
+loader puts them in trace id order."""
 
 from __future__ import annotations
 

@@ -26,10 +26,9 @@ from redstar_assets.resources import RedstarHome
 from redstar_training.files.run_config import config_hash
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
-# v4: typed score metadata, scores kept per data version; v3: registry benchmarks, per-benchmark
-# sampling, generation through the backends
+# Bumped when how a score or the report is computed or stored changes, so older ones show as stale.
 SCORES_VERSION = "scores-v4"
-REPORT_VERSION = "report-v3"  # v3: RL arms against their start, RL curves
+REPORT_VERSION = "report-v3"
 LINEAGE_VERSION = "lineage-v1"
 
 

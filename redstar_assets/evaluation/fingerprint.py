@@ -1,10 +1,8 @@
-"""What an evaluation's result depends on, so a re-run can be skipped when nothing changed.
-
-`eval_inputs` is read from the instance alone (checkpoint data versions as recorded, benchmark
-specs and files, verifier version, sampling) so the nightly schedule can tell, without loading a
-model, whether re-scoring would change anything. `eval_key` adds the exact held-out items after
-overlap removal; equal keys mean the stored scores are reused instead of generating again.
-"""
+"""What an evaluation's result depends on, so a re-run is skipped when nothing changed. `eval_inputs` is
+read from the instance alone (checkpoint data versions, benchmark specs and files, verifier version,
+sampling), so the nightly schedule can tell without loading a model whether re-scoring would change
+anything; `eval_key` adds the exact held-out items after overlap removal, and equal keys mean the stored
+scores are reused."""
 
 from __future__ import annotations
 

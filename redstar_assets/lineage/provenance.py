@@ -1,10 +1,8 @@
 """Provenance of use: which source partitions a subset, an RL stage or a score was *trained on*, as
-opposed to everything it read (a subset reads the whole pool to choose from it; a score reads every
-problem to keep its benchmark disjoint). `redstar lineage --downstream` follows these edges only, so
-"what is tainted if source X is bad?" names the artifacts that learned from X and nothing else.
-
-Every materialization that trains records `trained_on` metadata: {upstream asset: {partition:
-data version}}, and, where rows are counted per source, `trained_on_rows`: {source: rows}."""
+opposed to everything it read (a subset reads the whole pool to choose from it). `redstar lineage
+--downstream` follows these edges only, so "what is tainted if source X is bad?" names only what learned
+from X. Training materializations record `trained_on` ({upstream asset: {partition: data version}}) and,
+where rows are counted per source, `trained_on_rows` ({source: rows})."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
-"""`redstar query "SQL"`: DuckDB over the `lineage` table and the stage tables, read from their
-Parquet files under the data root. It imports neither Dagster nor the pipeline, so it answers in
-well under two seconds.
-
-The connection cannot write anywhere: each view is an Arrow dataset registered in memory, and then
-file system access is switched off and the configuration locked, so `COPY ... TO`, `ATTACH`,
+"""`redstar query "SQL"`: DuckDB over the `lineage` table and the stage tables, read from their Parquet
+files under the data root; it imports neither Dagster nor the pipeline, so it answers quickly. The
+connection cannot write anywhere: each view is an Arrow dataset registered in memory, then file system
+access is switched off and the configuration locked, so `COPY ... TO`, `ATTACH`,
 `read_parquet('elsewhere')` and `INSTALL` all fail with DuckDB's permission error."""
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ VIEWS = (
 
 class _WithoutPandas:
     """An import hook that makes `import pandas` fail: `pyarrow.dataset` imports pandas when it loads
-    only to see whether it is there (1.1 s of a 1.8 s query here), and nothing in a query needs it."""
+    only to see whether it is there, which costs most of a short query's time, and no query needs it."""
 
     def find_spec(self, name, path=None, target=None):
         if name == "pandas" or name.startswith("pandas."):

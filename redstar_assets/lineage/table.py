@@ -1,11 +1,8 @@
-"""The `lineage` asset's table: one row per (experiment, stage, benchmark) for every materialization of
-`benchmark_scores`, with the whole chain behind it as typed columns (metrics, checkpoint, training and
-RL recipe, subset recipe and hash, sources trained on with their data versions, teacher, difficulty
-and quality specs, code versions, commit, runs and times).
-
-It is read from the instance's event log through public APIs only (`fetch_materializations`): each
-score names the data versions it read, and each upstream step is found by the version it produced,
-not by "the latest", so a score from last week is described by what made it last week."""
+"""The `lineage` asset's table: one row per (experiment, stage, benchmark) for every `benchmark_scores`
+materialization, with the whole chain behind it as typed columns (metrics, checkpoint, recipes, subset
+hash, sources trained on with their data versions, teacher, specs, code versions, commit, runs, times).
+It reads the event log through public APIs only and finds each upstream step by the data version it
+produced, not by "the latest", so a score from last week is described by what made it last week."""
 
 from __future__ import annotations
 

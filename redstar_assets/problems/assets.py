@@ -16,9 +16,8 @@ from redstar_assets.problems.sources import QUARANTINE_SCHEMA, RAW_SCHEMA, impor
 from redstar_assets.resources import RedstarHome
 
 # Bumped when the stage's logic changes, so the UI marks what an older version made as stale.
-RAW_PROBLEMS_VERSION = "sources-v4"  # v4: an image column (figures checked and kept)
-# normalize v2: the id hashes the figure; v3: exact duplicates are canonically equal; curate v3: figure-aware
-PROBLEMS_VERSION = "normalize-v3+curate-v3"
+RAW_PROBLEMS_VERSION = "sources-v4"
+PROBLEMS_VERSION = "normalize-v3+curate-v3"  # two parts: normalization's and curation's logic
 
 
 def build_problem_assets(profile: Profile, condition) -> list[dg.AssetsDefinition]:

@@ -1,17 +1,8 @@
-"""Decontamination against every registered benchmark: a training problem that shares a word
-n-gram (default 13, as in GPT-3's and open-r1's decontamination) with a benchmark item, or, when it
-is short (under two n-grams of words), reaches a fuzzy ratio with one (default 80), is removed and
-named with the item it matched.
-
-The fuzzy default was measured on the shared benchmark files: with one word replaced, 350 of 352
-short MATH-500/AIME/AMC/OlympiadBench problems still score >= 80 against their original, while
-short GSM8K problems score at most 59 against all of them.
-
-A problem with a figure is also matched by its image: a perceptual hash (images.py) within
-`image_distance` bits (default 3) of a benchmark figure's. Measured on 90 generated figures: 88
-re-encoded as JPEG at 80% of their size stayed within 3 bits (2 moved 4); 29 of 4,005 pairs of distinct
-figures were within 3 bits, 6 of them differing only in the printed value, which a 9 x 8 thumbnail
-cannot read."""
+"""Decontamination against every registered benchmark: a training problem that shares a word n-gram
+(default 13, as in GPT-3's and open-r1's decontamination) with a benchmark item, or, when shorter than two
+n-grams, reaches a fuzzy ratio with one (default 80), is removed and named with the item it matched. A
+problem with a figure is also matched by its image: a perceptual hash (images.py) within `image_distance`
+bits (default 3) of a benchmark figure's. The evidence for the defaults is in docs/results.md."""
 
 from __future__ import annotations
 

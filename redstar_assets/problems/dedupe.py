@@ -1,9 +1,7 @@
-"""Near-duplicate problems (exact ones, equal after `normalize.canonical`, are dropped when problems
-are normalized): near duplicates with MinHash LSH over character 5-gram shingles (keep the first of each cluster).
-
-Character shingles make a changed number or word cost only a few shingles of a long problem (a
-near duplicate) but many of a short one (`Compute 348 + 275.` and `Compute 348 + 276.` share
-under half of theirs), so short generated problems are not merged by accident."""
+"""Near-duplicate problems, by MinHash LSH over character 5-gram shingles, keeping the first of each
+cluster (exact duplicates are dropped at normalization). Character shingles make a changed number or word
+cost a few shingles of a long problem but many of a short one (`Compute 348 + 275.` and `Compute 348 +
+276.` share under half of theirs), so short generated problems are not merged by accident."""
 
 from __future__ import annotations
 

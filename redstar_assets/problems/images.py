@@ -1,14 +1,8 @@
-"""A problem's image, read the ways datasets store it and checked before anything keeps it.
-
-Datasets store a figure as a Hugging Face Image struct (`{bytes, path}`), raw bytes, a base64 string
-(with or without a `data:` prefix) or a path relative to the file that names it. Whatever the form,
-the bytes are decoded once with Pillow under fixed limits, so a corrupt, truncated or empty file, or
-a decompression bomb (a small file that claims billions of pixels), is refused with its reason before
-it costs memory, and the good rows go on.
-
-The perceptual hash (a 64-bit difference hash) is what image decontamination compares: a benchmark
-figure re-encoded, resized or lightly recoloured keeps nearly the same hash, which a byte hash does not.
-"""
+"""A problem's image, read the ways datasets store it (a Hugging Face Image struct, raw bytes, base64 with
+or without a `data:` prefix, a path relative to the file) and decoded once with Pillow under fixed limits,
+so a corrupt, truncated or empty file or a decompression bomb is refused with its reason before it costs
+memory. The perceptual hash (a 64-bit difference hash) is what image decontamination compares: a figure
+re-encoded, resized or lightly recoloured keeps nearly the same hash, which a byte hash does not."""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
-"""Problem normalization and the one definition of "the same problem".
-
-Two problems are the same when their domain, their `canonical` text (case, Unicode forms, LaTeX
-spacing and whitespace ignored) and their figure are: exact dedupe keeps the first of them, and
-near-duplicate detection and decontamination compare canonical texts too. A problem's id is the
-content hash of its stored text (`normalize_text`: only Unicode composition and whitespace
-normalized), so the problem a user reads back is the one the id names."""
+"""Problem normalization and the one definition of "the same problem": same domain, same `canonical` text
+(case, Unicode forms, LaTeX spacing and whitespace ignored) and same figure. Exact dedupe keeps the first
+of them, and near-duplicate detection and decontamination compare canonical texts too. A problem's id
+hashes its stored text (`normalize_text`: only Unicode composition and whitespace normalized), so the
+problem a user reads back is the one the id names."""
 
 from __future__ import annotations
 

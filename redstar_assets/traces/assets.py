@@ -24,7 +24,7 @@ from redstar_training.verify import VERIFIER_VERSION, MathVerifier
 from redstar_training.verify.cache import CodeVerdictCache
 
 DISTILL_VERSION = "distill-v1"
-VERIFIED_VERSION = "verified-v3"  # v2: `chars` per trace; v3: a code trace's whole program as `extracted`
+VERIFIED_VERSION = "verified-v3"  # bumped when a verified trace's columns or verdicts change
 
 
 def launch_distill(context: dg.AssetExecutionContext, launcher: ModelLauncher, pipes: dg.PipesSubprocessClient):

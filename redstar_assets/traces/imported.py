@@ -1,9 +1,7 @@
-"""The `teacher_traces` of a `traces` source: the dataset's own traces passed through, no teacher called.
-
-Each imported trace (already in `<think>` form, see problems/trace_import.py) is joined to its problem
-as curated, so a problem removed as a duplicate or as contaminated takes its traces with it, and is
-keyed by the content of its problem and its text: importing the same data again adds nothing, and a
-new revision adds only the traces whose text is new."""
+"""The `teacher_traces` of a `traces` source: the dataset's own traces (already in `<think>` form, see
+problems/trace_import.py) passed through, no teacher called. Each is joined to its problem as curated, so
+a problem removed as a duplicate or as contaminated takes its traces with it, and is keyed by its problem
+and its text: importing the same data again adds nothing, and a new revision adds only the new texts."""
 
 from __future__ import annotations
 

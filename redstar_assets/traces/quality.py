@@ -1,12 +1,8 @@
-"""Quality flags on teacher traces, beside the verdict: a correct answer can still sit in a trace
-that is truncated, has no thinking block, loops, switches language, or is absurdly short or long,
-and a student learns those habits. Thresholds come from the profile's `quality:` block.
-
-The flags are Polars expressions (Rust regex and string kernels), so a million 8 KB traces are
-flagged batch by batch without Python loops over the text; repetition is the zlib compression
-ratio (a loop compresses far better than prose or LaTeX). Measured on the 570 real outputs in the
-shared traces: a ratio below 0.2 flags 69, and 66 of those repeat more than half of their word 8-grams.
-"""
+"""Quality flags on teacher traces, beside the verdict: a correct answer can still sit in a trace that is
+truncated, has no thinking block, loops, switches language, or is absurdly short or long, and a student
+learns those habits. Thresholds come from the profile's `quality:` block. The flags are Polars
+expressions, so a million traces are flagged batch by batch without Python loops over the text;
+repetition is the zlib compression ratio (a loop compresses far better than prose or LaTeX)."""
 
 from __future__ import annotations
 
@@ -58,8 +54,8 @@ def flag_expressions(spec: QualitySpec) -> dict[str, pl.Expr]:
     """One boolean expression per flag over columns text, problem, finish_reason, status."""
     text = pl.col("text").fill_null("")
     foreign = text.str.count_matches(_CJK)
-    # letters are counted only where a CJK character was seen (rare): counting them in every 8 KB
-    # trace cost more than all the other flags together; elsewhere language_mixed is false anyway
+    # letters are counted only where a CJK character was seen (rare), as counting them in every trace is
+    # the costliest flag by far; elsewhere language_mixed is false anyway
     letters = pl.when(foreign > 0).then(text).otherwise(pl.lit("")).str.count_matches(r"\p{L}")
     think = (text.str.contains("<think>", literal=True) & text.str.contains("</think>", literal=True)) | (
         text.str.contains("<|begin_of_thought|>", literal=True) & text.str.contains("<|end_of_thought|>", literal=True)

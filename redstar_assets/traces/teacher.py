@@ -1,9 +1,7 @@
-"""Sampling teacher traces through the shared distillation code: N samples per problem from the
-profile's teacher backend, each with everything needed to reproduce it, never paid for twice.
-
-The procedural and openai backends run in this process (no model weights here: arithmetic, or HTTP
-to a server); `transformers` and `vllm` load a model, so they run `python -m redstar_training.generation.distill`
-in a process of their own, started by the caller's `launch` (the model launcher, through Pipes)."""
+"""Sampling teacher traces through the shared distillation code: N samples per problem from the profile's
+teacher backend, each with everything needed to reproduce it, never paid for twice. The procedural and
+openai backends run in this process (no model weights here); `transformers` and `vllm` load a model, so
+they run `python -m redstar_training.generation.distill` in a process of their own, through `launch`."""
 
 from __future__ import annotations
 
@@ -156,8 +154,8 @@ def _launched(problems: pl.DataFrame, cfg, workdir: Path, launch):
 
 
 def _frame(problems: pl.DataFrame, cfg, completions: list[dict], skipped: dict) -> pl.DataFrame:
-    """The trace rows of one chunk, built column-wise (a Python dict per 8 KB trace cost more than
-    the synthetic teacher's whole generation), in the completions' order, skipped problems last."""
+    """The trace rows of one chunk, built column-wise (a Python dict per trace costs more than the
+    synthetic teacher's whole generation), in the completions' order, skipped problems last."""
     from redstar_training.generation.distill import prompt_version
 
     sampling = json.dumps(

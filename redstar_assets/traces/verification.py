@@ -76,7 +76,7 @@ def verify_traces(
 def read_batches(path, rows: int = 5_000):
     """A Parquet table as frames of `rows` rows each, read one after the other: a lazy scan sliced,
     so only the row groups of each slice are read and memory stays flat over a 1M-row file, where
-    pyarrow's `iter_batches` grew by ~4 KB a row here."""
+    pyarrow's `iter_batches` grows with the rows read (docs/results.md)."""
     import pyarrow.parquet as pq
 
     total = pq.ParquetFile(path).metadata.num_rows

@@ -50,9 +50,9 @@ class SampleCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = open_db(self.path, _TABLE, autocommit=True)
-        # the WAL is checkpointed (and synced) every 64 MB instead of every 4 MB: at 8 KB a sample,
-        # 300k samples were committed in 40 s against 56 s (pages stay 4 KB: with 64 KB pages every
-        # commit rewrote whole pages of the key index, and inserts slowed 3x as the file grew)
+        # the WAL is checkpointed (and synced) every 64 MB rather than every 4 MB, which commits large
+        # samples faster; pages stay 4 KB, as larger pages make every commit rewrite whole pages of the
+        # key index (docs/results.md)
         self._db.execute("PRAGMA wal_autocheckpoint=16384")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process kills
         self._lock = threading.Lock()

@@ -1,15 +1,8 @@
-"""Distillation: N teacher samples per problem through any backend, never paying twice for a sample.
-
-    python -m redstar_training.generation.distill --config distill.yaml [key=value ...]
-
-Every sample has a content address (model id and revision, prompt template version, problem hash,
-sampling parameters, sample index) and is committed to the sample cache within a second of finishing
-(in transactions of up to 256), so
-a re-run with the same config makes no teacher calls and a killed run resumes with only the missing
-ones. Rejection sampling: samples are drawn in rounds by index (round `r` asks for indices
-[r*size, (r+1)*size)); with `stop_after_correct: K`, a problem stops once K of its samples are
-verified correct, so the same config always yields the same sample set.
-"""
+"""Distillation: N teacher samples per problem through any backend, never paying twice for a sample
+(`python -m redstar_training.generation.distill --config distill.yaml [key=value ...]`). Every sample has a
+content address (model and revision, prompt version, problem hash, sampling, index) and is committed to
+the sample cache as it finishes, so a re-run makes no calls and a killed run resumes with the missing ones.
+Samples are drawn in rounds by index; with `stop_after_correct: K` a problem stops at K correct samples."""
 
 from __future__ import annotations
 

@@ -1,21 +1,8 @@
-"""Benchmark evaluation: generate with a checkpoint through a generation backend, verify with the
-shared verifier, score.
-
-    python -m redstar_training.generation.evaluate --config eval.yaml
-
-Generation goes through the same backends as distillation (`transformers` in this process, `vllm`
-offline with tensor parallelism, `openai` against a server, which the run can start for each
-checkpoint with `serve:` and stop after it), and every sample is committed to a content-addressed
-cache the moment it finishes: the key is the checkpoint's version, the prompt template, the item's
-problem, the sampling and the sample index. A killed evaluation resumes with only the missing
-samples, and a re-run generates nothing (with `serve:`, not even the server is started).
-
-Each benchmark is sampled as its registry entry says (n samples at temperature/top_p, with its
-`max_tokens`), plus one greedy sample: pass@1 greedy, avg@n with the standard error across the n
-runs, maj@n and pass@n. Each item is judged with its own answer format, tolerance and verifier (code
-in the sandbox). Every output is kept with its verdict in `outputs.parquet` under `output_dir`, and
-the score rows go back through Dagster Pipes (printed as JSON when run by hand).
-"""
+"""Benchmark evaluation (`python -m redstar_training.generation.evaluate --config eval.yaml`): generate
+with a checkpoint through the distillation backends (`serve:` starts a server per checkpoint), verify with
+the shared verifier, score. Samples are cached by content as they finish, so a killed run resumes with
+the missing ones and a re-run generates nothing. Each benchmark is sampled as its registry entry says,
+plus one greedy sample; every output is kept with its verdict in `outputs.parquet` under `output_dir`."""
 
 from __future__ import annotations
 

@@ -1,13 +1,7 @@
-"""Benchmark metrics from per-sample verdicts, with the conventions papers use:
-
-- `pass@1` greedy: the greedy sample's accuracy;
-- `avg@n`: mean accuracy over n sampled runs, with the standard error of that mean across runs
-  (n/a when n = 1);
-- `maj@k`: accuracy of the most common extracted answer among the first k samples (ties broken by
-  first occurrence);
-- `pass@k`: the unbiased estimator 1 - C(n-c, k) / C(n, k) of Chen et al. (2021), per problem,
-  averaged.
-"""
+"""Benchmark metrics from per-sample verdicts, with the conventions papers use: `pass@1` greedy; `avg@n`,
+the mean accuracy over n sampled runs with its standard error across runs (n/a when n = 1); `maj@k`, the
+accuracy of the most common extracted answer among the first k samples (ties to the first seen); and
+`pass@k`, the unbiased estimator 1 - C(n-c, k) / C(n, k) of Chen et al. (2021), averaged over problems."""
 
 from __future__ import annotations
 

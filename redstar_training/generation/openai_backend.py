@@ -1,22 +1,8 @@
-"""Any OpenAI-compatible server (`vllm serve`, SGLang, `transformers serve`, hosted APIs) through the
-async `openai` client, with our own retry policy (the client's is off, so every failure is counted):
-
-- 429, 5xx, timeouts, dropped connections and malformed responses: retried with exponential backoff
-  and full jitter, honouring `Retry-After`; after `max_retries` the sample fails (an unreachable
-  server stops the run instead, naming the URL);
-- 401/403/404: the whole run stops at once with the server's message;
-- 400/422 (e.g. context too long): that sample fails with the server's reason, no retry.
-
-`base_url` may be a list: a fleet of replicas (`vllm serve` on many nodes). Each request goes to the
-live endpoint with the fewest requests outstanding; an endpoint that fails to connect
-`endpoint_retries` times in a row is taken out, its in-flight samples are retried on the others at
-once, and it is probed again after `probe_after_s`. Completions, tokens, busy time and errors are
-counted per endpoint. When every endpoint is out the run stops after the retry budget, naming each.
-
-The API key comes only from the environment variable named by `api_key_env`; it is never logged or
-put in metadata. Servers that split the thinking into `reasoning_content` get it put back as
-`<think>...</think>` in front of the answer, so traces look the same whichever server made them.
-"""
+"""Any OpenAI-compatible server (`vllm serve`, SGLang, `transformers serve`, hosted APIs), or a fleet of
+them, through the async `openai` client with our own retry policy, so every failure is counted. The API
+key comes only from the environment variable `api_key_env` and is never logged or put in metadata. A
+server's separate `reasoning_content` is put back as `<think>...</think>` in front of the answer, so
+traces look the same whichever server made them."""
 
 from __future__ import annotations
 
@@ -35,6 +21,9 @@ from redstar_training.models.chat_template import image_url_messages
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
 
+# The client's own retries are off, so every failure is counted. 429, 5xx, timeouts, dropped connections
+# and malformed responses are retried with jittered exponential backoff that honours `Retry-After`; these
+# stop the whole run at once, and these fail only their sample, with the server's reason:
 FATAL_STATUS = (401, 403, 404)
 SAMPLE_FAILS_STATUS = (400, 413, 422)
 
@@ -76,6 +65,10 @@ class _Endpoint:
 
 @dataclass
 class OpenAIBackend:
+    """`base_url` may list a fleet of replicas: each request goes to the live endpoint with the fewest
+    requests outstanding, and one that fails to connect `endpoint_retries` times in a row is taken out
+    (its in-flight samples retried on the others) until `probe_after_s`; with none left, the run stops."""
+
     base_url: str | list[str]
     model: str
     endpoint: str = "chat"  # chat or completions

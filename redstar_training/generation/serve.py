@@ -1,10 +1,7 @@
-"""An OpenAI-compatible server for one checkpoint, started for the length of an evaluation and stopped
-after it: `vllm serve` on a GPU machine, `transformers serve` anywhere, or any command a profile gives.
-
-The server is asked for `/health` until it answers 200. One that exits, or does not answer within
-`timeout_s`, is an error that quotes the last lines of its log, which is where the reason is
-(out of GPU memory, an unknown architecture, a port in use).
-"""
+"""An OpenAI-compatible server for one checkpoint, started for an evaluation and stopped after it: `vllm
+serve` on a GPU machine, `transformers serve` anywhere, or any command a profile gives. It is asked for
+`/health` until it answers 200; one that exits, or does not answer within `timeout_s`, is an error quoting
+the last lines of its log, where the reason is (out of GPU memory, an unknown architecture, a port in use)."""
 
 from __future__ import annotations
 

@@ -1,18 +1,8 @@
-"""Caches for a data root on a shared filesystem (NFS, Lustre, a ReadWriteMany volume): the sample
-caches here, and the verdict caches (`redstar_training.verify.cache`) on the same `ShardedRecords`.
-
-SQLite's locking is not safe across hosts on a network filesystem, so here every writer (host, pid)
-appends to a shard of its own, `shard-<host>-<pid>-<nonce>.jsonl`, one JSON line per finished
-sample, flushed and fsynced per batch, and no file ever has two writers. A reader indexes every
-shard (and every compacted file) by key, reading only whole lines: a writer killed mid-append leaves
-a torn last line that is never read, never a half sample. The first line read for a key wins, so a
-sample two workers finished at once is seen once. `compact()` merges the shards whose writers are
-done into one compacted file (written under a temporary name, fsynced, renamed, and only then are
-the merged shards removed), so a reader always finds each sample in at least one file.
-
-`ShardedSampleCache` has `SampleCache`'s interface (`get_many`, `put`, `put_many`, `count`, `close`);
-`open_sample_cache` picks it for a path ending in `.shards`.
-"""
+"""Caches for a data root on a shared filesystem (NFS, Lustre, a ReadWriteMany volume), where SQLite's
+locking is not safe across hosts: every writer appends to a shard of its own, so no file ever has two
+writers. `ShardedRecords` holds the records (the verdict caches in `redstar_training.verify.cache` use it
+too); `ShardedSampleCache` gives it `SampleCache`'s interface, and `open_sample_cache` picks it for a
+path ending in `.shards`."""
 
 from __future__ import annotations
 
@@ -56,7 +46,10 @@ def _alive(pid: int) -> bool:
 
 
 class ShardedRecords:
-    """JSON records by their "key", in per-writer shards; the first record written for a key wins."""
+    """JSON records by their "key", in per-writer shards (`shard-<host>-<pid>-<nonce>.jsonl`, fsynced per
+    batch); the first line read for a key wins, and only whole lines are read, so a killed writer's torn last
+    line is never seen. `compact()` writes, fsyncs and renames its merged file before removing any shard,
+    so every record is always in at least one file."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)

@@ -1,13 +1,8 @@
-"""A tiny vision-language student for the Geo demo, built from configs, no downloads.
-
-LLaVA's layout: a CLIP vision tower (two layers, 64 wide, 14-pixel patches), a two-layer projector,
-and the same tiny Qwen2 text model the math demo trains, with a byte-level BPE trained here on the
-geometry teacher's text plus the `<image>` token. The processor (CLIP's image processor, Pillow
-backend, and LLaVA's processor) is saved beside the weights, so the folder reloads with
-`AutoProcessor` and `AutoModelForImageTextToText` like any Hugging Face VLM. LLaVA rather than
-Qwen2-VL because Qwen2-VL's processor needs a video processor, which needs torchvision (a multi-GB
-CUDA build on this machine's package index).
-"""
+"""A tiny vision-language student for the Geo demo, built from configs, no downloads: LLaVA's layout (a
+two-layer CLIP vision tower, a projector and the math demo's tiny Qwen2) with a byte-level BPE trained
+here plus the `<image>` token, and its processor saved beside the weights, so the folder reloads with
+`AutoProcessor` and `AutoModelForImageTextToText`. LLaVA rather than Qwen2-VL because Qwen2-VL's processor
+needs a video processor, which needs torchvision (a multi-GB CUDA build on this machine's package index)."""
 
 from __future__ import annotations
 

@@ -1,17 +1,8 @@
-"""Generated geometry problems with drawn figures, and the procedural teacher that solves them.
-
-Each problem pairs a figure (a PNG drawn with Pillow) with a question whose answer needs a value that
-is printed only in the figure: the angle at B of a triangle, the marked angle where a transversal
-cuts two parallel lines, or the central angle of a circle. The text states the rest. A model blind to
-the image can only guess among the four choices (the wrong ones are the answers the question has over
-other figures); that is what the image-blind baseline measures. The value is printed large in the
-figure's legend band, always in the same place, above the drawing (drawn with seeded jitter, so no
-two figures are alike): a student built from scratch on a CPU has to learn to read it in minutes.
-
-The figure's facts are also written into the PNG's text chunk (`redstar-figure`). The procedural
-teacher reads them there, standing in for a vision teacher that reads the printed label; a student
-model sees pixels only (processors drop PNG text chunks), so the chunk gives it nothing.
-"""
+"""Generated geometry problems with drawn figures, and the procedural teacher that solves them. Each
+question needs a value printed only in the figure (an angle of a triangle, at a transversal or at a
+circle's centre), so a model blind to the image can only guess among four choices: the image-blind
+baseline. The value is printed large in a fixed legend band, so a CPU-trained student can learn to read it;
+the facts are also in the PNG's `redstar-figure` text chunk, which processors drop: only the teacher reads it."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
-"""The embedded default's teacher: column arithmetic written out step by step, with checks.
-
-It behaves like a real teacher where the pipeline cares: each column is a chance to slip (more
-digits and more carries mean more slips), the closing check sometimes catches a slip and the
-teacher redoes the sum, and sometimes it does not, so rejection sampling and pass-rate difficulty
-have real work to do. Samples are seeded by (teacher seed, problem id, sample index).
-"""
+"""The embedded default's teacher: column arithmetic written out step by step, with checks. It slips as a
+real teacher does (more with more digits and carries), and its closing check sometimes catches the slip and
+redoes the sum and sometimes not, so rejection sampling and pass-rate difficulty have real work to do.
+Samples are seeded by (teacher seed, problem id, sample index)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,8 @@
-"""The embedded default's code teacher: programs whose one constant must be worked out by arithmetic.
-
-A problem asks for a program that reads k integers from one line and prints their sum plus a
-constant given as a sum still to be done: "... prints their sum plus 23 + 45." The program is one
-line, but its constant has to be computed, and that is where reasoning pays, with the very skill
-the arithmetic family teaches: the teacher works 23 + 45 column by column and checks it, exactly as
-a math trace does (the same per-column slips, the same caught and missed ones), then writes the
-program in one fenced block. A missed slip gives a wrong constant; the program itself can slip
-too, more often with more operands (the numbers left as strings, one operand dropped, a minus for
-a plus), and re-reading the statement sometimes catches that. The tests in the sandbox catch the
-rest. A program-only student must get the constant without the column work, as an answer-only
-math student must. Samples are seeded by (teacher seed, problem id, sample index).
-"""
+"""The embedded default's code teacher: one-line programs that print the sum of k integers plus a constant
+given as a sum still to be done ("... plus 23 + 45."). The teacher works the constant column by column as a
+math trace does (the same slips, caught and missed), then writes the program, which can slip too; the
+sandbox's tests catch the rest. A program-only student must get the constant without the column work, as
+an answer-only math student must. Samples are seeded by (teacher seed, problem id, sample index)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,8 @@
-"""A fast synthetic teacher for scale runs: long traces (about 8 KB) whose final answers follow a fixed
-mix of the answer kinds real math data has, so verification at scale meets what it meets in a real
-run, and nothing but string work is spent making them.
-
-The mix: 50% integers, 15% fractions and decimals, 15% LaTeX expressions (radicals, pi), 10% tuples
-and intervals, 10% choice letters or short text. Each sample answers with a spelling of the gold
-answer (equivalent, differently written) or a wrong one; a problem's 4 samples use 1, 2 or 3
-distinct predictions (on average 1.8), so about 40% of the (gold, prediction) pairs are unique, as
-when a teacher agrees with itself. Everything is seeded by (seed, problem id, sample index).
-"""
+"""A fast synthetic teacher for scale runs: long traces whose final answers follow a fixed mix of the kinds
+real math data has (`KINDS`), so verification at scale meets what it meets in a real run, for nothing
+but string work. Each sample answers with a spelling of the gold answer (equivalent, differently written)
+or a wrong one, and a problem's samples use one to three distinct predictions, as when a teacher agrees
+with itself. Everything is seeded by (seed, problem id, sample index)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
-"""Durable verdict caches, so re-scoring the same outputs (a resumed run, a second report, RL
-rewards on repeated samples) costs nothing. Math verdicts are keyed by (gold, prediction, answer
-format, mode, options, verifier version), code verdicts by (program hash, tests hash, sandbox
-version): a new verifier or sandbox never reads an old verdict. Timeouts and errors are not cached:
-they depend on the machine and the moment, not on the pair.
-
-A path ending in `.shards` is a folder of per-writer shards instead of one SQLite file (a data root on
-a shared filesystem, where SQLite's locking is not safe across hosts): `ShardedRecords`, as the
-sample caches use."""
+"""Durable verdict caches, so re-scoring the same outputs (a resumed run, a second report, RL rewards on
+repeated samples) costs nothing. Math verdicts are keyed by (gold, prediction, format, mode, options,
+verifier version), code verdicts by (program, tests, sandbox version), so a new verifier or sandbox never
+reads an old verdict; timeouts and errors depend on the machine and the moment, so they are not cached. A
+path ending in `.shards` is a folder of per-writer shards (`ShardedRecords`), for a shared filesystem."""
 
 from __future__ import annotations
 

@@ -1,14 +1,8 @@
-"""`redstar verify math|code|choice`: verdicts for a JSONL file, the same code the pipeline uses.
-
-redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy|lenient]
-redstar verify code --input programs.jsonl --output verdicts.jsonl
-redstar verify choice --input pairs.jsonl --output verdicts.jsonl
-
-A row may set its own options, at the top level or in an `options` object: `answer_format`, `mode`,
-`precision` (decimal places) or `tolerance`, and `language`. A line that is not JSON is reported with
-its line number and skipped; a row missing a field, or with an unknown or invalid option, gets
-`status: error` naming it; every other line is processed.
-"""
+"""`redstar verify math|code|choice --input IN.jsonl --output OUT.jsonl [--mode strict|legacy|lenient]`:
+verdicts for a JSONL file, by the same code the pipeline uses. A row may set its own `answer_format`,
+`mode`, `precision` (decimal places) or `tolerance`, and `language`, at the top level or in `options`. A
+line that is not JSON is reported with its number and skipped; a row missing a field, or with an unknown
+or invalid option, gets `status: error` naming it; every other line is processed."""
 
 from __future__ import annotations
 

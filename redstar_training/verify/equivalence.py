@@ -16,7 +16,7 @@ from redstar_training.verify.exact import FLOAT_ROUNDING as _FLOAT_ROUNDING
 from redstar_training.verify.exact import exactly_equal
 from redstar_training.verify.extract import answer_region, choice_letter, extract_answer, extract_choice
 
-VERIFIER_VERSION = "verify-v4"  # v4: lenient mode, per-row precision/language, relations, matrices, equations
+VERIFIER_VERSION = "verify-v4"  # bumped when any verdict could change; it enters verdict cache keys
 STATUSES = ("correct", "wrong", "no_answer", "timeout", "error")
 ANSWER_FORMATS = ("math", "number", "list", "interval", "choice")
 

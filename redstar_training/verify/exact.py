@@ -1,10 +1,8 @@
-"""Exact answers compared without sympy: rationals (`\\frac{7}{4}`, `7/4`, `1.75`), rational multiples
-of pi (`\\frac{3\\pi}{4}`, `3\\pi/4`) and of a square root (`2\\sqrt{3}` = `\\sqrt{12}`), and tuples or
-intervals of those with the same brackets. A verifier that must judge a million answers cannot send
-every fraction to a sympy worker; these forms have one canonical value each, so the comparison is
-exact, and anything outside this small grammar (a decimal beside an irrational, `\\sqrt3` without
-braces, different brackets, text) returns None and goes to math-verify as before.
-"""
+"""Exact answers compared without sympy: rationals (`\\frac{7}{4}`, `7/4`, `1.75`), rational multiples of
+pi (`3\\pi/4`) and of a square root (`2\\sqrt{3}` = `\\sqrt{12}`), and tuples or intervals of those with the
+same brackets. A verifier judging a million answers cannot send every fraction to a sympy worker, and these
+forms have one canonical value each; anything outside this small grammar (a decimal beside an irrational,
+`\\sqrt3` without braces, text) returns None and goes to math-verify."""
 
 from __future__ import annotations
 

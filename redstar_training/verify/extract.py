@@ -1,16 +1,8 @@
-"""Finding the final answer a model output commits to.
-
-`strict` (the default, for training data, rewards and our own scores) reads only explicit
-final-answer markers: the last `\\boxed{}`/`\\fbox{}`, "the final answer is ...", GSM8K's `#### n`,
-in the answer region (after `</think>`, or the `<|begin_of_solution|>` block); failing that, the last
-`\\boxed{}` anywhere (a model cut off after "**Final Answer** \\boxed{x}" in its thinking did commit),
-but never a tentative "the answer is" inside the thinking. `legacy` falls back
-to the last number anywhere, as the Qwen2.5-Math evaluation harness does, so published numbers
-from such harnesses can be reproduced. `lenient` reads stored outputs as math-verify and lighteval
-do (boxed, "answer is" phrases in several languages, the last math span, the last number): see
-`lenient.py`. Every scan here is linear in the text, so a 1 MB output or
-a million unbalanced braces cannot stall the caller.
-"""
+"""Finding the final answer a model output commits to. `strict` (training data, rewards, our scores) reads
+only explicit markers (the last `\\boxed{}`, "the final answer is", GSM8K's `#### n`) in the answer region,
+else the last `\\boxed{}` anywhere, never a tentative "the answer is" inside the thinking. `legacy` falls
+back to the last number, as the Qwen2.5-Math harness does; `lenient` reads as math-verify and lighteval do
+(lenient.py). Every scan is linear in the text, so a huge output or unbalanced braces cannot stall it."""
 
 from __future__ import annotations
 

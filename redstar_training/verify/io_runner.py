@@ -1,14 +1,8 @@
-"""Runs inside the sandbox (never imported): every stdin/stdout test of one program in one sandbox
-start, each test a fresh interpreter forked from here, stopping at the first failure.
-
-The tests (inputs and expected outputs) and a one-time token arrive on this process's stdin and live
-only in its memory. It makes itself non-dumpable first, so the program, which runs under the same
-uid, can neither read its memory or file descriptors through /proc nor trace it; the program's own
-stdin, stdout and stderr are pipes to this process, and every other descriptor is closed before it
-starts. The report is one line on stdout: the token, then JSON. A program that kills this process
-leaves no report, which the caller treats as a failure. Nothing of the project is importable inside
-the sandbox, so this file imports only the standard library; `sandbox._run` imports its read loop.
-"""
+"""Runs inside the sandbox (never imported): every stdin/stdout test of one program in one sandbox start,
+each test a fresh interpreter forked from here, stopping at the first failure. The tests and a one-time
+token arrive on stdin and live only in memory; this process is non-dumpable, so the program (same uid)
+cannot read or trace it, and a program that kills it leaves no report, which counts as a failure. Only
+the standard library is importable in the sandbox, so that is all this imports; `sandbox._run` shares its read loop."""
 
 import ctypes
 import json

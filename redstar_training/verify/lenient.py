@@ -1,13 +1,8 @@
-"""Reading stored model outputs the way public graders (math-verify, lighteval's extractive match)
-read them: `lenient` mode, for scoring outputs that never promised a final-answer marker.
-
-An answer is, in order: the last boxed answer (a run of boxes joined by "and", "or" or commas is
-one answer: `\\boxed{1} and \\boxed{-2}` reads as `1, -2`); what follows an "answer is" phrase in
-English or the row's language; the last math span (`$...$`, `$$...$$`, `\\(...\\)`, `\\[...\\]`); the
-last bare number. Choice letters likewise: a boxed letter, a letter after an answer phrase, a
-letter opening a line ("D. it can't be A or B"), the last standalone letter. Every scan is linear
-in the text: delimiters are paired in one pass, and no pattern can backtrack over a long run.
-"""
+"""`lenient` mode: reading stored outputs as public graders (math-verify, lighteval's extractive match)
+do, for outputs that never promised a final-answer marker. The answer is the last boxed run (`\\boxed{1}
+and \\boxed{-2}` reads `1, -2`), else what follows an "answer is" phrase in English or the row's language,
+else the last math span, else the last bare number; choice letters likewise. Every scan is linear in the
+text: delimiters are paired in one pass, and no pattern can backtrack over a long run."""
 
 from __future__ import annotations
 

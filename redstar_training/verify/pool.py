@@ -1,16 +1,8 @@
-"""A pool of worker processes that runs checks under a hard per-item deadline.
-
-Why processes and not math-verify's timeout: that timeout uses `signal.alarm`, which raises off the
-main thread (Dagster sensors and reward functions run in threads) and silently returns False for
-fractional values; and some inputs hang in C code (mpmath printing a power tower) where no signal
-reaches. Here every item's deadline counts from the moment its worker acknowledges it, and an item
-past it is answered `timeout` while its worker is killed and replaced. Any thread may call `map`;
-each worker serves one caller at a time; workers are recycled after `max_tasks_per_worker` items to
-bound memory (each also runs under an address-space limit). Workers are plain subprocesses
-(`python -c "...pool import main; main()"`) talking over a socket pair: no fork of a threaded parent,
-and, unlike multiprocessing's spawn, no re-import of the caller's `__main__`. A replacement worker
-costs about half a second (importing sympy); its deadline starts only when it acknowledges the item.
-"""
+"""A pool of worker processes that runs checks under a hard per-item deadline. Not math-verify's timeout:
+it uses `signal.alarm`, which fails off the main thread (sensors and rewards run in threads), and some
+inputs hang in C code where no signal reaches. An item past its deadline, counted from its worker's
+acknowledgement, is answered `timeout` and its worker replaced; workers are plain subprocesses on a
+socket pair (no fork of a threaded parent, no re-import of `__main__`), recycled to bound memory."""
 
 from __future__ import annotations
 

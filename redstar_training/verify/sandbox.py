@@ -1,15 +1,8 @@
-"""Running model-written programs in a real sandbox (bubblewrap).
-
-Inside: the host's root file system read-only, a private size-limited tmpfs at /tmp as the only
-writable place (the working directory), no network (own network namespace), own PID, IPC and UTS
-namespaces, no inherited environment (no secrets), rlimits on CPU time, address space, processes
-and file size, killed with its whole process tree at the wall deadline or when its output passes a
-hard cap; the output kept is truncated. Run as root, the program also drops to an unprivileged uid
-of its own, so it cannot read root-only files and the process limit binds (root ignores it).
-
-Model-written code never runs outside this unless the caller passes `unsafe_no_sandbox=True`,
-a name meant to be seen in review; a missing `bwrap` is an error, never a silent fallback.
-"""
+"""Running model-written programs in a bubblewrap sandbox: a read-only root, a size-limited tmpfs at /tmp
+as the only writable place, no network, own PID, IPC and UTS namespaces, no inherited environment (no
+secrets), rlimits on CPU, memory, processes and file size, and the whole process tree killed at the wall
+deadline or an output cap. As root, the program also drops to an unprivileged uid. Nothing runs outside
+it unless the caller passes `unsafe_no_sandbox=True`; a missing `bwrap` is an error, never a fallback."""
 
 from __future__ import annotations
 

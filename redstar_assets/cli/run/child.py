@@ -1,13 +1,8 @@
-"""One `redstar run` step in a process of its own, so that the model steps of one plan group (the
-same assets for different experiments, which never depend on each other) can run side by side
-(`launch.parallel`). Threads cannot do it: every in-process Dagster run reconfigures Python logging
-and redirects the process's stdout and stderr for its compute logs.
-
-    python -m redstar_assets.cli.run.child --profile P --home H --run-id ID --keys '["a"]' [--partition K]
-
-The child runs under `redstar_training.supervise`, so it dies with `redstar run`; it tags its run
-with its own worker identity, so a later `redstar run` reclaims the run if it was killed.
-"""
+"""One `redstar run` step in a process of its own, so independent model steps of a plan group can run
+side by side (`launch.parallel`): threads cannot, as every in-process Dagster run reconfigures logging
+and redirects the process's stdout and stderr. It runs under `redstar_training.supervise`, so it dies
+with `redstar run`, and tags its run with its worker identity, so a later `redstar run` can reclaim it:
+`python -m redstar_assets.cli.run.child --profile P --home H --run-id ID --keys '["a"]' [--partition K]`"""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""Runs whose worker died. `redstar run` executes its runs in its own process, so when that process
-is killed (out of memory, SIGKILL, a lost node) its run stays STARTED for ever and keeps its `gpu`
-pool slot: the next `redstar run` would wait for that slot for ever. Each CLI run carries its
-worker's identity (host, pid, process start time, so a reused pid is not mistaken for it); before
-planning, the CLI marks this host's runs whose worker is gone as failed and frees their slots.
-Runs the daemon launched are the daemon's run monitoring's (dagster_home/dagster.yaml)."""
+"""Runs whose worker died: a killed `redstar run` leaves its run STARTED for ever, holding its `gpu` pool
+slot, so the next `redstar run` would wait for that slot for ever. Each CLI run carries its worker's
+identity (host, pid, process start time, so a reused pid is not mistaken for it); before planning, the
+CLI fails this host's runs whose worker is gone and frees their slots. Runs the daemon launched are left
+to the daemon's run monitoring (dagster_home/dagster.yaml)."""
 
 from __future__ import annotations
 
