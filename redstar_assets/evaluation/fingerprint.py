@@ -11,13 +11,14 @@ from typing import Any
 
 import dagster as dg
 
+from redstar_assets.config.asset_keys import STAGE_CHECKPOINTS
 from redstar_assets.config.sections import TINY_KINDS, Experiment, Profile
 from redstar_assets.evaluation.heldout import benchmark_fingerprint
 from redstar_assets.lineage.records import DATA_VERSION_TAG, latest_materialization, tags
 from redstar_training.files.run_config import config_hash
 from redstar_training.verify import VERIFIER_VERSION
 
-STAGE_ASSETS = {"sft": "sft_checkpoints", "rl": "rl_checkpoints"}
+STAGE_ASSETS = STAGE_CHECKPOINTS
 
 
 def recorded_data_version(instance: dg.DagsterInstance, asset: str, partition: str | None) -> str | None:

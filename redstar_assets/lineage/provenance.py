@@ -11,11 +11,10 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-# The upstream assets whose partitions are source partitions (one per problem source): naming any of
-# them in a downstream query means "rows of that source".
-SOURCE_ASSETS = ("raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores")
+from redstar_assets.config.asset_keys import VERIFIED_TRACES
+
 # Where a training stage's rows come from: the verified traces of each source.
-TRAINED_FROM = "verified_traces"
+TRAINED_FROM = VERIFIED_TRACES
 
 
 def scan_by_source(store, sources: list[str], columns: list[str] | None = None) -> pl.LazyFrame:

@@ -12,18 +12,11 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from redstar_assets.config.asset_keys import SCORE_CHAIN
 from redstar_assets.evaluation.fingerprint import split_stage
 from redstar_assets.lineage.records import CODE_VERSION_TAG, DATA_VERSION_TAG, History, meta, tags
 
-CHAIN = (
-    "benchmark_scores",
-    "rl_checkpoints",
-    "sft_checkpoints",
-    "sft_subsets",
-    "difficulty_scores",
-    "verified_traces",
-    "teacher_traces",
-)
+CHAIN = SCORE_CHAIN
 CODE_VERSION_FIELDS = {a: pl.String for a in CHAIN}
 SOURCE_FIELDS = {"source": pl.String, "rows": pl.Int64, "data_version": pl.String}
 LINEAGE_SCHEMA: dict[str, Any] = {

@@ -10,6 +10,9 @@ from typing import Any
 
 import dagster as dg
 
+from redstar_assets.config.asset_keys import PIPELINE as ASSETS
+from redstar_assets.config.asset_keys import SCORE_CHAIN as CHAIN
+from redstar_assets.config.asset_keys import TRAINED_ASSETS
 from redstar_assets.lineage.records import (
     CODE_VERSION_TAG,
     DATA_VERSION_TAG,
@@ -19,20 +22,7 @@ from redstar_assets.lineage.records import (
     metadata_value,
     tags,
 )
-from redstar_assets.lineage.table import CHAIN
 
-ASSETS = (
-    "raw_problems",
-    "problems",
-    "teacher_traces",
-    "verified_traces",
-    "difficulty_scores",
-    "sft_subsets",
-    "sft_checkpoints",
-    "rl_checkpoints",
-    "benchmark_scores",
-    "ablation_report",
-)
 # What to show of each asset's recorded config, so the chain reads as an answer.
 HIGHLIGHTS = {
     "raw_problems": ("kind", "path", "dataset", "count"),
@@ -148,7 +138,6 @@ def render(node: Node, depth: int = 0) -> list[str]:
 
 # Assets that are trained on something, in the order "trained on" flows; a downstream query follows
 # their `trained_on` metadata (what a stage learned from), never what it only read.
-TRAINED_ASSETS = ("sft_subsets", "sft_checkpoints", "rl_checkpoints", "benchmark_scores")
 READ_ONLY_INPUTS = ("base_model", "problems", "difficulty_scores")
 
 

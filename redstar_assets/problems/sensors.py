@@ -4,12 +4,13 @@ import json
 
 import dagster as dg
 
+from redstar_assets.config.asset_keys import SOURCE_ASSETS
 from redstar_assets.config.sections import Profile
 from redstar_assets.problems.inbox import inbox_files, inbox_partition, refused_inbox_files, source_partition_keys
 from redstar_assets.problems.partitions import SOURCES, source_partitions
 from redstar_assets.resources import RedstarHome
 
-DATA_ASSETS = ("raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores")
+DATA_ASSETS = SOURCE_ASSETS
 
 
 def build_source_sensor(profile: Profile, tick_seconds: int) -> dg.SensorDefinition:

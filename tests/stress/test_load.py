@@ -11,9 +11,11 @@ import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance
 from support.dagster_dev import dagster_dev
 
+from redstar_assets.config.asset_keys import SOURCE_ASSETS
+
 pytestmark = [pytest.mark.slow, pytest.mark.stress_full]
 
-DATA_ASSETS = ("raw_problems", "problems", "teacher_traces", "verified_traces", "difficulty_scores")
+DATA_ASSETS = SOURCE_ASSETS
 FILES = 50
 BUSY = ("QUEUED", "STARTING", "STARTED", "NOT_STARTED", "CANCELING")
 
