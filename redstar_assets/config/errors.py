@@ -24,6 +24,5 @@ def check_keys(where: str, entry: str, given, known, set_by_asset=()) -> None:
         if key in set_by_asset:
             raise ProfileError(f"{where}: {entry}: key {key!r} is set by the pipeline and cannot be given here")
         if key not in known:
-            raise ProfileError(
-                f"{where}: {entry}: unknown key {key!r}{did_you_mean(key, settable)}; known keys: {settable}"
-            )
+            listed = f"known keys: {settable}" if len(settable) <= 30 else f"{len(settable)} keys are known"
+            raise ProfileError(f"{where}: {entry}: unknown key {key!r}{did_you_mean(key, settable)}; {listed}")
