@@ -27,7 +27,7 @@ from redstar_assets.traces.assets import partition_trace_chunks
 from redstar_assets.traces.teacher import needs_own_process
 
 DIFFICULTY_VERSION = "difficulty-v2"
-SUBSETS_VERSION = "subsets-v3"  # v3: each selected row names its source (provenance of use)
+SUBSETS_VERSION = "subsets-v3"  # bumped when selection or a subset's columns change
 # What selecting a subset reads of each verified trace (its text stays on disk)
 SELECTION_COLUMNS = ["trace_id", "problem_id", "sample_index", "domain", "status", "finish_reason", "quality_ok"]
 
@@ -67,7 +67,7 @@ def build_curation_assets(
         store = redstar.store()
         partition = context.partition_key
         # the columns difficulty needs: each trace's length, never its text (`chars` is written by
-        # verified_traces; files from before it are measured from the text, streamed)
+        # verified_traces; a file without it is measured from the text, streamed)
         scan = pl.scan_parquet(store.path("verified_traces", partition))
         chars = "chars" if "chars" in scan.collect_schema() else pl.col("text").str.len_chars().alias("chars")
         verified_frame = scan.select("problem_id", "status", "completion_tokens", "level", chars).collect(

@@ -1,11 +1,8 @@
-"""The problem-level curation the `problems` asset applies after normalization: near duplicates
-(MinHash LSH) and decontamination against registered benchmarks, configured by the profile's
-`curation:` block:
-
+"""The problem-level curation the `problems` asset applies after normalization: near duplicates (MinHash
+LSH) and decontamination against registered benchmarks, configured by the profile's `curation:` block:
     curation:
       near_duplicates: {threshold: 0.8, num_perm: 128}   # or false
-      decontaminate: {benchmarks: [math500, aime2024], ngram: 13, fuzzy_ratio: 80, image_distance: 3}
-"""
+      decontaminate: {benchmarks: [math500, aime2024], ngram: 13, fuzzy_ratio: 80, image_distance: 3}"""
 
 from __future__ import annotations
 

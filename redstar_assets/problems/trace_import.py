@@ -1,13 +1,8 @@
-"""Traces somebody already paid for (RedStar's released data, OpenThoughts, s1K, OpenR1-Math) rewritten
-at import to the pipeline's one format, `<think>\\n{reasoning}\\n</think>\\n\\n{response}`, so the
-verifier, the rewards and the students see the same text whatever tags the dataset used.
-
-A source maps the parts either as two fields (`reasoning:` and `response:`, each a field, a path or a
-template) or as one field (`trace:`) cut by a split rule: a regex with the named groups `reasoning`
-and, optionally, `response`, or the name of a built-in rule. A trace whose reasoning never closed
-(cut off at the generation limit) keeps its reasoning, unclosed, and is marked unfinished. An output
-that does not follow the rule at all (a model that wrote no tags) is kept as the dataset wrote it:
-its verdict is the same as on the raw output, and the quality filter flags it `no_think`."""
+"""Traces somebody already paid for (RedStar's released data, OpenThoughts, s1K, OpenR1-Math) rewritten at
+import to the pipeline's one format, `<think>\\n{reasoning}\\n</think>\\n\\n{response}`, so the verifier, the
+rewards and the students see the same text whatever tags the dataset used. A source maps the parts as two
+fields (`reasoning:`, `response:`) or as one (`trace:`) cut by a split rule (a regex or a built-in rule's
+name); unclosed reasoning is kept and marked unfinished, and an untagged output is kept as written."""
 
 from __future__ import annotations
 
@@ -48,6 +43,8 @@ class TraceRule:
 
     @classmethod
     def from_spec(cls, source: str, split: str | None) -> TraceRule:
+        """`split` names a built-in rule or is a regex with the named group `reasoning` and, optionally,
+        `response`; None keeps each trace as the dataset wrote it."""
         if split is None:
             return cls()
         pattern = SPLIT_RULES.get(split, split)
@@ -111,7 +108,9 @@ def normalized_trace(rec: dict, mapping: dict[str, str], rule: TraceRule) -> tup
             return None, field, "missing or empty trace (text expected)"
         original = trace
         found = rule.split.search(original) if rule.split is not None else None
-        if found is None or not found["reasoning"].strip():  # no rule, or an output the rule does not fit
+        # no rule, or an output the rule does not fit: kept as written, so its verdict is the raw output's
+        # and the quality filter flags it `no_think`
+        if found is None or not found["reasoning"].strip():
             text, finished = original, "<think>" not in original or "</think>" in original
         else:
             response = found.groupdict().get("response")
