@@ -172,8 +172,8 @@ def _chain(history: History, experiment: str, stage: str, inputs: dict) -> dict[
 
 
 def _score_rows(record, store) -> list[dict]:
-    """A score materialization's rows: its typed metadata, or (materializations from before it was
-    recorded) the per-version copy of its scores file."""
+    """A score materialization's rows: its typed metadata, or, for a materialization without it, the
+    per-version copy of its scores file."""
     rows = meta(record, "score_rows")
     if rows is not None:
         return rows
