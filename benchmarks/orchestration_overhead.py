@@ -43,7 +43,7 @@ def without_automation(profile: str, folder: Path) -> Path:
     condition cannot request runs of its own beside the measured backfill."""
     path = folder / f"{Path(profile).stem}-automation-off.yaml"
     path.write_text(f"extends: {profile}\nname: {load_profile(profile).name}\nautomation: {{enabled: false}}\n")
-    if load_profile(str(path)).automation.get("enabled", True):
+    if load_profile(str(path)).automation.enabled:
         raise SystemExit(f"{path}: automation is still enabled")
     return path
 

@@ -13,11 +13,7 @@ import os
 
 import dagster as dg
 
-from redstar_assets.config.automation import automation_sensor, automation_spec, condition
-from redstar_assets.config.celery import resolve_queue
-from redstar_assets.config.errors import ProfileError
-from redstar_assets.config.kubernetes import resolve_kubernetes
-from redstar_assets.config.launch import resolve_launch
+from redstar_assets.config.automation import automation_sensor, condition
 from redstar_assets.config.sections import Profile
 from redstar_assets.curation.assets import build_curation_assets
 from redstar_assets.deploy.celery_queue import queue_executor
@@ -34,8 +30,7 @@ from redstar_assets.training.assets import build_training_assets
 
 def build_definitions(profile: Profile, home: str | None = None) -> dg.Definitions:
     """One `Definitions` for `profile`; `home` is the data root (default REDSTAR_HOME, else ./data)."""
-    where = str(profile.path)
-    automation = automation_spec(profile.automation, where)
+    automation = profile.automation
     policy = automation.policies
     data = condition(policy["data"])
     raw_problems, problems = build_problem_assets(profile, data)
@@ -56,18 +51,14 @@ def build_definitions(profile: Profile, home: str | None = None) -> dg.Definitio
         sft_checkpoints,
         rl_checkpoints,
     )
-    launch = resolve_launch(profile.launch, where)
+    launch = profile.launch
     redstar = RedstarHome(home=home or os.environ.get("REDSTAR_HOME", "data"), cache_layout=cache_layout())
-    choice = profile.launch.get("executor", "in_process")
-    if choice == "k8s":
-        settings = resolve_kubernetes(profile.launch.get("kubernetes"), where)
-        if settings is None:
-            raise ProfileError(f"{where}: launch.executor k8s needs a launch.kubernetes block")
-        executor = k8s_executor(settings)
-    elif choice == "celery":
-        executor = queue_executor(resolve_queue(profile.launch.get("celery"), where))
+    if launch.executor == "k8s" and launch.kubernetes is not None:
+        executor = k8s_executor(launch.kubernetes)
+    elif launch.executor == "celery":
+        executor = queue_executor(launch.celery)
     else:
-        executor = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}[choice]
+        executor = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}[launch.executor]
     return dg.Definitions(
         assets=[
             raw_problems,
@@ -84,7 +75,7 @@ def build_definitions(profile: Profile, home: str | None = None) -> dg.Definitio
         ],
         resources={
             "redstar": redstar,
-            "launcher": launcher_resource(launch),
+            "launcher": launcher_resource(launch.stages()),
             "pipes_subprocess_client": dg.PipesSubprocessClient(),
         },
         jobs=[

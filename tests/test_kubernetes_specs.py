@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 
 from redstar_assets.config.errors import ProfileError
-from redstar_assets.config.kubernetes import resolve_kubernetes
-from redstar_assets.config.launch import resolve_launch
 from redstar_assets.config.profile import load_profile
 from redstar_assets.deploy.k8s_specs import render_multinode_training, render_step_job, render_training_pod, validated
 from redstar_assets.factory import build_definitions
@@ -25,7 +23,7 @@ H100 = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
 @pytest.fixture(scope="module")
 def paper():
     profile = load_profile("redstar-math")
-    return profile, resolve_kubernetes(profile.launch["kubernetes"], str(profile.path))
+    return profile, profile.launch.kubernetes
 
 
 def _volumes(pod_spec) -> dict:
@@ -55,7 +53,7 @@ def test_the_sft_step_job_of_a_32b_experiment_asks_for_its_gpus_node_and_data_vo
 
 def test_single_node_training_is_one_pod_running_the_stage_command(paper):
     profile, kube = paper
-    launcher = launcher_resource(resolve_launch(profile.launch))
+    launcher = launcher_resource(profile.launch.stages())
     command = launcher.command(
         "training", "redstar_training.trainers.sft", "/data/sft_checkpoints/7b-cot-64k/run_config.yaml"
     )
@@ -100,7 +98,7 @@ def test_the_definitions_carry_the_pod_shapes_and_the_k8s_executor(tmp_path):
 @pytest.mark.parametrize(
     ("block", "message"),
     [
-        ("executor: k8s\n", r"launch\.executor k8s needs a launch\.kubernetes block"),
+        ("executor: k8s\n", r"launch: executor k8s needs a launch\.kubernetes block"),
         ("kubernetes: {namespace: x}\n", r"launch\.kubernetes\.image is required"),
         ("kubernetes: {image: i, training: {gpu: 8}}\n", r"launch\.kubernetes\.training: unknown key 'gpu'"),
         ("kubernetes: {image: i, training: {nodes: 0}}\n", r"launch\.kubernetes\.training\.nodes must be a positive"),
@@ -110,7 +108,7 @@ def test_a_wrong_kubernetes_block_names_the_key(tmp_path, block, message):
     path = tmp_path / "p.yaml"
     path.write_text("extends: demo-tiny\nname: p\nlaunch:\n  " + block.replace("\n", "\n  ").rstrip() + "\n")
     with pytest.raises(ProfileError, match=message):
-        resolve_launch(load_profile(str(path)).launch, str(path))
+        load_profile(str(path))
 
 
 def test_the_dry_run_of_the_paper_profile_still_validates():

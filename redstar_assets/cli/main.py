@@ -36,11 +36,10 @@ def _dagster_home() -> Path:
 def launch_commands(profile) -> dict[str, list[str]]:
     """The command line each model entry point would run with, from the profile's `launch:` block."""
     from redstar_assets.config.checks import RL_ENTRY_POINTS
-    from redstar_assets.config.launch import resolve_launch
     from redstar_assets.launcher import launcher_resource
     from redstar_assets.traces.teacher import needs_own_process
 
-    launcher = launcher_resource(resolve_launch(profile.launch, str(profile.path)))
+    launcher = launcher_resource(profile.launch.stages())
     modules = {"training": ["redstar_training.trainers.sft"], "evaluation": ["redstar_training.generation.evaluate"]}
     if profile.experiments_with("rl"):
         methods = {(profile.rl_recipes[e.rl] or {}).get("method", "dpo") for e in profile.experiments if e.rl}
@@ -56,8 +55,6 @@ def launch_commands(profile) -> dict[str, list[str]]:
 
 def plan(profile) -> dict:
     """What a run of the profile would do: sources, teacher, models, subsets, experiments, counts."""
-    from redstar_assets.config.launch import side_by_side
-
     n = int(profile.teacher.get("samples_per_problem", 1))
     sources = []
     for s in profile.sources:
@@ -108,7 +105,7 @@ def plan(profile) -> dict:
             for b in profile.benchmarks
         ],
         "launch": launch_commands(profile),
-        "parallel": side_by_side(profile.launch, str(profile.path)),
+        "parallel": profile.launch.parallel,
         "automation": _automation(profile),
         "runs": {
             "source partitions": len(profile.sources),
@@ -121,11 +118,8 @@ def plan(profile) -> dict:
 
 
 def _automation(profile) -> dict:
-    from dataclasses import asdict
 
-    from redstar_assets.config.automation import automation_spec
-
-    return asdict(automation_spec(profile.automation, str(profile.path)))
+    return profile.automation.summary()
 
 
 def print_plan(p: dict) -> None:
@@ -209,14 +203,13 @@ def lineage(target: str, as_json: bool, down: bool = False, stale: bool = False,
 
 def worker(queue: str, profile_name: str, concurrency: int, name: str | None) -> int:
     """Checks the profile and the broker, then becomes `celery worker` on one queue (exec, no wrapper)."""
-    from redstar_assets.config.celery import resolve_queue
     from redstar_assets.config.errors import ProfileError
     from redstar_assets.config.profile import load_profile
     from redstar_assets.deploy.celery_queue import BrokerError, broker_url, check_broker
 
     try:
         profile = load_profile(profile_name)
-        queues = resolve_queue(profile.launch.get("celery"), str(profile.path))["queues"]
+        queues = profile.launch.celery.queue_names()
         if queue not in queues.values():
             raise ProfileError(f"{profile.path}: queue {queue!r} is not one of launch.celery.queues {queues}")
         check_broker(broker_url())

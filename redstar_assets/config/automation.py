@@ -22,51 +22,68 @@ below it runs again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import dagster as dg
+from pydantic import AfterValidator, BeforeValidator, PositiveInt
+
+from redstar_assets.config.section import Section
 
 GROUPS = ("data", "subsets", "training", "evaluation", "report")
-POLICIES = ("eager", "manual")
-DEFAULT_SCHEDULES = {"nightly_evaluation": "0 3 * * *", "weekly_report": "0 6 * * 1"}
 
 
-@dataclass(frozen=True)
-class AutomationSpec:
-    enabled: bool = True
-    tick_seconds: int = 30
-    policies: dict[str, Any] = field(default_factory=lambda: dict.fromkeys(GROUPS, "eager"))
-    schedules: dict[str, str | None] = field(default_factory=lambda: dict(DEFAULT_SCHEDULES))
-
-
-def _valid_cron(cron: Any) -> bool:
+def _cron(value: str) -> str:
     try:
-        dg.AutomationCondition.cron_tick_passed(cron)
-        return isinstance(cron, str)
+        dg.AutomationCondition.cron_tick_passed(value)
     except Exception:  # dagster raises its own check error for a bad cron string
-        return False
+        raise ValueError(f"{value!r} is not a cron string") from None
+    return value
 
 
-def automation_spec(block: dict[str, Any], where: str = "profile") -> AutomationSpec:
-    """The block validated: policies are eager, manual or {cron: ...}; schedules are cron strings or null."""
-    from redstar_assets.config.errors import ProfileError, check_keys
+Cron = Annotated[str, AfterValidator(_cron)]
 
-    check_keys(where, "automation", block, ("enabled", "tick_seconds", "schedules", *GROUPS))
-    policies = {g: block.get(g, "eager") for g in GROUPS}
-    for group, policy in policies.items():
-        cron = policy.get("cron") if isinstance(policy, dict) else None
-        if policy not in POLICIES and not (isinstance(policy, dict) and set(policy) == {"cron"} and _valid_cron(cron)):
-            raise ProfileError(f"{where}: automation.{group}: {policy!r} is not eager, manual or {{cron: '<cron>'}}")
-    schedules = {**DEFAULT_SCHEDULES, **(block.get("schedules") or {})}
-    check_keys(where, "automation.schedules", schedules, DEFAULT_SCHEDULES)
-    for name, cron in schedules.items():
-        if cron is not None and not _valid_cron(cron):
-            raise ProfileError(f"{where}: automation.schedules.{name}: {cron!r} is not a cron string")
-    enabled, tick = block.get("enabled", True), block.get("tick_seconds", 30)
-    if not isinstance(enabled, bool) or not isinstance(tick, int) or tick < 1:
-        raise ProfileError(f"{where}: automation: enabled must be true/false and tick_seconds a positive integer")
-    return AutomationSpec(enabled, tick, policies, schedules)
+
+class CronPolicy(Section):
+    cron: Cron
+
+
+def _policy(value: Any) -> Any:
+    ok = value in ("eager", "manual") or (isinstance(value, dict) and set(value) == {"cron"})
+    if not ok:
+        raise ValueError(f"{value!r} is not eager, manual or {{cron: '<cron>'}}")
+    return value
+
+
+Policy = Annotated[Literal["eager", "manual"] | CronPolicy, BeforeValidator(_policy)]
+
+
+class Schedules(Section):
+    """Cron strings for the two schedules; null turns one off."""
+
+    nightly_evaluation: Cron | None = "0 3 * * *"
+    weekly_report: Cron | None = "0 6 * * 1"
+
+
+class AutomationSpec(Section):
+    """`automation:`: the sensor's default state and tick, a policy per asset group, the schedules."""
+
+    enabled: bool = True
+    tick_seconds: PositiveInt = 30
+    data: Policy = "eager"
+    subsets: Policy = "eager"
+    training: Policy = "eager"
+    evaluation: Policy = "eager"
+    report: Policy = "eager"
+    schedules: Schedules = Schedules()
+
+    @property
+    def policies(self) -> dict[str, Any]:
+        """Each group's policy: eager, manual, or {cron: ...}."""
+        return {g: p.model_dump() if isinstance(p, CronPolicy) else p for g in GROUPS for p in [getattr(self, g)]}
+
+    def summary(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "tick_seconds": self.tick_seconds, "policies": self.policies,
+                "schedules": self.schedules.model_dump()}  # fmt: skip
 
 
 def _ready() -> dg.AutomationCondition:

@@ -3,25 +3,37 @@ silent worker may keep a step, validated at load."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from redstar_assets.config.errors import ProfileError, check_keys
+from pydantic import AfterValidator, Field
 
-BLOCK_KEYS = ("queues", "lost_after_s")
-DEFAULT_QUEUES = {"model": "gpu", "data": "cpu"}
+from redstar_assets.config.section import Section
+
 PING_EVERY_S = 5.0
 
 
-def resolve_queue(block: dict | None, where: str = "profile") -> dict[str, Any]:
-    """The validated `launch.celery` block: the two queue names and the lost-worker timeout."""
-    block = block or {}
-    check_keys(where, "launch.celery", block, BLOCK_KEYS)
-    queues = {**DEFAULT_QUEUES, **(block.get("queues") or {})}
-    check_keys(where, "launch.celery.queues", queues, tuple(DEFAULT_QUEUES))
-    for role, name in queues.items():
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ProfileError(f"{where}: launch.celery.queues.{role} must be a queue name, got {name!r}")
-    lost = block.get("lost_after_s", 60)
-    if not isinstance(lost, int | float) or isinstance(lost, bool) or lost < 2 * PING_EVERY_S:
-        raise ProfileError(f"{where}: launch.celery.lost_after_s must be a number of seconds >= {2 * PING_EVERY_S:g}")
-    return {"queues": queues, "lost_after_s": float(lost)}
+def _queue_name(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"must be a queue name, got {name!r}")
+    return name
+
+
+QueueName = Annotated[str, AfterValidator(_queue_name)]
+
+
+class CeleryQueues(Section):
+    """Which Celery queue takes model steps (the GPU workers) and which the data steps."""
+
+    model: QueueName = "gpu"
+    data: QueueName = "cpu"
+
+
+class CelerySpec(Section):
+    """`launch.celery`: the queues, and the seconds after which a worker that stopped answering has lost
+    its step (at least two of the run worker's pings)."""
+
+    queues: CeleryQueues = CeleryQueues()
+    lost_after_s: float = Field(default=60.0, ge=2 * PING_EVERY_S)
+
+    def queue_names(self) -> dict[str, str]:
+        return self.queues.model_dump()

@@ -281,8 +281,6 @@ def _check_trace_source(spec: dict, where: str) -> None:
 
 def validate(p: Profile) -> None:
     """Every section the assets, entry points and launcher will read."""
-    from redstar_assets.config.automation import automation_spec
-    from redstar_assets.config.launch import resolve_launch
     from redstar_assets.problems.sources import SOURCE_KINDS, SOURCE_READERS
     from redstar_assets.traces.quality import QualitySpec
 
@@ -322,5 +320,3 @@ def validate(p: Profile) -> None:
     _check_subsets(p, where)
     _check_recipes(p, where)
     _check_experiments(p, where)
-    resolve_launch(p.launch, where)
-    automation_spec(p.automation, where)

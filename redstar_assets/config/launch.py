@@ -5,74 +5,78 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 import dagster as dg
+from pydantic import PositiveInt, field_validator, model_validator
 
-from redstar_assets.config.errors import ProfileError, check_keys
+from redstar_assets.config.celery import CelerySpec
+from redstar_assets.config.kubernetes import KubeSettings
 from redstar_assets.config.locations import configs_dir
+from redstar_assets.config.section import Section
 
-LAUNCHERS = ("python", "accelerate", "torchrun")
 LAUNCH_STAGES = ("teacher", "training", "evaluation")
-SETTING_KEYS = ("launcher", "config_file", "processes", "threads")
+Launcher = Literal["python", "accelerate", "torchrun"]
+# k8s: one Kubernetes Job per step (dagster-k8s); celery: one Celery task per step on a Redis broker
+Executor = Literal["in_process", "multiprocess", "k8s", "celery"]
 
 
 class StageLaunch(dg.Config):
-    """How one stage's entry points start: the profile's `launch:` settings for it, validated at load."""
+    """How one stage's entry points start, resolved from the profile's `launch:` block."""
 
     launcher: str = "python"  # python | accelerate | torchrun
-    config_file: str = ""  # accelerate's --config_file (relative paths are under configs/)
+    config_file: str = ""  # accelerate's --config_file, as an absolute path
     processes: int = 1  # accelerate --num_processes / torchrun --nproc_per_node
     threads: int = max(1, min(2, os.cpu_count() or 1))  # torch / OpenMP threads per process
 
 
-# k8s: one Kubernetes Job per step (dagster-k8s); celery: one Celery task per step on a Redis broker
-EXECUTORS = ("in_process", "multiprocess", "k8s", "celery")
+class StageSettings(Section):
+    """Launch settings as written: at the top of `launch:` for every stage, or under one stage."""
+
+    launcher: Launcher | None = None
+    config_file: str | None = None  # relative paths are under configs/
+    processes: PositiveInt | None = None
+    threads: PositiveInt | None = None
+
+    @field_validator("config_file")
+    @classmethod
+    def _config_file_exists(cls, value: str | None) -> str | None:
+        if value and not _config_path(value).exists():
+            raise ValueError(f"{value!r}: no file {_config_path(value)}")
+        return value
 
 
-def _setting(where: str, entry: str, key: str, value: Any) -> Any:
-    if key == "launcher" and value not in LAUNCHERS:
-        raise ProfileError(f"{where}: {entry}.launcher {value!r} is not one of {LAUNCHERS}")
-    if key in ("processes", "threads") and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise ProfileError(f"{where}: {entry}.{key} must be a positive integer, got {value!r}")
-    if key == "config_file" and value:
-        path = Path(value) if Path(value).is_absolute() else configs_dir() / value
-        if not path.exists():
-            raise ProfileError(f"{where}: {entry}.config_file {value!r}: no file {path}")
-        return str(path)
-    return value
+def _config_path(value: str) -> Path:
+    return Path(value) if Path(value).is_absolute() else configs_dir() / value
 
 
-def resolve_launch(block: dict[str, Any], where: str = "profile") -> dict[str, StageLaunch]:
-    """Each stage's launch settings: the block's top-level settings, then the stage's own section."""
-    from redstar_assets.config.celery import resolve_queue
-    from redstar_assets.config.errors import ProfileError
-    from redstar_assets.config.kubernetes import resolve_kubernetes
+class LaunchSpec(StageSettings):
+    """`launch:`: shared settings, each stage's own, the executor, the side-by-side count of
+    `redstar run` and the deployments' blocks."""
 
-    check_keys(where, "launch", block, (*SETTING_KEYS, *LAUNCH_STAGES, "executor", "kubernetes", "celery", "parallel"))
-    side_by_side(block, where)
-    executor = block.get("executor", "in_process")
-    if executor not in EXECUTORS:
-        raise ProfileError(f"{where}: launch.executor {executor!r} is not one of {EXECUTORS}")
-    if resolve_kubernetes(block.get("kubernetes"), where) is None and executor == "k8s":
-        raise ProfileError(f"{where}: launch.executor k8s needs a launch.kubernetes block (image, namespace, ...)")
-    resolve_queue(block.get("celery"), where)
-    shared = {k: _setting(where, "launch", k, block[k]) for k in SETTING_KEYS if k in block}
-    resolved = {}
-    for stage in LAUNCH_STAGES:
-        own = block.get(stage) or {}
-        check_keys(where, f"launch.{stage}", own, SETTING_KEYS)
-        settings = {**shared, **{k: _setting(where, f"launch.{stage}", k, v) for k, v in own.items()}}
-        resolved[stage] = StageLaunch(**settings)
-    return resolved
+    teacher: StageSettings = StageSettings()
+    training: StageSettings = StageSettings()
+    evaluation: StageSettings = StageSettings()
+    executor: Executor = "in_process"
+    parallel: PositiveInt = 1  # model steps of one plan group that `redstar run` starts at a time
+    celery: CelerySpec = CelerySpec()
+    kubernetes: KubeSettings | None = None
 
+    @model_validator(mode="after")
+    def _k8s_has_its_block(self) -> LaunchSpec:
+        if self.executor == "k8s" and self.kubernetes is None:
+            raise ValueError("executor k8s needs a launch.kubernetes block (image, namespace, ...)")
+        return self
 
-def side_by_side(block: dict[str, Any], where: str = "profile") -> int:
-    """How many runs of one plan group `redstar run` starts at a time (`launch.parallel`, default 1).
-    On a 2-core machine two SFT processes of one thread each measured 1.55x the throughput of one
-    with two threads (by hand, on the entry point; small models do not scale over threads, and a
-    step's start-up is one thread)."""
-    value = block.get("parallel", 1)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ProfileError(f"{where}: launch.parallel must be a positive integer, got {value!r}")
-    return value
+    def stage(self, name: str) -> StageLaunch:
+        """One stage's settings: its own over the block's shared ones over the defaults."""
+        fields = StageSettings.model_fields
+        shared = {k: getattr(self, k) for k in fields if getattr(self, k) is not None}
+        own = {k: getattr(getattr(self, name), k) for k in fields if getattr(getattr(self, name), k) is not None}
+        merged = {**shared, **own}
+        if merged.get("config_file"):
+            merged["config_file"] = str(_config_path(merged["config_file"]))
+        return StageLaunch(**merged)
+
+    def stages(self) -> dict[str, StageLaunch]:
+        return {name: self.stage(name) for name in LAUNCH_STAGES}

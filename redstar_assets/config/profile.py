@@ -11,9 +11,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from redstar_assets.config.automation import AutomationSpec
 from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.launch import LaunchSpec
 from redstar_assets.config.locations import configs_dir
 from redstar_assets.config.safe_yaml import read_yaml
+from redstar_assets.config.section import build
 from redstar_assets.config.sections import Experiment, Profile, SubsetRecipe
 
 
@@ -128,8 +131,8 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
         benchmarks=_benchmarks(path, raw),
         evaluation={k: v for k, v in (raw.get("evaluation") or {}).items() if k != "benchmarks"},
         experiments=experiments,
-        launch=raw.get("launch") or {},
-        automation=raw.get("automation") or {},
+        launch=build(LaunchSpec, raw.get("launch"), str(path), "launch"),
+        automation=build(AutomationSpec, raw.get("automation"), str(path), "automation"),
         raw=raw,
     )
     validate(profile)

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from redstar_assets.config.automation import AutomationSpec
 from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.launch import LaunchSpec
 
 INBOX_PREFIX = "inbox-"  # source partitions of files dropped in the inbox
 EXPERIMENT_STAGES = ("base", "sft", "rl")
@@ -69,8 +71,8 @@ class Profile:
     benchmarks: list[Any]  # EvalBenchmark: registry entries named by evaluation.benchmarks
     evaluation: dict[str, Any]  # the evaluation run settings (backend, seed, ...), without the benchmarks
     experiments: list[Experiment]
-    launch: dict[str, Any] = field(default_factory=dict)
-    automation: dict[str, Any] = field(default_factory=dict)
+    launch: LaunchSpec = LaunchSpec()
+    automation: AutomationSpec = AutomationSpec()
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def source(self, name: str) -> dict[str, Any]:

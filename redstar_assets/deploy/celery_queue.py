@@ -11,7 +11,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from redstar_assets.config.celery import PING_EVERY_S, resolve_queue
+from redstar_assets.config.celery import PING_EVERY_S, CelerySpec
 
 BROKER_ENV = "REDSTAR_CELERY_BROKER"
 QUEUE_TAG = "dagster-celery/queue"
@@ -24,9 +24,9 @@ class BrokerError(RuntimeError):
 
 def queue_tags(profile) -> dict[str, str]:
     """The op tag that sends a model step to the `model` queue (data steps take the default queue)."""
-    if profile.launch.get("executor") != "celery":
+    if profile.launch.executor != "celery":
         return {}
-    return {QUEUE_TAG: resolve_queue(profile.launch.get("celery"), str(profile.path))["queues"]["model"]}
+    return {QUEUE_TAG: profile.launch.celery.queues.model}
 
 
 def celery_config(queues: dict[str, str]) -> dict[str, Any]:
@@ -148,11 +148,11 @@ class WatchedResult:
         return self.result.revoke()
 
 
-def queue_executor(settings: dict[str, Any]):
+def queue_executor(settings: CelerySpec):
     """dagster-celery's executor on the REDSTAR_CELERY_BROKER broker, with the lost-worker check."""
     from redstar_assets.deploy.dagster_celery_internals import celery_executor_with, submit_step
 
-    lost_after_s = settings["lost_after_s"]
+    lost_after_s = settings.lost_after_s
 
     def submit(app, plan_context, step, queue, priority, known_state):
         result = submit_step(app, plan_context, step, queue, priority, known_state)
@@ -160,5 +160,5 @@ def queue_executor(settings: dict[str, Any]):
 
     source = {"env": BROKER_ENV}
     return celery_executor_with(submit, check_broker).configured(
-        {"broker": source, "backend": source, "config_source": celery_config(settings["queues"])}
+        {"broker": source, "backend": source, "config_source": celery_config(settings.queue_names())}
     )

@@ -4,10 +4,9 @@ profile REDSTAR_PROFILE names, the same profile the code location and the run wo
 
 from dagster_celery.tasks import create_task
 
-from redstar_assets.config.celery import resolve_queue
 from redstar_assets.config.profile import profile_from_env
 from redstar_assets.deploy.celery_queue import worker_app
 
 _profile = profile_from_env()
-app = worker_app(resolve_queue(_profile.launch.get("celery"), str(_profile.path))["queues"])
+app = worker_app(_profile.launch.celery.queue_names())
 execute_plan = create_task(app)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 
-from redstar_assets.config.kubernetes import resolve_kubernetes
 from redstar_assets.deploy.celery_queue import queue_tags
 from redstar_assets.deploy.k8s_specs import step_config
 
 
 def model_op_tags(profile, stage: str) -> dict[str, str]:
     """The op tags of a model asset of `stage` (teacher, training, evaluation)."""
-    kube = resolve_kubernetes(profile.launch.get("kubernetes"), str(profile.path))
+    kube = profile.launch.kubernetes
     return {**({"dagster-k8s/config": json.dumps(step_config(kube, stage))} if kube else {}), **queue_tags(profile)}
 
 

@@ -32,7 +32,7 @@ def stale_evaluations(instance, store, profile: Profile) -> list[str]:
 def build_schedules(profile: Profile, spec: AutomationSpec, redstar: RedstarHome) -> list[dg.ScheduleDefinition]:
     status = dg.DefaultScheduleStatus.RUNNING if spec.enabled else dg.DefaultScheduleStatus.STOPPED
     schedules: list[dg.ScheduleDefinition] = []
-    nightly = spec.schedules.get("nightly_evaluation")
+    nightly = spec.schedules.nightly_evaluation
     if nightly:
 
         @dg.schedule(
@@ -50,7 +50,7 @@ def build_schedules(profile: Profile, spec: AutomationSpec, redstar: RedstarHome
             return [dg.RunRequest(partition_key=name, tags={"redstar/reason": "nightly"}) for name in stale]
 
         schedules.append(nightly_evaluation)
-    weekly = spec.schedules.get("weekly_report")
+    weekly = spec.schedules.weekly_report
     if weekly:
         schedules.append(
             dg.ScheduleDefinition(

@@ -176,7 +176,8 @@ def downstream(
     that source's rows. With `code_versions` (the definitions' current ones), each is marked stale
     when its code version changed, an input it trained on has a newer data version, or an upstream
     dependent is stale."""
-    from redstar_assets.lineage.provenance import SOURCE_ASSETS, TRAINED_FROM
+    from redstar_assets.config.asset_keys import SOURCE_ASSETS
+    from redstar_assets.lineage.provenance import TRAINED_FROM
 
     history = History(instance, CHAIN)
     reached = {(TRAINED_FROM if asset in SOURCE_ASSETS else asset, partition)}

@@ -24,7 +24,6 @@ from redstar_assets.cli.run import child as step_process
 from redstar_assets.cli.run.dead_runs import WORKER_TAG, reclaim_dead_runs, worker_tag
 from redstar_assets.cli.run.display import StepProgress, outcome_line, quiet_output
 from redstar_assets.cli.run.plan import Step, batches, plan_steps
-from redstar_assets.config.launch import side_by_side as runs_side_by_side
 from redstar_assets.config.sections import Profile
 from redstar_assets.deploy.instance import open_instance
 from redstar_assets.factory import build_definitions
@@ -145,7 +144,7 @@ def run_profile(profile: Profile, home: Path, verbose: bool = False, until: str 
         flush=True,
     )
     started = time.time()
-    parallel = runs_side_by_side(profile.launch, str(profile.path))
+    parallel = profile.launch.parallel
     if parallel > 1:
         claim_gpu_slots(instance, parallel)
     live = sys.stdout.isatty() and not verbose and parallel == 1  # one live line at a time
