@@ -150,11 +150,29 @@ def test_near_duplicates_keep_the_first_and_leave_short_distinct_problems(benchm
     assert canonical("Find \\, $\\dfrac{1}{2}$") == canonical("find \\frac{1}{2}")
 
 
+def cross_validated_spearman(texts: list[str], levels: list[float], folds: int = 5, seed: int = 0) -> dict:
+    """Held-out Spearman correlation with the true levels for the model and for the length baseline."""
+    import numpy as np
+    from scipy.stats import spearmanr
+    from sklearn.model_selection import KFold
+
+    from redstar_assets.curation.learned_difficulty import fit
+
+    level_array = np.asarray(levels, dtype=float)
+    predicted = np.zeros(len(texts))
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(texts):
+        model = fit([texts[i] for i in train], level_array[train])
+        predicted[test] = model.predict([texts[i] for i in test])
+    lengths = np.array([len(t) for t in texts], dtype=float)
+    return {
+        "model_spearman": round(float(spearmanr(predicted, level_array).statistic), 4),
+        "length_spearman": round(float(spearmanr(lengths, level_array).statistic), 4),
+    }
+
+
 def test_learned_difficulty_beats_the_length_baseline(benchmarks):
     """Offline stand-in for MATH train: 5-fold cross-validation on MATH-500's levels (marked as such:
     MATH-500 is an evaluation set, so a real run trains on MATH train or Omni-MATH instead)."""
-    from redstar_assets.curation.learned_difficulty import cross_validated_spearman
-
     math = benchmarks["math500"]
     result = cross_validated_spearman(math["problem"].to_list(), math["level"].to_list(), folds=5, seed=0)
     print(f"learned difficulty on MATH-500 levels (5-fold CV): {result}")

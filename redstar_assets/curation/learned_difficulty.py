@@ -53,26 +53,6 @@ def fit(texts: Sequence[str], levels: Sequence[float], alpha: float = 3.0):
     return make_model(alpha).fit(list(texts), list(levels))
 
 
-def cross_validated_spearman(texts: Sequence[str], levels: Sequence[float], folds: int = 5, seed: int = 0) -> dict:
-    """Held-out Spearman correlation with the true levels for the model and for the length baseline."""
-    import numpy as np
-    from scipy.stats import spearmanr
-    from sklearn.model_selection import KFold
-
-    texts, level_array = list(texts), np.asarray(levels, dtype=float)
-    predicted = np.zeros(len(texts))
-    for train, test in KFold(folds, shuffle=True, random_state=seed).split(texts):
-        model = fit([texts[i] for i in train], level_array[train])
-        predicted[test] = model.predict([texts[i] for i in test])
-    lengths = np.array([len(t) for t in texts], dtype=float)
-    return {
-        "model_spearman": round(float(spearmanr(predicted, level_array).statistic), 4),
-        "length_spearman": round(float(spearmanr(lengths, level_array).statistic), 4),
-        "folds": folds,
-        "n": len(texts),
-    }
-
-
 def save(model, path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_bytes(pickle.dumps(model))
