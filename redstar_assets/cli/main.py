@@ -267,7 +267,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     work.add_argument("--concurrency", type=int, default=1, help="steps this worker runs at once (default 1)")
     work.add_argument("--name", help="the worker's node name (default QUEUE@HOST)")
+    prof = sub.add_parser("profile", help="what a profile may say")
+    prof_sub = prof.add_subparsers(dest="profile_command", required=True)
+    prof_sub.add_parser("schema", help="print the JSON Schema of a profile file (for an editor's completion)")
     ns = parser.parse_args(argv)
+    if ns.command == "profile":
+        from redstar_assets.config.schema import profile_schema
+
+        print(json.dumps(profile_schema(), indent=2))
+        return 0
     if ns.command == "worker":
         return worker(ns.queue, ns.profile, ns.concurrency, ns.name)
     if ns.command == "lineage":

@@ -18,32 +18,10 @@ from redstar_assets.config.sections import (
     BASE_MODEL_KINDS,
     EXPERIMENT_STAGES,
     INBOX_PREFIX,
-    STRATEGIES,
-    TARGET_FORMATS,
     TEACHER_BACKENDS,
-    Experiment,
     Profile,
-    SubsetRecipe,
 )
 
-TOP_LEVEL_KEYS = (
-    "name",
-    "description",
-    "sources",
-    "inbox",
-    "teacher",
-    "difficulty",
-    "curation",
-    "quality",
-    "base_models",
-    "subset_recipes",
-    "training_recipes",
-    "rl_recipes",
-    "evaluation",
-    "experiments",
-    "launch",
-    "automation",
-)
 # Run-config keys each asset fills in itself; a recipe that sets one would be overridden.
 SET_BY_ASSET = {
     # trust_remote_code comes from the base model's entry, never from a recipe
@@ -111,32 +89,16 @@ def check_mapping(where: str, entry: str, value: Any) -> None:
 # A source's keys that stages other than its reader use: which preset maps it, the model that wrote
 # imported traces (lineage), and the verifier mode its traces are checked in.
 SOURCE_STAGE_KEYS = ("kind", "preset", "teacher", "verify_mode")
-# Every section but the name, the description and the two lists is read as a mapping.
-MAPPING_SECTIONS = tuple(k for k in TOP_LEVEL_KEYS if k not in ("name", "description", "sources", "experiments"))
 
 
 def check_raw(path: Path, raw: dict) -> None:
-    """Before anything is built: top-level keys, subset recipe and experiment keys."""
+    """Before the sections are built: a retired block, and the inbox and difficulty values no section types yet."""
     where = str(path)
     if "benchmarks" in raw:
         raise ProfileError(
             f"{where}: top-level 'benchmarks' blocks are gone: name registry entries (configs/benchmarks.yaml) "
             "under evaluation.benchmarks, e.g. evaluation: {benchmarks: [math500, {name: aime2024, count: 10}]}"
         )
-    check_keys(where, "profile", raw, TOP_LEVEL_KEYS)
-    for section in MAPPING_SECTIONS:
-        check_mapping(where, section, raw.get(section))
-    for section in ("base_models", "subset_recipes", "training_recipes", "rl_recipes"):
-        for name, spec in (raw.get(section) or {}).items():
-            check_mapping(where, f"{section}.{name}", spec)
-    for section in ("sources", "experiments"):
-        entries = raw.get(section) or []
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise ProfileError(f"{where}: {section} must be a list of mappings")
-    for name, spec in (raw.get("subset_recipes") or {}).items():
-        check_config(where, f"subset_recipes.{name}", spec or {}, SubsetRecipe, set_by_asset=("name",))
-    for i, spec in enumerate(raw.get("experiments") or []):
-        check_config(where, f"experiments[{i}] ({spec.get('name')})", spec, Experiment)
     inbox = raw.get("inbox") or {}
     check_mapping(where, "inbox.mapping", inbox.get("mapping"))
     for key, value in {**(inbox.get("mapping") or {}), **{k: inbox[k] for k in ("domain",) if k in inbox}}.items():
@@ -209,16 +171,6 @@ def _check_eval_backend(spec: dict, where: str) -> None:
 def _check_subsets(p: Profile, where: str) -> None:
     for recipe in p.subset_recipes.values():
         entry = f"{where}: subset_recipes.{recipe.name}"
-        if recipe.strategy not in STRATEGIES:
-            raise ProfileError(f"{entry}.strategy {recipe.strategy!r} not in {STRATEGIES}")
-        if recipe.target_format not in TARGET_FORMATS:
-            raise ProfileError(f"{entry}.target_format must be one of {TARGET_FORMATS}")
-        if recipe.strategy == "band" and (not recipe.band or len(recipe.band) != 2 or recipe.band[0] > recipe.band[1]):
-            raise ProfileError(f"{entry}: strategy band needs band: [low, high]")
-        if recipe.mix is not None and (not recipe.mix or abs(sum(recipe.mix.values()) - 1) > 1e-6):
-            raise ProfileError(f"{entry}.mix shares must sum to 1, got {recipe.mix}")
-        if recipe.scale <= 0:
-            raise ProfileError(f"{entry}.scale must be positive")
         if recipe.sources is not None:
             declared = [s["name"] for s in p.sources]
             unknown = [s for s in recipe.sources if s not in declared and not s.startswith(INBOX_PREFIX)]

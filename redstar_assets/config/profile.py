@@ -11,13 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from redstar_assets.config.automation import AutomationSpec
 from redstar_assets.config.errors import ProfileError
-from redstar_assets.config.launch import LaunchSpec
 from redstar_assets.config.locations import configs_dir
 from redstar_assets.config.safe_yaml import read_yaml
 from redstar_assets.config.section import build
-from redstar_assets.config.sections import Experiment, Profile, SubsetRecipe
+from redstar_assets.config.sections import Experiment, ExperimentSpec, Profile, ProfileFile
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +60,37 @@ def _benchmarks(path: Path, raw: dict[str, Any]) -> list[Any]:
         raise ProfileError(str(exc)) from None
 
 
+def _experiments(specs: list[ExperimentSpec], where: str) -> list[Experiment]:
+    """Experiments as the stages read them: an RL arm with `sft_from` takes that experiment's base
+    model, subset and training recipe."""
+    by_name = {e.name: e for e in specs}
+    out = []
+    for e in specs:
+        parent = by_name.get(e.sft_from) if e.sft_from else None
+
+        def inherited(key: str, e: ExperimentSpec = e, parent: ExperimentSpec | None = parent) -> Any:
+            own = getattr(e, key)
+            return getattr(parent, key) if own is None and parent is not None else own
+
+        base_model = inherited("base_model")
+        if base_model is None:
+            raise ProfileError(f"{where}: experiments.{e.name}.base_model is required")
+        out.append(
+            Experiment(
+                name=e.name,
+                base_model=base_model,
+                stages=tuple(e.stages),
+                subset=inherited("subset"),
+                training=inherited("training"),
+                rl=e.rl,
+                sft_from=e.sft_from,
+                description=e.description,
+                benchmarks=tuple(e.benchmarks) if e.benchmarks is not None else None,
+            )
+        )
+    return out
+
+
 def load_profile(name_or_path: str) -> Profile:
     """Reads, merges and validates a profile; every error names the file (and the key where a check
     knows it): a section of the wrong shape that no check foresaw is still a ProfileError, not a crash."""
@@ -78,43 +107,10 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
     from redstar_assets.config.checks import check_raw, validate
 
     check_raw(path, raw)
-    try:
-        recipes = {
-            k: SubsetRecipe(
-                name=k,
-                **{
-                    **v,
-                    **({"band": tuple(v["band"])} if v.get("band") else {}),
-                    **({"sources": tuple(v["sources"])} if v.get("sources") is not None else {}),
-                },
-            )
-            for k, v in (raw.get("subset_recipes") or {}).items()
-        }
-        sft_sources = {e.get("name"): e for e in raw.get("experiments") or []}
-
-        def inherited(e: dict[str, Any], key: str) -> Any:
-            """An RL arm's base model, subset and training recipe: those of the experiment it starts from."""
-            source = sft_sources.get(e.get("sft_from"))
-            if e.get(key) is None and source is not None:
-                return source.get(key)
-            return e[key] if key == "base_model" else e.get(key)  # every other experiment names its base
-
-        experiments = [
-            Experiment(
-                name=e["name"],
-                base_model=inherited(e, "base_model"),
-                stages=tuple(e.get("stages", ["base"])),
-                subset=inherited(e, "subset"),
-                training=inherited(e, "training"),
-                rl=e.get("rl"),
-                sft_from=e.get("sft_from"),
-                description=e.get("description", ""),
-                benchmarks=tuple(e["benchmarks"]) if e.get("benchmarks") is not None else None,
-            )
-            for e in raw.get("experiments") or []
-        ]
-    except (TypeError, KeyError) as exc:
-        raise ProfileError(f"{path}: {exc}") from exc
+    where = str(path)
+    written = build(ProfileFile, raw, where, "")
+    recipes = {k: r.model_copy(update={"name": k}) for k, r in written.subset_recipes.items()}
+    experiments = _experiments(written.experiments, where)
     profile = Profile(
         name=raw.get("name", path.stem),
         path=path,
@@ -131,8 +127,8 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
         benchmarks=_benchmarks(path, raw),
         evaluation={k: v for k, v in (raw.get("evaluation") or {}).items() if k != "benchmarks"},
         experiments=experiments,
-        launch=build(LaunchSpec, raw.get("launch"), str(path), "launch"),
-        automation=build(AutomationSpec, raw.get("automation"), str(path), "automation"),
+        launch=written.launch,
+        automation=written.automation,
         raw=raw,
     )
     validate(profile)

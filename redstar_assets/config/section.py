@@ -39,7 +39,7 @@ def build(cls: type[S], data: Any, where: str, entry: str) -> S:
     except ValidationError as exc:
         # of a union's alternatives, the one that got furthest says what is wrong
         error = max(exc.errors(), key=lambda e: len(_plain_loc(e["loc"])))
-        raise ProfileError(describe(cls, error, where, entry)) from None
+        raise ProfileError(describe(cls, error, where, entry, data)) from None
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -85,20 +85,35 @@ def _plain_loc(loc: tuple) -> tuple:
     )
 
 
-def _path(entry: str, loc: tuple) -> str:
-    return entry + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+def _path(entry: str, loc: tuple, data: Any = None) -> str:
+    """`launch.training.threads`, `experiments[2] (cot-1k).stages`: a list entry with a name shows it;
+    a whole profile's own keys stand alone."""
+    path = entry
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}"
+        data = (
+            data[part]
+            if isinstance(data, list | dict) and part in (range(len(data)) if isinstance(data, list) else data)
+            else None
+        )
+        if isinstance(part, int) and isinstance(data, dict) and isinstance(data.get("name"), str):
+            path += f" ({data['name']})"
+    return path.lstrip(".") or "profile"
 
 
-def describe(cls: type[BaseModel], error: Any, where: str, entry: str) -> str:
+def describe(cls: type[BaseModel], error: Any, where: str, entry: str, data: Any = None) -> str:
     """One pydantic error in the profile's words."""
     loc = _plain_loc(error["loc"])
-    path, kind, value = _path(entry, loc), error["type"], error.get("input")
+    path, kind, value = _path(entry, loc, data), error["type"], error.get("input")
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
         known = known_keys(cls, loc[:-1])
         key = str(loc[-1])
         listed = f"; known keys: {sorted(known)}" if len(known) <= 30 else ""
-        return f"{where}: {_path(entry, loc[:-1])}: unknown key {key!r}{did_you_mean(key, known)}{listed}"
+        return f"{where}: {_path(entry, loc[:-1], data)}: unknown key {key!r}{did_you_mean(key, known)}{listed}"
     if kind == "missing":
         return f"{where}: {path} is required"
     if kind == "literal_error":

@@ -5,35 +5,68 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from redstar_assets.config.automation import AutomationSpec
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.launch import LaunchSpec
+from redstar_assets.config.section import Section
 
 INBOX_PREFIX = "inbox-"  # source partitions of files dropped in the inbox
 EXPERIMENT_STAGES = ("base", "sft", "rl")
-STRATEGIES = ("random", "hard_first", "band", "stratified")
-TARGET_FORMATS = ("long_cot", "answer_only")
 TEACHER_BACKENDS = ("procedural", "synthetic", "vllm", "openai", "transformers")
 BASE_MODEL_KINDS = ("tiny_qwen2", "tiny_vlm", "local", "hub")
 TINY_KINDS = ("tiny_qwen2", "tiny_vlm")  # built here from a spec, deterministically
 
 
-@dataclass(frozen=True)
-class SubsetRecipe:
-    name: str
-    scale: int
-    strategy: str = "random"
-    target_format: str = "long_cot"
+Strategy = Literal["random", "hard_first", "band", "stratified"]
+TargetFormat = Literal["long_cot", "answer_only"]
+ExperimentStage = Literal["base", "sft", "rl"]
+
+
+class SubsetRecipe(Section):
+    """One rung of the data ladder: how many traces, chosen how from which sources, in which format."""
+
+    name: SkipJsonSchema[str] = ""  # the recipe's key in `subset_recipes`, set at load
+    scale: PositiveInt
+    strategy: Strategy = "random"
+    target_format: TargetFormat = "long_cot"
     verified_only: bool = True
     max_per_problem: int = 1
     seed: int = 0
-    band: tuple[float, float] | None = None  # teacher pass-rate band for strategy "band", e.g. [0.1, 0.6]
+    band: Annotated[tuple[float, float], Field(strict=False)] | None = None  # pass-rate band for strategy band
     mix: dict[str, float] | None = None  # domain shares, e.g. {math: 0.7, code: 0.3}; None = whatever the pool holds
     cap: bool = False  # take what exists when the pool is smaller than `scale`, instead of failing
     quality_only: bool = True  # only traces with no quality flag
-    sources: tuple[str, ...] | None = None  # source partitions to draw from; None = the whole pool
+    sources: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] | None = None  # None = the whole pool
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SubsetRecipe:
+        if self.strategy == "band" and (self.band is None or self.band[0] > self.band[1]):
+            raise ValueError("strategy band needs band: [low, high]")
+        if self.mix is not None and (not self.mix or abs(sum(self.mix.values()) - 1) > 1e-6):
+            raise ValueError(f"mix shares must sum to 1, got {self.mix}")
+        return self
+
+
+class ExperimentSpec(Section):
+    """One experiment as written: its base model, the stages it trains and the recipes of each."""
+
+    name: str
+    base_model: str | None = None  # an RL arm with sft_from takes that experiment's
+    stages: list[ExperimentStage] = Field(default_factory=lambda: list[ExperimentStage](["base"]), min_length=1)
+    subset: str | None = None
+    training: str | None = None
+    rl: str | None = None
+    # An RL arm that starts from another experiment's SFT checkpoint, trained once for every arm of a
+    # comparison; its base model, subset and training recipe are that experiment's.
+    sft_from: str | None = None
+    description: str = ""
+    # names from evaluation.benchmarks this experiment is scored on; None = all of them
+    benchmarks: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,3 +136,41 @@ class Profile:
         """The stage whose checkpoint an experiment's scores wait for (rl after sft); None for a baseline."""
         trained = [s for s in exp.stages if s != "base"]
         return trained[-1] if trained else None
+
+
+class ProfileFile(Section):
+    """A profile file as written: the schema `redstar profile schema` prints, and the first check of a
+    merged profile. Sections typed elsewhere appear here as plain mappings until they are."""
+
+    extends: str | None = None  # a parent profile (a name under configs/profiles, or a path)
+    replace: list[str] = Field(default_factory=list)  # sections that replace the parent's whole
+    name: str | None = None
+    description: str = ""
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    inbox: dict[str, Any] = Field(default_factory=dict)
+    teacher: dict[str, Any] = Field(default_factory=dict)
+    difficulty: dict[str, Any] = Field(default_factory=dict)
+    curation: dict[str, Any] = Field(default_factory=dict)
+    quality: dict[str, Any] = Field(default_factory=dict)
+    base_models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    subset_recipes: dict[str, SubsetRecipe] = Field(default_factory=dict)
+    training_recipes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rl_recipes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    evaluation: dict[str, Any] = Field(default_factory=dict)
+    experiments: list[ExperimentSpec] = Field(default_factory=list)
+    launch: LaunchSpec = LaunchSpec()
+    automation: AutomationSpec = AutomationSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections_are_absent(cls, data: Any) -> Any:
+        """`teacher:` with nothing under it reads as null in YAML: the section's defaults."""
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
+
+    @field_validator("subset_recipes", mode="before")
+    @classmethod
+    def _names_come_from_keys(cls, recipes: Any) -> Any:
+        for key, recipe in (recipes or {}).items() if isinstance(recipes, dict) else ():
+            if isinstance(recipe, dict) and "name" in recipe:
+                raise ValueError(f"{key}: key 'name' is set by the pipeline (the recipe's key) and cannot be given")
+        return recipes

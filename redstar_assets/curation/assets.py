@@ -1,6 +1,5 @@
 """Stage 3: difficulty per problem from the verified traces, and the subsets students train on."""
 
-from dataclasses import asdict
 
 import dagster as dg
 import polars as pl
@@ -174,7 +173,7 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     )
     store.register("sft_subsets", recipe.name, "data", content_hash, rows)
     store.write_json(
-        {"subset_hash": content_hash, "recipe": asdict(recipe), "rows": rows, "trained_on_rows": used},
+        {"subset_hash": content_hash, "recipe": recipe.model_dump(), "rows": rows, "trained_on_rows": used},
         "sft_subsets",
         recipe.name,
     )
@@ -189,12 +188,12 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
             "rows": rows,
             "problems": picked["problem_id"].n_unique(),
             "subset_hash": content_hash,
-            "recipe": dg.MetadataValue.json(asdict(recipe)),
+            "recipe": dg.MetadataValue.json(recipe.model_dump()),
             "buckets": dg.MetadataValue.json({r["bucket"]: r["len"] for r in buckets.to_dicts()}),
             "sample": preview(sample, rows=2, width=400),
             "messages_path": dg.MetadataValue.path(str(store.path("sft_subsets", recipe.name))),
             **lineage_metadata(
-                asdict(recipe),
+                recipe.model_dump(),
                 {
                     "verified_traces": store.versions("verified_traces", sources),
                     "difficulty_scores": store.versions("difficulty_scores", sources),

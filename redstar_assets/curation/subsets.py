@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 
 import polars as pl
 
@@ -105,6 +104,6 @@ def target_text(trace_text: str, target_format: str, domain: str = "math") -> st
 
 def subset_hash(trace_ids: list[str], recipe: SubsetRecipe) -> str:
     """Over the sorted ids and the recipe (a recipe that names no `sources` hashes as before they existed)."""
-    fields = {k: v for k, v in asdict(recipe).items() if not (k == "sources" and v is None)}
+    fields = {k: v for k, v in recipe.model_dump().items() if not (k == "sources" and v is None)}
     payload = json.dumps({"ids": sorted(trace_ids), "recipe": fields}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
