@@ -1,11 +1,6 @@
-"""`build_definitions(profile)`: the whole pipeline for one typed, validated profile.
-
-Partitions, assets (with their code versions, automation conditions and pools), checks, the
-`curate_source` job, the source and automation sensors, the schedules, the resources and the
-executor all come from the profile, and nothing is global: two profiles build side by side in one
-process. The code location (`definitions.py`) builds the one REDSTAR_PROFILE names; `redstar run`
-and the tests call this directly.
-"""
+"""`build_definitions(profile)`: the whole pipeline for one typed, validated profile. Nothing is
+global, so two profiles build side by side in one process; the code location builds the one
+REDSTAR_PROFILE names, and `redstar run` and the tests call this directly."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""The one way model work is started: a Python entry point in its own process, through Dagster Pipes.
-
-Teacher sampling with a local model, the difficulty scorer, the trainers and the evaluation all go
-through `ModelLauncher.run`: the run config is written beside the outputs (so the step can be
-repeated by hand), the command comes from the profile's `launch:` block (plain `python`,
-`accelerate launch` or `torchrun`), logs stream into the Dagster run, and the process is wrapped by
-`redstar_training.supervise`, so a cancelled run or a killed run worker takes the whole process
-group down with it.
-"""
+"""The one way model work is started: a Python entry point in its own process, through Dagster Pipes,
+with the run config written beside its outputs so the step can be repeated by hand. The process is
+wrapped by `redstar_training.supervise`, so a cancelled run or a killed run worker takes the whole
+process group down with it."""
 
 from __future__ import annotations
 

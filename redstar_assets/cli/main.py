@@ -1,18 +1,5 @@
-"""`redstar`: run a profile end to end, validate a profile's plan, print the ablation report.
-
-redstar run --profile demo              # materialize the whole graph into DAGSTER_HOME
-redstar run --profile demo --until sft_subsets   # only that asset and what it needs
-redstar run --profile redstar-math --dry-run
-redstar ablation                        # print the last ablation table
-redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy|lenient]
-redstar verify code --input programs.jsonl --output verdicts.jsonl
-redstar verify choice --input pairs.jsonl --output verdicts.jsonl
-redstar eval score --benchmark math500 --predictions outputs.jsonl [--problem-field F | --id-field F]
-redstar lineage benchmark_scores:cot-random-4k  # the chain upstream, from the Dagster instance
-redstar lineage --downstream problems:gsm8k --stale   # what was trained on a source, and what is stale
-redstar query "SELECT experiment, stage, benchmark, pass_at_1 FROM lineage WHERE latest"   # DuckDB, read-only
-redstar worker gpu --profile P          # a Celery worker for the `queue` deployment's gpu queue
-"""
+"""`redstar`: run a profile end to end or check its plan, read the ablation table and the lineage,
+verify answers, and serve a queue worker; `redstar --help` lists the commands with examples."""
 
 from __future__ import annotations
 
@@ -24,6 +11,22 @@ from pathlib import Path
 
 from redstar_assets.cli import eval_command as eval_cli
 from redstar_training.verify import cli as verify_cli
+
+EXAMPLES = """examples:
+  redstar run --profile demo              # materialize the whole graph into DAGSTER_HOME
+  redstar run --profile demo --until sft_subsets   # only that asset and what it needs
+  redstar run --profile redstar-math --dry-run
+  redstar ablation                        # print the last ablation table
+  redstar verify math --input pairs.jsonl --output verdicts.jsonl [--mode strict|legacy|lenient]
+  redstar verify code --input programs.jsonl --output verdicts.jsonl
+  redstar verify choice --input pairs.jsonl --output verdicts.jsonl
+  redstar eval score --benchmark math500 --predictions outputs.jsonl [--problem-field F | --id-field F]
+  redstar lineage benchmark_scores:cot-random-4k  # the chain upstream, from the Dagster instance
+  redstar lineage --downstream problems:gsm8k --stale   # what was trained on a source, and what is stale
+  redstar query "SELECT experiment, stage, benchmark, pass_at_1 FROM lineage WHERE latest"   # DuckDB, read-only
+  redstar worker gpu --profile P          # a Celery worker for the `queue` deployment's gpu queue
+  redstar profile schema > profile.schema.json   # for an editor: # yaml-language-server: $schema=profile.schema.json
+"""
 
 
 def _dagster_home() -> Path:
@@ -225,7 +228,7 @@ def worker(queue: str, profile_name: str, concurrency: int, name: str | None) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="redstar", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="redstar", description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a profile end to end (or validate it with --dry-run)")

@@ -1,24 +1,7 @@
-"""When things run on their own: the profile's `automation:` block as Dagster automation conditions,
-evaluated by one automation condition sensor (the UI shows why each asset was or was not requested).
-
-Declarative automation is the part of Dagster's API that still moves between releases, so every
-condition is built here and nowhere else.
-
-    automation:
-      enabled: true          # the automation sensor's default state; the UI can switch it
-      tick_seconds: 30       # how often the sensors evaluate
-      data: eager            # raw_problems .. difficulty_scores, per source partition
-      subsets: eager         # sft_subsets
-      training: eager        # sft_checkpoints, rl_checkpoints: eager | manual | {cron: "0 2 * * *"}
-      evaluation: eager      # benchmark_scores
-      report: eager          # ablation_report
-      schedules: {nightly_evaluation: "0 3 * * *", weekly_report: "0 6 * * 1"}   # null turns one off
-
-`eager` here means: materialize what is missing once its inputs exist (and never retry a failed
-one on its own), and re-materialize when an input's *data version* changed, not on any new
-materialization. A subset whose selected traces did not change keeps its data version, so nothing
-below it runs again.
-"""
+"""When things run on their own: the profile's `automation:` block as typed policies and Dagster
+automation conditions, evaluated by one automation condition sensor so the UI shows why each asset
+was or was not requested. Declarative automation still moves between Dagster releases, so every
+condition is built here and nowhere else."""
 
 from __future__ import annotations
 

@@ -1,12 +1,6 @@
-"""The benchmarks a profile evaluates on: names of registry entries (`configs/benchmarks.yaml`), each
-with the registry's answer format, tolerance, verifier and sampling, and at most three overrides.
-
-    evaluation:
-      benchmarks: [math500, {name: aime2024, sampling: {n: 32}}, {name: arith-heldout, count: 12}]
-
-A profile may change how many items are used (`count`), the sampling (`n`, `temperature`, `top_p`)
-and `max_tokens`; what an answer is and how it is judged belong to the benchmark, so they stay.
-"""
+"""The benchmarks a profile evaluates on: registry entries (`configs/benchmarks.yaml`) by name, with
+at most the item count, the sampling and `max_tokens` overridden; what an answer is and how it is
+judged belong to the benchmark, so a profile cannot change them."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The Dagster instance the CLI works in (DAGSTER_HOME), checked before use.
-
-A `team` instance keeps its storage in PostgreSQL (configs/deployments/team/dagster.yaml). When that
-server cannot be reached, or a setting it needs is not in the environment, the user gets one line
-naming the file, the setting and the address, within the connect timeout, instead of a retry loop
-and a SQLAlchemy traceback.
-"""
+"""The Dagster instance the CLI works in (DAGSTER_HOME), checked before use: a `team` instance whose
+PostgreSQL cannot be reached, or whose settings are missing, gives one line naming the file, the
+setting and the address instead of a retry loop and a SQLAlchemy traceback."""
 
 from __future__ import annotations
 

@@ -1,22 +1,8 @@
-"""The `kubernetes` deployment: what dagster-k8s would submit for each model step, from the profile's
-`launch.kubernetes` block. Every dagster-k8s helper the rendering needs is imported here and only
-here (`construct_dagster_k8s_job` is public; `dagster_k8s.pipes.build_pod_body` is not), so a
-dagster-k8s upgrade touches one module.
-
-- Each step runs as its own Kubernetes Job through `k8s_job_executor` (`launch.executor: k8s`); a
-  model step's pod gets its stage's GPUs (`nvidia.com/gpu`), CPU, memory, node selector and
-  tolerations through the `dagster-k8s/config` op tag, the data root as a ReadWriteMany volume and
-  `/dev/shm` as a memory-backed volume of `shm_size` (NCCL and DataLoader workers need more than
-  the 64 MB default).
-- Single-node multi-GPU training is one pod (what `PipesK8sClient` would create) running the
-  stage's `accelerate` or `torchrun` command.
-- `PipesK8sClient` launches a single pod, so training on more nodes is rendered as an indexed Job
-  (one pod per node, `JOB_COMPLETION_INDEX` as the node rank) behind a headless Service that gives
-  pod 0 a stable name for torchrun's c10d rendezvous.
-
-No cluster is reachable from the machines this is developed on: the specs are validated against
-the `kubernetes` client's models, never submitted.
-"""
+"""The `kubernetes` deployment: what dagster-k8s submits for each model step (a Job per step, a pod per
+single-node training, an indexed Job behind a headless Service for torchrun across nodes), from the
+profile's `launch.kubernetes` block. Every dagster-k8s helper is imported here alone, so an upgrade
+touches one module; no cluster is reachable here, so the specs are validated against the
+`kubernetes` client's models, never submitted."""
 
 from __future__ import annotations
 

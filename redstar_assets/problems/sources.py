@@ -1,10 +1,6 @@
-"""Problem sources: the built-in arithmetic generator, local JSONL/Parquet files and Hugging Face
-datasets, each read through a field mapping.
-
-Every source yields the same columns (RAW_SCHEMA). Rows that fail validation are not dropped
-silently: they go to a quarantine table with the file, line, field and reason, and the good rows
-go on.
-"""
+"""Problem sources: the built-in generators, local JSONL/Parquet files, Hugging Face datasets and
+imported traces, each read through a field mapping into the same columns (RAW_SCHEMA). Rows that
+fail validation go to a quarantine table with the file, line, field and reason; the good rows go on."""
 
 from __future__ import annotations
 

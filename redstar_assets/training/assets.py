@@ -27,7 +27,7 @@ from redstar_training.trainers.checkpoints import folder_hash
 
 LOADS_CHECK = "checkpoint_loads_and_generates"
 SFT_VERSION = "sft-v2"
-RL_VERSION = "rl-v5"  # v5: online RL on DPO's problems first; v4: DPO pairs streamed; v3: GRPO problem_id
+RL_VERSION = "rl-v5"  # bumped when what an RL checkpoint is trained on changes
 
 
 def _checkpoint_asset(profile: Profile, name: str, stage: str, deps: list, code_version: str, condition):
