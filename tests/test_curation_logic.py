@@ -272,7 +272,10 @@ def test_band_stratified_mix_and_cap_recipes(verified):
 
 
 def test_quality_flags_and_filtering(verified):
-    from redstar_assets.traces.quality import QualitySpec, compression_ratio, quality_flags
+    from redstar_assets.config.errors import ProfileError
+    from redstar_assets.config.section import build
+    from redstar_assets.config.sections import QualitySpec
+    from redstar_assets.traces.quality import compression_ratio, quality_flags
     from redstar_assets.traces.verification import flag_counts
 
     spec = QualitySpec()
@@ -298,8 +301,8 @@ def test_quality_flags_and_filtering(verified):
     )
     picked = select_traces(flagged, score_difficulty(verified, {}), SubsetRecipe(name="q", scale=20))
     assert (picked["sample_index"] > 0).all()
-    with pytest.raises(ValueError, match="unexpected keyword argument 'colour'"):
-        QualitySpec.from_profile({"colour": 1})
+    with pytest.raises(ProfileError, match=r"p\.yaml: quality: unknown key 'colour'"):
+        build(QualitySpec, {"colour": 1}, "p.yaml", "quality")
 
 
 def test_presets_csv_code_problems_and_a_broken_file_among_good_ones(tmp_path):

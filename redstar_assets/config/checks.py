@@ -234,7 +234,6 @@ def _check_trace_source(spec: dict, where: str) -> None:
 def validate(p: Profile) -> None:
     """Every section the assets, entry points and launcher will read."""
     from redstar_assets.problems.sources import SOURCE_KINDS, SOURCE_READERS
-    from redstar_assets.traces.quality import QualitySpec
 
     where = str(p.path)
     names = [s.get("name") for s in p.sources]
@@ -254,10 +253,6 @@ def validate(p: Profile) -> None:
     if (p.difficulty or {}).get("scorer"):
         scorer = {k: v for k, v in p.difficulty["scorer"].items() if k != "samples"}
         _check_teacher(scorer, where, "difficulty.scorer")
-    try:
-        QualitySpec.from_profile(p.quality)
-    except ValueError as exc:
-        raise ProfileError(f"{where}: {exc}") from None
     for name, spec in p.base_models.items():
         if spec.get("kind") not in BASE_MODEL_KINDS:
             raise ProfileError(

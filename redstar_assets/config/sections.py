@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from redstar_assets.config.automation import AutomationSpec
@@ -50,6 +50,43 @@ class SubsetRecipe(Section):
         if self.mix is not None and (not self.mix or abs(sum(self.mix.values()) - 1) > 1e-6):
             raise ValueError(f"mix shares must sum to 1, got {self.mix}")
         return self
+
+
+class QualitySpec(Section):
+    """`quality:`: the thresholds of the trace quality flags a subset can exclude."""
+
+    min_chars: int = 20
+    max_chars: int = 200_000
+    min_compression_ratio: float = 0.2  # zlib-compressed size / size; loops compress to far less
+    max_foreign_script: float = 0.05  # share of letters in CJK scripts when the problem has none
+
+
+class NearDuplicates(Section):
+    """MinHash LSH near-duplicate removal: the Jaccard threshold and the number of permutations."""
+
+    threshold: float = Field(default=0.8, gt=0, le=1)
+    num_perm: PositiveInt = 128
+
+
+class Decontamination(Section):
+    """Problems overlapping these registered benchmarks are removed (n-gram, fuzzy or figure match)."""
+
+    benchmarks: list[str] = Field(default_factory=list)
+    ngram: PositiveInt = 13
+    fuzzy_ratio: float = Field(default=80, ge=0, le=100)
+    image_distance: NonNegativeInt = 3
+
+
+class CurationSpec(Section):
+    """`curation:`: near duplicates (true, false or their settings) and decontamination."""
+
+    near_duplicates: bool | NearDuplicates = True
+    decontaminate: Decontamination = Decontamination()
+
+    def near_duplicate_settings(self) -> NearDuplicates | None:
+        """None when near-duplicate removal is off."""
+        near = self.near_duplicates
+        return near if isinstance(near, NearDuplicates) else (NearDuplicates() if near else None)
 
 
 class ExperimentSpec(Section):
@@ -95,8 +132,8 @@ class Profile:
     sources: list[dict[str, Any]]
     teacher: dict[str, Any]
     difficulty: dict[str, Any]
-    curation: dict[str, Any]
-    quality: dict[str, Any]
+    curation: CurationSpec
+    quality: QualitySpec
     base_models: dict[str, dict[str, Any]]
     subset_recipes: dict[str, SubsetRecipe]
     training_recipes: dict[str, dict[str, Any]]
@@ -150,8 +187,8 @@ class ProfileFile(Section):
     inbox: dict[str, Any] = Field(default_factory=dict)
     teacher: dict[str, Any] = Field(default_factory=dict)
     difficulty: dict[str, Any] = Field(default_factory=dict)
-    curation: dict[str, Any] = Field(default_factory=dict)
-    quality: dict[str, Any] = Field(default_factory=dict)
+    curation: CurationSpec = CurationSpec()
+    quality: QualitySpec = QualitySpec()
     base_models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     subset_recipes: dict[str, SubsetRecipe] = Field(default_factory=dict)
     training_recipes: dict[str, dict[str, Any]] = Field(default_factory=dict)

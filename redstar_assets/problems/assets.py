@@ -85,7 +85,7 @@ def build_problem_assets(profile: Profile, condition) -> list[dg.AssetsDefinitio
                 "levels": dg.MetadataValue.json({str(r["level"]): r["len"] for r in levels.to_dicts()}),
                 "sample": preview(frame.select("problem_id", "problem", "answer")),
                 **lineage_metadata(
-                    {"normalizer": "nfc-whitespace-v1", "curation": profile.curation},
+                    {"normalizer": "nfc-whitespace-v1", "curation": profile.curation.model_dump(exclude_unset=True)},
                     {"raw_problems": store.version("raw_problems", context.partition_key)},
                 ),
             },
@@ -101,9 +101,7 @@ def build_problem_assets(profile: Profile, condition) -> list[dg.AssetsDefinitio
             passed=not leaks,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
-                "benchmarks": dg.MetadataValue.json(
-                    (profile.curation.get("decontaminate") or {}).get("benchmarks") or []
-                ),
+                "benchmarks": dg.MetadataValue.json(profile.curation.decontaminate.benchmarks),
                 "removed_as_contaminated": removed.filter(pl.col("reason") == "contaminated").height,
                 "still_matching": len(leaks),
             },

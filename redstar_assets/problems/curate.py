@@ -6,10 +6,9 @@ LSH) and decontamination against registered benchmarks, configured by the profil
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
+from redstar_assets.config.sections import CurationSpec, Decontamination
 from redstar_assets.problems.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.problems.dedupe import near_duplicates
 from redstar_assets.problems.images import figure_hashes
@@ -23,8 +22,8 @@ REMOVED_SCHEMA = {
 }
 
 
-def contamination_index(spec: dict[str, Any]) -> ContaminationIndex | None:
-    names = (spec or {}).get("benchmarks") or []
+def contamination_index(spec: Decontamination) -> ContaminationIndex | None:
+    names = spec.benchmarks
     if not names:
         return None
     from redstar_assets.problems.benchmark_files import load_benchmark
@@ -32,26 +31,25 @@ def contamination_index(spec: dict[str, Any]) -> ContaminationIndex | None:
     frames = [load_benchmark(n) for n in names]
     return ContaminationIndex(
         pl.concat(frames, how="diagonal_relaxed"),
-        int(spec.get("ngram", 13)),
-        float(spec.get("fuzzy_ratio", 80)),
-        int(spec.get("image_distance", 3)),
+        spec.ngram,
+        float(spec.fuzzy_ratio),
+        spec.image_distance,
     )
 
 
-def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]):
+def curate_problems(frame: pl.DataFrame, curation: CurationSpec):
     """(kept problems, removed ones with reason `near_duplicate` or `contaminated` and what they
     matched, the contamination index or None)."""
     removed = []
     has_figures = "image" in frame.columns and frame["image"].null_count() < frame.height
     hashes = dict(zip(frame["problem_id"], figure_hashes(frame["image"]), strict=True)) if has_figures else {}
-    near = curation.get("near_duplicates", {"threshold": 0.8})
-    if near:
-        near = near if isinstance(near, dict) else {}
+    near = curation.near_duplicate_settings()
+    if near is not None:
         dup = near_duplicates(
             frame["problem_id"].to_list(),
             frame["problem"].to_list(),
-            float(near.get("threshold", 0.8)),
-            int(near.get("num_perm", 128)),
+            float(near.threshold),
+            near.num_perm,
             figures=[hashes.get(p) for p in frame["problem_id"]] if hashes else None,
         )
         text = dict(zip(frame["problem_id"], frame["problem"], strict=True))
@@ -60,7 +58,7 @@ def curate_problems(frame: pl.DataFrame, curation: dict[str, Any]):
             for r, k in dup.items()
         ]
         frame = frame.filter(~pl.col("problem_id").is_in(list(dup)))
-    index = contamination_index(curation.get("decontaminate") or {})
+    index = contamination_index(curation.decontaminate)
     if index is not None:
         frame, hits = decontaminate(frame, index, [hashes.get(p) for p in frame["problem_id"]])
         removed += [

@@ -16,7 +16,7 @@ from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.imported import IMPORT_VERSION, imported_from, imported_trace_batches, teacher_label
-from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION, QualitySpec
+from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION
 from redstar_assets.traces.teacher import distill_config, distilled_trace_chunks, needs_own_process
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
 from redstar_training.generation.distill import endpoint_table, merge_stats
@@ -173,7 +173,7 @@ def build_trace_assets(profile: Profile, condition, upstream: dg.AssetsDefinitio
             data_version=dg.DataVersion(version),
         )
 
-    quality = QualitySpec.from_profile(profile.quality)
+    quality = profile.quality
 
     @per_source_asset(
         "traces",
@@ -221,7 +221,7 @@ def build_trace_assets(profile: Profile, condition, upstream: dg.AssetsDefinitio
                 "quality_ok": quality_ok,
                 "wrong_sample": preview(wrong if wrong is not None else pl.DataFrame({"problem": [], "reason": []})),
                 **lineage_metadata(
-                    {"verifier": VERIFIER_VERSION, "quality": quality.__dict__},
+                    {"verifier": VERIFIER_VERSION, "quality": quality.model_dump()},
                     {"teacher_traces": store.version("teacher_traces", context.partition_key)},
                 ),
             },

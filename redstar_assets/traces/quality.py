@@ -7,29 +7,14 @@ repetition is the zlib compression ratio (a loop compresses far better than pros
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
+
+from redstar_assets.config.sections import QualitySpec
 
 QUALITY_VERSION = "quality-v1"  # bumped when a flag's definition changes
 FLAGS = ("truncated", "no_think", "repetitive", "language_mixed", "too_short", "too_long")
 _CJK = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]"
-
-
-@dataclass(frozen=True)
-class QualitySpec:
-    min_chars: int = 20
-    max_chars: int = 200_000
-    min_compression_ratio: float = 0.2  # zlib-compressed size / size; loops compress to far less
-    max_foreign_script: float = 0.05  # share of letters in CJK scripts when the problem has none
-
-    @classmethod
-    def from_profile(cls, spec: dict[str, Any] | None) -> QualitySpec:
-        try:
-            return cls(**(spec or {}))
-        except TypeError as exc:
-            raise ValueError(f"quality: {exc}") from None
 
 
 def compression_ratio(text: str) -> float:

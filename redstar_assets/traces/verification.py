@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from redstar_assets.traces.quality import FLAGS, QualitySpec, with_quality_flags
+from redstar_assets.config.sections import QualitySpec
+from redstar_assets.traces.quality import FLAGS, with_quality_flags
 from redstar_training.verify import VERIFIER_VERSION, MathTask, MathVerifier, Verdict, default_verifier
 from redstar_training.verify.cache import CodeVerdictCache
 from redstar_training.verify.extract import answer_format_of
