@@ -109,14 +109,15 @@ class TableWriter:
             self._writer.write_table(table, row_group_size=10_000)
         self.hasher.update(frame)
 
-    def close(self) -> str:
-        """Puts the table in place; returns its content hash (the data version)."""
+    def close(self, version: str | None = None) -> str:
+        """Puts the table in place; returns its data version: its content hash, or `version` when the
+        caller computes it from what determines the content (a subset's ids and recipe)."""
         meta_tmp = self.path.with_suffix(".json.tmp")
         with _replacing(self.path, self.tmp, meta_tmp):
             self._parts.close()
             if self._writer is not None:
                 self._writer.close()
-            version = self.hasher.hexdigest()
+            version = version or self.hasher.hexdigest()
             meta_tmp.write_text(json.dumps({"hash": version, "rows": self.rows}))
             os.replace(self.tmp, self.path)
             os.replace(meta_tmp, self.path.with_suffix(".json"))
@@ -152,15 +153,6 @@ class Store:
     def writer(self, asset: str, partition: str | None = None, name: str = "data") -> TableWriter:
         """A streaming writer for a table too large to build in memory (write parts, then close)."""
         return TableWriter(self.path(asset, partition, name))
-
-    def register(self, asset: str, partition: str | None, name: str, version: str, rows: int) -> str:
-        """Records the sidecar of a table written in place by a streaming writer (the subset writer), whose data
-        version the caller computed from what determines its content."""
-        path = self.path(asset, partition, name)
-        meta_tmp = path.with_suffix(".json.tmp")
-        meta_tmp.write_text(json.dumps({"hash": version, "rows": rows}))
-        os.replace(meta_tmp, path.with_suffix(".json"))
-        return version
 
     def exists(self, asset: str, partition: str | None = None, name: str = "data") -> bool:
         return self.path(asset, partition, name).exists()

@@ -15,7 +15,7 @@ from redstar_assets.curation.subset_writer import write_subset
 from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, target_text
 from redstar_assets.problems.normalize import normalize_problems, normalize_text, problem_id
 from redstar_assets.problems.sources import arithmetic_problems, file_problems
-from redstar_assets.storage import Store, frame_hash
+from redstar_assets.storage import Store, TableWriter, frame_hash
 from redstar_assets.traces.verification import verify_traces
 from redstar_assets.training.pairs import PAIR_SCHEMA, pair_ids, write_pairs
 
@@ -153,7 +153,9 @@ def test_subset_selection_strategies_formats_and_hash(verified, tmp_path):
     in_file_order = verified.filter(pl.col("trace_id").is_in(ids))
     assert in_file_order["trace_id"].to_list() != ids  # the order below is the files', not the ids'
     for fmt in ("answer_only", "long_cot"):
-        assert write_subset(files, ids, tmp_path / f"{fmt}.parquet", fmt) == 30
+        writer = TableWriter(tmp_path / f"{fmt}.parquet")
+        assert write_subset(files, ids, writer, fmt) == 30
+        writer.close()
         written = pl.read_parquet(tmp_path / f"{fmt}.parquet")
         assert written["trace_id"].to_list() == in_file_order["trace_id"].to_list()
         assert [m[0]["content"] for m in written["messages"].to_list()] == in_file_order["problem"].to_list()

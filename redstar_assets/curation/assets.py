@@ -1,6 +1,5 @@
 """Stage 3: difficulty per problem from the verified traces, and the subsets students train on."""
 
-
 import dagster as dg
 import polars as pl
 
@@ -168,10 +167,11 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     used = rows_by_source(picked)
     store.write(picked.select("trace_id", "problem_id", "domain", "source"), "sft_subsets", recipe.name, name="ids")
     messages_path = store.path("sft_subsets", recipe.name)
+    writer = store.writer("sft_subsets", recipe.name)
     rows = write_subset(
-        trace_files, picked["trace_id"].to_list(), messages_path, recipe.target_format, images=_figures(store, sources)
+        trace_files, picked["trace_id"].to_list(), writer, recipe.target_format, images=_figures(store, sources)
     )
-    store.register("sft_subsets", recipe.name, "data", content_hash, rows)
+    writer.close(version=content_hash)
     store.write_json(
         {"subset_hash": content_hash, "recipe": recipe.model_dump(), "rows": rows, "trained_on_rows": used},
         "sft_subsets",

@@ -1,9 +1,6 @@
-"""Subset recipes: which verified traces a student is trained on, and in what target format.
-
-A subset is its sorted trace ids plus the chat `messages` built from them (written by
-`at_scale.write_subset`, which streams the text). Its content hash covers
-the ids, the recipe and the target format, so two subsets with the same hash trained the same way.
-"""
+"""Subset recipes: which verified traces a student is trained on, and in what target format. A
+subset's content hash covers its sorted trace ids, the recipe and the target format, so two subsets
+with the same hash trained the same way."""
 
 from __future__ import annotations
 
@@ -92,14 +89,21 @@ def _shares(scale: int, mix: dict[str, float]) -> dict[str, int]:
     return counts
 
 
+def answer_only(domain: pl.Expr, extracted: pl.Expr) -> pl.Expr:
+    """The answer-only assistant turn: a math answer boxed, a code answer as its fenced program (the
+    program-only baseline)."""
+    boxed = pl.lit("\\boxed{") + extracted.fill_null("") + pl.lit("}")
+    fenced = pl.lit("```python\n") + extracted.fill_null("") + pl.lit("\n```")
+    return pl.when(domain == "code").then(fenced).otherwise(boxed)
+
+
 def target_text(trace_text: str, target_format: str, domain: str = "math") -> str:
-    """The assistant turn: the whole trace for long_cot; for answer_only the boxed answer, or for a
-    code trace its program alone (the program-only baseline)."""
+    """The assistant turn of one trace: the whole trace for long_cot, else `answer_only` of what the
+    verifier extracts from it."""
     if target_format == "long_cot":
         return trace_text
-    if domain == "code":
-        return "```python\n" + (extract_code(trace_text) or "") + "\n```"
-    return "\\boxed{" + (extract_answer(trace_text) or "") + "}"
+    extracted = extract_code(trace_text) if domain == "code" else extract_answer(trace_text)
+    return str(pl.select(answer_only(pl.lit(domain), pl.lit(extracted, dtype=pl.String))).item())
 
 
 def subset_hash(trace_ids: list[str], recipe: SubsetRecipe) -> str:
