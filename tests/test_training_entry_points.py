@@ -33,9 +33,12 @@ def _grpo_config(tmp_path: Path, algorithm: str = "grpo") -> Path:
                 "output_dir": str(tmp_path / "out"),
                 "max_steps": 4,
                 "num_generations": 4,
-                "batch_size": 8,
+                "per_device_train_batch_size": 8,
                 "max_completion_length": 24,
                 "learning_rate": 1e-3,
+                "reward_weights": [1.0, 0.2],
+                "bf16": False,
+                "logging_steps": 1,
                 "algorithm": algorithm,
             }
         )
@@ -94,9 +97,14 @@ def _sft_config(tmp_path: Path, epochs: int) -> Path:
                 "tiny_spec": spec,
                 "train_file": str(tmp_path / "train.parquet"),
                 "output_dir": str(tmp_path / "out"),
-                "epochs": epochs,
-                "batch_size": 8,
+                "num_train_epochs": epochs,
+                "per_device_train_batch_size": 8,
                 "learning_rate": 3e-3,
+                "lr_scheduler_type": "cosine",
+                "max_length": 256,
+                "bf16": False,
+                "activation_checkpointing": False,
+                "assistant_only_loss": True,
             }
         )
     )

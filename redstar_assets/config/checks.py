@@ -132,20 +132,18 @@ def _check_teacher(spec: dict, where: str, entry: str = "teacher") -> None:
 
 
 def _check_recipes(p: Profile, where: str) -> None:
+    """Trainer recipes against TRL's fields (a generated file, so no TRL import), the rest by type."""
+    from redstar_assets.config.trl_recipes import check_recipe
     from redstar_training.generation.evaluate import EvalRunConfig
-    from redstar_training.trainers.dpo import DPORunConfig
-    from redstar_training.trainers.grpo import GRPORunConfig
-    from redstar_training.trainers.sft import SFTRunConfig
 
     for name, recipe in p.training_recipes.items():
-        check_config(where, f"training_recipes.{name}", recipe or {}, SFTRunConfig, SET_BY_ASSET["sft"])
+        check_recipe(where, f"training_recipes.{name}", recipe or {}, "sft", SET_BY_ASSET["sft"])
     for name, recipe in p.rl_recipes.items():
         method = (recipe or {}).get("method", "dpo")
         if method not in RL_METHODS:
             raise ProfileError(f"{where}: rl_recipes.{name}.method {method!r} is not one of {RL_METHODS}")
         kind = "dpo" if method == "dpo" else "online_rl"
-        cls = DPORunConfig if kind == "dpo" else GRPORunConfig
-        check_config(where, f"rl_recipes.{name}", recipe or {}, cls, SET_BY_ASSET[kind], ASSET_KEYS[kind])
+        check_recipe(where, f"rl_recipes.{name}", recipe or {}, method, SET_BY_ASSET[kind], ASSET_KEYS[kind])
     check_config(where, "evaluation", p.evaluation, EvalRunConfig, SET_BY_ASSET["evaluation"])
     _check_eval_backend(p.evaluation.get("backend") or {"kind": "transformers"}, where)
     if not p.benchmarks:

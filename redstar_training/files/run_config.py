@@ -34,7 +34,11 @@ def _coerce(value: str, current: Any) -> Any:
 
 
 def load_config(cls: type[T], path: str | Path | None, overrides: list[str]) -> T:
-    """Builds `cls` from a file and overrides; an unknown key fails before any work starts."""
+    """Builds `cls` from a file and overrides; an unknown key fails before any work starts. A class
+    with its own `from_run_config` (a trainer's, parsed by TRL's parser) reads them itself."""
+    reader = getattr(cls, "from_run_config", None)
+    if reader is not None:
+        return reader(path, overrides)
     data: dict[str, Any] = {}
     if path:
         text = Path(path).read_text()

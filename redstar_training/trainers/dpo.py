@@ -6,14 +6,18 @@ DPO on rule-verified pairs was the paper's best RL variant. Run it on its own or
     CPU:    python -m redstar_training.trainers.dpo --config run.yaml
     8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \
                 -m redstar_training.trainers.dpo --config run.yaml bf16=true
+
+The run config is TRL's `DPOConfig` plus the pipeline's fields (`DPORunConfig`): a recipe may set
+any TRL field, and `key=value` overrides any field.
 """
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from trl import DPOConfig
 
 from redstar_training.entry import run_entry_point
 from redstar_training.files.run_config import RunInputError
@@ -22,17 +26,16 @@ from redstar_training.trainers import trainer_run
 
 
 @dataclass
-class DPORunConfig(trainer_run.TrainerRunConfig):
+class DPORunConfig(DPOConfig, trainer_run.RunFields):
+    """One DPO run: TRL's DPOConfig plus the pipeline's fields."""
+
     model: str = ""
     pairs_file: str = ""  # parquet: prompt, chosen, rejected (strings)
-    beta: float = 0.1
-    epochs: float = 1.0
-    learning_rate: float = 5e-4
-    lr_scheduler: str = "cosine"
-    batch_size: int = 16
-    max_length: int = 256
-    gradient_checkpointing: bool = False  # TRL turns it on by default; it only costs time on a tiny model
     curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
+
+
+# TRL fields the DPO trainer sets itself (the curve's saves follow curve_every).
+PIPELINE_SET = (*trainer_run.PIPELINE_SET, *trainer_run.CURVE_KEYS)
 
 
 def load_pairs(pairs_file: str):
@@ -59,7 +62,7 @@ def load_pairs(pairs_file: str):
 
 
 def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOTrainer
 
     from redstar_training.models.folders import load_model
 
@@ -67,17 +70,10 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     if reused is not None:
         return reused
     dataset = load_pairs(cfg.pairs_file)
-    trainer_dir = Path(cfg.output_dir) / "trainer"
+    trainer_dir = trainer_run.run_dir(cfg) / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
     tokenizer, model = load_model(cfg.model)  # safetensors only, no remote code
-    args = DPOConfig(
-        **trainer_run.shared_args(cfg, trainer_dir),
-        **trainer_run.epoch_args(cfg),
-        **trainer_run.curve_args(cfg.curve_every),
-        beta=cfg.beta,
-        logging_steps=5,
-        activation_checkpointing=cfg.gradient_checkpointing,
-    )
+    args = trainer_run.trainer_args(cfg, trainer_dir, **trainer_run.curve_args(cfg.curve_every))
     callback, history = trainer_run.history_callback(
         pipes, lambda logs: f"loss {logs['loss']:.4f} margin {logs.get('rewards/margins', float('nan')):.3f}"
     )
@@ -88,7 +84,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     def metrics(_result: Any, _seconds: float) -> dict[str, Any]:
         return {
             "pairs": len(dataset),
-            "completions": round(2 * len(dataset) * cfg.epochs),  # a pair is two completions, every epoch
+            "completions": round(2 * len(dataset) * cfg.num_train_epochs),  # a pair is two completions, every epoch
             "last_reward_margin": history[-1].get("rewards/margins") if history else None,
         }
 

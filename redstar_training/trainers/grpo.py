@@ -1,6 +1,8 @@
 """Online RL on top of an SFT checkpoint: groups of sampled completions per problem, rewarded by the
 shared verifier (1 for a verified-correct final answer) plus a format reward (a closed think block
-then a boxed answer). `algorithm` picks how a group's rewards become advantages:
+then a boxed answer), weighted by TRL's `reward_weights` in that order. `algorithm` picks the run
+config's class (TRL's own config plus the pipeline's fields) before parsing, and how a group's
+rewards become advantages:
 
 - `grpo`: TRL's GRPOTrainer, rewards centred on the group's mean and scaled by the group's std;
 - `rloo`: TRL's RLOOTrainer, each completion's baseline the mean of the others in its group;
@@ -23,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from trl import GRPOConfig, RLOOConfig
+
 from redstar_training.entry import run_entry_point
-from redstar_training.files.run_config import RunInputError
+from redstar_training.files.run_config import ConfigError, RunInputError
 from redstar_training.models.chat_template import prompt_messages
 from redstar_training.trainers import trainer_run
 
@@ -32,24 +36,52 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-ALGORITHMS = ("grpo", "rloo", "reinforce_pp")
-
-
 @dataclass
-class GRPORunConfig(trainer_run.TrainerRunConfig):
+class OnlineRLFields(trainer_run.RunFields):
+    """The pipeline's fields of an online RL run."""
+
     model: str = ""
     problems_file: str = ""  # parquet: problem, answer (answer_format, tolerance, verify_mode optional)
     algorithm: str = "grpo"  # grpo | rloo | reinforce_pp (see the module docstring)
-    num_generations: int = 4  # the group size
-    max_completion_length: int = 96
-    temperature: float = 1.0
-    max_steps: int = 10
-    batch_size: int = 8  # completions per step; a multiple of num_generations
-    learning_rate: float = 1e-5
-    beta: float = 0.0
-    format_reward_weight: float = 0.2
     curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
-    use_vllm: bool = False
+
+
+@dataclass
+class GRPORunConfig(GRPOConfig, OnlineRLFields):
+    """A GRPO (or REINFORCE++-baseline) run: TRL's GRPOConfig plus the pipeline's fields."""
+
+
+@dataclass
+class RLOORunConfig(RLOOConfig, OnlineRLFields):
+    """An RLOO run: TRL's RLOOConfig plus the pipeline's fields."""
+
+
+# Each algorithm's run config class and the TRL values the algorithm itself sets.
+ALGORITHMS: dict[str, tuple[type, dict[str, Any]]] = {
+    "grpo": (GRPORunConfig, {}),
+    "rloo": (RLOORunConfig, {}),
+    "reinforce_pp": (GRPORunConfig, {"scale_rewards": "batch"}),
+}
+# TRL fields the trainer sets itself (the curve's saves follow curve_every).
+PIPELINE_SET = (*trainer_run.PIPELINE_SET, *trainer_run.CURVE_KEYS)
+
+
+class OnlineRLRunConfig:
+    """Reads an online RL run config into the class its `algorithm` names."""
+
+    @classmethod
+    def from_run_config(cls, path: str | Path | None, overrides: list[str]) -> Any:
+        data = trainer_run.read_run_config(path)
+        chosen = [o.partition("=")[2] for o in overrides if o.startswith("algorithm=")]
+        algorithm = chosen[-1] if chosen else data.get("algorithm", "grpo")
+        if algorithm not in ALGORITHMS:
+            raise ConfigError(f"{path}: algorithm {algorithm!r} is not one of {sorted(ALGORITHMS)}")
+        config_cls, method_set = ALGORITHMS[algorithm]
+        for key, value in method_set.items():
+            if data.get(key, value) != value:
+                raise ConfigError(f"{path}: {algorithm} sets {key}={value!r} itself; got {data[key]!r}")
+        where = str(path or "run config")
+        return trainer_run.parse_run_config(config_cls, {**data, **method_set}, overrides, where)
 
 
 def load_problems(problems_file: str):
@@ -68,13 +100,9 @@ def load_problems(problems_file: str):
     )
 
 
-def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
+def train(cfg: GRPORunConfig | RLOORunConfig, pipes: Any = None) -> dict[str, Any]:
     if not Path(cfg.model).exists():
         raise RunInputError(f"model {cfg.model!r}: no such folder (GRPO starts from an SFT checkpoint)")
-    if cfg.algorithm not in ALGORITHMS:
-        raise RunInputError(f"algorithm {cfg.algorithm!r} is not one of {ALGORITHMS}")
-    if cfg.batch_size % cfg.num_generations:
-        raise RunInputError(f"batch_size {cfg.batch_size} must be a multiple of num_generations {cfg.num_generations}")
     reused = trainer_run.reuse_if_finished(cfg, pipes)
     if reused is not None:
         return reused
@@ -95,38 +123,20 @@ def train(cfg: GRPORunConfig, pipes: Any = None) -> dict[str, Any]:
     )
 
 
-def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, list, list[list[float]]]:
+def _trainer(cfg: GRPORunConfig | RLOORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, list, list[list[float]]]:
     """TRL's GRPOTrainer or RLOOTrainer with the verifier's reward and the format reward; it also
     returns the reward groups it fills (one list of rewards per prompt's completions)."""
-    from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
+    from trl import GRPOTrainer, RLOOTrainer
 
     from redstar_training.models.folders import load_model
     from redstar_training.trainers.rewards import accuracy_reward, format_reward
 
-    trainer_dir = Path(cfg.output_dir) / "trainer"
+    trainer_dir = trainer_run.run_dir(cfg) / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
     tokenizer, model = load_model(cfg.model)  # safetensors only, no remote code
     tokenizer.padding_side = "left"
-    settings: dict[str, Any] = {
-        **trainer_run.shared_args(cfg, trainer_dir),
-        "num_generations": cfg.num_generations,
-        "per_device_train_batch_size": cfg.batch_size,
-        "max_completion_length": cfg.max_completion_length,
-        "temperature": cfg.temperature,
-        "max_steps": cfg.max_steps,
-        "learning_rate": cfg.learning_rate,
-        "beta": cfg.beta,
-        "reward_weights": [1.0, cfg.format_reward_weight],
-        "use_vllm": cfg.use_vllm,
-        "logging_steps": 1,
-        **trainer_run.curve_args(cfg.curve_every),
-    }
-    if cfg.algorithm == "rloo":
-        args: Any = RLOOConfig(**settings)
-        trainer_cls: Any = RLOOTrainer
-    else:  # REINFORCE++-baseline (approx.): the group's mean as baseline, the batch's std as scale
-        scale = "batch" if cfg.algorithm == "reinforce_pp" else "group"
-        args, trainer_cls = GRPOConfig(**settings, scale_rewards=scale), GRPOTrainer
+    args = trainer_run.trainer_args(cfg, trainer_dir, **trainer_run.curve_args(cfg.curve_every))
+    trainer_cls: Any = RLOOTrainer if isinstance(cfg, RLOOConfig) else GRPOTrainer
     groups: list[list[float]] = []
 
     def verifier_reward(completions, answer, **kwargs):
@@ -152,7 +162,11 @@ def _trainer(cfg: GRPORunConfig, dataset: Any, pipes: Any) -> tuple[Any, Any, li
 
 def main(argv: list[str] | None = None) -> None:
     run_entry_point(
-        __doc__, GRPORunConfig, train, lambda cfg: f"{cfg.algorithm} on {cfg.model} with {cfg.problems_file}", argv
+        __doc__,
+        OnlineRLRunConfig,  # type: ignore[arg-type]  # it reads itself into GRPORunConfig or RLOORunConfig
+        train,
+        lambda cfg: f"{cfg.algorithm} on {cfg.model} with {cfg.problems_file}",
+        argv,
     )
 
 

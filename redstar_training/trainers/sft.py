@@ -7,48 +7,42 @@ Run it on its own or let the `sft_checkpoints` asset launch it through Dagster P
     8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \
                 -m redstar_training.trainers.sft --config run.yaml bf16=true
 
-The loss covers assistant tokens only (the chat template's generation markers), every assistant
-turn ends in the EOS token, and a killed run resumes from its last saved epoch.
+The run config is TRL's `SFTConfig` plus the pipeline's fields (`SFTRunConfig`): a recipe may set
+any TRL field, and `key=value` overrides any field. A killed run resumes from its last saved epoch.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trl import SFTConfig
+
 from redstar_training.entry import run_entry_point
-from redstar_training.files.run_config import RunInputError, config_hash
+from redstar_training.files.run_config import RunInputError
 from redstar_training.models.base_model import ensure_base_model
 from redstar_training.trainers import trainer_run
 
 
 @dataclass
-class SFTRunConfig(trainer_run.TrainerRunConfig):
-    """One SFT run; the asset writes it, a person can write it by hand."""
+class SFTRunConfig(SFTConfig, trainer_run.RunFields):
+    """One SFT run: TRL's SFTConfig plus the pipeline's fields; the asset writes it, a person can too."""
 
     base_model: str = ""
     tiny_spec: dict[str, Any] = field(default_factory=dict)  # build base_model from this if missing
     train_file: str = ""
-    epochs: float = 3.0
-    learning_rate: float = 3e-3
-    lr_scheduler: str = "cosine"
+    # warmup over this share of the run's full batches (sets TRL's warmup_steps from the row count)
     warmup_ratio: float = 0.03
-    batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    max_length: int = 256
-    packing: bool = False
-    assistant_only_loss: bool = True
-    gradient_checkpointing: bool = False
     lora: bool = False
     lora_rank: int = 16
-    weight_decay: float = 0.0
-    adam_beta2: float = 0.999
     blank_images: bool = False  # the image-blind arm: every figure replaced by a blank one
-    trust_remote_code: bool = False  # the base model's own Python (InternVL2); set by its profile entry only
+
+
+# TRL fields the SFT trainer sets itself: the resume keeps the last epoch, the rest follow the rows.
+PIPELINE_SET = (*trainer_run.PIPELINE_SET, "save_strategy", "save_total_limit", "warmup_steps", "logging_steps")
 
 
 def load_messages(train_file: str, blank_images: bool = False):
@@ -92,13 +86,13 @@ def _complete(checkpoint: Path) -> bool:
 def _prepare_trainer_dir(trainer_dir: Path, cfg: SFTRunConfig) -> bool:
     """True when a checkpoint of this very config exists to resume from; stale ones are cleared."""
     stamp = trainer_dir / "run_config_hash"
-    if stamp.exists() and stamp.read_text() == config_hash(cfg):
+    if stamp.exists() and stamp.read_text() == trainer_run.run_hash(cfg):
         for partial in [c for c in trainer_dir.glob("checkpoint-*") if not _complete(c)]:
             shutil.rmtree(partial)  # killed while saving: resume from the last whole one
         return any(trainer_dir.glob("checkpoint-*"))
     shutil.rmtree(trainer_dir, ignore_errors=True)
     trainer_dir.mkdir(parents=True)
-    stamp.write_text(config_hash(cfg))
+    stamp.write_text(trainer_run.run_hash(cfg))
     return False
 
 
@@ -117,19 +111,22 @@ def check_inputs(cfg: SFTRunConfig) -> None:
 def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
     """Trains, saves a Hugging Face folder with lineage card, reloads it and generates once."""
     check_inputs(cfg)
-    ensure_base_model(cfg.base_model, cfg.tiny_spec)
+    with cfg.main_process_first(desc="the tiny base model"):  # one rank builds it, the others read it
+        ensure_base_model(cfg.base_model, cfg.tiny_spec)
     reused = trainer_run.reuse_if_finished(cfg, pipes, cfg.trust_remote_code)
     if reused is not None:
         return reused
     dataset = load_messages(cfg.train_file, cfg.blank_images)
-    trainer_dir = Path(cfg.output_dir) / "trainer"
+    trainer_dir = trainer_run.run_dir(cfg) / "trainer"
     trainer, tokenizer, history = _trainer(cfg, dataset, trainer_dir, pipes)
     resume = _prepare_trainer_dir(trainer_dir, cfg)
 
     def metrics(result: Any, seconds: float) -> dict[str, Any]:
         tokens = _text_tokens(trainer, tokenizer, dataset)
         return {
-            "tokens_per_second": round(tokens * cfg.epochs / max(seconds, 1e-9), 1) if tokens is not None else None,
+            "tokens_per_second": round(tokens * cfg.num_train_epochs / max(seconds, 1e-9), 1)
+            if tokens is not None
+            else None,
             "train_rows": len(dataset),
             "resumed": resume,
             "deepspeed_zero_stage": _zero_stage(trainer),
@@ -149,7 +146,7 @@ def train(cfg: SFTRunConfig, pipes: Any = None) -> dict[str, Any]:
 def _trainer(cfg: SFTRunConfig, dataset: Any, trainer_dir: Path, pipes: Any) -> tuple[Any, Any, list]:
     """TRL's SFTTrainer over the subset, with LoRA adapters when the recipe asks for them."""
     import torch
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     from redstar_training.models.folders import load_model
 
@@ -160,18 +157,12 @@ def _trainer(cfg: SFTRunConfig, dataset: Any, trainer_dir: Path, pipes: Any) -> 
         from peft import LoraConfig
 
         peft_config = LoraConfig(r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank, target_modules="all-linear")
-    steps_per_epoch = max(1, len(dataset) // (cfg.batch_size * cfg.gradient_accumulation_steps))
-    args = SFTConfig(
-        **trainer_run.shared_args(cfg, trainer_dir),
-        **trainer_run.epoch_args(cfg),
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        warmup_steps=int(cfg.warmup_ratio * steps_per_epoch * cfg.epochs),
-        weight_decay=cfg.weight_decay,
-        adam_beta2=cfg.adam_beta2,
-        packing=cfg.packing,
-        assistant_only_loss=cfg.assistant_only_loss,
-        activation_checkpointing=cfg.gradient_checkpointing,
-        logging_steps=max(1, steps_per_epoch // 4),
+    full_batches = max(1, len(dataset) // (cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps))
+    args = trainer_run.trainer_args(
+        cfg,
+        trainer_dir,
+        warmup_steps=int(cfg.warmup_ratio * full_batches * cfg.num_train_epochs),
+        logging_steps=max(1, full_batches // 4),
         save_strategy="epoch",
         save_total_limit=1,
     )
@@ -213,7 +204,8 @@ def _zero_stage(trainer) -> int | None:
 
 
 def describe(cfg: SFTRunConfig) -> str:
-    return f"SFT {cfg.base_model} on {cfg.train_file}: {json.dumps(dataclasses.asdict(cfg), default=str)}"
+    shown = {k: v for k, v in trainer_run.changed_fields(cfg).items() if k != "lineage"}
+    return f"SFT {cfg.base_model} on {cfg.train_file}: {json.dumps(shown, default=str)}"
 
 
 def main(argv: list[str] | None = None) -> None:

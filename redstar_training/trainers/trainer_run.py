@@ -1,79 +1,163 @@
-"""The skeleton SFT, DPO and GRPO share, so each trainer module holds only what its method needs:
-reuse a finished checkpoint of the same config, the Trainer arguments no method changes, a progress
-callback that keeps the log history, and train, time, save with its card and track."""
+"""The skeleton SFT, DPO and online RL share: a run config parsed straight into a subclass of TRL's
+own config, reuse of a finished checkpoint of the same config, a progress callback that keeps the
+log history, and train, time, save with its card and track."""
 
 from __future__ import annotations
 
+import argparse
+import copy
+import dataclasses
+import difflib
+import hashlib
+import json
 import resource
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from redstar_training.files.run_config import config_hash
+from redstar_training.files.run_config import ConfigError
 from redstar_training.pipes import log, progress
 from redstar_training.trainers.checkpoints import reuse_finished, save_checkpoint
 from redstar_training.trainers.tracking import log_result, mlflow_run
 
+# Recipe keys the pipeline once named itself, and TRL's name for each (a recipe using one fails).
+RENAMED = {
+    "epochs": "num_train_epochs",
+    "batch_size": "per_device_train_batch_size",
+    "lr_scheduler": "lr_scheduler_type",
+    "gradient_checkpointing": "activation_checkpointing",
+    "format_reward_weight": "reward_weights",
+}
+# TRL fields every trainer sets itself, from the machine and for its progress lines.
+PIPELINE_SET = ("output_dir", "disable_tqdm", "use_cpu")
+# Fields that change with the process, not the run (the rank), left out of the run's hash.
+_VOLATILE = {"local_rank"}
+
 
 @dataclass
-class TrainerRunConfig:
-    """The run-config fields every trainer has; SFT, DPO and online RL add their method's own."""
+class RunFields:
+    """The pipeline's own fields every trainer's run config adds to TRL's."""
 
-    output_dir: str = ""
-    bf16: bool = False
-    seed: int = 0
     threads: int = 1
-    report_to: str = "none"  # transformers' report_to: none, mlflow, wandb, tensorboard
     smoke_prompt: str = "Compute 12 + 34."  # the 'loads and generates' check's prompt
     lineage: dict[str, Any] = field(default_factory=dict)  # written into the model card by the asset
+
+    @classmethod
+    def from_run_config(cls, path: str | Path | None, overrides: list[str]) -> Any:
+        """The run config in `path` with `key=value` overrides, parsed by TRL's parser."""
+        return parse_run_config(cls, read_run_config(path), overrides, str(path or "run config"))
+
+
+def own_fields(cls: type) -> list[str]:
+    """The fields `cls` adds to the TRL config it extends (the pipeline's, not TRL's)."""
+    trl_base = next(b for b in cls.__mro__[1:] if b.__module__.startswith("trl."))
+    trl_names = {f.name for f in dataclasses.fields(trl_base)}
+    return [f.name for f in dataclasses.fields(cls) if f.init and f.name not in trl_names]
+
+
+def parse_run_config(cls: type, data: dict[str, Any], overrides: list[str], where: str) -> Any:
+    """`cls` built by TRL's argument parser from a run config's values, then `key=value` overrides
+    parsed as the command line would; an unknown or renamed key fails naming the key."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(cast("Any", cls), exit_on_error=False)
+    known = {a.dest: a for a in parser._actions if a.dest != "help"}
+    argv = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r}: expected key=value")
+        argv += [f"--{key}", value]
+    for key in [*data, *(a[2:] for a in argv[::2])]:
+        if key in RENAMED:
+            raise ConfigError(f"{where}: key {key!r} is now TRL's {RENAMED[key]!r}")
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}: unknown config key {key!r} for {cls.__name__}{hint}")
+    for key, value in {**data, "use_cpu": _no_gpu()}.items():
+        known[key].default, known[key].required = value, False
+    try:
+        (cfg,) = parser.parse_args_into_dataclasses(args=argv)
+    except (argparse.ArgumentError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {cls.__name__}: {exc}") from None
+    return cfg
+
+
+def _no_gpu() -> bool:
+    """TRL's use_cpu, set from the machine: a CPU-only run (several processes too) trains on gloo."""
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def read_run_config(path: str | Path | None) -> dict[str, Any]:
+    """The values of a YAML or JSON run config (none without a file)."""
+    import yaml
+
+    if not path:
+        return {}
+    text = Path(path).read_text()
+    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a run config is a mapping of keys to values")
+    return data
+
+
+def run_hash(cfg: Any) -> str:
+    """Short stable hash of a run config's every value, recorded with the checkpoint it produced."""
+    values = {k: v for k, v in cfg.to_dict().items() if k not in _VOLATILE}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def changed_fields(cfg: Any) -> dict[str, Any]:
+    """The values that differ from the class's defaults, for the line a run starts with."""
+    values = cfg.to_dict()
+    changed = {}
+    for f in dataclasses.fields(cfg):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if f.init and f.name in values and values[f.name] != getattr(default, "value", default):
+            changed[f.name] = values[f.name]
+    return changed
+
+
+def run_dir(cfg: Any) -> Path:
+    """The run's folder (TRL's output_dir): the model, its curve and the Trainer's checkpoints go under it."""
+    if not cfg.output_dir:
+        raise ConfigError("output_dir: the run needs a folder to write to")
+    return Path(cfg.output_dir)
 
 
 def reuse_if_finished(cfg: Any, pipes: Any, trust_remote_code: bool = False) -> dict[str, Any] | None:
     """The finished checkpoint of this exact config and data, re-checked; None means train."""
-    model_dir = Path(cfg.output_dir) / "model"
-    reused = reuse_finished(model_dir, config_hash(cfg), cfg.smoke_prompt, trust_remote_code)
+    model_dir = run_dir(cfg) / "model"
+    reused = reuse_finished(model_dir, run_hash(cfg), cfg.smoke_prompt, trust_remote_code)
     if reused is not None:
         log(pipes, f"{model_dir} was trained with this exact config and data: reusing it")
     return reused
 
 
-def shared_args(cfg: Any, trainer_dir: Path) -> dict[str, Any]:
-    """Trainer arguments every method sets the same way: CPU unless a GPU is there, no progress bars
-    (the progress lines are ours), no dataloader workers (the data is small and in memory)."""
+def trainer_args(cfg: Any, trainer_dir: Path, **pipeline_set: Any) -> Any:
+    """The config handed to the Trainer: the run's own, writing its checkpoints to `trainer_dir`,
+    with the values the pipeline sets itself (progress lines are ours, so no progress bars)."""
     import torch
 
     torch.set_num_threads(cfg.threads)
-    return {
-        "output_dir": str(trainer_dir),
-        "bf16": cfg.bf16,
-        "use_cpu": not torch.cuda.is_available(),
-        "report_to": cfg.report_to,
-        "seed": cfg.seed,
-        "disable_tqdm": True,
-        "dataloader_num_workers": 0,
-    }
-
-
-def epoch_args(cfg: Any) -> dict[str, Any]:
-    """The Trainer arguments of a recipe trained for epochs over a fixed dataset (SFT, DPO), in the
-    recipes' names: epochs, learning_rate, lr_scheduler, batch_size, max_length."""
-    return {
-        "num_train_epochs": cfg.epochs,
-        "per_device_train_batch_size": cfg.batch_size,
-        "learning_rate": cfg.learning_rate,
-        "lr_scheduler_type": cfg.lr_scheduler,
-        "max_length": cfg.max_length,
-    }
+    args = copy.copy(cfg)
+    for key, value in {"output_dir": str(trainer_dir), "disable_tqdm": True, **pipeline_set}.items():
+        setattr(args, key, value)
+    return args
 
 
 CURVE_DIR = "curve"  # beside the final model: curve/step-N, the policy after N optimizer steps
+CURVE_KEYS = ("save_strategy", "save_steps", "save_only_model", "save_total_limit")
 
 
 def curve_args(curve_every: int) -> dict[str, Any]:
-    """Trainer arguments that keep the policy every `curve_every` optimizer steps (weights and
+    """TRL's save settings that keep the policy every `curve_every` optimizer steps (weights and
     tokenizer only), for scoring along the way; none when 0."""
     if curve_every <= 0:
         return {"save_strategy": "no"}
@@ -141,8 +225,8 @@ def train_and_save(
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "loss_curve": [(int(h["step"]), h["loss"]) for h in history],
         }
-        card = {**cfg.lineage, **lineage, "run_config_hash": config_hash(cfg), **(tracked or {})}
-        out = Path(cfg.output_dir)
+        card = {**cfg.lineage, **lineage, "run_config_hash": run_hash(cfg), **(tracked or {})}
+        out = run_dir(cfg)
         if getattr(cfg, "curve_every", 0) and trainer.is_world_process_zero():
             metrics["curve_steps"] = keep_curve(Path(trainer.args.output_dir), out)
         saved = save_checkpoint(trainer, tokenizer, out, card, metrics, cfg.smoke_prompt, trust_remote_code)
