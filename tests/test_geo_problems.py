@@ -329,8 +329,8 @@ def test_trust_remote_code_is_set_on_a_base_model_entry_only(tmp_path):
     from redstar_assets.config.profile import load_profile
 
     geo = load_profile("redstar-geo")
-    assert geo.base_models["internvl2-8b"]["trust_remote_code"] is True
-    assert not any(m.get("trust_remote_code") for n, m in geo.base_models.items() if n != "internvl2-8b")
+    assert geo.base_models["internvl2-8b"].trust_remote_code is True
+    assert not any(getattr(m, "trust_remote_code", False) for n, m in geo.base_models.items() if n != "internvl2-8b")
     bad = yaml.safe_load((REGISTRY.parents[0] / "profiles" / "demo-geo-tiny.yaml").read_text())
     bad["extends"] = "demo-geo"
     bad["base_models"]["tiny-vlm"]["trust_remote_code"] = True

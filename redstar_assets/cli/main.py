@@ -78,7 +78,7 @@ def plan(profile) -> dict:
         "file": str(profile.path),
         "sources": sources,
         "teacher": profile.teacher,
-        "base_models": profile.base_models,
+        "base_models": {name: entry.model_dump(exclude_unset=True) for name, entry in profile.base_models.items()},
         "subsets": {
             k: {"scale": r.scale, "strategy": r.strategy, "target_format": r.target_format, "mix": r.mix}
             for k, r in profile.subset_recipes.items()

@@ -15,7 +15,6 @@ from typing import Any
 
 from redstar_assets.config.errors import ProfileError, check_keys
 from redstar_assets.config.sections import (
-    BASE_MODEL_KINDS,
     EXPERIMENT_STAGES,
     INBOX_PREFIX,
     TEACHER_BACKENDS,
@@ -251,17 +250,6 @@ def validate(p: Profile) -> None:
     if (p.difficulty or {}).get("scorer"):
         scorer = {k: v for k, v in p.difficulty["scorer"].items() if k != "samples"}
         _check_teacher(scorer, where, "difficulty.scorer")
-    for name, spec in p.base_models.items():
-        if spec.get("kind") not in BASE_MODEL_KINDS:
-            raise ProfileError(
-                f"{where}: base_models.{name}.kind {spec.get('kind')!r} is not one of {BASE_MODEL_KINDS}"
-            )
-        if spec.get("trust_remote_code") not in (None, False, True) or (
-            spec.get("trust_remote_code") and spec["kind"] not in ("hub", "local")
-        ):
-            raise ProfileError(
-                f"{where}: base_models.{name}.trust_remote_code must be true or false, on a hub or local model"
-            )
     _check_subsets(p, where)
     _check_recipes(p, where)
     _check_experiments(p, where)

@@ -120,7 +120,7 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
         difficulty=raw.get("difficulty") or {},
         curation=written.curation,
         quality=written.quality,
-        base_models=raw.get("base_models") or {},
+        base_models=written.base_models,
         subset_recipes=recipes,
         training_recipes=raw.get("training_recipes") or {},
         rl_recipes=raw.get("rl_recipes") or {},

@@ -21,17 +21,19 @@ def _inlined(node: Any, defs: dict[str, Any]) -> Any:
 
 
 def _merge_friendly(node: Any, in_list: bool = False) -> Any:
-    """Drops `required` outside list entries: a child profile's mapping merges key by key into its
-    parent's, so a partial entry is complete once merged; a list entry replaces the parent's whole."""
+    """Drops `required` outside list entries (and so lets a partial entry match several alternatives of
+    a union): a child profile's mapping merges key by key into its parent's, so a partial entry is
+    complete once merged; a list entry replaces the parent's whole."""
     if isinstance(node, list):
         return [_merge_friendly(v, in_list) for v in node]
     if not isinstance(node, dict):
         return node
-    return {
-        k: _merge_friendly(v, in_list or k in ("items", "prefixItems"))
+    out = {
+        ("anyOf" if k == "oneOf" and not in_list else k): _merge_friendly(v, in_list or k in ("items", "prefixItems"))
         for k, v in node.items()
-        if not (k == "required" and not in_list)
+        if not (k == "required" and not in_list) and k != "discriminator"
     }
+    return out
 
 
 def profile_schema() -> dict[str, Any]:

@@ -38,7 +38,7 @@ def build(cls: type[S], data: Any, where: str, entry: str) -> S:
         return cls.model_validate({} if data is None else data)
     except ValidationError as exc:
         # of a union's alternatives, the one that got furthest says what is wrong
-        error = max(exc.errors(), key=lambda e: len(_plain_loc(e["loc"])))
+        error = max(exc.errors(), key=lambda e: len(_walk(cls, e["loc"])[0]))
         raise ProfileError(describe(cls, error, where, entry, data)) from None
 
 
@@ -55,34 +55,31 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in args for m in _models_in(arg)]
 
 
-def known_keys(cls: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys allowed where `loc` points, walking the section's fields (list indices and mapping
-    keys are stepped over)."""
-    current: type[BaseModel] = cls
+def _tag(model: type[BaseModel]) -> Any:
+    """The `kind` a model of a discriminated union answers to, if it has one."""
+    field = model.model_fields.get("kind")
+    args = typing.get_args(field.annotation) if field is not None else ()
+    return args[0] if len(args) == 1 else None
+
+
+def _walk(cls: type[BaseModel], loc: tuple) -> tuple[tuple, list[str]]:
+    """An error's place in the profile's own terms (pydantic's steps into a union's alternative or a
+    validator dropped) and the keys a section allows there."""
+    candidates: list[type[BaseModel]] = [cls]
+    plain: list[Any] = []
     for part in loc:
-        if isinstance(part, str) and part in current.model_fields:
-            inner = _models_in(current.model_fields[part].annotation)
-            if not inner:
-                return []
-            current = inner[0]
-    return list(current.model_fields)
-
-
-def _section_names(cls: type = BaseModel) -> set[str]:
-    """Every model class's name: pydantic puts the chosen alternative of a union into an error's place."""
-    subclasses: list[type] = cls.__subclasses__()
-    return {sub.__name__ for sub in subclasses} | {n for sub in subclasses for n in _section_names(sub)}
-
-
-def _plain_loc(loc: tuple) -> tuple:
-    """The error's location without pydantic's own steps (union alternatives, validator wrappers)."""
-    tags = _section_names()
-    return tuple(
-        p
-        for p in loc
-        if isinstance(p, int)
-        or not (p in tags or p.startswith(("function-", "literal[", "constrained-", "lax-or-strict", "union[")))
-    )
+        current = candidates[0] if len(candidates) == 1 else None
+        if isinstance(part, int):
+            plain.append(part)
+        elif current is not None and part in current.model_fields:
+            plain.append(part)
+            candidates = _models_in(current.model_fields[part].annotation)
+        elif chosen := [m for m in candidates if part in (m.__name__, _tag(m))]:
+            candidates = chosen[:1]
+        elif not part.startswith(("function-", "literal[", "constrained-", "lax-or-strict", "union[", "json-or-")):
+            plain.append(part)  # a key of a mapping whose values are sections
+    known = list(candidates[0].model_fields) if len(candidates) == 1 else []
+    return tuple(plain), known
 
 
 def _path(entry: str, loc: tuple, data: Any = None) -> str:
@@ -90,15 +87,9 @@ def _path(entry: str, loc: tuple, data: Any = None) -> str:
     a whole profile's own keys stand alone."""
     path = entry
     for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}"
-        data = (
-            data[part]
-            if isinstance(data, list | dict) and part in (range(len(data)) if isinstance(data, list) else data)
-            else None
-        )
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        inside = isinstance(data, dict) and part in data or isinstance(data, list) and isinstance(part, int)
+        data = data[part] if inside and (not isinstance(data, list) or part < len(data)) else None
         if isinstance(part, int) and isinstance(data, dict) and isinstance(data.get("name"), str):
             path += f" ({data['name']})"
     return path.lstrip(".") or "profile"
@@ -106,16 +97,21 @@ def _path(entry: str, loc: tuple, data: Any = None) -> str:
 
 def describe(cls: type[BaseModel], error: Any, where: str, entry: str, data: Any = None) -> str:
     """One pydantic error in the profile's words."""
-    loc = _plain_loc(error["loc"])
+    loc, _ = _walk(cls, error["loc"])
     path, kind, value = _path(entry, loc, data), error["type"], error.get("input")
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
-        known = known_keys(cls, loc[:-1])
+        _, known = _walk(cls, error["loc"][:-1])
         key = str(loc[-1])
         listed = f"; known keys: {sorted(known)}" if len(known) <= 30 else ""
         return f"{where}: {_path(entry, loc[:-1], data)}: unknown key {key!r}{did_you_mean(key, known)}{listed}"
-    if kind == "missing":
-        return f"{where}: {path} is required"
+    if kind in ("missing", "union_tag_not_found"):
+        return (
+            f"{where}: {path}{'.' + ctx['discriminator'].strip(chr(39)) if 'discriminator' in ctx else ''} is required"
+        )
+    if kind == "union_tag_invalid":
+        discriminator = ctx.get("discriminator", "").strip("'")
+        return f"{where}: {path}.{discriminator} {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
     if kind == "literal_error":
         return f"{where}: {path} {value!r} is not one of {ctx.get('expected')}"
     if kind in ("value_error", "assertion_error"):

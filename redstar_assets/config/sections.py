@@ -11,6 +11,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_
 from pydantic.json_schema import SkipJsonSchema
 
 from redstar_assets.config.automation import AutomationSpec
+from redstar_assets.config.base_models import BaseModelEntry, BaseModelSpec
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.launch import LaunchSpec
 from redstar_assets.config.section import Section
@@ -18,8 +19,6 @@ from redstar_assets.config.section import Section
 INBOX_PREFIX = "inbox-"  # source partitions of files dropped in the inbox
 EXPERIMENT_STAGES = ("base", "sft", "rl")
 TEACHER_BACKENDS = ("procedural", "synthetic", "vllm", "openai", "transformers")
-BASE_MODEL_KINDS = ("tiny_qwen2", "tiny_vlm", "local", "hub")
-TINY_KINDS = ("tiny_qwen2", "tiny_vlm")  # built here from a spec, deterministically
 
 
 Strategy = Literal["random", "hard_first", "band", "stratified"]
@@ -134,7 +133,7 @@ class Profile:
     difficulty: dict[str, Any]
     curation: CurationSpec
     quality: QualitySpec
-    base_models: dict[str, dict[str, Any]]
+    base_models: dict[str, BaseModelEntry]
     subset_recipes: dict[str, SubsetRecipe]
     training_recipes: dict[str, dict[str, Any]]
     rl_recipes: dict[str, dict[str, Any]]
@@ -189,7 +188,7 @@ class ProfileFile(Section):
     difficulty: dict[str, Any] = Field(default_factory=dict)
     curation: CurationSpec = CurationSpec()
     quality: QualitySpec = QualitySpec()
-    base_models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    base_models: dict[str, BaseModelSpec] = Field(default_factory=dict)
     subset_recipes: dict[str, SubsetRecipe] = Field(default_factory=dict)
     training_recipes: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rl_recipes: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -12,7 +12,8 @@ from typing import Any
 import dagster as dg
 
 from redstar_assets.config.asset_keys import STAGE_CHECKPOINTS
-from redstar_assets.config.sections import TINY_KINDS, Experiment, Profile
+from redstar_assets.config.base_models import TINY_KINDS
+from redstar_assets.config.sections import Experiment, Profile
 from redstar_assets.evaluation.heldout import benchmark_fingerprint
 from redstar_assets.lineage.records import DATA_VERSION_TAG, latest_materialization, tags
 from redstar_training.files.run_config import config_hash
@@ -50,7 +51,7 @@ def stage_models(store, profile: Profile, exp: Experiment) -> list[dict]:
 
     models = []
     base = profile.base_models[exp.base_model]
-    remote = {"trust_remote_code": True} if base.get("trust_remote_code") else {}  # its checkpoints too
+    remote = {"trust_remote_code": True} if getattr(base, "trust_remote_code", False) else {}  # its checkpoints too
     for stage in exp.stages:
         if stage == "base":
             path, tiny = base_model_ref(store, exp.base_model, base)
@@ -74,7 +75,7 @@ def stage_model_ids(instance: dg.DagsterInstance, profile: Profile, exp: Experim
     for model in models:
         stage, path = model["stage"], model["path"]
         if stage == "base":
-            tiny = profile.base_models[exp.base_model]["kind"] in TINY_KINDS
+            tiny = profile.base_models[exp.base_model].kind in TINY_KINDS
             ids["base"] = Path(path).name if tiny else path
         elif split_stage(stage)[1] is not None:  # a point on an RL curve: its folder's content
             ids[stage] = folder_hash(Path(path))

@@ -83,7 +83,7 @@ def build_training_assets(
             **recipe,
             "base_model": base_path,
             "tiny_spec": tiny,
-            "trust_remote_code": bool(profile.base_models[exp.base_model].get("trust_remote_code")),
+            "trust_remote_code": getattr(profile.base_models[exp.base_model], "trust_remote_code", False),
             "train_file": str(store.path("sft_subsets", exp.subset)),
             "output_dir": str(out_dir),
             "lineage": lineage,
