@@ -9,7 +9,7 @@ from support.traces import generate_traces
 
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.profile import load_profile
-from redstar_assets.config.sections import SubsetRecipe
+from redstar_assets.config.sections import DifficultySpec, SubsetRecipe
 from redstar_assets.curation.difficulty import score_difficulty
 from redstar_assets.curation.subset_writer import write_subset
 from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, target_text
@@ -123,7 +123,7 @@ def test_normalization_ids_and_exact_dedupe():
 def test_verified_traces_and_difficulty(verified):
     assert set(verified["status"].unique()) <= {"correct", "wrong", "no_answer", "error"}
     assert (verified["status"] == "correct").mean() > 0.6 and (verified["status"] == "wrong").sum() > 0
-    scores = score_difficulty(verified, {"easy": 0.75, "medium": 0.4})
+    scores = score_difficulty(verified, DifficultySpec(easy=0.75, medium=0.4))
     assert scores.height == verified["problem_id"].n_unique()
     by_level = dict(scores.group_by("level").agg(pl.col("teacher_pass_rate").mean()).rows())
     assert by_level[1] > by_level[4] + 0.05  # one column vs three columns with borrows
@@ -131,7 +131,7 @@ def test_verified_traces_and_difficulty(verified):
 
 
 def test_subset_selection_strategies_formats_and_hash(verified, tmp_path):
-    scores = score_difficulty(verified, {})
+    scores = score_difficulty(verified)
     random_recipe = SubsetRecipe(name="r", scale=30, strategy="random", seed=0)
     picked = select_traces(verified, scores, random_recipe)
     assert picked.height == 30 and picked["problem_id"].n_unique() == 30
@@ -170,7 +170,7 @@ def test_subset_selection_strategies_formats_and_hash(verified, tmp_path):
 
 def test_recipe_larger_than_pool_names_recipe_and_both_counts(verified):
     with pytest.raises(SubsetTooSmall, match=r"'too-big' asks for 5000 traces but only \d+ are eligible"):
-        select_traces(verified, score_difficulty(verified, {}), SubsetRecipe(name="too-big", scale=5000))
+        select_traces(verified, score_difficulty(verified), SubsetRecipe(name="too-big", scale=5000))
 
 
 def test_preference_pairs_pair_correct_with_wrong(verified, tmp_path):
@@ -246,7 +246,7 @@ def test_profiles_validate_with_file_and_key(tmp_path):
 
 
 def test_band_stratified_mix_and_cap_recipes(verified):
-    scores = score_difficulty(verified, {"easy": 0.75, "medium": 0.4})
+    scores = score_difficulty(verified, DifficultySpec(easy=0.75, medium=0.4))
     rate = dict(scores.select("problem_id", "teacher_pass_rate").rows())
     bucket = dict(scores.select("problem_id", "bucket").rows())
     band = select_traces(verified, scores, SubsetRecipe(name="b", scale=10, strategy="band", band=(0.1, 0.6)))
@@ -301,7 +301,7 @@ def test_quality_flags_and_filtering(verified):
     flagged = verified.with_columns(
         pl.when(pl.col("sample_index") == 0).then(False).otherwise(pl.col("quality_ok")).alias("quality_ok")
     )
-    picked = select_traces(flagged, score_difficulty(verified, {}), SubsetRecipe(name="q", scale=20))
+    picked = select_traces(flagged, score_difficulty(verified), SubsetRecipe(name="q", scale=20))
     assert (picked["sample_index"] > 0).all()
     with pytest.raises(ProfileError, match=r"p\.yaml: quality: unknown key 'colour'"):
         build(QualitySpec, {"colour": 1}, "p.yaml", "quality")

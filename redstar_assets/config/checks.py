@@ -91,7 +91,7 @@ SOURCE_STAGE_KEYS = ("kind", "preset", "teacher", "verify_mode")
 
 
 def check_raw(path: Path, raw: dict) -> None:
-    """Before the sections are built: a retired block, and the inbox and difficulty values no section types yet."""
+    """Before the sections are built: a retired block, and the inbox values no section types yet."""
     where = str(path)
     if "benchmarks" in raw:
         raise ProfileError(
@@ -103,10 +103,6 @@ def check_raw(path: Path, raw: dict) -> None:
     for key, value in {**(inbox.get("mapping") or {}), **{k: inbox[k] for k in ("domain",) if k in inbox}}.items():
         if not isinstance(value, str):
             raise ProfileError(f"{where}: inbox: {key!r} must name a field as text, got {value!r}")
-    for key in ("easy", "medium"):
-        value = (raw.get("difficulty") or {}).get(key)
-        if value is not None and (not _type_ok(value, float) or not 0 <= value <= 1):
-            raise ProfileError(f"{where}: difficulty.{key} must be a pass rate between 0 and 1, got {value!r}")
 
 
 def _check_teacher(spec: dict, where: str, entry: str = "teacher") -> None:
@@ -247,8 +243,8 @@ def validate(p: Profile) -> None:
     inbox_keys = set(inspect.signature(SOURCE_READERS["file"]).parameters) - {"_", "name", "path"}
     check_keys(where, "inbox", p.raw.get("inbox") or {}, inbox_keys)
     _check_teacher(p.teacher, where)
-    if (p.difficulty or {}).get("scorer"):
-        scorer = {k: v for k, v in p.difficulty["scorer"].items() if k != "samples"}
+    if p.difficulty.scorer:
+        scorer = {k: v for k, v in p.difficulty.scorer.items() if k != "samples"}
         _check_teacher(scorer, where, "difficulty.scorer")
     _check_subsets(p, where)
     _check_recipes(p, where)

@@ -117,7 +117,7 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
         description=raw.get("description", ""),
         sources=raw.get("sources") or [],
         teacher=raw.get("teacher") or {},
-        difficulty=raw.get("difficulty") or {},
+        difficulty=written.difficulty,
         curation=written.curation,
         quality=written.quality,
         base_models=written.base_models,

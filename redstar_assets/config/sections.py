@@ -60,6 +60,23 @@ class QualitySpec(Section):
     max_foreign_script: float = 0.05  # share of letters in CJK scripts when the problem has none
 
 
+class LearnedDifficulty(Section):
+    """A level estimate learned from problems with known levels (a registry benchmark or a file)."""
+
+    train_on: str
+    alpha: float = Field(default=3.0, gt=0)  # the ridge penalty
+
+
+class DifficultySpec(Section):
+    """`difficulty:`: the teacher pass rates that split easy, medium and hard, an optional scoring
+    model (a teacher block with `samples` per problem) and an optional learned level estimate."""
+
+    easy: float = Field(default=0.75, ge=0, le=1)
+    medium: float = Field(default=0.4, ge=0, le=1)
+    scorer: dict[str, Any] | None = None
+    learned: LearnedDifficulty | None = None
+
+
 class NearDuplicates(Section):
     """MinHash LSH near-duplicate removal: the Jaccard threshold and the number of permutations."""
 
@@ -130,7 +147,7 @@ class Profile:
     description: str
     sources: list[dict[str, Any]]
     teacher: dict[str, Any]
-    difficulty: dict[str, Any]
+    difficulty: DifficultySpec
     curation: CurationSpec
     quality: QualitySpec
     base_models: dict[str, BaseModelEntry]
@@ -185,7 +202,7 @@ class ProfileFile(Section):
     sources: list[dict[str, Any]] = Field(default_factory=list)
     inbox: dict[str, Any] = Field(default_factory=dict)
     teacher: dict[str, Any] = Field(default_factory=dict)
-    difficulty: dict[str, Any] = Field(default_factory=dict)
+    difficulty: DifficultySpec = DifficultySpec()
     curation: CurationSpec = CurationSpec()
     quality: QualitySpec = QualitySpec()
     base_models: dict[str, BaseModelSpec] = Field(default_factory=dict)

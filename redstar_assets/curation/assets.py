@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from redstar_assets.config.sections import Profile
+from redstar_assets.config.sections import DifficultySpec, LearnedDifficulty, Profile
 from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
 from redstar_assets.curation.partitions import recipe_partitions
 from redstar_assets.curation.subset_writer import write_subset
@@ -30,11 +30,11 @@ SUBSETS_VERSION = "subsets-v3"  # bumped when selection or a subset's columns ch
 SELECTION_COLUMNS = ["trace_id", "problem_id", "sample_index", "domain", "status", "finish_reason", "quality_ok"]
 
 
-def _scorer_spec(spec: dict) -> dict | None:
+def _scorer_spec(spec: DifficultySpec) -> dict | None:
     """The difficulty block's scoring model as a teacher spec with k samples per problem."""
-    if not spec.get("scorer"):
+    if not spec.scorer:
         return None
-    scorer = dict(spec["scorer"])
+    scorer = dict(spec.scorer)
     scorer["samples_per_problem"] = int(scorer.pop("samples", scorer.get("samples_per_problem", 4)))
     return scorer
 
@@ -82,8 +82,8 @@ def build_curation_assets(
             scorer_verdicts = verify_traces(traces)
         frame = score_difficulty(verified_frame, spec, scorer_verdicts)
         learned_meta = {}
-        if spec.get("learned"):
-            model, learned_meta = learned_model(spec["learned"], redstar.home)
+        if spec.learned is not None:
+            model, learned_meta = learned_model(spec.learned, redstar.home)
             frame = with_learned_difficulty(frame, store.read("problems", partition), model)
         version = store.write(frame, "difficulty_scores", partition)
         buckets = {r["bucket"]: r["len"] for r in frame.group_by("bucket").len().to_dicts()}
@@ -96,7 +96,10 @@ def build_curation_assets(
                     {str(r["level"]): r["teacher_pass_rate"] for r in by_level.to_dicts()}
                 ),
                 "learned_difficulty": dg.MetadataValue.json(learned_meta),
-                **lineage_metadata(spec, {"verified_traces": store.version("verified_traces", partition)}),
+                **lineage_metadata(
+                    spec.model_dump(exclude_unset=True),
+                    {"verified_traces": store.version("verified_traces", partition)},
+                ),
             },
             data_version=dg.DataVersion(version),
         )
@@ -211,7 +214,7 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     )
 
 
-def learned_model(spec: dict, home: str):
+def learned_model(spec: LearnedDifficulty, home: str):
     """The difficulty estimator for `learned.train_on` (a registry benchmark or a JSONL/Parquet file
     with problem and level), trained once and kept under the data root by a hash of its inputs."""
     import hashlib
@@ -221,18 +224,19 @@ def learned_model(spec: dict, home: str):
     from redstar_assets.curation import learned_difficulty
     from redstar_assets.problems.benchmark_files import load_benchmark
 
-    source = spec["train_on"]
+    source = spec.train_on
     if Path(source).suffix in (".jsonl", ".parquet"):
         frame = pl.read_parquet(source) if source.endswith(".parquet") else pl.read_ndjson(source)
     else:
         frame = load_benchmark(source)
     frame = frame.filter(pl.col("level").is_not_null())
     texts, levels = frame["problem"].to_list(), frame["level"].to_list()
-    key = hashlib.sha256(json.dumps([spec, texts, levels]).encode()).hexdigest()[:16]
+    written = spec.model_dump(exclude_unset=True)  # the key of a model trained before stays the same
+    key = hashlib.sha256(json.dumps([written, texts, levels]).encode()).hexdigest()[:16]
     path = Path(home) / "cache" / f"difficulty-model-{key}.pkl"
     if path.exists():
         model = learned_difficulty.load(path)
     else:
-        model = learned_difficulty.fit(texts, levels, float(spec.get("alpha", 3.0)))
+        model = learned_difficulty.fit(texts, levels, float(spec.alpha))
         learned_difficulty.save(model, path)
     return model, {"train_on": source, "train_rows": len(texts), "model": str(path)}

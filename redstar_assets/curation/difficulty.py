@@ -6,13 +6,16 @@ has no rate and the bucket `unverified`. Band recipes (keep 0.1-0.6, as open-r1 
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
+from redstar_assets.config.sections import DifficultySpec
 
-def score_difficulty(verified: pl.DataFrame, spec: dict[str, Any], scorer: pl.DataFrame | None = None) -> pl.DataFrame:
-    easy, medium = float(spec.get("easy", 0.75)), float(spec.get("medium", 0.4))
+
+def score_difficulty(
+    verified: pl.DataFrame, spec: DifficultySpec | None = None, scorer: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    spec = spec or DifficultySpec()
+    easy, medium = float(spec.easy), float(spec.medium)
     frame = (
         verified.group_by("problem_id", maintain_order=True)
         .agg(
