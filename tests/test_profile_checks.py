@@ -28,12 +28,15 @@ def _profile(tmp_path: Path, text: str) -> Path:
     [
         (
             "training_recipes: {sft-tiny: {learning_rat: 0.1}}\n",
-            r"training_recipes\.sft-tiny: unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)",
+            r"training_recipes\.sft-tiny: unknown key 'learning_rat' for SFTConfig \(did you mean 'learning_rate'\?\)",
         ),
         ("training_recipes: {sft-tiny: {threads: 8}}\n", r"training_recipes\.sft-tiny: key 'threads' is set by"),
         ("training_recipes: {sft-tiny: {train_file: x.parquet}}\n", r"key 'train_file' is set by the pipeline"),
         ("training_recipes: {sft-tiny: {learning_rate: 1e-5}}\n", r"sft-tiny\.learning_rate: expected float.*1\.0e-5"),
-        ("rl_recipes: {dpo-tiny: {bta: 0.2}}\n", r"rl_recipes\.dpo-tiny: unknown key 'bta' \(did you mean 'beta'\?\)"),
+        (
+            "rl_recipes: {dpo-tiny: {bta: 0.2}}\n",
+            r"rl_recipes\.dpo-tiny: unknown key 'bta' for DPOConfig \(did you mean 'beta'\?\)",
+        ),
         ("rl_recipes: {grpo-tiny: {max_pairs: 3}}\n", r"rl_recipes\.grpo-tiny: unknown key 'max_pairs'"),
         ("rl_recipes: {dpo-tiny: {method: ppo}}\n", r"rl_recipes\.dpo-tiny\.method 'ppo' is not one of"),
         ("evaluation: {max_new_token: 4}\n", r"evaluation: unknown key 'max_new_token' \(did you mean 'max_new_"),
