@@ -198,14 +198,15 @@ def test_difficulty_scores_use_the_scorer_and_the_learned_model(tmp_path, benchm
     assert dict(scores.select("problem_id", "bucket").rows()) == {"a": "hard", "b": "easy"}  # the scorer's rates
     train = benchmarks["math500"].select("problem", "level")
     train.write_ndjson(tmp_path / "levels.jsonl")
-    model, meta = learned_model(LearnedDifficulty(train_on=str(tmp_path / "levels.jsonl")), str(tmp_path))
+    levels_file = LearnedDifficulty(train_on=str(tmp_path / "levels.jsonl"))
+    model, meta = learned_model(levels_file, str(tmp_path))
     assert meta["train_rows"] == 500 and (tmp_path / "cache").exists()
     problems = pl.DataFrame(
         {"problem_id": ["a", "b"], "problem": ["What is $1+1$?", benchmarks["math500"]["problem"][0]]}
     )
     learned = with_learned_difficulty(scores, problems, model)
     assert learned["learned_difficulty"].is_not_null().all()
-    again, _ = learned_model(LearnedDifficulty(train_on=str(tmp_path / "levels.jsonl")), str(tmp_path))  # reused from the cache
+    again, _ = learned_model(levels_file, str(tmp_path))  # reused from the cache
     assert again.predict(["What is $1+1$?"])[0] == model.predict(["What is $1+1$?"])[0]
 
 
