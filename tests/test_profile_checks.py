@@ -38,6 +38,8 @@ def _profile(tmp_path: Path, text: str) -> Path:
             r"rl_recipes\.dpo-tiny: unknown key 'bta' for DPOConfig \(did you mean 'beta'\?\)",
         ),
         ("rl_recipes: {grpo-tiny: {max_pairs: 3}}\n", r"rl_recipes\.grpo-tiny: unknown key 'max_pairs'"),
+        ("rl_recipes: {grpo-tiny: {max_problems: [1]}}\n", r"grpo-tiny\.max_problems: expected a positive integer"),
+        ("rl_recipes: {dpo-tiny: {num_train_epochs: -1.0}}\n", r"dpo-tiny\.num_train_epochs: must not be negative"),
         ("rl_recipes: {dpo-tiny: {method: ppo}}\n", r"rl_recipes\.dpo-tiny\.method 'ppo' is not one of"),
         ("evaluation: {max_new_token: 4}\n", r"evaluation: unknown key 'max_new_token' \(did you mean 'max_new_"),
         (

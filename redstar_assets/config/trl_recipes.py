@@ -42,6 +42,8 @@ def check_recipe(where: str, entry: str, recipe: dict[str, Any], method: str, se
     settable = sorted(set(fields) - pipeline_set)
     for key, value in recipe.items():
         if key in extra:
+            if key != "method" and not (_kind_ok(value, "int") and value > 0):
+                raise ProfileError(f"{where}: {entry}.{key}: expected a positive integer, got {value!r}")
             continue
         if key in spec["renamed"]:
             raise ProfileError(f"{where}: {entry}: key {key!r} is now {spec['renamed'][key]!r} (TRL's name)")
@@ -54,5 +56,9 @@ def check_recipe(where: str, entry: str, recipe: dict[str, Any], method: str, se
         if not any(_kind_ok(value, kind) for kind in field["type"]):
             note = " (YAML reads 1e-5 as text: write 1.0e-5)" if isinstance(value, str) and "e" in value else ""
             raise ProfileError(f"{where}: {entry}.{key}: expected {' or '.join(field['type'])}, got {value!r}{note}")
+        default = field.get("default")
+        number = _kind_ok(value, "float") and _kind_ok(default, "float")
+        if number and default >= 0 and value < 0:  # counts, rates and sizes: TRL's default says which
+            raise ProfileError(f"{where}: {entry}.{key}: must not be negative, got {value!r}")
         if "choices" in field and value is not None and value not in field["choices"]:
             raise ProfileError(f"{where}: {entry}.{key}: {value!r} is not one of {field['choices']}")

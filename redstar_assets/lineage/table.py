@@ -145,8 +145,9 @@ def _chain(history: History, experiment: str, stage: str, inputs: dict) -> dict[
     return {
         "training_recipe": meta(sft, "training_recipe"),
         "learning_rate": training.get("learning_rate"),
-        "epochs": training.get("epochs"),
-        "batch_size": training.get("batch_size"),
+        # TRL's names; a checkpoint recorded before the recipes took them has the old ones
+        "epochs": training.get("num_train_epochs", training.get("epochs")),
+        "batch_size": training.get("per_device_train_batch_size", training.get("batch_size")),
         "training_seed": training.get("seed"),
         "rl_method": meta(rl, "rl_method"),
         "rl_recipe": meta(rl, "rl_recipe"),

@@ -28,7 +28,7 @@ HIGHLIGHTS = {
     "raw_problems": ("kind", "path", "dataset", "count"),
     "teacher_traces": ("backend", "model", "samples_per_problem", "prompt_template", "sampling"),
     "sft_subsets": ("scale", "strategy", "target_format", "verified_only", "mix", "seed"),
-    "sft_checkpoints": ("learning_rate", "epochs", "batch_size", "seed"),
+    "sft_checkpoints": ("learning_rate", "num_train_epochs", "per_device_train_batch_size", "seed"),
     "rl_checkpoints": ("beta", "learning_rate", "max_pairs"),
     "benchmark_scores": ("samples", "temperature", "max_new_tokens", "verifier_version"),
 }

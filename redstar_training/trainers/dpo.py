@@ -1,14 +1,7 @@
-"""The RL stage on top of an SFT checkpoint: DPO on verified-correct vs wrong traces of one problem.
-
-DPO on rule-verified pairs was the paper's best RL variant. Run it on its own or through the
-`rl_checkpoints` asset (Dagster Pipes):
-
+"""DPO on verified-correct against wrong traces of one problem, on top of an SFT checkpoint.
     CPU:    python -m redstar_training.trainers.dpo --config run.yaml
     8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \
                 -m redstar_training.trainers.dpo --config run.yaml bf16=true
-
-The run config is TRL's `DPOConfig` plus the pipeline's fields (`DPORunConfig`): a recipe may set
-any TRL field, and `key=value` overrides any field.
 """
 
 from __future__ import annotations

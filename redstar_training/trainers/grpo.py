@@ -1,21 +1,7 @@
-"""Online RL on top of an SFT checkpoint: groups of sampled completions per problem, rewarded by the
-shared verifier (1 for a verified-correct final answer) plus a format reward (a closed think block
-then a boxed answer), weighted by TRL's `reward_weights` in that order. `algorithm` picks the run
-config's class (TRL's own config plus the pipeline's fields) before parsing, and how a group's
-rewards become advantages:
-
-- `grpo`: TRL's GRPOTrainer, rewards centred on the group's mean and scaled by the group's std;
-- `rloo`: TRL's RLOOTrainer, each completion's baseline the mean of the others in its group;
-- `reinforce_pp`: "REINFORCE++-baseline (approx.)", GRPOTrainer with the group's mean as baseline
-  and the whole batch's std as scale (`scale_rewards="batch"`). OpenRLHF's REINFORCE++ has no TRL
-  trainer; the README lists how this differs from it.
-
+"""Online RL (GRPO, RLOO, REINFORCE++-baseline) on top of an SFT checkpoint, rewarded by the verifier.
     CPU:    python -m redstar_training.trainers.grpo --config run.yaml
-    1 GPU:  python -m redstar_training.trainers.grpo --config run.yaml bf16=true use_vllm=true
-    8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \\
+    8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \
                 -m redstar_training.trainers.grpo --config run.yaml bf16=true use_vllm=true
-
-vLLM generation (colocated) is for GPU machines; on CPU generation runs through transformers.
 """
 
 from __future__ import annotations
@@ -67,7 +53,14 @@ PIPELINE_SET = (*trainer_run.PIPELINE_SET, *trainer_run.CURVE_KEYS)
 
 
 class OnlineRLRunConfig:
-    """Reads an online RL run config into the class its `algorithm` names."""
+    """Reads an online RL run config into the class its `algorithm` names, which also decides how a
+    group's rewards (verifier, then format, weighted by `reward_weights`) become advantages."""
+
+    # grpo: TRL's GRPOTrainer, rewards centred on the group's mean and scaled by its std.
+    # rloo: TRL's RLOOTrainer, each completion's baseline the mean of the others in its group.
+    # reinforce_pp: REINFORCE++-baseline (approx.), GRPOTrainer with the group's mean as baseline and
+    #   the batch's std as scale (scale_rewards: batch); OpenRLHF's REINFORCE++ has no TRL trainer.
+    # vLLM generation (use_vllm, colocated) is for GPU machines; on CPU it runs through transformers.
 
     @classmethod
     def from_run_config(cls, path: str | Path | None, overrides: list[str]) -> Any:

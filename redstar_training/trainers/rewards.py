@@ -1,10 +1,6 @@
-"""Rule-based rewards for RL (TRL's reward-function signature), judged by the shared verifier, so
-a reward of 1 means exactly what `correct` means in the data and in the scores.
-
-    GRPOTrainer(..., reward_funcs=[accuracy_reward, format_reward])
-
-TRL passes the dataset's other columns as keyword arguments: the reference answers come in `answer`.
-"""
+"""Rule-based rewards for RL in TRL's reward-function signature, judged by the shared verifier, so a
+reward of 1 means exactly what `correct` means in the data and in the scores. TRL passes the
+dataset's other columns as keyword arguments: the reference answers come in `answer`."""
 
 from __future__ import annotations
 

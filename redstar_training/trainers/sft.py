@@ -1,14 +1,8 @@
-"""Supervised fine-tuning of a student on a Long-CoT subset with TRL's SFTTrainer.
-
-Run it on its own or let the `sft_checkpoints` asset launch it through Dagster Pipes:
-
+"""Supervised fine-tuning of a student on a Long-CoT subset with TRL's SFTTrainer; a killed run resumes.
     CPU:    python -m redstar_training.trainers.sft --config run.yaml
     1 GPU:  python -m redstar_training.trainers.sft --config run.yaml bf16=true threads=8
     8 GPUs: accelerate launch --config_file configs/accelerate/zero2.yaml --num_processes 8 \
                 -m redstar_training.trainers.sft --config run.yaml bf16=true
-
-The run config is TRL's `SFTConfig` plus the pipeline's fields (`SFTRunConfig`): a recipe may set
-any TRL field, and `key=value` overrides any field. A killed run resumes from its last saved epoch.
 """
 
 from __future__ import annotations

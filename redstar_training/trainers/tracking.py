@@ -1,12 +1,7 @@
-"""Experiment tracking where ML teams look: an MLflow run around a training run, when `report_to`
-names `mlflow` (`pip install -e '.[tracking]'`; the server from MLFLOW_TRACKING_URI).
-
-The trainer process opens the run itself, tagged with the Dagster run id (from the Pipes context),
-experiment, stage, base model, subset and subset hash, so transformers' MLflow callback logs the
-parameters and the loss curve into it; afterwards the run gets the final metrics and the
-checkpoint hash, and the checkpoint's model card names the run. `wandb` and `tensorboard` go
-through `report_to` untouched, as transformers handles them.
-"""
+"""Experiment tracking where ML teams look: an MLflow run around a training run when `report_to` names
+`mlflow`, tagged with the Dagster run, experiment, stage, base model and subset, so transformers'
+callback logs into it and the checkpoint's card names the run; `wandb` and `tensorboard` go through
+`report_to` as transformers handles them."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-HARM = ("lost", "duplicated", "repeated_calls", "escapes", "hangs", "exceptions")
+HARM = ("lost", "duplicated", "repeated_calls", "escapes", "hangs", "exceptions", "accepted")
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Line:
     escapes: int = 0  # sandboxed programs that reached outside, secrets that leaked
     hangs: int = 0
     exceptions: int = 0  # crashes: an error that is not the clear, named one the attack expects
+    accepted: int = 0  # wrong inputs taken as if they were right (a profile mutant that loads)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
