@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import dagster as dg
-from pydantic import AfterValidator, BeforeValidator, PositiveInt
+from pydantic import AfterValidator, BeforeValidator, Field, PositiveInt
 
 from redstar_assets.config.section import Section
 
@@ -48,15 +48,18 @@ class Schedules(Section):
 
 
 class AutomationSpec(Section):
-    """`automation:`: the sensor's default state and tick, a policy per asset group, the schedules."""
+    """`automation:`: the sensor's default state and tick, a policy per asset group, the schedules.
+    `eager` materializes what is missing once its inputs exist (never retrying a failure on its own)
+    and again when an input's data version changed; `manual` leaves it to the user; `{cron: ...}` is
+    eager on a schedule."""
 
-    enabled: bool = True
-    tick_seconds: PositiveInt = 30
-    data: Policy = "eager"
-    subsets: Policy = "eager"
-    training: Policy = "eager"
-    evaluation: Policy = "eager"
-    report: Policy = "eager"
+    enabled: bool = Field(default=True, description="the automation sensor's default state; the UI can switch it")
+    tick_seconds: PositiveInt = Field(default=30, description="how often the sensors evaluate")
+    data: Policy = Field(default="eager", description="raw_problems .. difficulty_scores, per source partition")
+    subsets: Policy = Field(default="eager", description="sft_subsets")
+    training: Policy = Field(default="eager", description="sft_checkpoints and rl_checkpoints")
+    evaluation: Policy = Field(default="eager", description="benchmark_scores")
+    report: Policy = Field(default="eager", description="ablation_report")
     schedules: Schedules = Schedules()
 
     @property
