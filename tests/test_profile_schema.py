@@ -41,6 +41,8 @@ def test_every_shipped_profile_file_matches_the_schema_and_loads(schema, path):
     [
         ("experimens: []\n", r"profile: unknown key 'experimens'"),
         ("launch: {parallel: two}\n", r"launch\.parallel must be an integer"),
+        ("training_recipes: {sft-tiny: {epochs: 2}}\n", r"key 'epochs' is now 'num_train_epochs'"),
+        ("rl_recipes: {dpo-tiny: {beta: high}}\n", r"dpo-tiny\.beta: expected float"),
         ("subset_recipes: {cot-random-20: {scale: 5, strategy: hardest}}\n", r"strategy 'hardest' is not one of"),
         ("automation: {training: {cron: '0 2 * * *', at: 3}}\n", r"automation\.training: .* is not eager, manual"),
     ],

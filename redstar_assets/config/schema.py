@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from redstar_assets.config.checks import ASSET_KEYS, RL_METHODS, SET_BY_ASSET
 from redstar_assets.config.sections import ProfileFile
+from redstar_assets.config.trl_recipes import trl_fields
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -36,9 +38,38 @@ def _merge_friendly(node: Any, in_list: bool = False) -> Any:
     return out
 
 
+_JSON_TYPES = {"float": "number", "int": "integer", "bool": "boolean", "str": "string", "list": "array"}
+_JSON_TYPES |= {"dict": "object", "none": "null"}
+
+
+def _recipe(methods: tuple[str, ...], set_by_asset: set[str], extra: dict[str, Any]) -> dict[str, Any]:
+    """A recipe entry: the fields of its trainer's TRL config (from trl_fields.json) that a recipe may set."""
+    properties: dict[str, Any] = dict(extra)
+    for method in methods:
+        spec = trl_fields()["methods"][method]
+        for name, field in spec["fields"].items():
+            if name in set_by_asset or name in spec["set_by_trainer"]:
+                continue
+            kinds = [_JSON_TYPES[k] for k in field["type"] if k in _JSON_TYPES]
+            entry: dict[str, Any] = {"type": kinds} if kinds and "any" not in field["type"] else {}
+            if "choices" in field:
+                entry["enum"] = field["choices"]
+            properties.setdefault(name, entry)
+    return {"type": "object", "properties": properties, "additionalProperties": False}
+
+
 def profile_schema() -> dict[str, Any]:
-    """The schema `redstar profile schema` prints."""
+    """The schema `redstar profile schema` prints; recipe entries take their trainers' TRL fields."""
     schema = ProfileFile.model_json_schema()
     defs = schema.pop("$defs", {})
     out = _merge_friendly(_inlined(schema, defs))
+    counts = {"type": "integer", "exclusiveMinimum": 0}
+    rl_extra = {
+        "method": {"enum": list(RL_METHODS)},
+        **{key: counts for key in ASSET_KEYS["dpo"] | ASSET_KEYS["online_rl"] if key != "method"},
+    }
+    out["properties"]["training_recipes"]["additionalProperties"] = _recipe(("sft",), SET_BY_ASSET["sft"], {})
+    out["properties"]["rl_recipes"]["additionalProperties"] = _recipe(
+        tuple(m for m in RL_METHODS), SET_BY_ASSET["dpo"] | SET_BY_ASSET["online_rl"], rl_extra
+    )
     return {"$schema": SCHEMA_DIALECT, **out, "title": "RedStar profile"}
