@@ -15,6 +15,12 @@ from dagster_celery.config import DEFAULT_CONFIG, dict_wrapper
 from dagster_celery.core_execution_loop import core_celery_execution_loop
 from dagster_celery.executor import CELERY_CONFIG, CeleryExecutor, _submit_task
 from dagster_celery.make_app import make_app
+from dagster_celery.tasks import create_task
+
+
+def step_task(app):
+    """dagster-celery's task that runs one step, registered on `app` (what a worker serves)."""
+    return create_task(app)
 
 
 def celery_app(url: str, settings: dict[str, Any]):
