@@ -100,7 +100,7 @@ def grpo_step(tmp: Path) -> dict:
         output_dir=str(tmp / "grpo"),
         max_steps=1,
         num_generations=4,
-        batch_size=8,
+        per_device_train_batch_size=8,
         max_completion_length=32,
         bf16=True,
     )

@@ -339,7 +339,7 @@ def test_trust_remote_code_is_set_on_a_base_model_entry_only(tmp_path):
         validate(load_profile(str(tmp_path / "bad.yaml")))
     recipe = yaml.safe_load((REGISTRY.parents[0] / "profiles" / "demo-geo-tiny.yaml").read_text())
     recipe["extends"] = "demo-geo"
-    recipe["training_recipes"] = {"sft-vlm": {"epochs": 1, "trust_remote_code": True}}
+    recipe["training_recipes"] = {"sft-vlm": {"num_train_epochs": 1, "trust_remote_code": True}}
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     with pytest.raises(ProfileError, match="trust_remote_code"):
         validate(load_profile(str(tmp_path / "recipe.yaml")))

@@ -52,8 +52,9 @@ def _run(module: str, config: dict, path: Path) -> str:
 @pytest.mark.slow
 def test_tiny_vlm_sft_and_evaluation_on_figures(tmp_path):
     train = _train_file(tmp_path / "train.parquet", 48)
-    sft = {"base_model": str(tmp_path / "base"), "tiny_spec": TINY_VLM, "train_file": str(train), "epochs": 2,
-           "batch_size": 8, "learning_rate": 3e-3, "max_length": 320,
+    sft = {"base_model": str(tmp_path / "base"), "tiny_spec": TINY_VLM, "train_file": str(train),
+           "num_train_epochs": 2, "per_device_train_batch_size": 8, "learning_rate": 3e-3, "max_length": 320,
+           "lr_scheduler_type": "cosine", "bf16": False, "activation_checkpointing": False, "assistant_only_loss": True,
            "smoke_prompt": "In the figure, line a is parallel to line b. What is angle 2?"}  # fmt: skip
     _run("redstar_training.trainers.sft", {**sft, "output_dir": str(tmp_path / "cot")}, tmp_path / "sft.yaml")
     _run(

@@ -64,7 +64,12 @@ def test_sft_grpo_and_dpo_runs_are_tracked_in_mlflow_and_named_in_their_model_ca
         ).write_parquet(pairs)  # fmt: skip
         dpo = tmp_path / "dpo.yaml"
         lineage = {"experiment": "tiny-sft", "stage": "dpo", "subset_hash": "abc123"}
-        dpo_config = {"model": str(tmp_path / "out" / "model"), "pairs_file": str(pairs), "batch_size": 4}
+        dpo_config = {
+            "model": str(tmp_path / "out" / "model"),
+            "pairs_file": str(pairs),
+            "per_device_train_batch_size": 4,
+            "bf16": False,
+        }
         dpo.write_text(yaml.safe_dump({**dpo_config, "output_dir": str(tmp_path / "dpo"), "lineage": lineage}))
         done = subprocess.run(
             [sys.executable, "-m", "redstar_training.trainers.dpo", "--config", str(dpo), "report_to=mlflow"],
