@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import re
 import resource
 import shutil
 import time
@@ -58,30 +59,38 @@ def own_fields(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if f.init and f.name not in trl_names]
 
 
+_EXPONENT = re.compile(r"[+-]?\d+(\.\d*)?[eE][+-]?\d+")  # YAML 1.1 reads 5e-3 as text
+
+
 def parse_run_config(cls: type, data: dict[str, Any], overrides: list[str], where: str) -> Any:
-    """`cls` built by TRL's argument parser from a run config's values, then `key=value` overrides
-    parsed as the command line would; an unknown or renamed key fails naming the key."""
+    """`cls` built by TRL's argument parser from a run config's values and `key=value` overrides (each
+    value read as YAML, as in the file); an unknown or renamed key fails naming the file or override."""
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser(cast("Any", cls), exit_on_error=False)
     known = {a.dest: a for a in parser._actions if a.dest != "help"}
-    argv = []
+    import yaml
+
+    named = [(key, where) for key in data]
+    data = dict(data)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise ConfigError(f"override {item!r}: expected key=value")
-        argv += [f"--{key}", value]
-    for key in [*data, *(a[2:] for a in argv[::2])]:
+        parsed = yaml.safe_load(value)  # as the run config's YAML would read it: `epochs=3` an int
+        data[key] = float(parsed) if isinstance(parsed, str) and _EXPONENT.fullmatch(parsed) else parsed
+        named.append((key, f"override {item!r}"))
+    for key, origin in named:
         if key in RENAMED:
-            raise ConfigError(f"{where}: key {key!r} is now TRL's {RENAMED[key]!r}")
+            raise ConfigError(f"{origin}: key {key!r} is now TRL's {RENAMED[key]!r}")
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{where}: unknown config key {key!r} for {cls.__name__}{hint}")
+            raise ConfigError(f"{origin}: unknown config key {key!r} for {cls.__name__}{hint}")
     for key, value in {**data, "use_cpu": _no_gpu()}.items():
         known[key].default, known[key].required = value, False
     try:
-        (cfg,) = parser.parse_args_into_dataclasses(args=argv)
+        (cfg,) = parser.parse_args_into_dataclasses(args=[])
     except (argparse.ArgumentError, ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: {cls.__name__}: {exc}") from None
     return cfg
