@@ -127,13 +127,15 @@ def test_fifty_inbox_files_and_four_model_runs_side_by_side(tmp_path, scoreboard
     locked_lines = sum(p.read_text(errors="replace").count("database is locked") for p in logs)
     counts = {a: _materializations(instance, a) for a in DATA_ASSETS}
     missing = sum(1 for a in DATA_ASSETS for k in expected if k not in counts[a])
-    twice = sum(1 for a in DATA_ASSETS for k, c in counts[a].items() if k in expected and c > 1)
+    repeated = [f"{a}[{k}] x{c}" for a in DATA_ASSETS for k, c in counts[a].items() if k in expected and c > 1]
+    twice = len(repeated)
     spans = _model_spans(instance, model_runs)
     overlaps = sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1])
     notes += [f"{FILES} drops to every data asset: {data_seconds:.0f} s; 4 model runs: {model_seconds:.0f} s"]
     notes += [f"{len(runs)} runs, {len(failed)} not successful: {[r['status'] for r in failed][:5]}"]
     notes += [f"'database is locked' in compute logs: {locked_lines}"] if locked_lines else []
     notes += [f"model steps overlapped: {overlaps}"] if overlaps else []
+    notes += [f"materialized more than once: {repeated}"] if repeated else []
     total = time.monotonic() - t0
     line = scoreboard.record(
         "load",
