@@ -8,6 +8,7 @@ import re
 import polars as pl
 import pytest
 
+from redstar_assets.config.sources import source_of
 from redstar_assets.problems.sources import load_source
 from redstar_assets.traces.verification import verify_traces
 from redstar_training.synthetic.procedural import ProceduralTeacherConfig
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("sandbox")
 
 def test_generated_code_problems_carry_tests_the_verifier_reads():
     rows, quarantine = load_source(
-        {"name": "sum", "kind": "arithmetic_code", "count": 20, "operands": [2, 4], "seed": 3}
+        source_of({"name": "sum", "kind": "arithmetic_code", "count": 20, "operands": [2, 4], "seed": 3})
     )
     assert quarantine.is_empty() and rows.height == 20 and set(rows["domain"]) == {"code"}
     for r in rows.iter_rows(named=True):
@@ -29,12 +30,16 @@ def test_generated_code_problems_carry_tests_the_verifier_reads():
         assert offsets == {a + b}  # one constant per problem, stated as a sum still to be done
         assert r["answer"] == program("correct", a + b) and r["level"] == max(len(str(a)), len(str(b)))
         assert f"reads {len(tests['inputs'][0].split())} integers" in r["problem"]
-    again, _ = load_source({"name": "sum", "kind": "arithmetic_code", "count": 20, "operands": [2, 4], "seed": 3})
+    again, _ = load_source(
+        source_of({"name": "sum", "kind": "arithmetic_code", "count": 20, "operands": [2, 4], "seed": 3})
+    )
     assert again.equals(rows)  # seeded
 
 
 def test_the_code_teacher_slips_more_with_more_operands_and_the_sandbox_catches_it():
-    rows, _ = load_source({"name": "sum", "kind": "arithmetic_code", "count": 60, "operands": [2, 4], "seed": 1})
+    rows, _ = load_source(
+        source_of({"name": "sum", "kind": "arithmetic_code", "count": 60, "operands": [2, 4], "seed": 1})
+    )
     cfg = ProceduralTeacherConfig(slip_per_column=0.06, slip_per_carry=0.05, catch_rate=0.3)
     traces = []
     for r in rows.iter_rows(named=True):

@@ -10,6 +10,7 @@ from support.traces import generate_traces
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.profile import load_profile
 from redstar_assets.config.sections import DifficultySpec, SubsetRecipe
+from redstar_assets.config.sources import source_of
 from redstar_assets.curation.difficulty import score_difficulty
 from redstar_assets.curation.subset_writer import write_subset
 from redstar_assets.curation.subsets import SubsetTooSmall, select_traces, subset_hash, target_text
@@ -75,7 +76,8 @@ def test_malformed_file_rows_are_quarantined_with_line_field_and_reason(tmp_path
         )
         + "\n"
     )
-    good, bad = file_problems("pool", str(path), mapping={"problem": "question", "answer": "final", "level": "lvl"})
+    mapping = {"problem": "question", "answer": "final", "level": "lvl"}
+    good, bad = file_problems(source_of({"name": "pool", "kind": "file", "path": str(path), "mapping": mapping}))
     assert good["problem"].to_list() == ["What is 2+2?", "What is 3*3?"]
     assert good["answer"].to_list() == ["4", "9"] and good["level"].to_list() == [2, None]
     assert good["source_row"].to_list() == [1, 7]
@@ -90,11 +92,9 @@ def test_malformed_file_rows_are_quarantined_with_line_field_and_reason(tmp_path
 
 
 def test_real_benchmark_file_loads_through_a_mapping(shared_data):
-    good, bad = file_problems(
-        "math500",
-        str(shared_data / "benchmarks" / "math500.jsonl"),
-        mapping={"problem": "problem", "answer": "answer", "level": "level", "subject": "subject"},
-    )
+    mapping = {"problem": "problem", "answer": "answer", "level": "level", "subject": "subject"}
+    path = str(shared_data / "benchmarks" / "math500.jsonl")
+    good, bad = file_problems(source_of({"name": "math500", "kind": "file", "path": path, "mapping": mapping}))
     assert good.height == 500 and bad.height == 0
     assert good["level"].min() == 1 and good["level"].max() == 5
 
@@ -233,7 +233,7 @@ def test_profiles_validate_with_file_and_key(tmp_path):
     demo = load_profile("demo")
     assert demo.experiment("cot-random-1k").stages == ("sft",)
     tiny = load_profile("demo-tiny")
-    assert tiny.subset_recipes.keys().isdisjoint({"cot-random-1k"}) and tiny.teacher["backend"] == "procedural"
+    assert tiny.subset_recipes.keys().isdisjoint({"cot-random-1k"}) and tiny.teacher.kind == "procedural"
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "extends: demo\nreplace: [experiments]\nexperiments:\n"
@@ -318,7 +318,7 @@ def test_presets_csv_code_problems_and_a_broken_file_among_good_ones(tmp_path):
     )
     (tmp_path / "b.parquet").write_text("not a parquet file")
     rows, quarantine = load_source(
-        {"name": "mm", "kind": "file", "preset": "metamathqa", "path": str(tmp_path / "*.*")}
+        source_of({"name": "mm", "kind": "file", "preset": "metamathqa", "path": str(tmp_path / "*.*")})
     )
     assert rows.select("problem", "answer", "subject").rows() == [("What is 2+3?", "5", "GSM_Rephrased")]
     reasons = dict(zip(quarantine["field"], quarantine["reason"], strict=True))
@@ -327,13 +327,17 @@ def test_presets_csv_code_problems_and_a_broken_file_among_good_ones(tmp_path):
         0
     ].endswith("b.parquet")
     (tmp_path / "c.csv").write_text('question,answer\n"Natalia sold 48 clips, then half as many. Total?","#### 72"\n')
-    csv_rows, _ = load_source({"name": "g", "kind": "file", "preset": "gsm8k", "path": str(tmp_path / "c.csv")})
+    csv_rows, _ = load_source(
+        source_of({"name": "g", "kind": "file", "preset": "gsm8k", "path": str(tmp_path / "c.csv")})
+    )
     assert csv_rows.select("answer", "source_row").row(0) == ("72", 2)
     io = {"inputs": ["1 2\n"], "outputs": ["3\n"]}
     (tmp_path / "t.jsonl").write_text(
         json.dumps({"question": "Add two numbers.", "input_output": io, "difficulty": 1}) + "\n"
     )
-    code, _ = load_source({"name": "taco", "kind": "file", "preset": "taco", "path": str(tmp_path / "t.jsonl")})
+    code, _ = load_source(
+        source_of({"name": "taco", "kind": "file", "preset": "taco", "path": str(tmp_path / "t.jsonl")})
+    )
     assert code.select("domain", "tests").row(0) == ("code", json.dumps(io))
     normalized, _ = normalize_problems(code)
     assert normalized["tests"][0] == json.dumps(io)
@@ -375,7 +379,9 @@ def test_a_source_maps_fields_by_template_and_dotted_path_as_the_registry_does(t
         json.dumps({"Body": "Ann has 3 apples.", "Question": "How many?", "meta": {"gold": "3"}}) + "\n"
     )
     spec = {"name": "n", "kind": "file", "path": str(tmp_path / "n.jsonl")}
-    rows, quarantine = load_source({**spec, "mapping": {"problem": "{Body} {Question}", "answer": "meta.gold"}})
+    rows, quarantine = load_source(
+        source_of({**spec, "mapping": {"problem": "{Body} {Question}", "answer": "meta.gold"}})
+    )
     assert rows.select("problem", "answer").rows() == [("Ann has 3 apples. How many?", "3")] and quarantine.is_empty()
 
 
@@ -391,7 +397,7 @@ def test_a_code_problem_whose_tests_do_not_parse_is_quarantined_with_its_row_and
     ]
     (tmp_path / "taco.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows_in))
     rows, quarantine = load_source(
-        {"name": "t", "kind": "file", "path": str(tmp_path / "taco.jsonl"), "preset": "taco"}
+        source_of({"name": "t", "kind": "file", "path": str(tmp_path / "taco.jsonl"), "preset": "taco"})
     )
     assert rows["problem"].to_list() == ["Add."]
     assert quarantine["line"].to_list() == [2, 3, 4] and set(quarantine["field"]) == {"input_output"}

@@ -20,6 +20,7 @@ import yaml
 from PIL import Image, ImageDraw
 
 from redstar_assets.config.benchmark_registry import load_registry
+from redstar_assets.config.sources import source_of
 from redstar_assets.problems.benchmark_files import read_benchmark
 from redstar_assets.problems.decontaminate import ContaminationIndex, decontaminate
 from redstar_assets.problems.dedupe import near_duplicates
@@ -215,7 +216,7 @@ def test_a_source_quarantines_bad_figures_and_keeps_the_good_rows(tmp_path):
     ]
     path = tmp_path / "pool.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    good, bad = load_source({"name": "geo-pool", "kind": "file", "path": str(path), "preset": "geoqa"})
+    good, bad = load_source(source_of({"name": "geo-pool", "kind": "file", "path": str(path), "preset": "geoqa"}))
     assert good["problem"].to_list() == ["Good one.", "No figure at all."] and good["answer"].to_list() == ["C", "B"]
     assert good["image"][0] == figure("ok") and good["image"][1] is None  # an empty field: a text problem
     assert bad.select("line", "field").rows() == [(2, "image"), (3, "image"), (4, "image")]
@@ -285,7 +286,7 @@ def test_generated_geometry_needs_its_figure_and_the_teacher_reads_it():
 
 
 def test_the_geometry_source_and_the_generated_heldout_set():
-    good, bad = load_source({"name": "geo", "kind": "geometry", "count": 9, "seed": 5})
+    good, bad = load_source(source_of({"name": "geo", "kind": "geometry", "count": 9, "seed": 5}))
     assert good.height == 9 and bad.height == 0 and set(good["domain"]) == {"geo"}
     assert good["subject"].to_list()[:3] == ["triangle", "parallel", "circle"]
     held = read_benchmark("geo-heldout", count=12).items
@@ -324,7 +325,6 @@ def test_an_image_problem_cannot_go_to_a_completions_endpoint():
 
 
 def test_trust_remote_code_is_set_on_a_base_model_entry_only(tmp_path):
-    from redstar_assets.config.checks import validate
     from redstar_assets.config.errors import ProfileError
     from redstar_assets.config.profile import load_profile
 
@@ -336,10 +336,10 @@ def test_trust_remote_code_is_set_on_a_base_model_entry_only(tmp_path):
     bad["base_models"]["tiny-vlm"]["trust_remote_code"] = True
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(ProfileError, match="trust_remote_code"):
-        validate(load_profile(str(tmp_path / "bad.yaml")))
+        load_profile(str(tmp_path / "bad.yaml"))
     recipe = yaml.safe_load((REGISTRY.parents[0] / "profiles" / "demo-geo-tiny.yaml").read_text())
     recipe["extends"] = "demo-geo"
     recipe["training_recipes"] = {"sft-vlm": {"num_train_epochs": 1, "trust_remote_code": True}}
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
     with pytest.raises(ProfileError, match="trust_remote_code"):
-        validate(load_profile(str(tmp_path / "recipe.yaml")))
+        load_profile(str(tmp_path / "recipe.yaml"))

@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 import yaml
 
+from redstar_assets.config.sources import source_of
 from redstar_assets.problems.benchmark_files import read_benchmark
 from redstar_assets.problems.sources import load_source
 from redstar_training.generation.local_backends import TransformersBackend
@@ -30,7 +31,7 @@ TINY_VLM = {"kind": "tiny_vlm", "vocab_size": 300, "hidden_size": 64, "intermedi
 
 
 def _train_file(path: Path, count: int) -> Path:
-    problems, _ = load_source({"name": "geo", "kind": "geometry", "count": count, "size": 56, "seed": 2})
+    problems, _ = load_source(source_of({"name": "geo", "kind": "geometry", "count": count, "size": 56, "seed": 2}))
     rows = []
     for i, p in enumerate(problems.iter_rows(named=True)):
         trace = solve(p["problem"], p["image"], 0, f"p{i}", GeoTeacherConfig()).text

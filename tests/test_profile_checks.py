@@ -51,10 +51,10 @@ def _profile(tmp_path: Path, text: str) -> Path:
             r"'math500': \['answer_format'\] cannot be overridden by a profile; only \['count', 'sampling'",
         ),
         ("evaluation: {benchmarks: [{name: math500, sampling: {k: 2}}]}\n", r"'math500'\.sampling: unknown key"),
-        ("evaluation: {backend: {kind: sglang}}\n", r"evaluation\.backend: evaluation backend 'sglang' is not one"),
+        ("evaluation: {backend: {kind: sglang}}\n", r"evaluation\.backend\.kind 'sglang' is not one of"),
         (
             "evaluation: {backend: {kind: transformers, serve: {preset: vllm}}}\n",
-            r"evaluation\.backend: serve: needs kind: openai",
+            r"evaluation\.backend: unknown key 'serve'",
         ),
         ("benchmarks: [{name: x, kind: arithmetic}]\n", r"top-level 'benchmarks' blocks are gone"),
         (
@@ -82,13 +82,16 @@ def _profile(tmp_path: Path, text: str) -> Path:
         ("teacher: {slip_per_colum: 0.1}\n", r"teacher: .*slip_per_colum"),
         (
             "sources: [{name: t, kind: traces, path: t.jsonl, mapping: {trace: out}, trace_split: '(?P<x>.*)'}]\n",
-            r"source 't': split .* needs a named group \(\?P<reasoning>",
+            r"sources\[0\] \(t\): split .* needs a named group \(\?P<reasoning>",
         ),
         (
             "sources: [{name: t, kind: traces, path: t.jsonl, mapping: {problem: q}}]\n",
-            r"sources\.t: a traces source reads `path` or `dataset` \(one of them\) and maps `reasoning`",
+            r"sources\[0\] \(t\): a traces source reads `path` or `dataset` \(one of them\) and maps `reasoning`",
         ),
-        ("sources: [{name: t, kind: arithmetic, count: 3, verify_mode: loose}]\n", r"sources\.t\.verify_mode 'loose'"),
+        (
+            "sources: [{name: t, kind: arithmetic, count: 3, verify_mode: loose}]\n",
+            r"sources\[0\] \(t\)\.verify_mode 'loose'",
+        ),
     ],
 )
 def test_a_wrong_key_names_the_file_the_entry_and_the_key(tmp_path, text, message):

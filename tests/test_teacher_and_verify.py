@@ -88,12 +88,13 @@ def test_the_synthetic_teacher_writes_long_traces_with_its_answer_mix():
 
     from support.traces import generate_traces
 
+    from redstar_assets.config.sources import source_of
     from redstar_assets.problems.normalize import normalize_problems
     from redstar_assets.problems.sources import load_source
     from redstar_assets.traces.verification import verify_traces
     from redstar_training.synthetic.synthetic import variants
 
-    raw, _ = load_source({"name": "syn", "kind": "synthetic", "count": 2000, "seed": 3})
+    raw, _ = load_source(source_of({"name": "syn", "kind": "synthetic", "count": 2000, "seed": 3}))
     problems, _ = normalize_problems(raw)
     kinds = Counter(raw["subject"])
     assert 0.45 < kinds["integer"] / 2000 < 0.55 and 0.07 < kinds["choice"] / 2000 < 0.13

@@ -8,6 +8,8 @@ import json
 import polars as pl
 import pytest
 
+from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.sources import source_of
 from redstar_assets.curation.difficulty import score_difficulty
 from redstar_assets.problems.normalize import normalize_problems
 from redstar_assets.problems.sources import load_source
@@ -17,7 +19,7 @@ from redstar_assets.traces.verification import verify_traces
 
 def imported_traces(raw: pl.DataFrame, problems: pl.DataFrame, spec: dict) -> pl.DataFrame:
     """`imported_trace_batches` of one in-memory frame."""
-    return pl.concat(list(imported_trace_batches([raw], problems, spec)))
+    return pl.concat(list(imported_trace_batches([raw], problems, source_of(spec))))
 
 
 def _write_jsonl(path, rows) -> str:
@@ -51,7 +53,7 @@ def test_separate_reasoning_and_attempt_fields_become_one_think_trace(tmp_path):
         },
         "answer_transform": "last_boxed",
     }
-    rows, quarantine = load_source(spec)
+    rows, quarantine = load_source(source_of(spec))
     assert rows["trace"].to_list() == ["<think>\nTwo plus three.\nThat is five.\n</think>\n\nThe sum is \\boxed{5}."]
     assert rows["answer"].to_list() == ["5"] and rows["trace_finished"].to_list() == [True]
     assert json.loads(rows["trace_original"][0])["response"] == "The sum is \\boxed{5}."  # kept for audit
@@ -86,7 +88,7 @@ def test_thought_output_tags_in_one_field_are_split_by_a_rule(tmp_path):
         "mapping": {"problem": "q", "answer": "gold", "trace": "outputs[0]", "sample": "id"},
         "trace_split": "thought_output",
     }
-    rows, quarantine = load_source(spec)
+    rows, quarantine = load_source(source_of(spec))
     assert rows["trace"][0] == "<think>\nadd the units, carry one\n</think>\n\nSo the answer is \\boxed{23}."
     assert rows["trace"][1] == "<think>\nhmm, eight and eight is" and rows["trace"][3] == "No tags here: \\boxed{6}"
     assert rows["trace_finished"].to_list() == [True, False, True, True]
@@ -119,10 +121,10 @@ def test_thought_output_tags_in_one_field_are_split_by_a_rule(tmp_path):
     ("split", "message"),
     [("(?P<answer>.*)", r"needs a named group \(\?P<reasoning>"), ("(unclosed", "is not a regex")],
 )
-def test_a_split_rule_that_cannot_work_fails_before_reading(tmp_path, split, message):
+def test_a_split_rule_that_cannot_work_fails_at_load(tmp_path, split, message):
     spec = {"name": "x", "kind": "traces", "path": str(tmp_path / "none.jsonl"), "mapping": {"trace": "t"}}
-    with pytest.raises(ValueError, match=message):
-        load_source({**spec, "trace_split": split})
+    with pytest.raises(ProfileError, match=message):
+        source_of({**spec, "trace_split": split})
 
 
 def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, tmp_path, monkeypatch):

@@ -38,16 +38,13 @@ def _dagster_home() -> Path:
 
 def launch_commands(profile) -> dict[str, list[str]]:
     """The command line each model entry point would run with, from the profile's `launch:` block."""
-    from redstar_assets.config.checks import RL_ENTRY_POINTS
     from redstar_assets.launcher import launcher_resource
-    from redstar_assets.traces.teacher import needs_own_process
 
     launcher = launcher_resource(profile.launch.stages())
     modules = {"training": ["redstar_training.trainers.sft"], "evaluation": ["redstar_training.generation.evaluate"]}
     if profile.experiments_with("rl"):
-        methods = {(profile.rl_recipes[e.rl] or {}).get("method", "dpo") for e in profile.experiments if e.rl}
-        modules["training"] += sorted({RL_ENTRY_POINTS[m] for m in methods})
-    if needs_own_process(profile.teacher):
+        modules["training"] += sorted({profile.rl_recipes[e.rl].entry_point for e in profile.experiments if e.rl})
+    if not profile.teacher.in_process:
         modules["teacher"] = ["redstar_training.generation.distill"]
     return {
         module: launcher.command(stage, module, "<run_config.yaml>")
@@ -56,20 +53,30 @@ def launch_commands(profile) -> dict[str, list[str]]:
     }
 
 
+def _trl_recipes(profile) -> dict[str, tuple[str, dict]]:
+    """Each trainer recipe as its trainer parses it: the method and the TRL values."""
+    sections = {"training_recipes": profile.training_recipes, "rl_recipes": profile.rl_recipes}
+    return {
+        f"{section}.{name}": (r.method, dict(r.trl))
+        for section, recipes in sections.items()
+        for name, r in recipes.items()
+    }
+
+
 def plan(profile) -> dict:
     """What a run of the profile would do: sources, teacher, models, subsets, experiments, counts."""
-    n = int(profile.teacher.get("samples_per_problem", 1))
+    n = profile.teacher.samples_per_problem
     sources = []
     for s in profile.sources:
-        count = s.get("count")
+        count = getattr(s, "count", None)
         sources.append(
             {
-                "name": s["name"],
-                "kind": s["kind"],
-                "where": s.get("path") or s.get("dataset") or "built-in",
-                "problems": count if count is not None else f"all in the {s['kind']} source",
+                "name": s.name,
+                "kind": s.kind,
+                "where": getattr(s, "path", None) or getattr(s, "dataset", None) or "built-in",
+                "problems": count if count is not None else f"all in the {s.kind} source",
                 "teacher_samples": "imported (no teacher)"
-                if s["kind"] == "traces"
+                if s.kind == "traces"
                 else (count * n if count is not None else f"{n} per problem"),
             }
         )
@@ -77,7 +84,7 @@ def plan(profile) -> dict:
         "profile": profile.name,
         "file": str(profile.path),
         "sources": sources,
-        "teacher": profile.teacher,
+        "teacher": profile.teacher.written(),
         "base_models": {name: entry.model_dump(exclude_unset=True) for name, entry in profile.base_models.items()},
         "subsets": {
             k: {"scale": r.scale, "strategy": r.strategy, "target_format": r.target_format, "mix": r.mix}
@@ -101,7 +108,7 @@ def plan(profile) -> dict:
                 "where": "generated" if b.entry.generator else b.entry.path,
                 "count": b.count or b.entry.generator.get("count") or "all",
                 "sampling": b.sampling,
-                "max_tokens": b.max_tokens or profile.evaluation.get("max_new_tokens"),
+                "max_tokens": b.max_tokens or profile.evaluation.max_new_tokens,
                 "verifier": b.entry.verifier,
                 "overrides": b.overrides,
             }
@@ -303,6 +310,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"redstar: {exc}", file=sys.stderr)
             return 2
         if ns.dry_run:
+            from redstar_assets.cli.recipe_check import check_recipes_with_trl
+
+            errors = check_recipes_with_trl(_trl_recipes(profile), str(profile.path))
+            for line in errors:
+                print(f"redstar: {line}", file=sys.stderr)
+            if errors:
+                return 2
             if ns.json:
                 print(json.dumps(plan(profile), indent=2, default=str))
             else:

@@ -3,13 +3,11 @@ builder's own spec class, so the two cannot drift), a local folder, or a hub id.
 
 from __future__ import annotations
 
-import dataclasses
-import typing
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, create_model
+from pydantic import Field
 
-from redstar_assets.config.section import Section
+from redstar_assets.config.section import Section, section_of
 from redstar_training.models.tiny_lm import TinyQwen2Spec
 from redstar_training.models.tiny_vlm import TinyVLMSpec
 
@@ -20,14 +18,16 @@ class TinyModel(Section):
     kind: str
 
 
-def _tiny_entry(name: str, spec: type, kind: str, doc: str) -> type[TinyModel]:
-    hints = typing.get_type_hints(spec)
-    fields: dict[str, Any] = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(spec)}
-    return create_model(name, __base__=TinyModel, __doc__=doc, kind=(Literal[kind], ...), **fields)  # type: ignore[call-overload,arg-type]
-
-
-TinyQwen2Model = _tiny_entry("TinyQwen2Model", TinyQwen2Spec, "tiny_qwen2", "A tiny Qwen2 built here from its sizes.")
-TinyVLMModel = _tiny_entry("TinyVLMModel", TinyVLMSpec, "tiny_vlm", "A tiny vision-language model built here.")
+TinyQwen2Model = section_of(
+    "TinyQwen2Model",
+    TinyQwen2Spec,
+    "A tiny Qwen2 built here from its sizes.",
+    TinyModel,
+    kind=(Literal["tiny_qwen2"], ...),
+)
+TinyVLMModel = section_of(
+    "TinyVLMModel", TinyVLMSpec, "A tiny vision-language model built here.", TinyModel, kind=(Literal["tiny_vlm"], ...)
+)
 
 
 class LocalModel(Section):

@@ -13,9 +13,11 @@ from typing import Any
 
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.locations import configs_dir
+from redstar_assets.config.references import check_references, check_retired
 from redstar_assets.config.safe_yaml import read_yaml
 from redstar_assets.config.section import build
 from redstar_assets.config.sections import Experiment, ExperimentSpec, Profile, ProfileFile
+from redstar_assets.config.trl_recipes import rl_recipe, training_recipe
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -50,12 +52,12 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(base, data)
 
 
-def _benchmarks(path: Path, raw: dict[str, Any]) -> list[Any]:
+def _benchmarks(path: Path, entries: list[Any]) -> list[Any]:
     from redstar_assets.config.benchmark_registry import RegistryError
     from redstar_assets.config.evaluation_suite import eval_benchmarks
 
     try:
-        return eval_benchmarks((raw.get("evaluation") or {}).get("benchmarks") or [], str(path))
+        return eval_benchmarks(entries, str(path))
     except RegistryError as exc:
         raise ProfileError(str(exc)) from None
 
@@ -104,9 +106,7 @@ def load_profile(name_or_path: str) -> Profile:
 
 
 def _built(path: Path, raw: dict[str, Any]) -> Profile:
-    from redstar_assets.config.checks import check_raw, validate
-
-    check_raw(path, raw)
+    check_retired(path, raw)
     where = str(path)
     written = build(ProfileFile, raw, where, "")
     recipes = {k: r.model_copy(update={"name": k}) for k, r in written.subset_recipes.items()}
@@ -115,23 +115,25 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
         name=raw.get("name", path.stem),
         path=path,
         description=raw.get("description", ""),
-        sources=raw.get("sources") or [],
-        teacher=raw.get("teacher") or {},
+        sources=written.sources,
+        inbox=written.inbox,
+        teacher=written.teacher,
         difficulty=written.difficulty,
         curation=written.curation,
         quality=written.quality,
         base_models=written.base_models,
         subset_recipes=recipes,
-        training_recipes=raw.get("training_recipes") or {},
-        rl_recipes=raw.get("rl_recipes") or {},
-        benchmarks=_benchmarks(path, raw),
-        evaluation={k: v for k, v in (raw.get("evaluation") or {}).items() if k != "benchmarks"},
+        training_recipes={
+            k: training_recipe(where, f"training_recipes.{k}", r) for k, r in written.training_recipes.items()
+        },
+        rl_recipes={k: rl_recipe(where, f"rl_recipes.{k}", r) for k, r in written.rl_recipes.items()},
+        benchmarks=_benchmarks(path, written.evaluation.benchmarks),
+        evaluation=written.evaluation,
         experiments=experiments,
         launch=written.launch,
         automation=written.automation,
-        raw=raw,
     )
-    validate(profile)
+    check_references(profile)
     return profile
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from redstar_assets.config.checks import ASSET_KEYS, RL_METHODS, SET_BY_ASSET
 from redstar_assets.config.sections import ProfileFile
-from redstar_assets.config.trl_recipes import trl_fields
+from redstar_assets.config.trl_recipes import ASSET_KEYS, RL_METHODS, SET_BY_ASSET, trl_fields
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -3,11 +3,12 @@ wrong type or a bad value fails at load with the file, the entry and the key nam
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import typing
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from redstar_assets.config.errors import ProfileError, did_you_mean
 
@@ -30,6 +31,28 @@ class Section(BaseModel):
     """A profile block as written: strict types (YAML's own), no unknown keys, read-only once built."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    def written(self) -> dict[str, Any]:
+        """The keys the profile set, with their values: what lineage records and hashes."""
+        return self.model_dump(exclude_unset=True)
+
+
+def section_of(
+    name: str, source: type, doc: str, base: type[S], leave_out: tuple[str, ...] = (), **fields: Any
+) -> type[S]:
+    """A section with the init fields of dataclass `source` (less `leave_out`, which the caller sets)
+    plus `fields`: the profile accepts exactly what the reader takes, so the two cannot drift."""
+    hints = typing.get_type_hints(source)
+    own: dict[str, Any] = {}
+    for f in dataclasses.fields(source):
+        if not f.init or f.name in leave_out:
+            continue
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        default = f.default if f.default is not dataclasses.MISSING else ...
+        if f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        own[f.name] = (hints[f.name], default if has_default else ...)
+    return create_model(name, __base__=base, __doc__=doc, **own, **fields)  # type: ignore[call-overload,no-any-return]
 
 
 def build(cls: type[S], data: Any, where: str, entry: str) -> S:
@@ -56,10 +79,13 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _tag(model: type[BaseModel]) -> Any:
-    """The `kind` a model of a discriminated union answers to, if it has one."""
-    field = model.model_fields.get("kind")
-    args = typing.get_args(field.annotation) if field is not None else ()
-    return args[0] if len(args) == 1 else None
+    """The `kind` (or teacher `backend`) a model of a discriminated union answers to, if it has one."""
+    for key in ("kind", "backend"):
+        field = model.model_fields.get(key)
+        args = typing.get_args(field.annotation) if field is not None else ()
+        if len(args) == 1:
+            return args[0]
+    return None
 
 
 def _walk(cls: type[BaseModel], loc: tuple) -> tuple[tuple, list[str]]:
@@ -110,7 +136,7 @@ def describe(cls: type[BaseModel], error: Any, where: str, entry: str, data: Any
             f"{where}: {path}{'.' + ctx['discriminator'].strip(chr(39)) if 'discriminator' in ctx else ''} is required"
         )
     if kind == "union_tag_invalid":
-        discriminator = ctx.get("discriminator", "").strip("'")
+        discriminator = ctx.get("discriminator", "").strip("'").removesuffix("()")  # a callable's name
         return f"{where}: {path}.{discriminator} {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
     if kind == "literal_error":
         return f"{where}: {path} {value!r} is not one of {ctx.get('expected')}"

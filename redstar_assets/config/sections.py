@@ -3,7 +3,7 @@ itself, with the values their fields may take."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -13,12 +13,15 @@ from pydantic.json_schema import SkipJsonSchema
 from redstar_assets.config.automation import AutomationSpec
 from redstar_assets.config.base_models import BaseModelEntry, BaseModelSpec
 from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.evaluation import EvaluationSpec
 from redstar_assets.config.launch import LaunchSpec
 from redstar_assets.config.section import Section
+from redstar_assets.config.sources import InboxSpec, SourceEntry, SourceSpec
+from redstar_assets.config.teacher import ProceduralTeacher, TeacherRun, TeacherSpec
+from redstar_assets.config.trl_recipes import TrainerRecipe
 
 INBOX_PREFIX = "inbox-"  # source partitions of files dropped in the inbox
 EXPERIMENT_STAGES = ("base", "sft", "rl")
-TEACHER_BACKENDS = ("procedural", "synthetic", "vllm", "openai", "transformers")
 
 
 Strategy = Literal["random", "hard_first", "band", "stratified"]
@@ -69,11 +72,11 @@ class LearnedDifficulty(Section):
 
 class DifficultySpec(Section):
     """`difficulty:`: the teacher pass rates that split easy, medium and hard, an optional scoring
-    model (a teacher block with `samples` per problem) and an optional learned level estimate."""
+    model (a teacher block, its `samples_per_problem` per problem) and an optional learned level estimate."""
 
     easy: float = Field(default=0.75, ge=0, le=1)
     medium: float = Field(default=0.4, ge=0, le=1)
-    scorer: dict[str, Any] | None = None
+    scorer: TeacherSpec | None = None
     learned: LearnedDifficulty | None = None
 
 
@@ -145,27 +148,27 @@ class Profile:
     name: str
     path: Path
     description: str
-    sources: list[dict[str, Any]]
-    teacher: dict[str, Any]
+    sources: list[SourceEntry]
+    inbox: InboxSpec
+    teacher: TeacherRun
     difficulty: DifficultySpec
     curation: CurationSpec
     quality: QualitySpec
     base_models: dict[str, BaseModelEntry]
     subset_recipes: dict[str, SubsetRecipe]
-    training_recipes: dict[str, dict[str, Any]]
-    rl_recipes: dict[str, dict[str, Any]]
+    training_recipes: dict[str, TrainerRecipe]
+    rl_recipes: dict[str, TrainerRecipe]
     benchmarks: list[Any]  # EvalBenchmark: registry entries named by evaluation.benchmarks
-    evaluation: dict[str, Any]  # the evaluation run settings (backend, seed, ...), without the benchmarks
+    evaluation: EvaluationSpec
     experiments: list[Experiment]
     launch: LaunchSpec = LaunchSpec()
     automation: AutomationSpec = AutomationSpec()
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
-    def source(self, name: str) -> dict[str, Any]:
+    def source(self, name: str) -> SourceEntry:
         for spec in self.sources:
-            if spec["name"] == name:
+            if spec.name == name:
                 return spec
-        raise ProfileError(f"{self.path}: no source named {name!r}; sources: {[s['name'] for s in self.sources]}")
+        raise ProfileError(f"{self.path}: no source named {name!r}; sources: {[s.name for s in self.sources]}")
 
     def experiment(self, name: str) -> Experiment:
         for exp in self.experiments:
@@ -199,9 +202,9 @@ class ProfileFile(Section):
     replace: list[str] = Field(default_factory=list)  # sections that replace the parent's whole
     name: str | None = None
     description: str = ""
-    sources: list[dict[str, Any]] = Field(default_factory=list)
-    inbox: dict[str, Any] = Field(default_factory=dict)
-    teacher: dict[str, Any] = Field(default_factory=dict)
+    sources: list[SourceSpec] = Field(default_factory=list)
+    inbox: InboxSpec = InboxSpec()
+    teacher: TeacherSpec = ProceduralTeacher()
     difficulty: DifficultySpec = DifficultySpec()
     curation: CurationSpec = CurationSpec()
     quality: QualitySpec = QualitySpec()
@@ -209,7 +212,7 @@ class ProfileFile(Section):
     subset_recipes: dict[str, SubsetRecipe] = Field(default_factory=dict)
     training_recipes: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rl_recipes: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    evaluation: dict[str, Any] = Field(default_factory=dict)
+    evaluation: EvaluationSpec = EvaluationSpec()
     experiments: list[ExperimentSpec] = Field(default_factory=list)
     launch: LaunchSpec = LaunchSpec()
     automation: AutomationSpec = AutomationSpec()

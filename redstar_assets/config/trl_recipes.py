@@ -1,4 +1,4 @@
-"""Checks a training or RL recipe against its trainer's run config (TRL's own config plus the
+"""Training and RL recipes, checked against their trainer's run config (TRL's own config plus the
 pipeline's fields) without importing TRL: the fields come from trl_fields.json, which
 `python -m redstar_training.trainers.trl_fields` writes from the installed TRL."""
 
@@ -6,12 +6,88 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from redstar_assets.config.errors import ProfileError, did_you_mean
 
 FIELDS_FILE = Path(__file__).with_name("trl_fields.json")
+# Run-config keys each asset fills in itself; a recipe that sets one would be overridden.
+SET_BY_ASSET = {
+    # trust_remote_code comes from the base model's entry, never from a recipe
+    "sft": {"base_model", "tiny_spec", "train_file", "output_dir", "lineage", "threads", "trust_remote_code"},
+    "dpo": {"model", "pairs_file", "output_dir", "lineage", "threads"},
+    "online_rl": {"model", "problems_file", "output_dir", "lineage", "threads", "algorithm"},
+}
+# Each RL method and the entry point that trains it: DPO on preference pairs, and the online methods
+# (one entry point, its `algorithm` set to the method) on problems with the verifier as reward.
+RL_ENTRY_POINTS = {
+    "dpo": "redstar_training.trainers.dpo",
+    "grpo": "redstar_training.trainers.grpo",
+    "rloo": "redstar_training.trainers.grpo",
+    "reinforce_pp": "redstar_training.trainers.grpo",
+}
+RL_METHODS = tuple(RL_ENTRY_POINTS)
+# Recipe keys the assets read before launching (how much data the RL stage gets, which method).
+ASSET_KEYS = {"dpo": {"method", "max_pairs"}, "online_rl": {"method", "max_problems"}}
+DEFAULT_MAX_PROBLEMS = 64
+
+
+@dataclass(frozen=True)
+class TrainerRecipe:
+    """One recipe as the trainers get it: the method, the TRL fields it sets (checked at load) and,
+    for RL, how much data the asset hands over."""
+
+    method: str  # sft, dpo, grpo, rloo or reinforce_pp
+    trl: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    max_pairs: int | None = None  # DPO: None = every pair there is
+    max_problems: int = DEFAULT_MAX_PROBLEMS  # online RL
+
+    @property
+    def online(self) -> bool:
+        return self.method not in ("sft", "dpo")
+
+    @property
+    def entry_point(self) -> str:
+        return "redstar_training.trainers.sft" if self.method == "sft" else RL_ENTRY_POINTS[self.method]
+
+    def run_config(self, **set_by_asset: Any) -> dict[str, Any]:
+        """The trainer's run config: the recipe's TRL fields and the asset's own (paths, lineage)."""
+        algorithm = {"algorithm": self.method} if self.online else {}
+        return {**self.trl, **algorithm, **set_by_asset}
+
+    def written(self) -> dict[str, Any]:
+        """The recipe as the profile wrote it (lineage records it)."""
+        return dict(self.trl)
+
+
+def training_recipe(where: str, entry: str, data: Any) -> TrainerRecipe:
+    """A `training_recipes` entry: SFTConfig's fields."""
+    data = _mapping(where, entry, data)
+    check_recipe(where, entry, data, "sft", SET_BY_ASSET["sft"])
+    return TrainerRecipe("sft", MappingProxyType(dict(data)))
+
+
+def rl_recipe(where: str, entry: str, data: Any) -> TrainerRecipe:
+    """An `rl_recipes` entry: its `method` picks the TRL config class before its fields are checked."""
+    data = dict(_mapping(where, entry, data))
+    method = data.pop("method", "dpo")
+    if method not in RL_METHODS:
+        raise ProfileError(f"{where}: {entry}.method {method!r} is not one of {RL_METHODS}")
+    kind = "dpo" if method == "dpo" else "online_rl"
+    check_recipe(where, entry, data, method, SET_BY_ASSET[kind], ASSET_KEYS[kind] - {"method"})
+    counts = {k: data.pop(k) for k in ("max_pairs", "max_problems") if k in data}
+    return TrainerRecipe(method, MappingProxyType(data), **counts)
+
+
+def _mapping(where: str, entry: str, data: Any) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProfileError(f"{where}: {entry} must be a mapping of keys to values, got {type(data).__name__}")
+    return data
 
 
 @functools.cache
@@ -42,7 +118,7 @@ def check_recipe(where: str, entry: str, recipe: dict[str, Any], method: str, se
     settable = sorted(set(fields) - pipeline_set)
     for key, value in recipe.items():
         if key in extra:
-            if key != "method" and not (_kind_ok(value, "int") and value > 0):
+            if not (_kind_ok(value, "int") and value > 0):
                 raise ProfileError(f"{where}: {entry}.{key}: expected a positive integer, got {value!r}")
             continue
         if key in spec["renamed"]:

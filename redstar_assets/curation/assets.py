@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from redstar_assets.config.sections import DifficultySpec, LearnedDifficulty, Profile
+from redstar_assets.config.sections import LearnedDifficulty, Profile
 from redstar_assets.curation.difficulty import score_difficulty, with_learned_difficulty
 from redstar_assets.curation.partitions import recipe_partitions
 from redstar_assets.curation.subset_writer import write_subset
@@ -22,7 +22,6 @@ from redstar_assets.problems.inbox import written_sources
 from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.resources import RedstarHome
 from redstar_assets.traces.assets import partition_trace_chunks
-from redstar_assets.traces.teacher import needs_own_process
 
 DIFFICULTY_VERSION = "difficulty-v2"
 SUBSETS_VERSION = "subsets-v3"  # bumped when selection or a subset's columns change
@@ -30,27 +29,18 @@ SUBSETS_VERSION = "subsets-v3"  # bumped when selection or a subset's columns ch
 SELECTION_COLUMNS = ["trace_id", "problem_id", "sample_index", "domain", "status", "finish_reason", "quality_ok"]
 
 
-def _scorer_spec(spec: DifficultySpec) -> dict | None:
-    """The difficulty block's scoring model as a teacher spec with k samples per problem."""
-    if not spec.scorer:
-        return None
-    scorer = dict(spec.scorer)
-    scorer["samples_per_problem"] = int(scorer.pop("samples", scorer.get("samples_per_problem", 4)))
-    return scorer
-
-
 def build_curation_assets(
     profile: Profile, data_condition, subset_condition, verified: dg.AssetsDefinition
 ) -> list[dg.AssetsDefinition]:
     spec = profile.difficulty
-    scorer = _scorer_spec(spec)
+    scorer = spec.scorer
 
     @per_source_asset(
         "curation",
         DIFFICULTY_VERSION,
         data_condition,
         deps=[verified],
-        **model_placement(profile, "teacher", bool(scorer and needs_own_process(scorer))),
+        **model_placement(profile, "teacher", scorer is not None and not scorer.in_process),
     )
     def difficulty_scores(
         context: dg.AssetExecutionContext,

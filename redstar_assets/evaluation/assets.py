@@ -234,7 +234,11 @@ def build_evaluation_assets(
                 "outputs_path": dg.MetadataValue.path(str(out_dir / "eval" / "outputs.parquet")),
                 **score_metadata(scores),
                 **lineage_metadata(
-                    {**profile.evaluation, "benchmarks": [b.name for b in benchmarks], "base_model": exp.base_model},
+                    {
+                        **profile.evaluation.settings(),
+                        "benchmarks": [b.name for b in benchmarks],
+                        "base_model": exp.base_model,
+                    },
                     {
                         **trained,
                         "base_model": inputs["models"].get("base"),

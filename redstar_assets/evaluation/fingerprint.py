@@ -87,7 +87,12 @@ def stage_model_ids(instance: dg.DagsterInstance, profile: Profile, exp: Experim
 
 def eval_inputs(models: dict[str, Any], profile: Profile, exp: Experiment) -> dict[str, Any]:
     benchmarks = {b.name: benchmark_fingerprint(b) for b in profile.benchmarks_for(exp)}
-    return {"models": models, "benchmarks": benchmarks, "settings": profile.evaluation, "verifier": VERIFIER_VERSION}
+    return {
+        "models": models,
+        "benchmarks": benchmarks,
+        "settings": profile.evaluation.settings(),
+        "verifier": VERIFIER_VERSION,
+    }
 
 
 def eval_key(inputs: dict[str, Any], heldout_versions: dict[str, str], threads: int) -> str:

@@ -18,7 +18,7 @@ from redstar_assets.evaluation.plots import Plot, figure, save_png
 def _arms(profile: Profile) -> dict[str, tuple[str, str]]:
     """RL experiment -> (its method, the experiment whose SFT checkpoint it started from)."""
     return {
-        e.name: ((profile.rl_recipes[e.rl] or {}).get("method", "dpo"), profile.stage_partition(e, "sft"))
+        e.name: (profile.rl_recipes[e.rl].method, profile.stage_partition(e, "sft"))
         for e in profile.experiments
         if "rl" in e.stages and e.rl
     }

@@ -4,10 +4,12 @@ sources and the benchmark registry, so a dataset reads the same way in either pl
 from __future__ import annotations
 
 import re
+import typing
 
+from redstar_assets.config.sources import AnswerTransform
 from redstar_training.verify import last_boxed
 
-ANSWER_TRANSFORMS = (None, "last_boxed", "gsm8k", "answer_is", "final_answer")
+ANSWER_TRANSFORMS = (None, *typing.get_args(AnswerTransform))
 _ANSWER_IS = re.compile(r"The answer is:?\s*(.+?)\s*$", re.S)
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S | re.I)
 _ANSWER_LINE = re.compile(r"(?:answer is|answer:)\s*:?\s*(.+?)\s*\.?\s*$", re.S | re.I)

@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from redstar_assets.config.sections import Profile
+from redstar_assets.config.sources import TraceSource
 from redstar_assets.lineage.metadata import lineage_metadata, preview
 from redstar_assets.problems.curate import curate_problems
 from redstar_assets.problems.images import figure_hashes
@@ -29,9 +30,9 @@ def build_problem_assets(profile: Profile, condition) -> list[dg.AssetsDefinitio
         row never costs the good ones."""
         store = redstar.store()
         spec = source_spec(profile, context.partition_key, store.root)
-        if spec.get("kind") == "traces":  # a released trace dataset may be millions of 8 KB rows: streamed
+        if isinstance(spec, TraceSource):  # a released trace dataset may be millions of 8 KB rows: streamed
             writer, bad, sample = store.writer("raw_problems", context.partition_key), [], None
-            for good, quarantined in imported_trace_chunks(**spec):
+            for good, quarantined in imported_trace_chunks(spec):
                 writer.write(good)
                 bad.append(quarantined)
                 sample = good.head(5) if sample is None else sample
@@ -51,7 +52,7 @@ def build_problem_assets(profile: Profile, condition) -> list[dg.AssetsDefinitio
                 "quarantine_sample": preview(quarantine.select("file", "line", "field", "reason")),
                 "sample": preview(rows.select("problem", "answer", "level")),
                 "path": dg.MetadataValue.path(str(store.path("raw_problems", context.partition_key))),
-                **lineage_metadata(spec, {}),
+                **lineage_metadata(spec.written(), {}),
             },
             data_version=dg.DataVersion(version),
         )

@@ -8,9 +8,9 @@ key of a name that had to be changed carries a hash of the original name), so no
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
 
 from redstar_assets.config.sections import INBOX_PREFIX, Profile
+from redstar_assets.config.sources import SourceEntry
 
 INBOX_SUFFIXES = (".jsonl", ".parquet")
 
@@ -50,7 +50,7 @@ def inbox_files(home: Path) -> list[Path]:
 
 def source_partition_keys(profile: Profile, home: Path) -> list[str]:
     """Every source partition there should be: the profile's sources, then the inbox's files."""
-    return [s["name"] for s in profile.sources] + [inbox_partition(p) for p in inbox_files(home)]
+    return [s.name for s in profile.sources] + [inbox_partition(p) for p in inbox_files(home)]
 
 
 def written_sources(profile: Profile, store, asset: str) -> list[str]:
@@ -61,10 +61,10 @@ def written_sources(profile: Profile, store, asset: str) -> list[str]:
     return [p for p in store.partitions(asset) if p in wanted]
 
 
-def source_spec(profile: Profile, partition: str, home: Path) -> dict[str, Any]:
+def source_spec(profile: Profile, partition: str, home: Path) -> SourceEntry:
     """A profile's declared source, or an inbox file read through the profile's `inbox` mapping."""
     if partition.startswith(INBOX_PREFIX):
         for path in inbox_files(home):
             if inbox_partition(path) == partition:
-                return {"name": partition, "kind": "file", "path": str(path), **profile.raw.get("inbox", {})}
+                return profile.inbox.source(partition, str(path))
     return profile.source(partition)

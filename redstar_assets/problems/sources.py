@@ -8,16 +8,26 @@ import csv
 import glob
 import json
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from redstar_assets.config.field_mapping import MAX_FIELD_CHARS, field_value
-from redstar_assets.problems.answers import ANSWER_TRANSFORMS, AnswerError, not_a_value, transformed_answer
+from redstar_assets.config.sources import (
+    ArithmeticCodeSource,
+    ArithmeticSource,
+    FileSource,
+    GeometrySource,
+    HuggingfaceSource,
+    SourceSpec,
+    SyntheticSource,
+    TraceSource,
+)
+from redstar_assets.problems.answers import AnswerError, not_a_value, transformed_answer
 from redstar_assets.problems.images import ImageError, read_image
-from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace, spec_problem
+from redstar_assets.problems.trace_import import TRACE_SCHEMA, TraceRule, normalized_trace
 from redstar_training.files.jsonl import iter_lines
 
 RAW_SCHEMA = {
@@ -42,29 +52,10 @@ QUARANTINE_SCHEMA = pl.Schema(
     }
 )
 MAPPABLE_FIELDS = ("problem", "answer", "level", "subject", "domain", "tests", "image")
-SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "geometry", "file", "huggingface", "traces")
-
-# Field mappings for the paper's problem pools, so a source needs only `preset: NAME` and a path or id.
-PRESETS: dict[str, dict[str, Any]] = {
-    "metamathqa": {
-        "mapping": {"problem": "query", "answer": "response", "subject": "type"},
-        "answer_transform": "answer_is",
-    },
-    "math-train": {"mapping": {"answer": "solution", "subject": "type"}, "answer_transform": "last_boxed"},
-    "numinamath": {"mapping": {"answer": "solution", "subject": "source"}, "answer_transform": "last_boxed"},
-    "gsm8k": {"mapping": {"problem": "question"}, "answer_transform": "gsm8k"},
-    "taco": {"mapping": {"problem": "question", "tests": "input_output", "level": "difficulty"}, "domain": "code"},
-    "apps": {"mapping": {"problem": "question", "tests": "input_output", "subject": "difficulty"}, "domain": "code"},
-    "geoqa": {
-        "mapping": {"problem": "problem", "answer": "solution", "image": "image"},
-        "domain": "geo",
-        "answer_transform": "final_answer",
-    },
-}
 
 
 def arithmetic_problems(
-    name: str, count: int, digits: tuple[int, int] = (1, 3), ops: list[str] | None = None, seed: int = 0, **_: Any
+    name: str, count: int, digits: tuple[int, int] = (1, 3), ops: Sequence[str] | None = None, seed: int = 0
 ) -> pl.DataFrame:
     """Seeded `Compute A op B.` problems; each operand's digit count is drawn from `digits`.
 
@@ -97,7 +88,7 @@ def arithmetic_problems(
 
 
 def arithmetic_code_problems(
-    name: str, count: int, operands: tuple[int, int] = (2, 3), digits: tuple[int, int] = (1, 3), seed: int = 0, **_: Any
+    name: str, count: int, operands: tuple[int, int] = (2, 3), digits: tuple[int, int] = (1, 3), seed: int = 0
 ) -> pl.DataFrame:
     """Seeded code problems of the arithmetic family: a program that reads k integers from one line
     and prints their sum plus a constant stated as a sum `A + B` still to be done (A and B drawn as
@@ -128,7 +119,7 @@ def arithmetic_code_problems(
     return pl.DataFrame(rows, schema=RAW_SCHEMA)
 
 
-def synthetic_problems(name: str, count: int, seed: int = 0, **_: Any) -> pl.DataFrame:
+def synthetic_problems(name: str, count: int, seed: int = 0) -> pl.DataFrame:
     """Seeded word problems whose gold answers follow the synthetic teacher's fixed answer mix
     (integers, fractions, LaTeX, tuples and intervals, choices): the problems of scale runs."""
     from redstar_training.synthetic.synthetic import problem
@@ -153,11 +144,10 @@ def synthetic_problems(name: str, count: int, seed: int = 0, **_: Any) -> pl.Dat
 def geometry_problems(
     name: str,
     count: int,
-    kinds: list[str] | None = None,
+    kinds: Sequence[str] | None = None,
     values: list[int] | None = None,
     size: int = 224,
     seed: int = 0,
-    **_: Any,
 ) -> pl.DataFrame:
     """Seeded multiple-choice geometry problems over drawn figures (teachers/geometry.py): part of
     each answer is printed only in the figure. Level is the kind's number of reasoning steps."""
@@ -311,8 +301,6 @@ def map_records(
     chunk of `rows` records at a time (at least one chunk, maybe empty), so a million 8 KB traces
     never sit in memory together. With a trace rule (a `traces` source) each row also carries its
     normalized trace (TRACE_SCHEMA), and its reference answer is optional."""
-    if answer_transform not in ANSWER_TRANSFORMS:
-        raise ValueError(f"source {name!r}: unknown answer_transform {answer_transform!r}; known: {ANSWER_TRANSFORMS}")
     good: list[dict] = []
     bad: list[dict] = []
     defaults = {"domain": domain, "level": None, "subject": None}
@@ -354,17 +342,11 @@ def map_records(
     yield pl.DataFrame(good, schema=schema), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA)
 
 
-def file_problems(
-    name: str,
-    path: str,
-    mapping: dict[str, str] | None = None,
-    domain: str = "math",
-    answer_transform: str | None = None,
-    **_: Any,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Loads JSONL or Parquet files (a glob is fine) through a field mapping; returns (good, quarantine)."""
+def file_problems(spec: FileSource) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Loads JSONL, Parquet or CSV files (a glob is fine) through a field mapping; returns (good, quarantine)."""
     broken: list[dict] = []
-    good, bad = _collected(map_records(name, _file_records(name, path, broken), mapping, domain, answer_transform))
+    records = _file_records(spec.name, spec.path, broken)
+    good, bad = _collected(map_records(spec.name, records, spec.mapping, spec.domain, spec.answer_transform))
     return good, pl.concat([bad, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)])
 
 
@@ -391,20 +373,10 @@ def _file_records(name: str, path: str, broken: list[dict]) -> Iterator[tuple[st
             )
 
 
-def huggingface_problems(
-    name: str,
-    dataset: str,
-    split: str = "train",
-    revision: str | None = None,
-    config: str | None = None,
-    mapping: dict[str, str] | None = None,
-    domain: str = "math",
-    answer_transform: str | None = None,
-    **_: Any,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def huggingface_problems(spec: HuggingfaceSource) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A Hugging Face dataset by id, split and revision; offline, a clear error says what to do instead."""
-    records = _hf_records(name, dataset, split, revision, config)
-    return _collected(map_records(name, records, mapping, domain, answer_transform))
+    records = _hf_records(spec.name, spec.dataset, spec.split, spec.revision, spec.config)
+    return _collected(map_records(spec.name, records, spec.mapping, spec.domain, spec.answer_transform))
 
 
 def _hf_records(name: str, dataset: str, split: str, revision: str | None, config: str | None):
@@ -422,40 +394,18 @@ def _hf_records(name: str, dataset: str, split: str, revision: str | None, confi
     return ((label, i + 1, dict(r), "") for i, r in enumerate(rows))
 
 
-def trace_problems(**spec: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """`imported_trace_chunks` collected: a small trace source in memory."""
-    return _collected(imported_trace_chunks(**spec))
-
-
-def imported_trace_chunks(
-    name: str,
-    path: str | None = None,
-    dataset: str | None = None,
-    split: str = "train",
-    revision: str | None = None,
-    config: str | None = None,
-    mapping: dict[str, str] | None = None,
-    domain: str = "math",
-    answer_transform: str | None = None,
-    trace_split: str | None = None,
-    rows: int = 5_000,  # ~8 KB traces, held twice (normalized and original): ~100 MB of text a chunk
-    **_: Any,
-) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+def imported_trace_chunks(spec: TraceSource) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """A released trace dataset (files or a Hugging Face id): one row per trace with its problem, the
     trace normalized to `<think>` form (trace_import.py), and the reference answer when it has one;
     `rows` records at a time (good rows, quarantine), the last chunk carrying unreadable files."""
-    rule = TraceRule.from_spec(name, trace_split)
-    problem = spec_problem({"path": path, "dataset": dataset, "mapping": mapping})
-    if problem:
-        raise ValueError(f"source {name!r}: {problem}")
     broken: list[dict] = []
-    if path is not None:
-        records = _file_records(name, path, broken)
-    elif dataset is not None:
-        records = _hf_records(name, dataset, split, revision, config)
+    if spec.path is not None:
+        records = _file_records(spec.name, spec.path, broken)
     else:
-        raise ValueError(f"source {name!r}: a traces source reads `path` or `dataset`")
-    chunks = map_records(name, records, mapping, domain, answer_transform, rule, rows)
+        assert spec.dataset is not None  # the section holds one of the two
+        records = _hf_records(spec.name, spec.dataset, spec.split, spec.revision, spec.config)
+    rule = TraceRule.of(spec.trace_split)
+    chunks = map_records(spec.name, records, spec.mapping, spec.domain, spec.answer_transform, rule, spec.rows)
     last = next(chunks)
     for chunk in chunks:
         yield last
@@ -463,41 +413,19 @@ def imported_trace_chunks(
     yield last[0], pl.concat([last[1], pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)])
 
 
-def load_source(spec: dict[str, Any]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Dispatches on the source's `kind`; every kind returns (rows, quarantine)."""
-    if spec.get("preset"):
-        if spec["preset"] not in PRESETS:
-            raise ValueError(
-                f"source {spec.get('name')!r}: unknown preset {spec['preset']!r}; known: {sorted(PRESETS)}"
-            )
-        preset = PRESETS[spec["preset"]]
-        spec = {**preset, **spec, "mapping": {**preset.get("mapping", {}), **(spec.get("mapping") or {})}}
-        spec.pop("preset")
-    kind = spec.get("kind")
-    if kind == "arithmetic":
-        return arithmetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    if kind == "arithmetic_code":
-        return arithmetic_code_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    if kind == "synthetic":
-        return synthetic_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    if kind == "geometry":
-        return geometry_problems(**spec), pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    if kind == "file":
-        return file_problems(**spec)
-    if kind == "huggingface":
-        return huggingface_problems(**spec)
-    if kind == "traces":
-        return trace_problems(**spec)
-    raise ValueError(f"source {spec.get('name')!r}: unknown kind {kind!r}; known kinds: {SOURCE_KINDS}")
-
-
-# What reads each kind's settings: profile checks hold a source's keys and values to its signature.
-SOURCE_READERS: dict[str, Callable[..., Any]] = {
-    "arithmetic": arithmetic_problems,
-    "arithmetic_code": arithmetic_code_problems,
-    "synthetic": synthetic_problems,
-    "geometry": geometry_problems,
-    "file": file_problems,
-    "huggingface": huggingface_problems,
-    "traces": imported_trace_chunks,
-}
+def load_source(spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Dispatches on the source's kind; every kind returns (rows, quarantine)."""
+    empty = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    if isinstance(spec, ArithmeticSource):
+        return arithmetic_problems(spec.name, spec.count, spec.digits, spec.ops, spec.seed), empty
+    if isinstance(spec, ArithmeticCodeSource):
+        return arithmetic_code_problems(spec.name, spec.count, spec.operands, spec.digits, spec.seed), empty
+    if isinstance(spec, SyntheticSource):
+        return synthetic_problems(spec.name, spec.count, spec.seed), empty
+    if isinstance(spec, GeometrySource):
+        return geometry_problems(spec.name, spec.count, spec.kinds, spec.values, spec.size, spec.seed), empty
+    if isinstance(spec, FileSource):
+        return file_problems(spec)
+    if isinstance(spec, HuggingfaceSource):
+        return huggingface_problems(spec)
+    return _collected(imported_trace_chunks(spec))

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from redstar_assets.config.field_mapping import field_value
+from redstar_assets.config.sources import split_pattern
 
 TRACE_SCHEMA = {
     "trace": pl.String,  # normalized: <think>\n...\n</think>\n\n...
@@ -21,57 +22,18 @@ TRACE_SCHEMA = {
     "trace_finished": pl.Boolean,  # False when the reasoning never closed
     "sample": pl.Int64,  # the dataset's own sample index, when it has several traces per problem
 }
-# Built-in split rules for the tags released datasets use; an output that opens the reasoning and
-# never closes it is unfinished.
-SPLIT_RULES = {
-    # Sky-T1, OpenThoughts, Bespoke-Stratos
-    "begin_of_thought": r"<\|begin_of_thought\|>(?P<reasoning>.*?)(?:<\|end_of_thought\|>\s*"
-    r"(?:<\|begin_of_solution\|>)?(?P<response>.*?)(?:<\|end_of_solution\|>)?)?\s*$",
-    "thought_output": r"<Thought>(?P<reasoning>.*?)(?:</Thought>\s*(?:<Output>)?(?P<response>.*?)(?:</Output>)?)?\s*$",
-    # DeepSeek-R1 style (OpenR1-Math, RedStar's QwQ traces): the opening tag is often in the prompt
-    "think": r"^\s*(?:<think>)?(?P<reasoning>.*?)</think>(?P<response>.*)$",
-}
-
-
-class TraceFormatError(ValueError):
-    """A trace source whose split rule cannot work, named by source."""
 
 
 @dataclass(frozen=True)
 class TraceRule:
+    """How one source's traces split into reasoning and response: a compiled `trace_split` rule,
+    or None to keep each trace as the dataset wrote it."""
+
     split: re.Pattern | None = None
 
     @classmethod
-    def from_spec(cls, source: str, split: str | None) -> TraceRule:
-        """`split` names a built-in rule or is a regex with the named group `reasoning` and, optionally,
-        `response`; None keeps each trace as the dataset wrote it."""
-        if split is None:
-            return cls()
-        pattern = SPLIT_RULES.get(split, split)
-        try:
-            compiled = re.compile(pattern, re.S)
-        except re.error as exc:
-            raise TraceFormatError(f"source {source!r}: split {split!r} is not a regex: {exc}") from None
-        if "reasoning" not in compiled.groupindex:
-            raise TraceFormatError(
-                f"source {source!r}: split {split!r} needs a named group (?P<reasoning>...); "
-                f"built-in rules: {sorted(SPLIT_RULES)}"
-            )
-        return cls(compiled)
-
-
-def spec_problem(spec: dict[str, Any]) -> str | None:
-    """What makes a `traces` source's spec unreadable (where it reads, what it maps), or None; the
-    profile check and the reader both ask this."""
-    mapping = spec.get("mapping") or {}
-    if (spec.get("path") is None) == (spec.get("dataset") is None) or not any(
-        f in mapping for f in ("reasoning", "trace")
-    ):
-        return (
-            "a traces source reads `path` or `dataset` (one of them) and maps `reasoning` (and `response`) "
-            "or `trace` (with a `trace_split` rule)"
-        )
-    return None
+    def of(cls, split: str | None) -> TraceRule:
+        return cls(split_pattern(split) if split is not None else None)
 
 
 def think_format(reasoning: str, response: str | None) -> str:

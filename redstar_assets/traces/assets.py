@@ -9,15 +9,17 @@ import dagster as dg
 import polars as pl
 
 from redstar_assets.config.sections import Profile
+from redstar_assets.config.sources import TraceSource
+from redstar_assets.config.teacher import TeacherRun
 from redstar_assets.deploy.placement import model_placement
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage.metadata import lineage_metadata, preview
 from redstar_assets.problems.inbox import source_spec
 from redstar_assets.problems.partitions import per_source_asset
 from redstar_assets.resources import RedstarHome
-from redstar_assets.traces.imported import IMPORT_VERSION, imported_from, imported_trace_batches, teacher_label
+from redstar_assets.traces.imported import IMPORT_VERSION, imported_trace_batches
 from redstar_assets.traces.quality import FLAGS, QUALITY_VERSION
-from redstar_assets.traces.teacher import distill_config, distilled_trace_chunks, needs_own_process
+from redstar_assets.traces.teacher import distill_config, distilled_trace_chunks
 from redstar_assets.traces.verification import flag_counts, read_batches, verify_traces
 from redstar_training.generation.distill import endpoint_table, merge_stats
 from redstar_training.verify import VERIFIER_VERSION, MathVerifier
@@ -43,7 +45,7 @@ def partition_trace_chunks(
     redstar: RedstarHome,
     launcher: ModelLauncher,
     pipes: dg.PipesSubprocessClient,
-    spec: dict,
+    spec: TeacherRun,
     workdir: Path,
 ):
     """The partition's problems distilled with `spec` as an asset step runs it (the teacher for
@@ -54,7 +56,7 @@ def partition_trace_chunks(
     return distilled_trace_chunks(problems, spec, redstar.sample_cache_path(), context.log.info, launch, workdir)
 
 
-def teacher_code_version(spec: dict) -> str:
+def teacher_code_version(spec: TeacherRun) -> str:
     """The distillation code and the prompt templates it sends (a new prompt version means new samples)."""
     from redstar_training.generation.distill import prompt_version
 
@@ -68,7 +70,7 @@ def _sample_markdown(rows: list[dict]) -> str:
     return "\n\n".join(f"**{r['problem'][:200]}**\n```\n{r['text'][:800]}\n```" for r in rows)
 
 
-def _imported(store, partition: str, source: dict) -> dg.MaterializeResult:
+def _imported(store, partition: str, source: TraceSource) -> dg.MaterializeResult:
     """A `traces` source's partition: its own traces, passed through; no teacher is called."""
     writer = store.writer("teacher_traces", partition)
     finished: Counter[str] = Counter()
@@ -87,11 +89,11 @@ def _imported(store, partition: str, source: dict) -> dg.MaterializeResult:
             "problems": len(problems),
             "imported": True,
             "requests_made": 0,
-            "teacher": teacher_label(source),
+            "teacher": source.teacher_label(),
             "finish_reasons": dg.MetadataValue.json(dict(finished)),
             "sample_traces": dg.MetadataValue.md(_sample_markdown(examples)),
             **lineage_metadata(
-                {"imported_from": imported_from(source)},
+                {"imported_from": source.origin()},
                 {
                     "raw_problems": store.version("raw_problems", partition),
                     "problems": store.version("problems", partition),
@@ -110,7 +112,7 @@ def build_trace_assets(profile: Profile, condition, upstream: dg.AssetsDefinitio
         teacher_code_version(spec),
         condition,
         deps=[upstream],
-        **model_placement(profile, "teacher", needs_own_process(spec)),
+        **model_placement(profile, "teacher", not spec.in_process),
     )
     def teacher_traces(
         context: dg.AssetExecutionContext,
@@ -125,7 +127,7 @@ def build_trace_assets(profile: Profile, condition, upstream: dg.AssetsDefinitio
         store = redstar.store()
         partition = context.partition_key
         source = source_spec(profile, partition, store.root)
-        if source.get("kind") == "traces":
+        if isinstance(source, TraceSource):
             return _imported(store, partition, source)
         writer, problems = store.writer("teacher_traces", partition), 0
         stats: dict[str, Any] = {}
@@ -168,7 +170,7 @@ def build_trace_assets(profile: Profile, condition, upstream: dg.AssetsDefinitio
                     else {}
                 ),
                 "sample_traces": dg.MetadataValue.md(_sample_markdown(examples)),
-                **lineage_metadata(spec, {"problems": store.version("problems", partition)}),
+                **lineage_metadata(spec.written(), {"problems": store.version("problems", partition)}),
             },
             data_version=dg.DataVersion(version),
         )
@@ -192,7 +194,7 @@ def build_trace_assets(profile: Profile, condition, upstream: dg.AssetsDefinitio
         flags: Counter[str] = Counter()
         quality_ok, wrong = 0, None
         code_verdicts = closing(CodeVerdictCache(redstar.code_verdict_cache_path()))
-        mode = source_spec(profile, context.partition_key, store.root).get("verify_mode", "strict")
+        mode = source_spec(profile, context.partition_key, store.root).verify_mode
         with MathVerifier(cache=redstar.verdict_cache_path()) as verifier, code_verdicts as code_cache:
             for batch in read_batches(store.path("teacher_traces", context.partition_key)):
                 # a batch at a time: the text is never all in memory

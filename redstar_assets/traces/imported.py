@@ -8,25 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import polars as pl
 
+from redstar_assets.config.sources import TraceSource
 from redstar_assets.problems.normalize import with_problem_ids
 from redstar_assets.traces.teacher import TRACE_COLUMNS, TRACE_DTYPES
 
 IMPORT_VERSION = "import-v1"
-
-
-def imported_from(spec: dict[str, Any]) -> dict[str, Any]:
-    """Where the traces came from, as lineage records it: the dataset and revision (or the files),
-    and the model that wrote them when the profile names it (`teacher:`)."""
-    keys = ("dataset", "revision", "split", "config", "path", "teacher")
-    return {k: spec[k] for k in keys if spec.get(k) is not None}
-
-
-def teacher_label(spec: dict[str, Any]) -> str:
-    return spec.get("teacher") or spec.get("dataset") or f"file:{spec.get('path')}"
 
 
 def _first_sighting(seen: set[str], key: str) -> bool:
@@ -38,7 +27,7 @@ def _first_sighting(seen: set[str], key: str) -> bool:
 
 
 def imported_trace_batches(
-    batches: Iterable[pl.DataFrame], problems: pl.DataFrame, spec: dict[str, Any]
+    batches: Iterable[pl.DataFrame], problems: pl.DataFrame, spec: TraceSource
 ) -> Iterator[pl.DataFrame]:
     """TRACE_COLUMNS plus `original_text` (the dataset's own text, for audit), one row per distinct
     trace of a kept problem, a batch of raw rows at a time; `sample_index` is the dataset's own when
@@ -63,9 +52,9 @@ def imported_trace_batches(
         yield (
             kept.with_columns(
                 pl.coalesce(pl.col("sample"), pl.Series(order, dtype=pl.Int64)).alias("sample_index"),
-                pl.lit(teacher_label(spec)).alias("teacher"),
+                pl.lit(spec.teacher_label()).alias("teacher"),
                 pl.lit(IMPORT_VERSION).alias("prompt_version"),
-                pl.lit(json.dumps({"imported": imported_from(spec)}, sort_keys=True)).alias("sampling"),
+                pl.lit(json.dumps({"imported": spec.origin()}, sort_keys=True)).alias("sampling"),
                 pl.col("trace").alias("text"),
                 pl.when(pl.col("trace_finished"))
                 .then(pl.lit("stop"))

@@ -15,7 +15,8 @@ from typing import Any
 
 import polars as pl
 
-from redstar_training.generation.distill import merge_stats
+from redstar_assets.config.teacher import TeacherRun
+from redstar_training.generation.distill import DistillConfig, merge_stats
 
 TRACE_COLUMNS = [
     "trace_id",
@@ -48,32 +49,11 @@ TRACE_DTYPES = pl.Schema(
         "latency_s": pl.Float64,
     }
 )
-# Teacher keys that shape the run; every other key configures the backend itself.
-_RUN_KEYS = (
-    "samples_per_problem",
-    "stop_after_correct",
-    "round_size",
-    "prompt_template",
-    "code_prompt_template",
-    "sampling",
-    "max_problem_chars",
-)
-IN_PROCESS = ("procedural", "synthetic", "openai")
 
 
-def distill_config(spec: dict[str, Any]):
+def distill_config(spec: TeacherRun) -> DistillConfig:
     """The profile's `teacher:` block as a DistillConfig."""
-    from redstar_training.generation.distill import DistillConfig
-
-    kind = spec.get("backend", "procedural")
-    backend = {"kind": kind, **{k: v for k, v in spec.items() if k not in (*_RUN_KEYS, "backend")}}
-    run = {k: spec[k] for k in _RUN_KEYS if k in spec}
-    return DistillConfig(backend=backend, **run)
-
-
-def needs_own_process(spec: dict[str, Any]) -> bool:
-    """True for teachers that load a model (transformers, vllm): they run as a launched process."""
-    return spec.get("backend", "procedural") not in IN_PROCESS
+    return DistillConfig(backend=spec.backend_settings(), **spec.run_settings())
 
 
 CHUNK_PROBLEMS = 2_500  # problems distilled and written at a time by an in-process teacher (~10k traces)
@@ -81,7 +61,7 @@ CHUNK_PROBLEMS = 2_500  # problems distilled and written at a time by an in-proc
 
 def distilled_trace_chunks(
     problems: pl.DataFrame,
-    spec: dict[str, Any],
+    spec: TeacherRun,
     cache_file: str | Path | None = None,
     log=print,
     launch: Callable[[dict, Path], dict] | None = None,
@@ -96,9 +76,9 @@ def distilled_trace_chunks(
     cfg = distill_config(spec)
     with tempfile.TemporaryDirectory(prefix="redstar-distill-") as tmp:
         cfg.cache_file = str(cache_file or Path(tmp) / "samples.sqlite")
-        if needs_own_process(spec) and launch is None:
-            raise ValueError(f"teacher backend {cfg.backend['kind']!r} loads a model: it runs through the launcher")
-        if needs_own_process(spec):
+        if not spec.in_process and launch is None:
+            raise ValueError(f"teacher backend {spec.kind!r} loads a model: it runs through the launcher")
+        if not spec.in_process:
             yield from _launched(problems, cfg, Path(workdir or tmp), launch)
             return
         for start in range(0, max(1, problems.height), chunk_problems):
@@ -119,11 +99,11 @@ def collect_chunks(chunks: Iterator[tuple[pl.DataFrame, dict]]) -> tuple[pl.Data
 
 def _in_process(problems: pl.DataFrame, cfg, log):
 
-    from redstar_training.generation.cache import open_sample_cache
+    from redstar_training.generation.cache import SampleCache
     from redstar_training.generation.distill import distill, make_backend
 
     rows = problems.to_dicts()
-    cache = open_sample_cache(cfg.cache_file)
+    cache = SampleCache(cfg.cache_file)
     try:
         completions, skipped, stats = distill(rows, cfg, make_backend(cfg.backend, rows), cache, log=log)
     finally:

@@ -4,7 +4,6 @@ import json
 
 import dagster as dg
 
-from redstar_assets.config.checks import RL_ENTRY_POINTS
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.sections import Profile
 from redstar_assets.deploy.placement import model_placement
@@ -77,24 +76,23 @@ def build_training_assets(
             "subset": exp.subset,
             "subset_hash": subset_hash,
             "training_recipe": exp.training,
-            "teacher": profile.teacher,
+            "teacher": profile.teacher.written(),
         }
-        run_config = {
-            **recipe,
-            "base_model": base_path,
-            "tiny_spec": tiny,
-            "trust_remote_code": getattr(profile.base_models[exp.base_model], "trust_remote_code", False),
-            "train_file": str(store.path("sft_subsets", exp.subset)),
-            "output_dir": str(out_dir),
-            "lineage": lineage,
-        }
-        run = launcher.run(
-            context, pipes_subprocess_client, "training", "redstar_training.trainers.sft", run_config, out_dir
+        run_config = recipe.run_config(
+            base_model=base_path,
+            tiny_spec=tiny,
+            trust_remote_code=getattr(profile.base_models[exp.base_model], "trust_remote_code", False),
+            train_file=str(store.path("sft_subsets", exp.subset)),
+            output_dir=str(out_dir),
+            lineage=lineage,
         )
+        run = launcher.run(context, pipes_subprocess_client, "training", recipe.entry_point, run_config, out_dir)
         trained = {"sft_subsets": {exp.subset: subset_hash}}
         yield from checkpoint_results(
             run,
-            lineage_metadata(recipe, trained) | trained_on_metadata(trained) | {"training_recipe": exp.training},
+            lineage_metadata(recipe.written(), trained)
+            | trained_on_metadata(trained)
+            | {"training_recipe": exp.training},
             plot_dir=out_dir,
         )
 
@@ -119,10 +117,8 @@ def build_training_assets(
         if exp.rl is None:  # the profile check requires it for an rl stage
             raise ProfileError(f"experiment {exp.name!r}: an rl stage needs an rl recipe")
         store = redstar.store()
-        recipe = dict(profile.rl_recipes[exp.rl])
-        method = recipe.pop("method", "dpo")
-        max_pairs = recipe.pop("max_pairs", None)
-        max_problems = recipe.pop("max_problems", 64)
+        recipe = profile.rl_recipes[exp.rl]
+        method = recipe.method
         sources = written_sources(profile, store, "verified_traces")
         allowed = profile.subset_recipes[exp.subset].sources if exp.subset else None
         if allowed is not None:  # RL keeps to the sources its SFT subset drew from
@@ -130,15 +126,14 @@ def build_training_assets(
         files = [store.path("verified_traces", s) for s in sources]
         # what the pairs or problems are chosen on holds no trace text; the pairs' texts are streamed
         verdicts = scan_by_source(store, sources)
-        if method != "dpo":  # online RL: problems with reference answers, the verifier as reward
-            data = online_rl_problems(verdicts, max_problems)
+        if recipe.online:  # problems with reference answers, the verifier as reward
+            data = online_rl_problems(verdicts, recipe.max_problems)
             data_name, data_key = "rl_problems", "problems_file"
-            recipe["algorithm"] = method
             pairs_version, rows = store.write(data, "rl_checkpoints", exp.name, name=data_name), data.height
         else:
             data_name, data_key = "pairs", "pairs_file"
             writer = store.writer("rl_checkpoints", exp.name, name=data_name)
-            chosen = pair_ids(verdicts, max_pairs)
+            chosen = pair_ids(verdicts, recipe.max_pairs)
             rows = write_pairs(files, chosen, writer)
             pairs_version = writer.close()
         used = problems_by_source(
@@ -159,19 +154,13 @@ def build_training_assets(
             "pairs_data_version": pairs_version,
             "pairs": rows,
         }
-        run_config = {
-            **recipe,
-            "model": str(sft_dir),
-            data_key: str(store.path("rl_checkpoints", exp.name, data_name)),
-            "output_dir": str(out_dir),
-            "lineage": lineage,
-        }
-        entry_point = RL_ENTRY_POINTS[method]
-        run = launcher.run(context, pipes_subprocess_client, "training", entry_point, run_config, out_dir)
+        data_file = {data_key: str(store.path("rl_checkpoints", exp.name, data_name))}
+        run_config = recipe.run_config(model=str(sft_dir), **data_file, output_dir=str(out_dir), lineage=lineage)
+        run = launcher.run(context, pipes_subprocess_client, "training", recipe.entry_point, run_config, out_dir)
         yield from checkpoint_results(
             run,
             lineage_metadata(
-                recipe,
+                recipe.run_config(),
                 {
                     "sft_checkpoints": {sft_partition: lineage["sft_checkpoint_hash"]},
                     "verified_traces": store.versions("verified_traces", sources),

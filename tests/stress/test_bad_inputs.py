@@ -19,6 +19,7 @@ from support.bad_inputs import write_csv_corpus, write_jsonl_corpus, write_parqu
 from redstar_assets.config.benchmark_registry import load_registry
 from redstar_assets.config.errors import ProfileError
 from redstar_assets.config.profile import load_profile
+from redstar_assets.config.sources import source_of
 from redstar_assets.factory import build_definitions
 from redstar_assets.problems.benchmark_files import read_benchmark
 from redstar_assets.problems.inbox import inbox_files, inbox_partition, refused_inbox_files
@@ -296,7 +297,9 @@ def test_image_paths_that_leave_the_files_folder_are_refused(tmp_path, scoreboar
         {"problem": "Find w.", "answer": "4", "image": {"bytes": None, "path": "img/../../private.png"}},
     ]
     (folder / "geo.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    good, quarantine = load_source({"name": "geo", "kind": "file", "path": str(folder / "geo.jsonl"), "domain": "geo"})
+    good, quarantine = load_source(
+        source_of({"name": "geo", "kind": "file", "path": str(folder / "geo.jsonl"), "domain": "geo"})
+    )
     escapes = good.height - 1
     refused = quarantine.filter(pl.col("field") == "image").height
     line = scoreboard.record(
