@@ -98,3 +98,27 @@ def test_an_old_key_in_a_profile_fails_at_load(tmp_path):
     path.write_text("extends: demo-tiny\nname: old\ntraining_recipes: {sft-tiny: {epochs: 2}}\n")
     with pytest.raises(ProfileError, match=r"old\.yaml: training_recipes\.sft-tiny: key 'epochs' is now"):
         load_profile(str(path))
+
+
+def test_a_profile_recipe_reaches_the_trainers_config_through_the_typed_recipe(tmp_path, monkeypatch):
+    """From the YAML to the entry point: the profile's recipe, as the asset turns it into a run config."""
+    from trl import GRPOConfig, SFTConfig
+
+    from redstar_assets.config.profile import load_profile
+    from redstar_training.trainers import grpo, sft
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "extends: demo-rl-tiny\n"
+        "training_recipes: {sft-tiny: {max_grad_norm: 0.5}}\n"
+        "rl_recipes: {dr: {method: grpo, loss_type: dr_grpo, max_problems: 8}}\n"
+    )
+    profile = load_profile(str(path))
+    recipe = profile.rl_recipes["dr"]
+    assert (recipe.method, recipe.max_problems, recipe.entry_point) == ("grpo", 8, "redstar_training.trainers.grpo")
+    run = recipe.run_config(model="m", problems_file="p.parquet", output_dir=str(tmp_path / "rl"))
+    cfg = _entry_point_config(grpo, tmp_path, run, monkeypatch=monkeypatch)
+    assert isinstance(cfg, GRPOConfig) and cfg.loss_type == "dr_grpo" and cfg.algorithm == "grpo"
+    run = profile.training_recipes["sft-tiny"].run_config(base_model="b", output_dir=str(tmp_path / "sft"))
+    cfg = _entry_point_config(sft, tmp_path, run, monkeypatch=monkeypatch)
+    assert isinstance(cfg, SFTConfig) and cfg.max_grad_norm == 0.5
