@@ -183,3 +183,18 @@ def test_every_shipped_profile_loads_and_builds_its_definitions(path, tmp_path):
     profile = load_profile(path.stem)
     defs = build_definitions(profile, str(tmp_path))
     assert {"sft_subsets", "benchmark_scores"} <= {k.path[-1] for k in defs.resolve_all_asset_keys()}
+
+
+def test_a_users_config_folder_comes_before_the_shipped_one(tmp_path, monkeypatch):
+    """REDSTAR_CONFIGS adds the user's folders in front: a profile there loads by name, `extends:` a
+    shipped one, and one named like a shipped profile takes its place while extending it."""
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "mine.yaml").write_text("extends: demo-tiny\ndescription: my study\n")
+    (tmp_path / "profiles" / "demo-tiny.yaml").write_text("extends: demo-tiny\ndescription: my demo-tiny\n")
+    monkeypatch.setenv("REDSTAR_CONFIGS", str(tmp_path))
+    mine = load_profile("mine")
+    assert mine.description == "my study" and mine.path == tmp_path / "profiles" / "mine.yaml"
+    assert [e.name for e in mine.experiments] == [e.name for e in load_profile("demo-tiny").experiments]
+    assert load_profile("demo-tiny").description == "my demo-tiny"
+    with pytest.raises(ProfileError, match=f"unknown profile 'nope': not in {tmp_path}/profiles, "):
+        load_profile("nope")

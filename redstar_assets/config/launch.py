@@ -12,7 +12,7 @@ from pydantic import PositiveInt, field_validator, model_validator
 
 from redstar_assets.config.celery import CelerySpec
 from redstar_assets.config.kubernetes import KubeSettings
-from redstar_assets.config.locations import configs_dir
+from redstar_assets.config.locations import configs_dir, find_config
 from redstar_assets.config.section import Section
 
 LAUNCH_STAGES = ("teacher", "training", "evaluation")
@@ -47,7 +47,8 @@ class StageSettings(Section):
 
 
 def _config_path(value: str) -> Path:
-    return Path(value) if Path(value).is_absolute() else configs_dir() / value
+    """An absolute path as given; a relative one along the configuration search path."""
+    return Path(value) if Path(value).is_absolute() else find_config(value) or configs_dir() / value
 
 
 class LaunchSpec(StageSettings):

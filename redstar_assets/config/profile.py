@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar_assets.config.errors import ProfileError
-from redstar_assets.config.locations import configs_dir
+from redstar_assets.config.locations import config_dirs
 from redstar_assets.config.references import check_references, check_retired
 from redstar_assets.config.safe_yaml import read_yaml
 from redstar_assets.config.section import build
@@ -27,15 +27,20 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _resolve_path(name_or_path: str) -> Path:
+def _resolve_path(name_or_path: str, child: Path | None = None) -> Path:
+    """A path as given (relative to the extending file's folder), or a name looked up along the
+    configuration search path; a profile that extends its own name gets the next one along it."""
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"}:
-        return path
-    path = configs_dir() / "profiles" / f"{name_or_path}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in (configs_dir() / "profiles").glob("*.yaml"))
-        raise ProfileError(f"unknown profile {name_or_path!r}: no {path}; known profiles: {known}")
-    return path
+        beside = child.parent / path if child is not None and not path.is_absolute() else None
+        return beside if beside is not None and beside.exists() else path
+    candidates = [d / "profiles" / f"{name_or_path}.yaml" for d in config_dirs()]
+    found = [c for c in candidates if c.exists() and (child is None or c.resolve() != child.resolve())]
+    if not found:
+        known = sorted({p.stem for d in config_dirs() for p in (d / "profiles").glob("*.yaml")})
+        searched = ", ".join(str(d / "profiles") for d in config_dirs())
+        raise ProfileError(f"unknown profile {name_or_path!r}: not in {searched}; known profiles: {known}")
+    return found[0]
 
 
 def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -48,7 +53,7 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     replace = data.pop("replace", [])
     if not parent:
         return data
-    base = {k: v for k, v in _load_raw(_resolve_path(parent), (*seen, path)).items() if k not in replace}
+    base = {k: v for k, v in _load_raw(_resolve_path(parent, path), (*seen, path)).items() if k not in replace}
     return _merge(base, data)
 
 
