@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from redstar_assets.cli import recipe_check
-from redstar_assets.cli.main import _trl_recipes
+from redstar_assets.cli.dry_run import trl_recipes
 from redstar_assets.cli.recipe_check import check_recipes_with_trl
 from redstar_assets.config.profile import load_profile
 from redstar_assets.config.trl_recipes import check_recipe
@@ -37,7 +37,7 @@ def test_a_recipe_the_field_file_passes_but_trl_refuses_fails_naming_the_entry_a
 def test_every_shipped_profiles_recipes_pass_trl():
     recipes = {}
     for path in sorted((ROOT / "configs" / "profiles").glob("*.yaml")):
-        for entry, spec in _trl_recipes(load_profile(path.stem)).items():
+        for entry, spec in trl_recipes(load_profile(path.stem)).items():
             recipes[f"{path.stem}:{entry}"] = spec
     assert recipes and check_recipes_with_trl(recipes, "configs/profiles") == []
 

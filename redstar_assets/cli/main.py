@@ -53,16 +53,6 @@ def launch_commands(profile) -> dict[str, list[str]]:
     }
 
 
-def _trl_recipes(profile) -> dict[str, tuple[str, dict]]:
-    """Each trainer recipe as its trainer parses it: the method and the TRL values."""
-    sections = {"training_recipes": profile.training_recipes, "rl_recipes": profile.rl_recipes}
-    return {
-        f"{section}.{name}": (r.method, dict(r.trl))
-        for section, recipes in sections.items()
-        for name, r in recipes.items()
-    }
-
-
 def plan(profile) -> dict:
     """What a run of the profile would do: sources, teacher, models, subsets, experiments, counts."""
     n = profile.teacher.samples_per_problem
@@ -310,9 +300,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"redstar: {exc}", file=sys.stderr)
             return 2
         if ns.dry_run:
-            from redstar_assets.cli.recipe_check import check_recipes_with_trl
+            from redstar_assets.cli.dry_run import dry_run_checks
 
-            errors = check_recipes_with_trl(_trl_recipes(profile), str(profile.path))
+            errors, notes = dry_run_checks(profile)
+            for line in notes:
+                print(f"redstar: note: {line}", file=sys.stderr)
             for line in errors:
                 print(f"redstar: {line}", file=sys.stderr)
             if errors:

@@ -274,6 +274,8 @@ def _validate(
             row["image"] = read_image(row["image"], base)
         except ImageError as exc:
             return None, mapping.get("image", "image"), f"image: {exc}"
+    if isinstance(row.get("level"), str) and not row["level"].strip():  # an empty CSV cell: no level given
+        row["level"] = None
     if row.get("level") is not None:
         try:
             row["level"] = int(str(row["level"]).removeprefix("Level ").strip())
@@ -282,7 +284,7 @@ def _validate(
     return row, "", ""
 
 
-def _collected(chunks: Iterable[tuple[pl.DataFrame, pl.DataFrame]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def collected(chunks: Iterable[tuple[pl.DataFrame, pl.DataFrame]]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(good rows, quarantine) chunks as one pair of frames."""
     pairs = list(chunks)
     return pl.concat([g for g, _ in pairs]), pl.concat([b for _, b in pairs])
@@ -345,12 +347,12 @@ def map_records(
 def file_problems(spec: FileSource) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Loads JSONL, Parquet or CSV files (a glob is fine) through a field mapping; returns (good, quarantine)."""
     broken: list[dict] = []
-    records = _file_records(spec.name, spec.path, broken)
-    good, bad = _collected(map_records(spec.name, records, spec.mapping, spec.domain, spec.answer_transform))
+    records = file_records(spec.name, spec.path, broken)
+    good, bad = collected(map_records(spec.name, records, spec.mapping, spec.domain, spec.answer_transform))
     return good, pl.concat([bad, pl.DataFrame(broken, schema=QUARANTINE_SCHEMA)])
 
 
-def _file_records(name: str, path: str, broken: list[dict]) -> Iterator[tuple[str, int, dict | None, str]]:
+def file_records(name: str, path: str, broken: list[dict]) -> Iterator[tuple[str, int, dict | None, str]]:
     """(file, line, record, raw) of every file `path` names (a glob is fine), read as they come; a
     file that cannot be read adds a quarantine row to `broken` (the rows read before are kept)."""
     files = [Path(f) for f in sorted(glob.glob(path))] if any(c in path for c in "*?[") else [Path(path)]
@@ -376,7 +378,7 @@ def _file_records(name: str, path: str, broken: list[dict]) -> Iterator[tuple[st
 def huggingface_problems(spec: HuggingfaceSource) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A Hugging Face dataset by id, split and revision; offline, a clear error says what to do instead."""
     records = _hf_records(spec.name, spec.dataset, spec.split, spec.revision, spec.config)
-    return _collected(map_records(spec.name, records, spec.mapping, spec.domain, spec.answer_transform))
+    return collected(map_records(spec.name, records, spec.mapping, spec.domain, spec.answer_transform))
 
 
 def _hf_records(name: str, dataset: str, split: str, revision: str | None, config: str | None):
@@ -400,7 +402,7 @@ def imported_trace_chunks(spec: TraceSource) -> Iterator[tuple[pl.DataFrame, pl.
     `rows` records at a time (good rows, quarantine), the last chunk carrying unreadable files."""
     broken: list[dict] = []
     if spec.path is not None:
-        records = _file_records(spec.name, spec.path, broken)
+        records = file_records(spec.name, spec.path, broken)
     else:
         assert spec.dataset is not None  # the section holds one of the two
         records = _hf_records(spec.name, spec.dataset, spec.split, spec.revision, spec.config)
@@ -428,4 +430,4 @@ def load_source(spec: SourceSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
         return file_problems(spec)
     if isinstance(spec, HuggingfaceSource):
         return huggingface_problems(spec)
-    return _collected(imported_trace_chunks(spec))
+    return collected(imported_trace_chunks(spec))
