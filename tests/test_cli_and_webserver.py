@@ -125,6 +125,8 @@ def test_redstar_run_on_a_users_profile_with_a_malformed_file_source(tmp_path):
     )
     subset_hash = json.loads((data / "sft_subsets" / "cot-random-40" / "manifest.json").read_text())["subset_hash"]
     assert f"data_version={subset_hash}" in lineage.stdout and "teacher_traces[my-pool]" in lineage.stdout
+    reading = f"redstar: reading data root {tmp_path / 'data'}, instance {tmp_path / 'dagster_home'}\n"
+    assert lineage.stderr.startswith(reading)  # a read command names what it reads
     unknown = _redstar_run(profile, tmp_path, "--until", "sft_subset")
     assert unknown.returncode == 2 and "unknown asset 'sft_subset'" in unknown.stderr
 

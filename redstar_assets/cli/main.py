@@ -29,6 +29,19 @@ EXAMPLES = """examples:
 """
 
 
+def _say_where(instance: bool = True) -> None:
+    """A read command names the data root (and instance) it reads, and says when it is the default:
+    an unset variable silently means the checkout's own folders."""
+    home = os.environ.get("REDSTAR_HOME")
+    said = [f"data root {Path(home or 'data').resolve()}" + ("" if home else " (REDSTAR_HOME not set)")]
+    if instance:
+        dagster = os.environ.get("DAGSTER_HOME")
+        said.append(
+            f"instance {Path(dagster or 'dagster_home').resolve()}" + ("" if dagster else " (DAGSTER_HOME not set)")
+        )
+    print(f"redstar: reading {', '.join(said)}", file=sys.stderr)
+
+
 def _dagster_home() -> Path:
     """DAGSTER_HOME, default ./dagster_home (the project's instance), created when missing."""
     os.environ.setdefault("DAGSTER_HOME", str(Path("dagster_home").resolve()))
@@ -278,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if ns.command == "worker":
         return worker(ns.queue, ns.profile, ns.concurrency, ns.name)
+    if ns.command in ("lineage", "query", "ablation"):
+        _say_where(instance=ns.command == "lineage")
     if ns.command == "lineage":
         return lineage(ns.target, ns.json, ns.downstream, ns.stale, ns.profile)
     if ns.command == "query":
