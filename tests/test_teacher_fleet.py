@@ -55,3 +55,19 @@ def test_a_fleet_with_every_endpoint_down_names_each_url(tmp_path):
     with pytest.raises(TeacherUnavailable, match="every teacher endpoint is unreachable") as failure:
         distill(problems, config, make_backend(spec, problems), SampleCache(tmp_path / "c.sqlite"), log=lambda m: None)
     assert all(u in str(failure.value) for u in urls)
+
+
+def test_a_teacher_that_does_not_answer_logs_each_retry_as_it_happens(caplog):
+    """No silence before TeacherUnavailable: every retry is a log line naming the endpoint and the error."""
+    from redstar_training.generation.openai_backend import OpenAIBackend
+    from redstar_training.generation.types import SampleRequest, Sampling
+
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens here
+    backend = OpenAIBackend(base_url=url, model="m", max_retries=3, backoff_base_s=0.01, endpoint_retries=99)
+    request = SampleRequest("k", "p1", 0, ({"role": "user", "content": "1+1?"},), "1+1?")
+    with caplog.at_level("WARNING", logger="redstar_training.generation.openai_backend"):
+        with pytest.raises(TeacherUnavailable, match="unreachable after 4 attempts"):
+            backend.generate([request], Sampling(), lambda c: None)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 4 and all(line.startswith(f"teacher {url}: ") for line in lines)
+    assert [line.rsplit("(p1, ", 1)[1] for line in lines] == [f"attempt {i} of 4)" for i in (1, 2, 3, 4)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import time
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 # stop the whole run at once, and these fail only their sample, with the server's reason:
 FATAL_STATUS = (401, 403, 404)
 SAMPLE_FAILS_STATUS = (400, 413, 422)
+LOG = logging.getLogger(__name__)  # each retry, as it happens: a teacher that does not answer is never silent
 
 
 class _Retry(Exception):
@@ -171,12 +173,18 @@ class OpenAIBackend:
                 counters[f"retry_{exc.kind}"] += 1
                 counters[f"endpoint_errors:{endpoint.url}"] += 1
                 last = exc
+                LOG.warning(
+                    "teacher %s: %s (%s, attempt %d of %d)", endpoint.url, exc, request.problem_id, attempt, budget
+                )
                 if exc.kind == "connection":
                     endpoint.failures += 1
                     endpoint.last_error = str(exc)[:200]
                     if endpoint.failures >= self.endpoint_retries:
                         if endpoint.down_until <= time.monotonic():  # counted once per time out
                             counters[f"endpoint_taken_out:{endpoint.url}"] += 1
+                            LOG.warning(
+                                "teacher %s: taken out, tried again in %.0f s", endpoint.url, self.probe_after_s
+                            )
                         endpoint.down_until = time.monotonic() + self.probe_after_s
                     if attempt < budget and any(e.down_until <= time.monotonic() for e in fleet):
                         continue  # another replica is live: send it there now, no backoff
