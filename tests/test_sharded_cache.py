@@ -13,16 +13,15 @@ import polars as pl
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from redstar_training.generation.cache import open_sample_cache
-from redstar_training.generation.sharded_cache import ShardedSampleCache
+from redstar_training.generation.cache import SampleCache
 from redstar_training.generation.types import Completion
 
 WRITER = """
 import os, sys, time
-from redstar_training.generation.sharded_cache import ShardedSampleCache
+from redstar_training.generation.cache import SampleCache
 from redstar_training.generation.types import Completion
 folder, first, count, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "hold"
-cache = ShardedSampleCache(folder)
+cache = SampleCache(folder)
 deadline = time.monotonic() + 60
 while not os.path.exists(os.path.join(folder, "go")) and time.monotonic() < deadline:
     time.sleep(0.01)  # all writers start together
@@ -61,7 +60,7 @@ def test_eight_writers_at_once_then_a_reader_and_a_compaction_lose_and_duplicate
     time.sleep(3)  # every writer has its cache open
     (folder / "go").touch()
     expected = {f"k{i:05d}": _text(i) for i in range(8 * 400 + 100)}
-    reader = ShardedSampleCache(folder)
+    reader = SampleCache(folder)
     seen_while_writing = 0
     while any(w.poll() is None for w in writers):
         got = reader.get_many(expected)
@@ -76,28 +75,28 @@ def test_eight_writers_at_once_then_a_reader_and_a_compaction_lose_and_duplicate
     shards = list(folder.glob("shard-*.jsonl"))
     assert len(shards) == 8 and len(list(folder.glob("shard-*.done"))) == 8
 
-    stats = ShardedSampleCache(folder).compact()
-    assert stats["samples"] == 3300 and stats["merged_files"] == 8
+    stats = SampleCache(folder).store.compact()
+    assert stats["records"] == 3300 and stats["merged_files"] == 8
     assert not list(folder.glob("shard-*")) and len(list(folder.glob("compacted-*.jsonl"))) == 1
     rows = _lines(folder, "compacted-*.jsonl")
     assert len(rows) == len({r["key"] for r in rows}) == 3300  # 0 duplicated
     assert {r["key"]: r["text"] for r in rows} == expected  # 0 lost
     # the reader that indexed the shards finds everything again after they were compacted away
     assert reader.get_many(expected).keys() == expected.keys()
-    assert ShardedSampleCache(folder).compact()["merged_files"] == 0
+    assert SampleCache(folder).store.compact()["merged_files"] == 0
 
 
 def test_a_torn_tail_is_never_read_and_a_rewrite_of_a_key_is_ignored(tmp_path):
     folder = tmp_path / "c.shards"
-    cache = ShardedSampleCache(folder)
+    cache = SampleCache(folder)
     assert cache.put_many([Completion(f"k{i}", "p", i, f"t{i}", "stop") for i in range(5)]) == 5
     again = [Completion("k1", "p", 1, "overwritten?", "stop"), Completion("bad", "p", 0, "", "error")]
     assert cache.put_many(again) == 0
-    with open(cache.shard, "ab") as f:  # a writer killed mid-append, then pages of zeros after a crash
+    with open(cache.store.shard, "ab") as f:  # a writer killed mid-append, then pages of zeros after a crash
         f.write(b'{"key": "k9", "problem_id": "p", "sample_index": 9, "text": "half')
     other = tmp_path / "c.shards" / "shard-otherhost-1-abcd.jsonl"
     other.write_bytes(b"\0" * 64 + b"\n" + json.dumps({"key": "z"}).encode()[:-1])
-    reader = ShardedSampleCache(folder)
+    reader = SampleCache(folder)
     assert reader.count() == 5
     assert reader.get_many(["k1", "k9"]).keys() == {"k1"} and reader.get_many(["k1"])["k1"].text == "t1"
     cache.close()
@@ -113,22 +112,22 @@ def test_compaction_keeps_a_live_writers_shard_and_merges_a_dead_ones(tmp_path):
         assert w.stdout.readline().strip() == "written"
     dead.send_signal(signal.SIGKILL)
     dead.wait()
-    stats = ShardedSampleCache(folder).compact()
-    assert stats["merged_files"] == 1 and stats["samples"] == 100  # the dead writer's, not the live one's
+    stats = SampleCache(folder).store.compact()
+    assert stats["merged_files"] == 1 and stats["records"] == 100  # the dead writer's, not the live one's
     assert len(list(folder.glob("shard-*.jsonl"))) == 1
-    assert ShardedSampleCache(folder).count() == 200
+    assert SampleCache(folder).count() == 200
     live.send_signal(signal.SIGKILL)
     live.wait()
 
 
 def test_a_dead_writer_on_a_host_whose_name_has_dashes_is_merged(tmp_path):
     folder = tmp_path / "c.shards"
-    compactor = ShardedSampleCache(folder)
-    compactor.host = "trainer-pod-7f9c"  # Kubernetes pod names are host names with dashes
+    compactor = SampleCache(folder)
+    compactor.store.host = "trainer-pod-7f9c"  # Kubernetes pod names are host names with dashes
     dead = folder / "shard-trainer-pod-7f9c-4194303-abcd1234.jsonl"  # above any pid this test can meet
     record = {"key": "k", "problem_id": "p", "sample_index": 0, "text": "t", "finish_reason": "stop"}
     dead.write_text(json.dumps(record) + "\n")
-    assert compactor.compact()["samples"] == 1 and not dead.exists()
+    assert compactor.store.compact()["records"] == 1 and not dead.exists()
 
 
 def test_the_data_assets_use_shards_when_asked_and_a_rerun_calls_no_teacher(tmp_path, monkeypatch):
@@ -152,7 +151,7 @@ def test_the_data_assets_use_shards_when_asked_and_a_rerun_calls_no_teacher(tmp_
     assert [e.asset_materialization.metadata["cache_hits"].value for e in events] == [traces, 0]
     cache = home / "cache" / "teacher_samples.shards"
     assert cache.is_dir() and not (home / "cache" / "teacher_samples.sqlite").exists()
-    assert open_sample_cache(cache).count() == traces
+    assert SampleCache(cache).count() == traces
     verdicts = home / "cache" / "verdicts.shards"  # the verifier's cache follows the layout too (the
     assert verdicts.is_dir() and not (home / "cache" / "verdicts.sqlite").exists()  # demo's are all quick)
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redstar_training.generation.cache import BatchedPuts, SampleCache, open_sample_cache
+from redstar_training.generation.cache import BatchedPuts, SampleCache
 from redstar_training.generation.prompts import template
 from redstar_training.generation.types import Completion, SampleRequest, Sampling, problem_key, sample_key
 
@@ -274,7 +274,7 @@ def run(cfg: DistillConfig, pipes: Any = None) -> dict[str, Any]:
 
     schema = {k: getattr(pl, v) for k, v in OUTPUT_SCHEMA.items()}
     problems = pl.read_parquet(cfg.problems_file)
-    cache = open_sample_cache(cfg.cache_file)
+    cache = SampleCache(cfg.cache_file)
     out = Path(cfg.output_file) if cfg.output_file else None
     tmp = out.with_suffix(".parquet.tmp") if out else None
     writer: pq.ParquetWriter | None = None

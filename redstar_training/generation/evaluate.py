@@ -128,10 +128,10 @@ def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[di
     """Every model on every benchmark: (output rows with their verdicts, score rows, sample counts)."""
     import polars as pl
 
-    from redstar_training.generation.cache import open_sample_cache
+    from redstar_training.generation.cache import SampleCache
     from redstar_training.verify.cache import CodeVerdictCache
 
-    cache = open_sample_cache(cfg.cache_file or Path(cfg.output_dir) / "samples.sqlite")
+    cache = SampleCache(cfg.cache_file or Path(cfg.output_dir) / "samples.sqlite")
     code_verdicts = CodeVerdictCache(cfg.code_verdict_cache) if cfg.code_verdict_cache else None
     items = {b["name"]: pl.read_parquet(b["file"]).to_dicts() for b in cfg.benchmarks}
     outputs: list[dict] = []

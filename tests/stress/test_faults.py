@@ -20,8 +20,7 @@ def _filled_cache(path: Path, n: int = 400) -> None:
     cache = SampleCache(path)
     for i in range(n):
         cache.put(Completion(f"k{i}", f"p{i}", 0, f"<think>{'step ' * 200}</think> \\boxed{{{i}}}", "stop"))
-    cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    cache._db.close()
+    cache.close()  # the last connection to close checkpoints the WAL into the file and removes it
 
 
 def _garbage_pages(path: Path, rng: random.Random) -> None:

@@ -1,8 +1,6 @@
-"""Caches for a data root on a shared filesystem (NFS, Lustre, a ReadWriteMany volume), where SQLite's
-locking is not safe across hosts: every writer appends to a shard of its own, so no file ever has two
-writers. `ShardedRecords` holds the records (the verdict caches in `redstar_training.verify.cache` use it
-too); `ShardedSampleCache` gives it `SampleCache`'s interface, and `open_sample_cache` picks it for a
-path ending in `.shards`."""
+"""The shard backend of a keyed cache, for a data root on a shared filesystem (NFS, Lustre, a
+ReadWriteMany volume) where SQLite's locking is not safe across hosts: every writer appends to a shard
+of its own, so no file ever has two writers."""
 
 from __future__ import annotations
 
@@ -11,15 +9,11 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from redstar_training.generation.types import Completion
-
-_FIELDS = ("key", "problem_id", "sample_index", "text", "finish_reason", "prompt_tokens", "completion_tokens",
-           "latency_s", "attempts", "extra")  # fmt: skip
-SUFFIX = ".shards"
+from redstar_training.cache.table import Row, Table
 
 
 def _line(record: dict) -> bytes:
@@ -45,13 +39,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class ShardedRecords:
-    """JSON records by their "key", in per-writer shards (`shard-<host>-<pid>-<nonce>.jsonl`, fsynced per
+class ShardStore:
+    """Rows by key as JSON records, in per-writer shards (`shard-<host>-<pid>-<nonce>.jsonl`, fsynced per
     batch); the first line read for a key wins, and only whole lines are read, so a killed writer's torn last
     line is never seen. `compact()` writes, fsyncs and renames its merged file before removing any shard,
     so every record is always in at least one file."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, table: Table):
+        self.table = table
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.host = socket.gethostname()
@@ -64,7 +59,7 @@ class ShardedRecords:
     # reading
 
     def _files(self) -> list[Path]:
-        """Compacted files first (they hold the oldest samples), then the shards, by name."""
+        """Compacted files first (they hold the oldest records), then the shards, by name."""
         return sorted(self.folder.glob("compacted-*.jsonl")) + sorted(self.folder.glob("shard-*.jsonl"))
 
     def _refresh(self) -> None:
@@ -108,15 +103,20 @@ class ShardedRecords:
                     found[key] = record
         return found
 
-    def get_records(self, keys: Iterable[str]) -> dict[str, dict]:
-        keys = list(keys)
+    def get_many(self, keys: Sequence[str]) -> dict[str, Row]:
         with self._lock:
             self._refresh()
             try:
-                return self._read(keys)
+                records = self._read(list(keys))
             except FileNotFoundError:  # a file compacted away under us: look again
                 self._reindex()
-                return self._read(keys)
+                records = self._read(list(keys))
+        return {key: self._row(record) for key, record in records.items()}
+
+    def _row(self, record: dict) -> Row:
+        if self.table.positional:
+            return dict(zip(self.table.columns, record["row"], strict=True))
+        return {c: record[c] for c in self.table.columns if c in record}
 
     def count(self) -> int:
         with self._lock:
@@ -125,8 +125,9 @@ class ShardedRecords:
 
     # writing
 
-    def put_records(self, records: list[dict]) -> int:
-        """Appends the records whose key no file holds yet to this writer's shard (one write, fsynced)."""
+    def put_many(self, rows: Sequence[tuple[str, Row]]) -> int:
+        """Appends the rows whose key no file holds yet to this writer's shard (one write, fsynced)."""
+        records = [self._record(key, row) for key, row in rows]
         with self._lock:
             self._refresh()
             new, seen = [], set()
@@ -148,6 +149,11 @@ class ShardedRecords:
                 offset += len(line)
             self._read_to[self.shard] = offset
             return len(new)
+
+    def _record(self, key: str, row: Row) -> dict:
+        if self.table.positional:
+            return {"key": key, "row": [row[c] for c in self.table.columns]}
+        return {"key": key, **{c: row[c] for c in self.table.columns}}
 
     def close(self) -> None:
         """Closes the shard and marks it done, so a compaction on any host may merge it."""
@@ -175,7 +181,7 @@ class ShardedRecords:
             shards = [s for s in sorted(self.folder.glob("shard-*.jsonl")) if self._mergeable(s)]
             inputs = sorted(self.folder.glob("compacted-*.jsonl")) + shards
             if len(inputs) <= 1 and not shards:
-                return {"merged_files": 0, "samples": 0, "duplicates_dropped": 0}
+                return {"merged_files": 0, "records": 0, "duplicates_dropped": 0}
             target = self.folder / f"compacted-{uuid.uuid4().hex[:12]}.jsonl"
             partial = target.with_suffix(".tmp")
             written, dropped, keys = 0, 0, set()
@@ -200,17 +206,4 @@ class ShardedRecords:
                 path.unlink(missing_ok=True)
                 path.with_suffix(".done").unlink(missing_ok=True)
             self._reindex()
-            return {"merged_files": len(inputs), "samples": written, "duplicates_dropped": dropped}
-
-
-class ShardedSampleCache(ShardedRecords):
-    """Finished teacher or evaluation samples by content address, in shards (`SampleCache`'s interface)."""
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, Completion]:
-        return {key: Completion(**record) for key, record in self.get_records(keys).items()}
-
-    def put_many(self, completions: list[Completion]) -> int:
-        return self.put_records([{f: getattr(c, f) for f in _FIELDS} for c in completions if c.ok])
-
-    def put(self, c: Completion) -> bool:
-        return self.put_many([c]) == 1
+            return {"merged_files": len(inputs), "records": written, "duplicates_dropped": dropped}
