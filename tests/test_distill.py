@@ -282,3 +282,29 @@ def test_teacher_traces_runs_a_local_model_through_the_launcher(server, tmp_path
     events = instance.fetch_materializations(AssetKey("teacher_traces"), limit=2).records
     assert [e.asset_materialization.metadata["cache_hits"].value for e in events] == [6, 0]
     assert events[0].asset_materialization.metadata["samples_requested"].value == 0
+
+
+def test_check_endpoints_names_what_each_endpoint_serves_and_a_dead_one(server, tmp_path, capsys):
+    """`redstar check-endpoints`: the teacher's server answers with its model; a dead evaluation
+    endpoint is named, and the command fails."""
+    from redstar_assets.cli.main import main
+    from redstar_training.generation.serve import free_port
+
+    url, model = server
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    from redstar_assets.config.profile import load_profile
+
+    path = tmp_path / "p.yaml"
+    path.write_text(  # a teacher or backend of another kind replaces the parent's block (no `replace:`)
+        "extends: demo-tiny\n"
+        f"teacher: {{backend: openai, base_url: {url}, model: {model}}}\n"
+        f"evaluation: {{backend: {{kind: openai, base_url: {dead}}}}}\n"
+    )
+    assert load_profile(str(path)).evaluation.benchmarks == load_profile("demo-tiny").evaluation.benchmarks
+    assert main(["check-endpoints", "--profile", str(path)]) == 1
+    teacher, evaluation = capsys.readouterr().out.splitlines()
+    assert teacher == f"teacher {url}: serves {[model]}"
+    assert evaluation.startswith(f"evaluation {dead}: not answering (URLError: ")
+    path.write_text(f"extends: demo-tiny\nteacher: {{backend: openai, base_url: {url}, model: another}}\n")
+    assert main(["check-endpoints", "--profile", str(path)]) == 1
+    assert "the profile asks for 'another', which it does not serve" in capsys.readouterr().out

@@ -141,7 +141,7 @@ def test_the_data_assets_use_shards_when_asked_and_a_rerun_calls_no_teacher(tmp_
     monkeypatch.setenv("REDSTAR_CACHE_LAYOUT", "shards")
     defs = build_definitions(load_profile("demo-tiny"), str(home))
     instance = DagsterInstance.ephemeral()
-    source = load_profile("demo-tiny").sources[0]["name"]
+    source = load_profile("demo-tiny").sources[0].name
     instance.add_dynamic_partitions("sources", [source])
     step = Step(tuple(AssetKey(k) for k in ("raw_problems", "problems", "teacher_traces", "verified_traces")), source)
     assert execute(defs, instance, [step], {}) is None

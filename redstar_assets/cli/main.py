@@ -247,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--json", action="store_true", help="with --dry-run: print the plan as JSON")
     run.add_argument("--until", metavar="ASSET", help="materialize only ASSET and what it needs")
     run.add_argument("--verbose", action="store_true", help="stream every log line instead of one line per run")
+    check = sub.add_parser("check-endpoints", help="ask each teacher and evaluation endpoint what it serves")
+    check.add_argument("--profile", default=os.environ.get("REDSTAR_PROFILE", "demo"))
     abl = sub.add_parser("ablation", help="print the latest ablation table")
     abl.add_argument("--json", action="store_true")
     verify_cli.add_parser(sub)
@@ -308,12 +310,19 @@ def main(argv: list[str] | None = None) -> int:
     from redstar_assets.config.errors import ProfileError
     from redstar_assets.config.profile import load_profile
 
-    if ns.command == "run":
+    if ns.command in ("run", "check-endpoints"):
         try:
             profile = load_profile(ns.profile)
         except ProfileError as exc:
             print(f"redstar: {exc}", file=sys.stderr)
             return 2
+    if ns.command == "check-endpoints":
+        from redstar_assets.cli.endpoints import check_endpoints
+
+        lines, ok = check_endpoints(profile)
+        print("\n".join(lines))
+        return 0 if ok else 1
+    if ns.command == "run":
         if ns.dry_run:
             from redstar_assets.cli.dry_run import dry_run_checks
 

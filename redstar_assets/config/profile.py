@@ -1,8 +1,8 @@
 """Profiles: one YAML file that declares a whole study (sources, teacher, recipes, experiments).
 
-A profile may `extends:` another; mappings merge key by key, lists replace, and keys named in the
-child's `replace:` list replace the parent's value whole. `build_definitions(profile)` turns one
-into Dagster definitions; nothing here is global, so several profiles load side by side.
+A profile may `extends:` another; mappings merge key by key (a block that names another `backend` or
+`kind` replaces the parent's), lists replace, and keys named in `replace:` replace the parent's whole.
+Nothing here is global, so several profiles load side by side.
 """
 
 from __future__ import annotations
@@ -19,12 +19,24 @@ from redstar_assets.config.section import build
 from redstar_assets.config.sections import Experiment, ExperimentSpec, Profile, ProfileFile
 from redstar_assets.config.trl_recipes import rl_recipe, training_recipe
 
+# Keys that choose a block's class (a teacher's backend, an evaluation backend's kind): a child that
+# names another one replaces the parent's block, whose other keys belong to the class it leaves.
+_CHOOSERS = ("backend", "kind")
+
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        parent = out.get(key)
+        switched = isinstance(parent, dict) and isinstance(value, dict) and _switches(parent, value)
+        out[key] = (
+            _merge(parent, value) if isinstance(value, dict) and isinstance(parent, dict) and not switched else value
+        )
     return out
+
+
+def _switches(parent: dict[str, Any], child: dict[str, Any]) -> bool:
+    return any(k in child and isinstance(child[k], str) and child[k] != parent.get(k) for k in _CHOOSERS)
 
 
 def _resolve_path(name_or_path: str, child: Path | None = None) -> Path:
