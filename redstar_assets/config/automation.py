@@ -94,15 +94,27 @@ def _inputs_changed(ignore: tuple[str, ...]) -> dg.AutomationCondition:
     return changed.with_label("an input's data version changed")
 
 
+def _requested_not_landed() -> dg.AutomationCondition:
+    """Requested by this sensor and not seen materialized since. Dagster reads an asset's materialized
+    partitions before it asks which runs are in progress, so a tick during which the requested run
+    writes the partition and ends sees it missing and not in progress; this keeps it from being
+    requested twice."""
+    return (
+        dg.AutomationCondition.newly_requested()
+        .since(~dg.AutomationCondition.missing())
+        .with_label("requested, not yet materialized")
+    )
+
+
 def condition(policy: Any, ignore: tuple[str, ...] = ()) -> dg.AutomationCondition | None:
     """The condition for one group's policy. `ignore` names inputs whose changes alone should not
     trigger (they are still waited for when missing): e.g. RL waits for its SFT checkpoint, not for
     every new trace, so it does not train twice when both change."""
     if policy == "manual":
         return None
-    missing = (dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()).with_label(
-        "missing and never failed"
-    )
+    missing = (
+        dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed() & ~_requested_not_landed()
+    ).with_label("missing, never failed, not already requested")
     pending = missing | _inputs_changed(ignore).since_last_handled()
     if isinstance(policy, dict):
         cron = policy["cron"]
