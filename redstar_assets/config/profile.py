@@ -129,9 +129,9 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
     recipes = {k: r.model_copy(update={"name": k}) for k, r in written.subset_recipes.items()}
     experiments = _experiments(written.experiments, where)
     profile = Profile(
-        name=raw.get("name", path.stem),
+        name=written.name or path.stem,
         path=path,
-        description=raw.get("description", ""),
+        description=written.description,
         sources=written.sources,
         inbox=written.inbox,
         teacher=written.teacher,

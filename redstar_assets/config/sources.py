@@ -179,16 +179,6 @@ class TraceSource(TabularSource):
         return self.teacher or self.dataset or f"file:{self.path}"
 
 
-SourceSpec = Annotated[
-    ArithmeticSource
-    | ArithmeticCodeSource
-    | SyntheticSource
-    | GeometrySource
-    | FileSource
-    | HuggingfaceSource
-    | TraceSource,
-    Field(discriminator="kind"),
-]
 # What the stages read: one resolved entry of any kind.
 SourceEntry = (
     ArithmeticSource
@@ -199,6 +189,7 @@ SourceEntry = (
     | HuggingfaceSource
     | TraceSource
 )
+SourceSpec = Annotated[SourceEntry, Field(discriminator="kind")]
 SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "geometry", "file", "huggingface", "traces")
 
 
