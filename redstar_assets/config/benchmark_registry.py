@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from redstar_assets.config.field_mapping import field_value
+from redstar_assets.config.locations import configs_dir
 from redstar_assets.config.safe_yaml import read_yaml
 from redstar_training.verify import MODES
 
-ROOT = Path(__file__).resolve().parents[2]
-REGISTRY_FILE = ROOT / "configs" / "benchmarks.yaml"
+REGISTRY_FILE = configs_dir() / "benchmarks.yaml"
 FIELDS = (
     "id",
     "problem",
