@@ -198,3 +198,32 @@ def test_a_users_config_folder_comes_before_the_shipped_one(tmp_path, monkeypatc
     assert load_profile("demo-tiny").description == "my demo-tiny"
     with pytest.raises(ProfileError, match=f"unknown profile 'nope': not in {tmp_path}/profiles, "):
         load_profile("nope")
+
+
+def test_a_profile_names_its_own_benchmark_file_under_its_own_name(tmp_path, monkeypatch):
+    """`evaluation.registry` adds the profile's own held-out file to the registry, read from the
+    profile's folder; a user's configuration folder may add a benchmarks.yaml of its own too."""
+    from redstar_assets.problems.benchmark_files import read_benchmark
+
+    (tmp_path / "held.jsonl").write_text('{"q": "What is 2+2?", "a": "4"}\n{"q": "What is 3+3?", "a": "6"}\n')
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "extends: demo-tiny\n"
+        "evaluation:\n"
+        "  registry: {my-heldout: {path: held.jsonl, mapping: {problem: q, answer: a}}}\n"
+        "  benchmarks: [my-heldout]\n"
+    )
+    profile = load_profile(str(path))
+    (bench,) = profile.benchmarks
+    assert bench.name == "my-heldout" and bench.entry.path == str(tmp_path / "held.jsonl")
+    read = read_benchmark("my-heldout", registry=profile.registry)
+    assert read.items["answer"].to_list() == ["4", "6"] and read.left_out == []
+    path.write_text("extends: demo-tiny\nevaluation: {registry: {bad: {path: held.jsonl, verifier: nope}}}\n")
+    with pytest.raises(ProfileError, match=r"p\.yaml: evaluation\.registry: benchmark 'bad': verifier 'nope'"):
+        load_profile(str(path))
+    (tmp_path / "benchmarks.yaml").write_text(
+        "benchmarks:\n  team-set: {path: " + str(tmp_path / "held.jsonl") + ", mapping: {problem: q, answer: a}}\n"
+    )
+    monkeypatch.setenv("REDSTAR_CONFIGS", str(tmp_path))
+    path.write_text("extends: demo-tiny\nevaluation: {benchmarks: [team-set]}\n")
+    assert [b.name for b in load_profile(str(path)).benchmarks] == ["team-set"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar_assets.config.field_mapping import field_value
-from redstar_assets.config.locations import configs_dir
+from redstar_assets.config.locations import config_dirs, configs_dir
 from redstar_assets.config.safe_yaml import read_yaml
 from redstar_training.verify import MODES
 
@@ -64,45 +64,63 @@ class Benchmark:
 
 
 def load_registry(path: str | Path | None = None) -> dict[str, Benchmark]:
-    """The entries of `path`; by default the project's registry with a user's file
-    (REDSTAR_BENCHMARK_REGISTRY) over it, whose entries add to or replace the project's."""
-    if path is None:
-        user = os.environ.get("REDSTAR_BENCHMARK_REGISTRY")
-        return {**_read_registry(REGISTRY_FILE), **(_read_registry(Path(user)) if user else {})}
-    return _read_registry(Path(path))
+    """The entries of `path`; by default the shipped registry, then each configuration folder's
+    `benchmarks.yaml` (REDSTAR_CONFIGS, the first folder last, so it wins), then the file
+    REDSTAR_BENCHMARK_REGISTRY names: a later entry of the same name replaces an earlier one."""
+    if path is not None:
+        return _read_registry(Path(path))
+    users = [d / "benchmarks.yaml" for d in reversed(config_dirs()[:-1]) if (d / "benchmarks.yaml").exists()]
+    named = os.environ.get("REDSTAR_BENCHMARK_REGISTRY")
+    out: dict[str, Benchmark] = {}
+    for f in [REGISTRY_FILE, *users, *([Path(named)] if named else [])]:
+        out.update(_read_registry(f))
+    return out
 
 
 def _read_registry(path: Path) -> dict[str, Benchmark]:
     data = read_yaml(path, RegistryError, "a benchmark registry") or {}
     entries = data.get("benchmarks") if isinstance(data, dict) else None
+    return parse_entries(entries, str(path))
+
+
+def parse_entries(entries: Any, where: str, base: Path | None = None) -> dict[str, Benchmark]:
+    """Registry entries (name -> mapping) as benchmarks, each checked; a relative `path` that exists
+    under `base` (the folder of the profile that declares it) is read from there."""
     if not isinstance(entries or {}, dict):
-        raise RegistryError(f"{path}: 'benchmarks' must map names to entries, got {type(entries).__name__}")
+        raise RegistryError(f"{where}: 'benchmarks' must map names to entries, got {type(entries).__name__}")
     out = {}
     for name, spec in (entries or {}).items():
         if not isinstance(spec, dict):
-            raise RegistryError(f"{path}: benchmark {name!r}: an entry is a mapping, got {type(spec).__name__}")
+            raise RegistryError(f"{where}: benchmark {name!r}: an entry is a mapping, got {type(spec).__name__}")
+        if base is not None and isinstance(spec.get("path"), str) and (base / spec["path"]).exists():
+            spec = {**spec, "path": str((base / spec["path"]).resolve())}
         try:
             bench = Benchmark(name=name, **spec)
         except TypeError as exc:
-            raise RegistryError(f"{path}: benchmark {name!r}: {exc}") from None
-        if bench.answer_format == ANSWER_FORMATS_AUTO and bench.verifier != ANSWER_FORMATS_AUTO:
-            raise RegistryError(f"{path}: benchmark {name!r}: answer_format auto goes with verifier auto")
-        if bench.verifier not in (*VERIFIERS, ANSWER_FORMATS_AUTO):
-            raise RegistryError(f"{path}: benchmark {name!r}: verifier {bench.verifier!r} not one of {VERIFIERS}")
-        if bench.mode not in MODES:
-            raise RegistryError(f"{path}: benchmark {name!r}: mode {bench.mode!r} not one of {MODES}")
-        unknown = set(bench.mapping) - set(FIELDS)
-        if unknown:
-            raise RegistryError(f"{path}: benchmark {name!r}: unknown mapping target(s) {sorted(unknown)}")
-        if bench.generator and bench.generator.get("kind") not in GENERATOR_KINDS:
-            raise RegistryError(
-                f"{path}: benchmark {name!r}: generator kind {bench.generator.get('kind')!r} "
-                f"is not one of {GENERATOR_KINDS}"
-            )
-        if not bench.generator and not bench.path and not bench.hf:
-            raise RegistryError(f"{path}: benchmark {name!r}: needs a path, an hf dataset or a generator")
+            raise RegistryError(f"{where}: benchmark {name!r}: {exc}") from None
+        _check(bench, where)
         out[name] = bench
     return out
+
+
+def _check(bench: Benchmark, path: str) -> None:
+    name = bench.name
+    if bench.answer_format == ANSWER_FORMATS_AUTO and bench.verifier != ANSWER_FORMATS_AUTO:
+        raise RegistryError(f"{path}: benchmark {name!r}: answer_format auto goes with verifier auto")
+    if bench.verifier not in (*VERIFIERS, ANSWER_FORMATS_AUTO):
+        raise RegistryError(f"{path}: benchmark {name!r}: verifier {bench.verifier!r} not one of {VERIFIERS}")
+    if bench.mode not in MODES:
+        raise RegistryError(f"{path}: benchmark {name!r}: mode {bench.mode!r} not one of {MODES}")
+    unknown = set(bench.mapping) - set(FIELDS)
+    if unknown:
+        raise RegistryError(f"{path}: benchmark {name!r}: unknown mapping target(s) {sorted(unknown)}")
+    if bench.generator and bench.generator.get("kind") not in GENERATOR_KINDS:
+        raise RegistryError(
+            f"{path}: benchmark {name!r}: generator kind {bench.generator.get('kind')!r} "
+            f"is not one of {GENERATOR_KINDS}"
+        )
+    if not bench.generator and not bench.path and not bench.hf:
+        raise RegistryError(f"{path}: benchmark {name!r}: needs a path, an hf dataset or a generator")
 
 
 def benchmarks_dir() -> Path:

@@ -77,6 +77,9 @@ class EvaluationSpec(Section):
     and the run settings every scored model gets."""
 
     benchmarks: list[str | dict[str, Any]] = Field(default_factory=list)
+    # the profile's own benchmarks, added to the registry under their own names: entries as in
+    # configs/benchmarks.yaml; a relative path is read from the profile's folder
+    registry: dict[str, dict[str, Any]] = Field(default_factory=dict)
     backend: EvalBackendSpec = TransformersEval()
     prompt_template: str = "plain"
     max_new_tokens: PositiveInt = 160  # for benchmarks that name no max_tokens
@@ -91,4 +94,4 @@ class EvaluationSpec(Section):
 
     def settings(self) -> dict[str, Any]:
         """The run settings the profile set, as the evaluation's run config (and its reuse key) holds them."""
-        return self.model_dump(exclude_unset=True, exclude={"benchmarks"})
+        return self.model_dump(exclude_unset=True, exclude={"benchmarks", "registry"})

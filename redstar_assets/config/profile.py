@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from redstar_assets.config.errors import ProfileError
+from redstar_assets.config.evaluation import EvaluationSpec
 from redstar_assets.config.locations import config_dirs
 from redstar_assets.config.references import check_references, check_retired
 from redstar_assets.config.safe_yaml import read_yaml
@@ -69,12 +70,16 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(base, data)
 
 
-def _benchmarks(path: Path, entries: list[Any]) -> list[Any]:
-    from redstar_assets.config.benchmark_registry import RegistryError
+def _benchmarks(path: Path, evaluation: EvaluationSpec) -> tuple[list[Any], dict[str, Any]]:
+    """The benchmarks a profile scores on, and the registry it reads them from: the configured one with
+    the profile's own entries (`evaluation.registry`) added."""
+    from redstar_assets.config.benchmark_registry import RegistryError, load_registry, parse_entries
     from redstar_assets.config.evaluation_suite import eval_benchmarks
 
     try:
-        return eval_benchmarks(entries, str(path))
+        own = parse_entries(evaluation.registry, f"{path}: evaluation.registry", path.parent)
+        registry = {**load_registry(), **own}
+        return eval_benchmarks(evaluation.benchmarks, str(path), registry), registry
     except RegistryError as exc:
         raise ProfileError(str(exc)) from None
 
@@ -128,6 +133,7 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
     written = build(ProfileFile, raw, where, "")
     recipes = {k: r.model_copy(update={"name": k}) for k, r in written.subset_recipes.items()}
     experiments = _experiments(written.experiments, where)
+    benchmarks, registry = _benchmarks(path, written.evaluation)
     profile = Profile(
         name=written.name or path.stem,
         path=path,
@@ -144,7 +150,8 @@ def _built(path: Path, raw: dict[str, Any]) -> Profile:
             k: training_recipe(where, f"training_recipes.{k}", r) for k, r in written.training_recipes.items()
         },
         rl_recipes={k: rl_recipe(where, f"rl_recipes.{k}", r) for k, r in written.rl_recipes.items()},
-        benchmarks=_benchmarks(path, written.evaluation.benchmarks),
+        benchmarks=benchmarks,
+        registry=registry,
         evaluation=written.evaluation,
         experiments=experiments,
         launch=written.launch,

@@ -161,6 +161,7 @@ class Profile:
     benchmarks: list[Any]  # EvalBenchmark: registry entries named by evaluation.benchmarks
     evaluation: EvaluationSpec
     experiments: list[Experiment]
+    registry: dict[str, Any]  # Benchmark by name: the configured registry and the profile's own entries
     launch: LaunchSpec = LaunchSpec()
     automation: AutomationSpec = AutomationSpec()
 

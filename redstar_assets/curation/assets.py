@@ -73,7 +73,7 @@ def build_curation_assets(
         frame = score_difficulty(verified_frame, spec, scorer_verdicts)
         learned_meta = {}
         if spec.learned is not None:
-            model, learned_meta = learned_model(spec.learned, redstar.home)
+            model, learned_meta = learned_model(spec.learned, redstar.home, profile.registry)
             frame = with_learned_difficulty(frame, store.read("problems", partition), model)
         version = store.write(frame, "difficulty_scores", partition)
         buckets = {r["bucket"]: r["len"] for r in frame.group_by("bucket").len().to_dicts()}
@@ -204,7 +204,7 @@ def materialize_subset(redstar: RedstarHome, recipe, profile: Profile):
     )
 
 
-def learned_model(spec: LearnedDifficulty, home: str):
+def learned_model(spec: LearnedDifficulty, home: str, registry: dict | None = None):
     """The difficulty estimator for `learned.train_on` (a registry benchmark or a JSONL/Parquet file
     with problem and level), trained once and kept under the data root by a hash of its inputs."""
     import hashlib
@@ -218,7 +218,7 @@ def learned_model(spec: LearnedDifficulty, home: str):
     if Path(source).suffix in (".jsonl", ".parquet"):
         frame = pl.read_parquet(source) if source.endswith(".parquet") else pl.read_ndjson(source)
     else:
-        frame = load_benchmark(source)
+        frame = load_benchmark(source, registry=registry)
     frame = frame.filter(pl.col("level").is_not_null())
     texts, levels = frame["problem"].to_list(), frame["level"].to_list()
     written = spec.model_dump(exclude_unset=True)  # the key of a model trained before stays the same

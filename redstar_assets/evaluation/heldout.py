@@ -26,7 +26,7 @@ class HeldOut:
 def build_benchmark(spec: EvalBenchmark, training_ids: set[str]) -> HeldOut:
     """The benchmark's usable items, first occurrence of each problem kept, minus any problem a
     training source also holds."""
-    read = read_benchmark(spec.name, count=spec.count)
+    read = read_benchmark(spec.name, count=spec.count, registry={spec.name: spec.entry})
     distinct = read.items.unique(subset="problem_id", keep="first", maintain_order=True)
     kept = distinct.filter(~pl.col("problem_id").is_in(sorted(training_ids)))
     return HeldOut(kept, distinct.height - kept.height, read.items.height - distinct.height, read.left_out)

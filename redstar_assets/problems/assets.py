@@ -72,7 +72,7 @@ def build_problem_assets(profile: Profile, condition) -> list[dg.AssetsDefinitio
         store = redstar.store()
         raw = store.read("raw_problems", context.partition_key, columns=list(RAW_SCHEMA))  # not a trace's text
         frame, duplicates = normalize_problems(raw)
-        frame, removed, index = curate_problems(frame, profile.curation)
+        frame, removed, index = curate_problems(frame, profile.curation, profile.registry)
         version = store.write(frame, "problems", context.partition_key)
         store.write(removed, "problems", context.partition_key, name="removed")
         reasons = removed.group_by("reason").len()

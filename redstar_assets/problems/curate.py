@@ -22,13 +22,13 @@ REMOVED_SCHEMA = {
 }
 
 
-def contamination_index(spec: Decontamination) -> ContaminationIndex | None:
+def contamination_index(spec: Decontamination, registry: dict | None = None) -> ContaminationIndex | None:
     names = spec.benchmarks
     if not names:
         return None
     from redstar_assets.problems.benchmark_files import load_benchmark
 
-    frames = [load_benchmark(n) for n in names]
+    frames = [load_benchmark(n, registry=registry) for n in names]
     return ContaminationIndex(
         pl.concat(frames, how="diagonal_relaxed"),
         spec.ngram,
@@ -37,7 +37,7 @@ def contamination_index(spec: Decontamination) -> ContaminationIndex | None:
     )
 
 
-def curate_problems(frame: pl.DataFrame, curation: CurationSpec):
+def curate_problems(frame: pl.DataFrame, curation: CurationSpec, registry: dict | None = None):
     """(kept problems, removed ones with reason `near_duplicate` or `contaminated` and what they
     matched, the contamination index or None)."""
     removed = []
@@ -58,7 +58,7 @@ def curate_problems(frame: pl.DataFrame, curation: CurationSpec):
             for r, k in dup.items()
         ]
         frame = frame.filter(~pl.col("problem_id").is_in(list(dup)))
-    index = contamination_index(curation.decontaminate)
+    index = contamination_index(curation.decontaminate, registry)
     if index is not None:
         frame, hits = decontaminate(frame, index, [hashes.get(p) for p in frame["problem_id"]])
         removed += [
