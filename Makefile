@@ -6,7 +6,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export REDSTAR_HOME ?= $(CURDIR)/data
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast test-scale stress ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres redis tracking clean-data
+.PHONY: run test test-fast test-scale stress ui screenshots bench bench-verify bench-distill gpu-wheels lint venv sandbox postgres redis tracking docs docs-deps clean-data
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,15 @@ sandbox:
 # The MLflow test's server and client (the `tracking` extra), kept out of `make run`'s set-up.
 tracking: venv
 	@$(BIN)/python -c "import mlflow" 2>/dev/null || $(BIN)/pip install --quiet --no-compile -e '.[tracking]'
+
+# The documentation site's builder (the `docs` extra: MkDocs, Material, mkdocstrings), kept out of `make run`'s set-up.
+docs-deps: venv
+	@$(BIN)/python -c "import mkdocs, material, mkdocstrings_handlers.python" 2>/dev/null || $(BIN)/pip install --quiet --no-compile -e '.[docs]'
+
+# The documentation site: the reference pages regenerated from the code (docs/reference/), then site/; a warning fails it.
+docs: docs-deps
+	$(BIN)/python -m redstar_assets.cli.reference_pages
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # The `team` deployment's tests start a throwaway PostgreSQL cluster from the Debian server package
 # (initdb, pg_ctl); installed here when missing.
@@ -63,7 +72,7 @@ screenshots: venv
 run: venv sandbox
 	$(BIN)/redstar run --profile demo
 
-test: venv sandbox postgres redis tracking
+test: venv sandbox postgres redis tracking docs-deps
 	$(BIN)/pytest -q -rs --durations=12 -m "not stress_full and not scale_full"
 
 # The queue deployment's acceptance run over the whole demo-tiny graph (PostgreSQL, Redis, Celery workers,
@@ -77,7 +86,7 @@ test-scale: venv sandbox postgres redis
 stress: venv sandbox
 	$(BIN)/pytest -q -rs -m stress
 
-test-fast: venv sandbox postgres redis tracking
+test-fast: venv sandbox postgres redis tracking docs-deps
 	$(BIN)/pytest -q -m "not slow and not stress_full"
 
 # Webserver, daemon (sensors, automation, schedules, backfills) and code server; REDSTAR_PROFILE picks the profile.
