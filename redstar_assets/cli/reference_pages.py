@@ -24,7 +24,7 @@ GENERATED = (
     "Generated from the code by `python -m redstar_assets.cli.reference_pages` (`make docs` runs it); do not edit."
 )
 # Variables that change what the generators read (defaults, registry entries); unset while generating.
-_ENV_INPUTS = ("REDSTAR_PROFILE", "REDSTAR_BENCHMARK_REGISTRY", "COLUMNS")
+_ENV_INPUTS = ("REDSTAR_PROFILE", "REDSTAR_CONFIGS", "REDSTAR_BENCHMARK_REGISTRY", "COLUMNS")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +226,11 @@ def profile_page() -> str:
     from redstar_assets.config.trl_recipes import trl_fields
 
     schema = profile_schema()
+    for key in ("training_recipes", "rl_recipes"):  # keys from sets come in hash order: sort them, `method` first
+        entry = schema["properties"][key].get("additionalProperties")
+        if isinstance(entry, dict) and isinstance(entry.get("properties"), dict):
+            fields = entry["properties"]
+            entry["properties"] = {k: fields[k] for k in sorted(fields, key=lambda k: (k != "method", k))}
     spec = trl_fields()
     classes = {m: s["class"] for m, s in spec["methods"].items()}
     version = spec.get("trl_version", "installed")
@@ -423,7 +428,8 @@ def benchmarks_page() -> str:
         "Sampling is what avg@n draws besides the greedy pass (the entry's own over the default, "
         + ", ".join(f"{k} {v}" for k, v in DEFAULT_SAMPLING.items())
         + "); a profile may override `count`, `sampling` and `max_tokens`, nothing else. "
-        "A file named by `REDSTAR_BENCHMARK_REGISTRY` adds entries or replaces these; "
+        "A profile's `evaluation.registry`, a `benchmarks.yaml` in a `REDSTAR_CONFIGS` folder and the file "
+        "`REDSTAR_BENCHMARK_REGISTRY` names add entries or replace these; "
         "[Add a benchmark](../how-to/add-benchmark.md) shows how.",
         "",
         *_table(("name", "where", "domain", "verifier / answer format", "sampling", "max tokens", "mapping"), rows),
