@@ -261,3 +261,32 @@ def test_downstream_follows_trained_on_and_stale_follows_code_versions(tmp_path,
     assert not any(d.stale for d in downstream(instance, "problems", "arith-sub", current))
     other = pl.read_parquet(data / "lineage" / "_" / "data.parquet").filter(pl.col("experiment") == "cot-add-10")
     assert other.height == 1 and other["latest"].all() and other["trained_on"][0][0]["source"] == "arith-add"
+
+
+def test_the_upstream_tree_labels_a_source_read_but_not_trained_on():
+    """A subset that read two sources' traces and took rows from one: the tree says so of the other."""
+    import dagster as dg
+
+    from redstar_assets.lineage.walk import render, walk
+
+    instance = dg.DagsterInstance.ephemeral()
+    for partition in ("used", "unused"):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("verified_traces", partition=partition, metadata={"config": {}})
+        )
+    versions = {"used": "v-used", "unused": "v-unused"}
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            "sft_subsets",
+            partition="s",
+            metadata={
+                "input_data_versions": dg.MetadataValue.json({"verified_traces": versions}),
+                "trained_on": dg.MetadataValue.json({"verified_traces": {"used": "v-used"}}),
+            },
+        )
+    )
+    node = walk(instance, "sft_subsets", "s")
+    assert {(u.partition, u.not_trained_on) for u in node.upstream} == {("used", False), ("unused", True)}
+    lines = render(node)
+    assert any("verified_traces[unused]  (read, not trained on" in line for line in lines)
+    assert not any("verified_traces[used]  (read" in line for line in lines)

@@ -177,6 +177,7 @@ def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, t
     meta = latest_materialization(instance, "teacher_traces", "sky-t1").asset_materialization.metadata
     assert meta["imported"].value is True and meta["requests_made"].value == 0
     assert meta["config"].value["imported_from"]["teacher"].startswith("Sky-T1")
+    assert meta["config"].value["backend"] == "imported" and meta["config"].value["model"].startswith("Sky-T1")
 
     score = {r["code"][0]: bool(r["score"][0]) for r in raw}
     ours = dict(zip(verified["original_text"], verified["status"] == "correct", strict=True))

@@ -27,9 +27,22 @@ def build_benchmark(spec: EvalBenchmark, training_ids: set[str]) -> HeldOut:
     """The benchmark's usable items, first occurrence of each problem kept, minus any problem a
     training source also holds."""
     read = read_benchmark(spec.name, count=spec.count, registry={spec.name: spec.entry})
-    distinct = read.items.unique(subset="problem_id", keep="first", maintain_order=True)
-    kept = distinct.filter(~pl.col("problem_id").is_in(sorted(training_ids)))
-    return HeldOut(kept, distinct.height - kept.height, read.items.height - distinct.height, read.left_out)
+    items = read.items.with_row_index("_row")
+    distinct = items.unique(subset="problem_id", keep="first", maintain_order=True)
+    repeated = items.filter(~pl.col("_row").is_in(distinct["_row"].implode()))
+    overlapping = distinct.filter(pl.col("problem_id").is_in(sorted(training_ids)))
+    kept = distinct.filter(~pl.col("problem_id").is_in(sorted(training_ids))).drop("_row")
+    left_out = [
+        *read.left_out,
+        *_left_out(spec.name, repeated, "the same problem as an earlier item"),
+        *_left_out(spec.name, overlapping, "a training problem too (held out from training by content hash)"),
+    ]
+    return HeldOut(kept, overlapping.height, repeated.height, left_out)
+
+
+def _left_out(name: str, rows: pl.DataFrame, reason: str) -> list[dict]:
+    """Items a held-out set leaves out, each named by its benchmark item id, with why."""
+    return [{"file": name, "row": item, "reason": f"item {item}: {reason}"} for item in rows["item_id"]]
 
 
 def benchmark_fingerprint(spec: EvalBenchmark) -> str:

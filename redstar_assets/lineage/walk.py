@@ -48,6 +48,7 @@ class Node:
     upstream: list[Node] = field(default_factory=list)
     missing: bool = False
     repeated: bool = False  # already shown higher up the chain
+    not_trained_on: bool = False  # read by the node below, which took no row from it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class Node:
             "run_id": self.run_id,
             "config": self.config,
             "missing": self.missing,
+            "not_trained_on": self.not_trained_on,
             "upstream": [u.as_dict() for u in self.upstream],
         }
 
@@ -99,8 +101,11 @@ def walk(instance: dg.DagsterInstance, asset: str, partition: str | None, _seen:
         node.repeated = True
         return node
     seen.add(key)
+    trained = metadata_value(meta.get("trained_on"))
     for up_asset, up_partition in _upstream_of(node.inputs, partition):
-        node.upstream.append(walk(instance, up_asset, up_partition, seen))
+        up = walk(instance, up_asset, up_partition, seen)
+        up.not_trained_on = isinstance(trained, dict) and up_asset in trained and up_partition not in trained[up_asset]
+        node.upstream.append(up)
     return node
 
 
@@ -113,6 +118,8 @@ def render(node: Node, depth: int = 0) -> list[str]:
     if node.missing or node.materialized_at is None or node.run_id is None:
         return [f"{pad}{label}: not materialized"]
     when = datetime.datetime.fromtimestamp(node.materialized_at, datetime.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    if node.not_trained_on:
+        label += "  (read, not trained on: no row came from it)"
     if node.repeated:
         return [f"{pad}{label}  data_version={node.data_version}  (shown above)"]
     head = f"{pad}{label}  data_version={node.data_version}  config_hash={node.config_hash}"

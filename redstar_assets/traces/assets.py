@@ -93,7 +93,7 @@ def _imported(store, partition: str, source: TraceSource) -> dg.MaterializeResul
             "finish_reasons": dg.MetadataValue.json(dict(finished)),
             "sample_traces": dg.MetadataValue.md(_sample_markdown(examples)),
             **lineage_metadata(
-                {"imported_from": source.origin()},
+                {"backend": "imported", "model": source.teacher_label(), "imported_from": source.origin()},
                 {
                     "raw_problems": store.version("raw_problems", partition),
                     "problems": store.version("problems", partition),
@@ -170,7 +170,9 @@ def build_trace_assets(profile: Profile, condition, upstream: dg.AssetsDefinitio
                     else {}
                 ),
                 "sample_traces": dg.MetadataValue.md(_sample_markdown(examples)),
-                **lineage_metadata(spec.written(), {"problems": store.version("problems", partition)}),
+                **lineage_metadata(
+                    {"backend": spec.kind, **spec.written()}, {"problems": store.version("problems", partition)}
+                ),
             },
             data_version=dg.DataVersion(version),
         )
