@@ -8,7 +8,14 @@ import polars as pl
 
 from redstar_assets.config.sections import Profile
 from redstar_assets.deploy.placement import model_placement
-from redstar_assets.evaluation.fingerprint import eval_inputs, eval_key, split_stage, stage_model_ids, stage_models
+from redstar_assets.evaluation.fingerprint import (
+    SCORES_VERSION,
+    eval_inputs,
+    eval_key,
+    split_stage,
+    stage_model_ids,
+    stage_models,
+)
 from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.report import (
     ablation_table,
@@ -27,7 +34,6 @@ from redstar_training.files.run_config import config_hash
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
 # Bumped when how a score or the report is computed or stored changes, so older ones show as stale.
-SCORES_VERSION = "scores-v4"
 REPORT_VERSION = "report-v3"
 LINEAGE_VERSION = "lineage-v1"
 
@@ -47,7 +53,7 @@ def trained_problem_ids(store, exp) -> set[str]:
     return ids
 
 
-SCORE_FIELDS = ("stage", "benchmark", "pass_at_1_greedy", "avg_at_n", "n", "stderr", "maj_at_n", "pass_at_n",
+SCORE_FIELDS = ("stage", "benchmark", "pass_at_1", "avg_at_n", "n", "stderr", "maj_at_n", "pass_at_n",
                 "num_problems", "model_version")  # fmt: skip
 
 
@@ -57,9 +63,9 @@ def score_metadata(scores: pl.DataFrame) -> dict:
     pass@1, which the UI plots across materializations."""
     rows = scores.select([c for c in SCORE_FIELDS if c in scores.columns]).to_dicts()
     floats = {
-        f"pass@1/{r['stage']}/{r['benchmark']}": dg.MetadataValue.float(float(r["pass_at_1_greedy"]))
+        f"pass@1/{r['stage']}/{r['benchmark']}": dg.MetadataValue.float(float(r["pass_at_1"]))
         for r in rows
-        if r.get("pass_at_1_greedy") is not None
+        if r.get("pass_at_1") is not None
     }
     return {"score_rows": dg.MetadataValue.json(rows), **floats}
 

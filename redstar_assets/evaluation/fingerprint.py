@@ -21,6 +21,8 @@ from redstar_training.verify import VERIFIER_VERSION
 
 STAGE_ASSETS = STAGE_CHECKPOINTS
 
+SCORES_VERSION = "scores-v5"  # the evaluation stage's code version: bumped when its columns change
+
 
 def recorded_data_version(instance: dg.DagsterInstance, asset: str, partition: str | None) -> str | None:
     """The data version of an asset partition's latest materialization, as the instance recorded it."""
@@ -92,6 +94,7 @@ def eval_inputs(models: dict[str, Any], profile: Profile, exp: Experiment) -> di
         "benchmarks": benchmarks,
         "settings": profile.evaluation.settings(),
         "verifier": VERIFIER_VERSION,
+        "scores": SCORES_VERSION,  # scores of another shape are not reused
     }
 
 

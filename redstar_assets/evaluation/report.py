@@ -50,7 +50,7 @@ def ablation_table(instance: dg.DagsterInstance, store: Store, profile: Profile)
                     else ("all" if trained else "none"),
                     "target_format": recipe.get("target_format", "none") if trained else "none",
                     "benchmark": s["benchmark"],
-                    "pass_at_1": s["pass_at_1_greedy"],
+                    "pass_at_1": s["pass_at_1"],
                     "avg_at_n": s["avg_at_n"],
                     "n": s["n"],
                     "stderr": s["stderr"],

@@ -202,7 +202,7 @@ def lineage_rows(instance: dg.DagsterInstance, store=None) -> pl.DataFrame:
                     "experiment": experiment,
                     "stage": score["stage"],
                     "benchmark": score["benchmark"],
-                    "pass_at_1": score.get("pass_at_1_greedy"),
+                    "pass_at_1": score.get("pass_at_1"),
                     "avg_at_n": score.get("avg_at_n"),
                     "n": score.get("n"),
                     "stderr": score.get("stderr"),

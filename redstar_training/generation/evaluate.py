@@ -199,7 +199,7 @@ def _evaluate_model(cfg, spec, items, cache, code_verdicts, pipes) -> tuple[list
         scores.append(s)
         log(
             pipes,
-            f"{spec['stage']} {bench['name']}: pass@1 {s['pass_at_1_greedy']:.3f}, avg@{s['n']} "
+            f"{spec['stage']} {bench['name']}: pass@1 {s['pass_at_1']:.3f}, avg@{s['n']} "
             f"{s['avg_at_n'] or 0:.3f} on {s['num_problems']} items",
         )
     log(
@@ -267,7 +267,7 @@ def _score(spec, bench, bench_items, rows, cfg) -> dict[str, Any]:
         "model_path": spec["path"],
         "num_problems": len(bench_items),
         "items_left_out": int(bench.get("left_out", 0)),
-        "pass_at_1_greedy": sum(greedy) / max(1, len(greedy)),
+        "pass_at_1": sum(greedy) / max(1, len(greedy)),
         "avg_at_n": mean,
         "n": n,
         "stderr": stderr,
