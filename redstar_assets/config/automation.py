@@ -27,7 +27,9 @@ Cron = Annotated[str, AfterValidator(_cron)]
 
 
 class CronPolicy(Section):
-    cron: Cron
+    """Eager, on a cron schedule."""
+
+    cron: Annotated[Cron, Field(description="A cron string, e.g. '0 3 * * *'.")]
 
 
 def _policy(value: Any) -> Any:
@@ -43,8 +45,8 @@ Policy = Annotated[Literal["eager", "manual"] | CronPolicy, BeforeValidator(_pol
 class Schedules(Section):
     """Cron strings for the two schedules; null turns one off."""
 
-    nightly_evaluation: Cron | None = "0 3 * * *"
-    weekly_report: Cron | None = "0 6 * * 1"
+    nightly_evaluation: Cron | None = Field(default="0 3 * * *", description="When the nightly evaluation runs.")
+    weekly_report: Cron | None = Field(default="0 6 * * 1", description="When the weekly report is written.")
 
 
 class AutomationSpec(Section):
@@ -53,13 +55,15 @@ class AutomationSpec(Section):
     and again when an input's data version changed; `manual` leaves it to the user; `{cron: ...}` is
     eager on a schedule."""
 
-    enabled: bool = Field(default=True, description="the automation sensor's default state; the UI can switch it")
-    tick_seconds: PositiveInt = Field(default=30, description="how often the sensors evaluate")
-    data: Policy = Field(default="eager", description="raw_problems .. difficulty_scores, per source partition")
-    subsets: Policy = Field(default="eager", description="sft_subsets")
-    training: Policy = Field(default="eager", description="sft_checkpoints and rl_checkpoints")
-    evaluation: Policy = Field(default="eager", description="benchmark_scores")
-    report: Policy = Field(default="eager", description="ablation_report")
+    enabled: bool = Field(default=True, description="The automation sensor's default state; the UI can switch it.")
+    tick_seconds: PositiveInt = Field(default=30, description="How often the sensors evaluate, in seconds.")
+    data: Policy = Field(
+        default="eager", description="Policy of raw_problems .. difficulty_scores, per source partition."
+    )
+    subsets: Policy = Field(default="eager", description="Policy of sft_subsets.")
+    training: Policy = Field(default="eager", description="Policy of sft_checkpoints and rl_checkpoints.")
+    evaluation: Policy = Field(default="eager", description="Policy of benchmark_scores.")
+    report: Policy = Field(default="eager", description="Policy of ablation_report.")
     schedules: Schedules = Schedules()
 
     @property

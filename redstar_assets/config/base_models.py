@@ -11,6 +11,8 @@ from redstar_assets.config.section import Section, section_of
 from redstar_training.models.tiny_lm import TinyQwen2Spec
 from redstar_training.models.tiny_vlm import TinyVLMSpec
 
+_KIND = "Where the model comes from: built here (tiny_qwen2, tiny_vlm), a local folder or the Hub."
+
 
 class TinyModel(Section):
     """A tiny model built here from its spec; each kind adds its builder's fields."""
@@ -23,27 +25,35 @@ TinyQwen2Model = section_of(
     TinyQwen2Spec,
     "A tiny Qwen2 built here from its sizes.",
     TinyModel,
-    kind=(Literal["tiny_qwen2"], ...),
+    kind=(Literal["tiny_qwen2"], Field(description=_KIND)),
 )
 TinyVLMModel = section_of(
-    "TinyVLMModel", TinyVLMSpec, "A tiny vision-language model built here.", TinyModel, kind=(Literal["tiny_vlm"], ...)
+    "TinyVLMModel",
+    TinyVLMSpec,
+    "A tiny vision-language model built here.",
+    TinyModel,
+    kind=(Literal["tiny_vlm"], Field(description=_KIND)),
 )
 
 
 class LocalModel(Section):
     """A model folder on this machine (or a shared filesystem)."""
 
-    kind: Literal["local"]
-    path: str
-    trust_remote_code: bool = False  # run the folder's own modelling code (only when this entry says so)
+    kind: Annotated[Literal["local"], Field(description=_KIND)]
+    path: Annotated[str, Field(description="The model folder.")]
+    trust_remote_code: bool = Field(
+        default=False, description="Run the folder's own modelling code (only when this entry says so)."
+    )
 
 
 class HubModel(Section):
     """A Hugging Face Hub id, loaded by the trainers on a machine that can reach the Hub."""
 
-    kind: Literal["hub"]
-    id: str
-    trust_remote_code: bool = False  # run the repository's own modelling code (only when this entry says so)
+    kind: Annotated[Literal["hub"], Field(description=_KIND)]
+    id: Annotated[str, Field(description="The model's Hub id.")]
+    trust_remote_code: bool = Field(
+        default=False, description="Run the repository's own modelling code (only when this entry says so)."
+    )
 
 
 BaseModelSpec = Annotated[

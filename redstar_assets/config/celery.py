@@ -24,8 +24,8 @@ QueueName = Annotated[str, AfterValidator(_queue_name)]
 class CeleryQueues(Section):
     """Which Celery queue takes model steps (the GPU workers) and which the data steps."""
 
-    model: QueueName = "gpu"
-    data: QueueName = "cpu"
+    model: QueueName = Field(default="gpu", description="The queue of model steps (the GPU workers).")
+    data: QueueName = Field(default="cpu", description="The queue of data steps.")
 
 
 class CelerySpec(Section):
@@ -33,7 +33,9 @@ class CelerySpec(Section):
     its step (at least two of the run worker's pings)."""
 
     queues: CeleryQueues = CeleryQueues()
-    lost_after_s: float = Field(default=60.0, ge=2 * PING_EVERY_S)
+    lost_after_s: float = Field(
+        default=60.0, ge=2 * PING_EVERY_S, description="Seconds of silence after which a worker has lost its step."
+    )
 
     def queue_names(self) -> dict[str, str]:
         return self.queues.model_dump()

@@ -16,6 +16,7 @@ from redstar_training.generation.serve import ServeSpec
 
 # Set per model by the evaluation (the checkpoint, its figures, the base model entry's trust).
 PER_MODEL = ("model", "images", "trust_remote_code")
+_KIND = "The evaluation backend."
 
 
 class ServeSection(section_of("ServeFields", ServeSpec, "", Section)):  # type: ignore[misc]
@@ -34,23 +35,25 @@ class EvalBackend(Section):
 
 TransformersEval = section_of(
     "TransformersEval", TransformersBackend, "Local batched generation.", EvalBackend, PER_MODEL,
-    kind=(Literal["transformers"], "transformers"),
+    kind=(Literal["transformers"], Field("transformers", description=_KIND)),
 )  # fmt: skip
 VLLMEval = section_of(
     "VLLMEval", VLLMBackend, "vLLM's offline engine (GPU machines).", EvalBackend, PER_MODEL,
-    kind=(Literal["vllm"], ...),
+    kind=(Literal["vllm"], Field(description=_KIND)),
 )  # fmt: skip
 
 
 class OpenAIEvalFields(EvalBackend):
-    base_url: str | list[str] | None = None  # None when `serve` starts the server
+    base_url: str | list[str] | None = Field(
+        default=None, description="The server's URL, or a list of replicas' URLs; null when serve starts one."
+    )
     serve: ServeSection | None = None
 
 
 class OpenAIEval(section_of("OpenAIEvalBase", OpenAIBackend, "", OpenAIEvalFields, (*PER_MODEL, "base_url"))):  # type: ignore[misc]
     """An OpenAI-compatible server: one at `base_url`, or one `serve` starts for each model."""
 
-    kind: Literal["openai"]
+    kind: Annotated[Literal["openai"], Field(description=_KIND)]
 
     @model_validator(mode="after")
     def _one_server(self) -> OpenAIEval:
@@ -76,14 +79,19 @@ class EvaluationSpec(Section):
     """`evaluation:`: registry benchmarks by name (with count, sampling or max_tokens overridden)
     and the run settings every scored model gets."""
 
-    benchmarks: list[str | dict[str, Any]] = Field(default_factory=list)
-    # the profile's own benchmarks, added to the registry under their own names: entries as in
-    # configs/benchmarks.yaml; a relative path is read from the profile's folder
-    registry: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    backend: EvalBackendSpec = TransformersEval()
-    prompt_template: str = "plain"
-    max_new_tokens: PositiveInt = 160  # for benchmarks that name no max_tokens
-    seed: int = 1234
+    benchmarks: list[str | dict[str, Any]] = Field(
+        default_factory=list,
+        description="Registry benchmarks by name, or {name: ..., count, sampling, max_tokens} to override those.",
+    )
+    registry: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="The profile's own benchmarks, entries as in configs/benchmarks.yaml (a relative path is "
+        "read from the profile's folder).",
+    )
+    backend: EvalBackendSpec = Field(default=TransformersEval(), description="How the evaluation generates.")
+    prompt_template: str = Field(default="plain", description="The prompt template of every benchmark.")
+    max_new_tokens: PositiveInt = Field(default=160, description="Token budget of benchmarks that name no max_tokens.")
+    seed: int = Field(default=1234, description="Seed of the first sampled pass; each next pass adds one.")
 
     @field_validator("prompt_template")
     @classmethod

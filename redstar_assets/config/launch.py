@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
-from pydantic import PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from redstar_assets.config.celery import CelerySpec
 from redstar_assets.config.kubernetes import KubeSettings
@@ -33,10 +33,14 @@ class StageLaunch(dg.Config):
 class StageSettings(Section):
     """Launch settings as written: at the top of `launch:` for every stage, or under one stage."""
 
-    launcher: Launcher | None = None
-    config_file: str | None = None  # relative paths are under configs/
-    processes: PositiveInt | None = None
-    threads: PositiveInt | None = None
+    launcher: Launcher | None = Field(default=None, description="What starts the entry points; python when unset.")
+    config_file: str | None = Field(
+        default=None, description="accelerate's --config_file; a relative path is looked up under configs/."
+    )
+    processes: PositiveInt | None = Field(
+        default=None, description="Processes per step (accelerate --num_processes, torchrun --nproc_per_node)."
+    )
+    threads: PositiveInt | None = Field(default=None, description="Torch and OpenMP threads per process.")
 
     @field_validator("config_file")
     @classmethod
@@ -58,8 +62,14 @@ class LaunchSpec(StageSettings):
     teacher: StageSettings = StageSettings()
     training: StageSettings = StageSettings()
     evaluation: StageSettings = StageSettings()
-    executor: Executor = "in_process"
-    parallel: PositiveInt = 1  # model steps of one plan group that `redstar run` starts at a time
+    executor: Executor = Field(
+        default="in_process",
+        description="Where steps run: in this process, one process each, a Kubernetes Job each (k8s) or a "
+        "Celery task each.",
+    )
+    parallel: PositiveInt = Field(
+        default=1, description="Model steps of one plan group that `redstar run` starts at a time."
+    )
     celery: CelerySpec = CelerySpec()
     kubernetes: KubeSettings | None = None
 

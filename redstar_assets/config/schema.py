@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from redstar_assets.config.sections import ProfileFile
-from redstar_assets.config.trl_recipes import ASSET_KEYS, RL_METHODS, SET_BY_ASSET, trl_fields
+from redstar_assets.config.trl_recipes import ASSET_KEYS, DEFAULT_MAX_PROBLEMS, RL_METHODS, SET_BY_ASSET, trl_fields
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _inlined(node: Any, defs: dict[str, Any]) -> Any:
     if isinstance(node, dict):
-        if "$ref" in node:
-            return _inlined(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        if "$ref" in node:  # a field's own description beside the reference wins over the class docstring
+            inlined = _inlined(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+            return {**inlined, "description": node["description"]} if "description" in node else inlined
         return {k: _inlined(v, defs) for k, v in node.items()}
     if isinstance(node, list):
         return [_inlined(v, defs) for v in node]
@@ -37,6 +38,12 @@ def _merge_friendly(node: Any, in_list: bool = False) -> Any:
     return out
 
 
+# What the RL recipe keys the assets read (ASSET_KEYS) mean.
+_ASSET_KEY_HELP = {
+    "method": "The RL method, which picks the trainer.",
+    "max_pairs": "DPO: most preference pairs trained on; every pair when unset.",
+    "max_problems": f"Online methods: most problems trained on; {DEFAULT_MAX_PROBLEMS} when unset.",
+}
 _JSON_TYPES = {"float": "number", "int": "integer", "bool": "boolean", "str": "string", "list": "array"}
 _JSON_TYPES |= {"dict": "object", "none": "null"}
 
@@ -57,15 +64,24 @@ def _recipe(methods: tuple[str, ...], set_by_asset: set[str], extra: dict[str, A
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
+def _described(node: dict[str, Any], key: str) -> dict[str, Any]:
+    help_text = _ASSET_KEY_HELP.get(key)
+    return {**node, "description": help_text} if help_text else node
+
+
 def profile_schema() -> dict[str, Any]:
     """The schema `redstar profile schema` prints; recipe entries take their trainers' TRL fields."""
     schema = ProfileFile.model_json_schema()
     defs = schema.pop("$defs", {})
     out = _merge_friendly(_inlined(schema, defs))
     counts = {"type": "integer", "exclusiveMinimum": 0}
-    rl_extra = {
-        "method": {"enum": list(RL_METHODS)},
-        **{key: counts for key in ASSET_KEYS["dpo"] | ASSET_KEYS["online_rl"] if key != "method"},
+    rl_extra = {  # sorted: a set's order changes from run to run
+        "method": _described({"enum": list(RL_METHODS)}, "method"),
+        **{
+            key: _described(counts, key)
+            for key in sorted(ASSET_KEYS["dpo"] | ASSET_KEYS["online_rl"])
+            if key != "method"
+        },
     }
     out["properties"]["training_recipes"]["additionalProperties"] = _recipe(("sft",), SET_BY_ASSET["sft"], {})
     out["properties"]["rl_recipes"]["additionalProperties"] = _recipe(

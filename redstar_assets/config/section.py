@@ -8,7 +8,7 @@ import re
 import typing
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from redstar_assets.config.errors import ProfileError, did_you_mean
 
@@ -41,7 +41,8 @@ def section_of(
     name: str, source: type, doc: str, base: type[S], leave_out: tuple[str, ...] = (), **fields: Any
 ) -> type[S]:
     """A section with the init fields of dataclass `source` (less `leave_out`, which the caller sets)
-    plus `fields`: the profile accepts exactly what the reader takes, so the two cannot drift."""
+    plus `fields`: the profile accepts exactly what the reader takes, so the two cannot drift. A field's
+    `metadata={"description": ...}` becomes its description in the schema."""
     hints = typing.get_type_hints(source)
     own: dict[str, Any] = {}
     for f in dataclasses.fields(source):
@@ -51,7 +52,8 @@ def section_of(
         default = f.default if f.default is not dataclasses.MISSING else ...
         if f.default_factory is not dataclasses.MISSING:
             default = f.default_factory()
-        own[f.name] = (hints[f.name], default if has_default else ...)
+        description = f.metadata.get("description")
+        own[f.name] = (hints[f.name], Field(default if has_default else ..., description=description))
     return create_model(name, __base__=base, __doc__=doc, **own, **fields)  # type: ignore[call-overload,no-any-return]
 
 

@@ -33,17 +33,32 @@ class SubsetRecipe(Section):
     """One rung of the data ladder: how many traces, chosen how from which sources, in which format."""
 
     name: SkipJsonSchema[str] = ""  # the recipe's key in `subset_recipes`, set at load
-    scale: PositiveInt
-    strategy: Strategy = "random"
-    target_format: TargetFormat = "long_cot"
-    verified_only: bool = True
-    max_per_problem: int = 1
-    seed: int = 0
-    band: Annotated[tuple[float, float], Field(strict=False)] | None = None  # pass-rate band for strategy band
-    mix: dict[str, float] | None = None  # domain shares, e.g. {math: 0.7, code: 0.3}; None = whatever the pool holds
-    cap: bool = False  # take what exists when the pool is smaller than `scale`, instead of failing
-    quality_only: bool = True  # only traces with no quality flag
-    sources: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] | None = None  # None = the whole pool
+    scale: Annotated[PositiveInt, Field(description="How many traces the subset holds.")]
+    strategy: Strategy = Field(
+        default="random",
+        description="The order traces are taken in: a seeded shuffle, hardest first, a pass-rate band, "
+        "or equal shares of the difficulty buckets.",
+    )
+    target_format: TargetFormat = Field(
+        default="long_cot", description="What the student learns to write: the whole trace or only the answer."
+    )
+    verified_only: bool = Field(default=True, description="Only traces the verifier judged correct.")
+    max_per_problem: int = Field(default=1, description="Most traces taken from one problem.")
+    seed: int = Field(default=0, description="Seed of the shuffle and the ties.")
+    band: Annotated[tuple[float, float], Field(strict=False)] | None = Field(
+        default=None, description="The pass-rate range [low, high] that strategy band takes from."
+    )
+    mix: dict[str, float] | None = Field(
+        default=None,
+        description="Shares of each domain, e.g. {math: 0.7, code: 0.3}; null takes whatever the pool holds.",
+    )
+    cap: bool = Field(
+        default=False, description="Take what exists when the pool is smaller than scale, instead of failing."
+    )
+    quality_only: bool = Field(default=True, description="Only traces with no quality flag.")
+    sources: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] | None = Field(
+        default=None, description="The sources whose traces may be taken; null for the whole pool."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> SubsetRecipe:
@@ -57,49 +72,73 @@ class SubsetRecipe(Section):
 class QualitySpec(Section):
     """`quality:`: the thresholds of the trace quality flags a subset can exclude."""
 
-    min_chars: int = 20
-    max_chars: int = 200_000
-    min_compression_ratio: float = 0.2  # zlib-compressed size / size; loops compress to far less
-    max_foreign_script: float = 0.05  # share of letters in CJK scripts when the problem has none
+    min_chars: int = Field(default=20, description="Traces shorter than this many characters are flagged.")
+    max_chars: int = Field(default=200_000, description="Traces longer than this many characters are flagged.")
+    min_compression_ratio: float = Field(
+        default=0.2,
+        description="Traces whose zlib-compressed size over their size is below this are flagged (loops compress "
+        "to far less).",
+    )
+    max_foreign_script: float = Field(
+        default=0.05,
+        description="Most share of letters in CJK scripts a trace may have when its problem has none.",
+    )
 
 
 class LearnedDifficulty(Section):
     """A level estimate learned from problems with known levels (a registry benchmark or a file)."""
 
-    train_on: str
-    alpha: float = Field(default=3.0, gt=0)  # the ridge penalty
+    train_on: Annotated[
+        str, Field(description="A registry benchmark, or a JSONL or Parquet file, of problems with known levels.")
+    ]
+    alpha: float = Field(default=3.0, gt=0, description="The ridge penalty.")
 
 
 class DifficultySpec(Section):
     """`difficulty:`: the teacher pass rates that split easy, medium and hard, an optional scoring
     model (a teacher block, its `samples_per_problem` per problem) and an optional learned level estimate."""
 
-    easy: float = Field(default=0.75, ge=0, le=1)
-    medium: float = Field(default=0.4, ge=0, le=1)
-    scorer: TeacherSpec | None = None
+    easy: float = Field(default=0.75, ge=0, le=1, description="Problems with at least this pass rate are easy.")
+    medium: float = Field(
+        default=0.4, ge=0, le=1, description="Problems with at least this pass rate (and below easy) are medium."
+    )
+    scorer: TeacherSpec | None = Field(
+        default=None,
+        description="A scoring model (a teacher block) whose pass rates set the buckets instead of the teacher's.",
+    )
     learned: LearnedDifficulty | None = None
 
 
 class NearDuplicates(Section):
     """MinHash LSH near-duplicate removal: the Jaccard threshold and the number of permutations."""
 
-    threshold: float = Field(default=0.8, gt=0, le=1)
-    num_perm: PositiveInt = 128
+    threshold: float = Field(
+        default=0.8, gt=0, le=1, description="Jaccard similarity above which problems are near duplicates."
+    )
+    num_perm: PositiveInt = Field(default=128, description="MinHash permutations.")
 
 
 class Decontamination(Section):
     """Problems overlapping these registered benchmarks are removed (n-gram, fuzzy or figure match)."""
 
-    benchmarks: list[str] = Field(default_factory=list)
-    ngram: PositiveInt = 13
-    fuzzy_ratio: float = Field(default=80, ge=0, le=100)
-    image_distance: NonNegativeInt = 3
+    benchmarks: list[str] = Field(default_factory=list, description="Registry benchmarks to remove overlaps with.")
+    ngram: PositiveInt = Field(
+        default=13, description="Words in the n-grams a problem must share with a benchmark item."
+    )
+    fuzzy_ratio: float = Field(
+        default=80, ge=0, le=100, description="Fuzzy-match score (0 to 100) at which a short problem matches."
+    )
+    image_distance: NonNegativeInt = Field(
+        default=3, description="Most bits two figures' perceptual hashes may differ by to match."
+    )
 
 
 class CurationSpec(Section):
     """`curation:`: near duplicates (true, false or their settings) and decontamination."""
 
-    near_duplicates: bool | NearDuplicates = True
+    near_duplicates: bool | NearDuplicates = Field(
+        default=True, description="Remove near-duplicate problems: true, false, or the settings."
+    )
     decontaminate: Decontamination = Decontamination()
 
     def near_duplicate_settings(self) -> NearDuplicates | None:
@@ -111,18 +150,27 @@ class CurationSpec(Section):
 class ExperimentSpec(Section):
     """One experiment as written: its base model, the stages it trains and the recipes of each."""
 
-    name: str
-    base_model: str | None = None  # an RL arm with sft_from takes that experiment's
-    stages: list[ExperimentStage] = Field(default_factory=lambda: list[ExperimentStage](["base"]), min_length=1)
-    subset: str | None = None
-    training: str | None = None
-    rl: str | None = None
-    # An RL arm that starts from another experiment's SFT checkpoint, trained once for every arm of a
-    # comparison; its base model, subset and training recipe are that experiment's.
-    sft_from: str | None = None
-    description: str = ""
-    # names from evaluation.benchmarks this experiment is scored on; None = all of them
-    benchmarks: list[str] | None = None
+    name: Annotated[str, Field(description="The experiment's name, its partition key.")]
+    base_model: str | None = Field(
+        default=None, description="A name from base_models; an RL arm with sft_from takes that experiment's."
+    )
+    stages: list[ExperimentStage] = Field(
+        default_factory=lambda: list[ExperimentStage](["base"]),
+        min_length=1,
+        description="The stages it trains and scores: base (the model as is), sft, rl.",
+    )
+    subset: str | None = Field(default=None, description="A name from subset_recipes: what SFT trains on.")
+    training: str | None = Field(default=None, description="A name from training_recipes: how SFT trains.")
+    rl: str | None = Field(default=None, description="A name from rl_recipes: how RL trains.")
+    sft_from: str | None = Field(
+        default=None,
+        description="Another experiment whose SFT checkpoint this RL arm starts from; its base model, subset and "
+        "training recipe are that experiment's.",
+    )
+    description: str = Field(default="", description="What the experiment tests, in a sentence.")
+    benchmarks: list[str] | None = Field(
+        default=None, description="Names from evaluation.benchmarks this experiment is scored on; null for all."
+    )
 
 
 @dataclass(frozen=True)
@@ -199,10 +247,14 @@ class ProfileFile(Section):
     """A profile file as written: the schema `redstar profile schema` prints, and the first check of a
     merged profile. Sections typed elsewhere appear here as plain mappings until they are."""
 
-    extends: str | None = None  # a parent profile (a name under configs/profiles, or a path)
-    replace: list[str] = Field(default_factory=list)  # sections that replace the parent's whole
-    name: str | None = None
-    description: str = ""
+    extends: str | None = Field(
+        default=None, description="A parent profile (a name under configs/profiles, or a path) this one extends."
+    )
+    replace: list[str] = Field(
+        default_factory=list, description="Sections that replace the parent's whole instead of merging into it."
+    )
+    name: str | None = Field(default=None, description="The profile's name; the file's name when not given.")
+    description: str = Field(default="", description="What the study is about, in a sentence.")
     sources: list[SourceSpec] = Field(default_factory=list)
     inbox: InboxSpec = InboxSpec()
     teacher: TeacherSpec = ProceduralTeacher()

@@ -45,6 +45,11 @@ SPLIT_RULES = {
     "think": r"^\s*(?:<think>)?(?P<reasoning>.*?)</think>(?P<response>.*)$",
 }
 IntRange = Annotated[tuple[int, int], Field(strict=False)]  # YAML writes [1, 3]
+_KIND = "The kind of source, which picks the keys it takes."
+_SEED = "Seed of the generated problems."
+_SPLIT = "The dataset split to read."
+_REVISION = "The dataset's revision (branch, tag or commit); null for the default."
+_CONFIG = "The dataset's configuration (subset) name."
 
 
 def split_pattern(split: str) -> re.Pattern:
@@ -65,56 +70,66 @@ def split_pattern(split: str) -> re.Pattern:
 class SourceBase(Section):
     """What every source has: its name (the partition key) and the verifier mode its traces get."""
 
-    name: str
-    verify_mode: VerifyMode = "strict"
+    name: Annotated[str, Field(description="The source's name, its partition key.")]
+    verify_mode: VerifyMode = Field(
+        default="strict",
+        description="How answers are read from its traces: strict (explicit markers only), legacy (else the last "
+        "number) or lenient (as math-verify reads them).",
+    )
 
 
 class ArithmeticSource(SourceBase):
     """Seeded `Compute A op B.` problems, operands of `digits` digits."""
 
-    kind: Literal["arithmetic"]
-    count: PositiveInt
-    digits: IntRange = (1, 3)
-    ops: list[Literal["+", "-"]] | None = None
-    seed: int = 0
+    kind: Annotated[Literal["arithmetic"], Field(description=_KIND)]
+    count: Annotated[PositiveInt, Field(description="How many problems.")]
+    digits: IntRange = Field(default=(1, 3), description="Fewest and most digits of an operand.")
+    ops: list[Literal["+", "-"]] | None = Field(default=None, description="The operators drawn from; null for +.")
+    seed: int = Field(default=0, description=_SEED)
 
 
 class ArithmeticCodeSource(SourceBase):
     """Seeded programs that sum `operands` integers plus a constant, with stdin/stdout tests."""
 
-    kind: Literal["arithmetic_code"]
-    count: PositiveInt
-    operands: IntRange = (2, 3)
-    digits: IntRange = (1, 3)
-    seed: int = 0
+    kind: Annotated[Literal["arithmetic_code"], Field(description=_KIND)]
+    count: Annotated[PositiveInt, Field(description="How many problems.")]
+    operands: IntRange = Field(default=(2, 3), description="Fewest and most integers a program sums.")
+    digits: IntRange = Field(default=(1, 3), description="Fewest and most digits of the constant.")
+    seed: int = Field(default=0, description=_SEED)
 
 
 class SyntheticSource(SourceBase):
     """Seeded word problems with the synthetic teacher's answer mix: the problems of scale runs."""
 
-    kind: Literal["synthetic"]
-    count: PositiveInt
-    seed: int = 0
+    kind: Annotated[Literal["synthetic"], Field(description=_KIND)]
+    count: Annotated[PositiveInt, Field(description="How many problems.")]
+    seed: int = Field(default=0, description=_SEED)
 
 
 class GeometrySource(SourceBase):
     """Seeded multiple-choice geometry problems over drawn figures."""
 
-    kind: Literal["geometry"]
-    count: PositiveInt
-    kinds: list[GeometryKind] | None = None
-    values: list[int] | None = None
-    size: PositiveInt = 224
-    seed: int = 0
+    kind: Annotated[Literal["geometry"], Field(description=_KIND)]
+    count: Annotated[PositiveInt, Field(description="How many problems.")]
+    kinds: list[GeometryKind] | None = Field(default=None, description="The figure kinds, in turn; null for all.")
+    values: list[int] | None = Field(
+        default=None, description="Degree values printed in the figures; null for 30, 40, 50, 60 and 70."
+    )
+    size: PositiveInt = Field(default=224, description="Side of the figures in pixels.")
+    seed: int = Field(default=0, description=_SEED)
 
 
 class TabularSource(SourceBase):
     """Records read through a field mapping (common field -> record field or template)."""
 
-    preset: Preset | None = None
-    mapping: dict[str, str] | None = None
-    domain: str = "math"
-    answer_transform: AnswerTransform | None = None
+    preset: Preset | None = Field(default=None, description="The field mapping of one of the paper's problem pools.")
+    mapping: dict[str, str] | None = Field(
+        default=None, description="Each common field (problem, answer, ...) read from a record field, path or template."
+    )
+    domain: str = Field(default="math", description="The problems' domain (math, code, geo) when no field maps it.")
+    answer_transform: AnswerTransform | None = Field(
+        default=None, description="How the answer is read from the mapped field; null takes it as written."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -130,33 +145,38 @@ class TabularSource(SourceBase):
 class FileSource(TabularSource):
     """Local JSONL, Parquet or CSV files (a glob is fine)."""
 
-    kind: Literal["file"]
-    path: str
+    kind: Annotated[Literal["file"], Field(description=_KIND)]
+    path: Annotated[str, Field(description="The file, or a glob of files.")]
 
 
 class HuggingfaceSource(TabularSource):
     """A Hugging Face dataset by id, split and revision, read from the local cache."""
 
-    kind: Literal["huggingface"]
-    dataset: str
-    split: str = "train"
-    revision: str | None = None
-    config: str | None = None
+    kind: Annotated[Literal["huggingface"], Field(description=_KIND)]
+    dataset: Annotated[str, Field(description="The dataset's Hub id.")]
+    split: str = Field(default="train", description=_SPLIT)
+    revision: str | None = Field(default=None, description=_REVISION)
+    config: str | None = Field(default=None, description=_CONFIG)
 
 
 class TraceSource(TabularSource):
     """A released trace dataset (files or a Hugging Face id), its traces split into reasoning and
     response by `trace_split` or by the mapping; `teacher` names the model that wrote them."""
 
-    kind: Literal["traces"]
-    path: str | None = None
-    dataset: str | None = None
-    split: str = "train"
-    revision: str | None = None
-    config: str | None = None
-    trace_split: str | None = None
-    rows: PositiveInt = 5_000  # ~8 KB traces, held twice (normalized and original): ~100 MB of text a chunk
-    teacher: str | None = None
+    kind: Annotated[Literal["traces"], Field(description=_KIND)]
+    path: str | None = Field(default=None, description="Local files of traces (a glob is fine); or give dataset.")
+    dataset: str | None = Field(default=None, description="A Hub dataset id of traces; or give path.")
+    split: str = Field(default="train", description=_SPLIT)
+    revision: str | None = Field(default=None, description=_REVISION)
+    config: str | None = Field(default=None, description=_CONFIG)
+    trace_split: str | None = Field(
+        default=None,
+        description="How a mapped trace splits into reasoning and response: a built-in rule "
+        f"({', '.join(SPLIT_RULES)}) or a regex with the group (?P<reasoning>...).",
+    )
+    # ~8 KB traces, held twice (normalized and original): ~100 MB of text a chunk
+    rows: PositiveInt = Field(default=5_000, description="Records read per chunk; bounds the memory a chunk takes.")
+    teacher: str | None = Field(default=None, description="The model that wrote the traces, as lineage names it.")
 
     @model_validator(mode="after")
     def _readable(self) -> TraceSource:
@@ -196,10 +216,14 @@ SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "geometry", "file"
 class InboxSpec(Section):
     """`inbox:`: how files dropped in the inbox are read (a file source without name or path)."""
 
-    preset: Preset | None = None
-    mapping: dict[str, str] | None = None
-    domain: str = "math"
-    answer_transform: AnswerTransform | None = None
+    preset: Preset | None = Field(default=None, description="The field mapping of one of the paper's problem pools.")
+    mapping: dict[str, str] | None = Field(
+        default=None, description="Each common field (problem, answer, ...) read from a record field, path or template."
+    )
+    domain: str = Field(default="math", description="The problems' domain (math, code, geo) when no field maps it.")
+    answer_transform: AnswerTransform | None = Field(
+        default=None, description="How the answer is read from the mapped field; null takes it as written."
+    )
 
     def source(self, name: str, path: str) -> FileSource:
         """The file source one dropped file is read as."""

@@ -29,13 +29,21 @@ SamplingSpec = section_of("SamplingSpec", Sampling, "How each teacher sample is 
 class TeacherRun(Section):
     """How many samples per problem, with which prompts and sampling: the run, not the backend."""
 
-    samples_per_problem: PositiveInt = 4
-    stop_after_correct: PositiveInt | None = None
-    round_size: PositiveInt | None = None
-    prompt_template: str = "math-long-cot"
-    code_prompt_template: str = "code-long-cot"  # for problems whose domain is code
+    samples_per_problem: PositiveInt = Field(default=4, description="Samples drawn for each problem.")
+    stop_after_correct: PositiveInt | None = Field(
+        default=None, description="Stop sampling a problem once it has this many correct samples."
+    )
+    round_size: PositiveInt | None = Field(
+        default=None, description="Samples per problem per round; null for stop_after_correct (or all of them)."
+    )
+    prompt_template: str = Field(
+        default="math-long-cot", description="The prompt template for problems other than code."
+    )
+    code_prompt_template: str = Field(default="code-long-cot", description="The prompt template for code problems.")
     sampling: SamplingSpec = SamplingSpec()  # type: ignore[valid-type]
-    max_problem_chars: PositiveInt = 20_000
+    max_problem_chars: PositiveInt = Field(
+        default=20_000, description="Problems longer than this many characters are skipped."
+    )
 
     @field_validator("prompt_template", "code_prompt_template")
     @classmethod
@@ -66,7 +74,7 @@ class TeacherRun(Section):
 
 
 def _teacher(name: str, source: type, kind: str, doc: str, default: bool = False) -> type[TeacherRun]:
-    backend = (Literal[kind], kind if default else ...)
+    backend = (Literal[kind], Field(kind if default else ..., description="The teacher backend."))
     return section_of(name, source, doc, TeacherRun, CALLER_SET, backend=backend)
 
 

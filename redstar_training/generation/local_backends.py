@@ -16,12 +16,18 @@ from redstar_training.generation.types import Completion, SampleRequest, Samplin
 class ProceduralBackend:
     """The embedded default's teacher (column arithmetic with slips and checks); needs no model."""
 
-    slip_per_column: float = 0.03
-    slip_per_carry: float = 0.05
-    catch_rate: float = 0.5
-    misread_rate: float = 0.15  # geometry: how often a printed value is misread (the check catches catch_rate)
-    seed: int = 0
-    revision: str = ""
+    slip_per_column: float = field(default=0.03, metadata={"description": "Chance of a slip in each column of a sum."})
+    slip_per_carry: float = field(
+        default=0.05, metadata={"description": "Extra chance of a slip for each carry in a column."}
+    )
+    catch_rate: float = field(
+        default=0.5, metadata={"description": "Chance that the final check catches a slip or misreading."}
+    )
+    misread_rate: float = field(
+        default=0.15, metadata={"description": "Geometry: chance that a printed value is misread."}
+    )
+    seed: int = field(default=0, metadata={"description": "Seed of the slips."})
+    revision: str = field(default="", metadata={"description": "A version label, part of each sample's cache key."})
     problems: dict[str, str] = field(default_factory=dict)  # problem_id -> text, set by the caller
     tests: dict[str, str] = field(default_factory=dict)  # problem_id -> tests, for code problems
     images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> figure, for generated geometry
@@ -88,8 +94,8 @@ def _rendered(tokenizer, request: SampleRequest) -> str:
 class SyntheticBackend:
     """Scale runs' teacher: ~8 KB traces answering with the synthetic answer mix; needs no model."""
 
-    seed: int = 0
-    revision: str = ""
+    seed: int = field(default=0, metadata={"description": "Seed of the traces and answers."})
+    revision: str = field(default="", metadata={"description": "A version label, part of each sample's cache key."})
     answers: dict[str, str] = field(default_factory=dict)  # problem_id -> gold answer, set by the caller
 
     @property
@@ -115,12 +121,17 @@ class TransformersBackend:
     """Local batched generation from a model folder (left padding, chat template); a vision model
     gets each problem's figure from `images`."""
 
-    model: str
-    revision: str = ""
-    batch_size: int = 8
-    device: str = "cpu"
-    threads: int = 2
-    trust_remote_code: bool = False  # set per model by the evaluation, from the profile's base model entry
+    model: str = field(metadata={"description": "The model folder (or Hub id) to generate with."})
+    revision: str = field(
+        default="", metadata={"description": "The model's revision (branch, tag or commit); empty for the default."}
+    )
+    batch_size: int = field(default=8, metadata={"description": "Prompts generated together in one batch."})
+    device: str = field(default="cpu", metadata={"description": "Torch device to run on, e.g. cpu or cuda."})
+    threads: int = field(default=2, metadata={"description": "Torch CPU threads."})
+    # the evaluation sets it per model, from the profile's base model entry
+    trust_remote_code: bool = field(
+        default=False, metadata={"description": "Run the model folder's own modelling code."}
+    )
     images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> encoded figure, set by the caller
     _loaded: Any = field(default=None, init=False, repr=False)  # (tokenizer or processor, model) once loaded
 
@@ -197,13 +208,22 @@ class TransformersBackend:
 class VLLMBackend:
     """vLLM's offline engine with tensor parallelism (GPU machines; `pip install .[gpu]`)."""
 
-    model: str
-    revision: str = ""
-    tensor_parallel_size: int = 1
-    max_model_len: int | None = None
-    gpu_memory_utilization: float = 0.9
-    limit_mm_per_prompt: dict[str, int] | None = None  # a vision model: {"image": 1}
-    trust_remote_code: bool = False  # set per model by the evaluation, from the profile's base model entry
+    model: str = field(metadata={"description": "The model folder (or Hub id) to generate with."})
+    revision: str = field(
+        default="", metadata={"description": "The model's revision (branch, tag or commit); empty for the default."}
+    )
+    tensor_parallel_size: int = field(default=1, metadata={"description": "GPUs the model is split across."})
+    max_model_len: int | None = field(
+        default=None, metadata={"description": "Longest context in tokens; null for the model's own."}
+    )
+    gpu_memory_utilization: float = field(default=0.9, metadata={"description": "Share of GPU memory vLLM may take."})
+    limit_mm_per_prompt: dict[str, int] | None = field(
+        default=None, metadata={"description": "Most media items per prompt, e.g. {image: 1} for a vision model."}
+    )
+    # the evaluation sets it per model, from the profile's base model entry
+    trust_remote_code: bool = field(
+        default=False, metadata={"description": "Run the model folder's own modelling code."}
+    )
     images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> figure, set by the caller
     _engine: Any = field(default=None, init=False, repr=False)
 

@@ -71,18 +71,30 @@ class OpenAIBackend:
     requests outstanding, and one that fails to connect `endpoint_retries` times in a row is taken out
     (its in-flight samples retried on the others) until `probe_after_s`; with none left, the run stops."""
 
-    base_url: str | list[str]
-    model: str
-    endpoint: str = "chat"  # chat or completions
-    api_key_env: str = "OPENAI_API_KEY"
-    revision: str = ""
-    concurrency: int = 8
-    timeout_s: float = 600.0
-    max_retries: int = 6
-    backoff_base_s: float = 1.0
-    backoff_max_s: float = 60.0
-    endpoint_retries: int = 2  # consecutive connection failures before an endpoint is taken out
-    probe_after_s: float = 30.0  # an endpoint taken out is tried again after this long
+    base_url: str | list[str] = field(metadata={"description": "The server's URL, or a list of replicas' URLs."})
+    model: str = field(metadata={"description": "The model name the server answers to."})
+    endpoint: str = field(default="chat", metadata={"description": "The API to call: chat or completions."})
+    api_key_env: str = field(
+        default="OPENAI_API_KEY", metadata={"description": "Environment variable holding the API key."}
+    )
+    revision: str = field(
+        default="", metadata={"description": "A version label of the served model, part of each sample's cache key."}
+    )
+    concurrency: int = field(default=8, metadata={"description": "Requests in flight at once, per endpoint."})
+    timeout_s: float = field(default=600.0, metadata={"description": "Seconds before one request times out."})
+    max_retries: int = field(
+        default=6, metadata={"description": "Retries of a failed request before the sample is given up."}
+    )
+    backoff_base_s: float = field(
+        default=1.0, metadata={"description": "First retry's backoff in seconds, doubled on each retry."}
+    )
+    backoff_max_s: float = field(default=60.0, metadata={"description": "Longest backoff between retries, in seconds."})
+    endpoint_retries: int = field(
+        default=2, metadata={"description": "Consecutive connection failures before an endpoint is taken out."}
+    )
+    probe_after_s: float = field(
+        default=30.0, metadata={"description": "Seconds before an endpoint taken out is tried again."}
+    )
     images: dict[str, bytes] = field(default_factory=dict)  # problem_id -> figure, sent as an image_url part
 
     @property

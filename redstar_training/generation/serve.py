@@ -30,11 +30,24 @@ class ServerDidNotStart(RuntimeError):
 
 @dataclass
 class ServeSpec:
-    preset: str = "vllm"  # vllm or transformers; ignored when `command` is given
-    command: list[str] = field(default_factory=list)  # with {model}, {port}, {bin} placeholders
-    args: list[str] = field(default_factory=list)  # appended, e.g. [--tensor-parallel-size, "8"]
-    timeout_s: float = 900.0
-    health_path: str = "/health"
+    preset: str = field(
+        default="vllm",
+        metadata={"description": "The server to start: vllm or transformers; ignored when command is given."},
+    )
+    command: list[str] = field(
+        default_factory=list,
+        metadata={"description": "Your own server command, with {model}, {port} and {bin} placeholders."},
+    )
+    args: list[str] = field(
+        default_factory=list,
+        metadata={"description": "Extra arguments appended to the command, e.g. [--tensor-parallel-size, '8']."},
+    )
+    timeout_s: float = field(
+        default=900.0, metadata={"description": "Seconds the server may take to pass its health check."}
+    )
+    health_path: str = field(
+        default="/health", metadata={"description": "The URL path polled until the server answers."}
+    )
 
     def argv(self, model: str, port: int) -> list[str]:
         if not self.command and self.preset not in PRESETS:

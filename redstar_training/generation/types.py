@@ -10,10 +10,12 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Sampling:
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = 4096
-    seed: int | None = None
+    temperature: float = field(default=0.7, metadata={"description": "Sampling temperature."})
+    top_p: float = field(default=0.95, metadata={"description": "Nucleus sampling: the probability mass sampled from."})
+    max_tokens: int = field(default=4096, metadata={"description": "Most tokens generated per sample."})
+    seed: int | None = field(
+        default=None, metadata={"description": "Base seed (plus each sample's index); null for unseeded."}
+    )
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -11,7 +11,7 @@ import json
 import os
 import random
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from redstar_training.models.chat_template import CHAT_TEMPLATE, EOS_TOKEN, PAD_TOKEN, SPECIAL_TOKENS
@@ -25,17 +25,26 @@ QWEN2_SPLIT_PATTERN = (
 class TinyQwen2Spec:
     """Sizes of the demo student; about a million parameters at the defaults."""
 
-    vocab_size: int = 400
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 8
-    num_key_value_heads: int = 4
-    max_position_embeddings: int = 512
-    initializer_range: float = 0.02
-    # Written into config.json, so every loader (SFT, RL, evaluation) uses it; "" keeps transformers' default
-    attn_implementation: str = ""
-    seed: int = 0
+    vocab_size: int = field(
+        default=400, metadata={"description": "Tokens in the vocabulary the tokenizer is trained to."}
+    )
+    hidden_size: int = field(default=128, metadata={"description": "Width of the hidden states."})
+    intermediate_size: int = field(default=384, metadata={"description": "Width of the MLP layers."})
+    num_hidden_layers: int = field(default=4, metadata={"description": "Number of transformer layers."})
+    num_attention_heads: int = field(default=8, metadata={"description": "Attention heads per layer."})
+    num_key_value_heads: int = field(
+        default=4, metadata={"description": "Key/value heads per layer (grouped-query attention)."}
+    )
+    max_position_embeddings: int = field(default=512, metadata={"description": "Longest sequence in tokens."})
+    initializer_range: float = field(
+        default=0.02, metadata={"description": "Standard deviation of the initial weights."}
+    )
+    # written into config.json, so every loader (SFT, RL, evaluation) uses it
+    attn_implementation: str = field(
+        default="",
+        metadata={"description": "Attention implementation, e.g. sdpa or eager; empty keeps transformers' default."},
+    )
+    seed: int = field(default=0, metadata={"description": "Seed of the weights and the tokenizer."})
 
 
 def tokenizer_corpus(seed: int, n: int = 3000) -> list[str]:

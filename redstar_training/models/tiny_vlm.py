@@ -10,7 +10,7 @@ import json
 import os
 import random
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from redstar_training.models.chat_template import EOS_TOKEN, IMAGE_TOKEN, VISION_CHAT_TEMPLATE
@@ -22,13 +22,20 @@ class TinyVLMSpec(TinyQwen2Spec):
     """Sizes of the Geo demo's student: the tiny Qwen2 text model's (a larger vocabulary and context
     for the figures' tokens) plus the vision tower's; about a million parameters at the defaults."""
 
-    vocab_size: int = 600
-    max_position_embeddings: int = 1024
-    image_size: int = 112  # figures are resized and centre-cropped to this square
-    patch_size: int = 14  # (112 / 14)^2 = 64 image tokens per figure
-    vision_hidden_size: int = 64
-    vision_layers: int = 2
-    vision_heads: int = 4
+    vocab_size: int = field(
+        default=600, metadata={"description": "Tokens in the vocabulary the tokenizer is trained to."}
+    )
+    max_position_embeddings: int = field(default=1024, metadata={"description": "Longest sequence in tokens."})
+    image_size: int = field(
+        default=112, metadata={"description": "Side in pixels of the square each figure is resized and cropped to."}
+    )
+    # (112 / 14)^2 = 64 image tokens per figure
+    patch_size: int = field(
+        default=14, metadata={"description": "Side in pixels of one image patch (one image token)."}
+    )
+    vision_hidden_size: int = field(default=64, metadata={"description": "Width of the vision tower."})
+    vision_layers: int = field(default=2, metadata={"description": "Layers of the vision tower."})
+    vision_heads: int = field(default=4, metadata={"description": "Attention heads of the vision tower."})
 
 
 def geo_corpus(seed: int, n: int = 1500) -> list[str]:
