@@ -236,7 +236,8 @@ def worker(queue: str, profile_name: str, concurrency: int, name: str | None) ->
     os.execv(sys.executable, argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The `redstar` command line (the CLI reference page is generated from it)."""
     parser = argparse.ArgumentParser(
         prog="redstar", description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -285,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     prof = sub.add_parser("profile", help="what a profile may say")
     prof_sub = prof.add_subparsers(dest="profile_command", required=True)
     prof_sub.add_parser("schema", help="print the JSON Schema of a profile file (for an editor's completion)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     ns = parser.parse_args(argv)
     if ns.command == "profile":
         from redstar_assets.config.schema import profile_schema

@@ -291,32 +291,11 @@ def profile_page() -> str:
 # The CLI reference, from the `redstar` parser itself
 
 
-class _Captured(Exception):
-    def __init__(self, parser: argparse.ArgumentParser) -> None:
-        self.parser = parser
-
-
 def redstar_parser() -> argparse.ArgumentParser:
-    """The parser `redstar_assets.cli.main.main` builds, caught at its `parse_args` call (main builds
-    it inline and exposes no builder)."""
-    from redstar_assets.cli import main as cli
+    """The `redstar` command's own parser."""
+    from redstar_assets.cli.main import build_parser
 
-    builder = getattr(cli, "build_parser", None)
-    if callable(builder):
-        return builder()
-    original = argparse.ArgumentParser.parse_args
-
-    def capture(self, *args, **kwargs):
-        raise _Captured(self)
-
-    argparse.ArgumentParser.parse_args = capture  # type: ignore[method-assign]
-    try:
-        cli.main(["--help"])
-    except _Captured as caught:
-        return caught.parser
-    finally:
-        argparse.ArgumentParser.parse_args = original  # type: ignore[method-assign]
-    raise RuntimeError("redstar_assets.cli.main.main returned without parsing its arguments")
+    return build_parser()
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str, argparse.ArgumentParser]]:
