@@ -245,7 +245,7 @@ class Profile:
 
 class ProfileFile(Section):
     """A profile file as written: the schema `redstar profile schema` prints, and the first check of a
-    merged profile. Sections typed elsewhere appear here as plain mappings until they are."""
+    merged profile. Recipes are checked against TRL's fields by trl_recipes.py."""
 
     extends: str | None = Field(
         default=None, description="A parent profile (a name under configs/profiles, or a path) this one extends."
