@@ -94,6 +94,7 @@ def main() -> int:
     parser.add_argument("--grow", type=float, default=0.01)
     ns = parser.parse_args()
     base = load_profile(ns.profile)
+    written = [s.written() for s in base.sources]  # the typed entries as a profile writes them
     with tempfile.TemporaryDirectory(prefix="redstar-incremental-") as tmp:
         home = Path(tmp)
         (home / "dagster_home").mkdir()
@@ -102,8 +103,8 @@ def main() -> int:
         profile = home / "incremental.yaml"
         results = []
         for label, sources in (
-            ("full", base.sources),
-            (f"+{ns.grow:.0%} problems", grown(base.sources, ns.grow)),
+            ("full", written),
+            (f"+{ns.grow:.0%} problems", grown(written, ns.grow)),
             ("no change", None),
         ):
             if sources is not None:
