@@ -68,7 +68,7 @@ def parse_run_config(cls: type, data: dict[str, Any], overrides: list[str], wher
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser(cast("Any", cls), exit_on_error=False)
-    known = {a.dest: a for a in parser._actions if a.dest != "help"}
+    known = [f.name for f in dataclasses.fields(cls) if f.init]
     import yaml
 
     named = [(key, where) for key in data]
@@ -84,11 +84,11 @@ def parse_run_config(cls: type, data: dict[str, Any], overrides: list[str], wher
         if key in RENAMED:
             raise ConfigError(f"{origin}: key {key!r} is now TRL's {RENAMED[key]!r}")
         if key not in known:
-            close = difflib.get_close_matches(key, list(known), n=1)
+            close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{origin}: unknown config key {key!r} for {cls.__name__}{hint}")
-    for key, value in {**data, "use_cpu": _no_gpu()}.items():
-        known[key].default, known[key].required = value, False
+    # every argument a boolean has (`--x` and `--no_x`) takes the value, so none is left at TRL's default
+    parser.set_defaults(**{**data, "use_cpu": _no_gpu()})
     try:
         (cfg,) = parser.parse_args_into_dataclasses(args=[])
     except (argparse.ArgumentError, ValueError, TypeError) as exc:
