@@ -46,10 +46,15 @@ def _command_dies_with(supervisor: int):
 
 
 def _kill_group(pgid: int, sig: int) -> None:
+    """The signal to the command's process group; before the command has made its group (between
+    fork and its setsid), to the command itself, so a signal in that window is not lost."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
-        pass
+        try:
+            os.kill(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def supervise(command: list[str], grace_s: float) -> int:
