@@ -57,6 +57,17 @@ def section_of(
     return create_model(name, __base__=base, __doc__=doc, **own, **fields)  # type: ignore[call-overload,no-any-return]
 
 
+_ENTRY_MODELS: dict[str, type[Section]] = {}
+
+
+def build_entry(key: str, annotation: Any, data: Any, where: str) -> Any:
+    """One block of a union type (a source, a teacher), built and checked as a profile's `key` would
+    be: for code that writes its own block instead of a profile."""
+    if key not in _ENTRY_MODELS:
+        _ENTRY_MODELS[key] = create_model(f"One_{key}", __base__=Section, **{key: (annotation, ...)})  # type: ignore[call-overload]
+    return getattr(build(_ENTRY_MODELS[key], {key: data}, where, ""), key)
+
+
 def build(cls: type[S], data: Any, where: str, entry: str) -> S:
     """`cls` built from a YAML block (absent means the defaults), or a ProfileError naming the key."""
     try:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveInt, model_validator
 
-from redstar_assets.config.section import Section
+from redstar_assets.config.section import Section, build_entry
 
 AnswerTransform = Literal["last_boxed", "gsm8k", "answer_is", "final_answer"]
 VerifyMode = Literal["strict", "legacy", "lenient"]  # redstar_training.verify's MODES; a test holds them equal
@@ -119,8 +119,8 @@ class GeometrySource(SourceBase):
     seed: int = Field(default=0, description=_SEED)
 
 
-class TabularSource(SourceBase):
-    """Records read through a field mapping (common field -> record field or template)."""
+class FieldMapping(Section):
+    """How records are read: a field mapping (common field -> record field or template), or a preset's."""
 
     preset: Preset | None = Field(default=None, description="The field mapping of one of the paper's problem pools.")
     mapping: dict[str, str] | None = Field(
@@ -130,6 +130,10 @@ class TabularSource(SourceBase):
     answer_transform: AnswerTransform | None = Field(
         default=None, description="How the answer is read from the mapped field; null takes it as written."
     )
+
+
+class TabularSource(FieldMapping, SourceBase):
+    """Records read through a field mapping (common field -> record field or template)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -210,20 +214,10 @@ SourceEntry = (
     | TraceSource
 )
 SourceSpec = Annotated[SourceEntry, Field(discriminator="kind")]
-SOURCE_KINDS = ("arithmetic", "arithmetic_code", "synthetic", "geometry", "file", "huggingface", "traces")
 
 
-class InboxSpec(Section):
+class InboxSpec(FieldMapping):
     """`inbox:`: how files dropped in the inbox are read (a file source without name or path)."""
-
-    preset: Preset | None = Field(default=None, description="The field mapping of one of the paper's problem pools.")
-    mapping: dict[str, str] | None = Field(
-        default=None, description="Each common field (problem, answer, ...) read from a record field, path or template."
-    )
-    domain: str = Field(default="math", description="The problems' domain (math, code, geo) when no field maps it.")
-    answer_transform: AnswerTransform | None = Field(
-        default=None, description="How the answer is read from the mapped field; null takes it as written."
-    )
 
     def source(self, name: str, path: str) -> FileSource:
         """The file source one dropped file is read as."""
@@ -232,10 +226,4 @@ class InboxSpec(Section):
 
 def source_of(data: dict[str, Any], where: str = "source") -> SourceEntry:
     """One source entry from a mapping, checked as a profile's would be (for code that builds its own)."""
-    from redstar_assets.config.section import build
-
-    return build(_OneSource, {"source": data}, where, "").source
-
-
-class _OneSource(Section):
-    source: SourceSpec
+    return build_entry("source", SourceSpec, data, where)

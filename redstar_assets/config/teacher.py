@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, PositiveInt, Tag, field_validator
 
-from redstar_assets.config.section import Section, section_of
+from redstar_assets.config.section import Section, build_entry, section_of
 from redstar_training.generation.local_backends import (
     ProceduralBackend,
     SyntheticBackend,
@@ -106,10 +106,4 @@ TEACHER_BACKENDS = ("procedural", "synthetic", "openai", "transformers", "vllm")
 
 def teacher_of(data: dict[str, Any], where: str = "teacher") -> TeacherRun:
     """A teacher block from a mapping, checked as a profile's would be (for code that builds its own)."""
-    from redstar_assets.config.section import build
-
-    return build(_OneTeacher, {"teacher": data}, where, "").teacher
-
-
-class _OneTeacher(Section):
-    teacher: TeacherSpec
+    return build_entry("teacher", TeacherSpec, data, where)
