@@ -114,6 +114,7 @@ def plan(profile) -> dict:
                 "max_tokens": b.max_tokens or profile.evaluation.max_new_tokens,
                 "verifier": b.entry.verifier,
                 "overrides": b.overrides,
+                "protocol": b.entry.protocol,
             }
             for b in profile.benchmarks
         ],
@@ -156,6 +157,8 @@ def print_plan(p: dict) -> None:
     for b in p["benchmarks"]:
         n, t = b["sampling"]["n"], b["sampling"]["temperature"]
         print(f"  {b['name']:<24} {b['where']:<22} count={b['count']:<6} greedy + {n} at {t}  {b['verifier']}")
+        if b["protocol"]:
+            print(f"  {'':<24} protocol: {b['protocol']}")
     print(f"launch: model steps of one stage {p['parallel']} at a time (launch.parallel)")
     for module, command in p["launch"].items():
         print(f"  {module:<26} {' '.join(command)}")

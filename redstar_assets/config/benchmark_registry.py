@@ -53,6 +53,7 @@ class Benchmark:
     mode: str = "strict"
     domain: str = "math"  # what its problems are, for the content-hash id (math, code, geo)
     generator: dict = field(default_factory=dict)  # a generated set: {kind: arithmetic, count, digits, ops, seed}
+    protocol: str | None = None  # the published evaluation protocol its sampling follows, named and cited
 
     def source(self, field_name: str) -> str:
         return self.mapping.get(field_name, field_name)
@@ -109,6 +110,11 @@ def _check(bench: Benchmark, path: str) -> None:
         raise RegistryError(f"{path}: benchmark {name!r}: answer_format auto goes with verifier auto")
     if bench.verifier not in (*VERIFIERS, ANSWER_FORMATS_AUTO):
         raise RegistryError(f"{path}: benchmark {name!r}: verifier {bench.verifier!r} not one of {VERIFIERS}")
+    if bench.protocol is not None and (not isinstance(bench.protocol, str) or not bench.protocol.strip()):
+        raise RegistryError(
+            f"{path}: benchmark {name!r}: protocol must be a non-empty text naming and citing the evaluation "
+            f"protocol, got {bench.protocol!r}"
+        )
     if bench.mode not in MODES:
         raise RegistryError(f"{path}: benchmark {name!r}: mode {bench.mode!r} not one of {MODES}")
     unknown = set(bench.mapping) - set(FIELDS)
