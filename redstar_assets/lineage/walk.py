@@ -13,6 +13,7 @@ import dagster as dg
 from redstar_assets.config.asset_keys import PIPELINE as ASSETS
 from redstar_assets.config.asset_keys import SCORE_CHAIN as CHAIN
 from redstar_assets.config.asset_keys import TRAINED_ASSETS
+from redstar_assets.evaluation.stamps import parse, stamp_differences, summary
 from redstar_assets.lineage.records import (
     CODE_VERSION_TAG,
     DATA_VERSION_TAG,
@@ -45,6 +46,7 @@ class Node:
     run_id: str | None = None
     config: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)
+    scores: list[dict] = field(default_factory=list)  # a score materialization's rows, each with its stamp
     upstream: list[Node] = field(default_factory=list)
     missing: bool = False
     repeated: bool = False  # already shown higher up the chain
@@ -60,6 +62,7 @@ class Node:
             "materialized_at": self.materialized_at,
             "run_id": self.run_id,
             "config": self.config,
+            "scores": [{**s, "environment": parse(s.get("environment"))} for s in self.scores],
             "missing": self.missing,
             "not_trained_on": self.not_trained_on,
             "upstream": [u.as_dict() for u in self.upstream],
@@ -94,6 +97,7 @@ def walk(instance: dg.DagsterInstance, asset: str, partition: str | None, _seen:
     node.code_commit = metadata_value(meta.get("code_commit"))
     node.config = metadata_value(meta.get("config")) or {}
     node.inputs = metadata_value(meta.get("input_data_versions")) or {}
+    node.scores = metadata_value(meta.get("score_rows")) or []
     node.materialized_at = event.timestamp
     node.run_id = event.run_id
     key = (asset, partition)
@@ -138,8 +142,27 @@ def render(node: Node, depth: int = 0) -> list[str]:
         shown["base_model_hash"] = node.inputs["base_model"]
     if shown:
         lines.append(f"{pad}  " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    lines += render_scores(node.scores, pad + "  ")
     for up in node.upstream:
         lines += render(up, depth + 1)
+    return lines
+
+
+def render_scores(scores: list[dict], pad: str) -> list[str]:
+    """Each score with its environment stamp, and the stamp fields in which it differs from the first
+    stage scored on the same benchmark (what makes comparing the two suspect)."""
+    lines: list[str] = []
+    first: dict[Any, tuple[Any, dict]] = {}
+    for s in scores:
+        stamp = parse(s.get("environment"))
+        avg = f", avg@{s.get('n')} {s['avg_at_n']:.3f}" if s.get("avg_at_n") is not None else ""
+        pass1 = f"pass@1 {s['pass_at_1']:.3f}" if s.get("pass_at_1") is not None else "pass@1 -"
+        lines.append(f"{pad}{s.get('stage')} {s.get('benchmark')}: {pass1}{avg}")
+        lines.append(f"{pad}  environment: {summary(stamp)}")
+        base = first.setdefault(s.get("benchmark"), (s.get("stage"), stamp))
+        differs = stamp_differences(base[1], stamp) if base[1] is not stamp else []
+        if differs:
+            lines.append(f"{pad}  differs from {base[0]} on {', '.join(differs)}: comparing them is suspect")
     return lines
 
 

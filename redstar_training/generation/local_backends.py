@@ -139,6 +139,12 @@ class TransformersBackend:
     def model_id(self) -> str:
         return self.model
 
+    def runtime(self) -> dict:
+        """The dtype and devices the loaded model ran in, for a score's environment stamp."""
+        from redstar_training.generation.environment import torch_runtime, unknown_runtime
+
+        return torch_runtime(self._loaded[1]) if self._loaded is not None else unknown_runtime()
+
     def _inputs(self, batch: list[SampleRequest]) -> dict:
         from redstar_training.models.chat_template import with_image
         from redstar_training.models.folders import encode_prompts, is_vision_model, pil_image, text_tokenizer
@@ -230,6 +236,12 @@ class VLLMBackend:
     @property
     def model_id(self) -> str:
         return self.model
+
+    def runtime(self) -> dict:
+        """The engine's dtype and GPUs, for a score's environment stamp."""
+        from redstar_training.generation.environment import engine_runtime
+
+        return engine_runtime(self._engine, self.tensor_parallel_size)
 
     def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
         try:

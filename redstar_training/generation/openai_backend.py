@@ -108,6 +108,12 @@ class OpenAIBackend:
     def model_id(self) -> str:
         return self.model
 
+    def runtime(self) -> dict:
+        """What the server says of itself (its version), for a score's environment stamp."""
+        from redstar_training.generation.environment import server_runtime
+
+        return server_runtime(self.urls)
+
     def generate(self, requests: list[SampleRequest], sampling: Sampling, on_done) -> dict:
         """Runs all requests with bounded concurrency; `on_done` gets each completion as it finishes."""
         if self.endpoint not in ("chat", "completions"):
