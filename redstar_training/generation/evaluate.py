@@ -85,18 +85,20 @@ def make_eval_backend(cfg: EvalRunConfig, model_path: str, base_url: str | None 
     return make_backend(spec, [])
 
 
-def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts, images=None) -> None:
+def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts, images=None) -> dict | None:
     """Generates the samples the cache lacks, committing each as it finishes; `images` (problem id
-    -> figure) go to a backend that reads figures."""
+    -> figure) go to a backend that reads figures. Returns what the backend ran on, asked while a
+    started server is still up; None when the cache had every sample and no backend was made."""
     import contextlib
 
+    from redstar_training.generation.environment import backend_runtime
     from redstar_training.generation.serve import ServeSpec, served
 
     missing = {s: [r for r in reqs if r.key not in counts["found"]] for s, reqs in requests_by_sampling.items()}
     todo = sum(len(v) for v in missing.values())
     counts["requested"] += todo
     if not todo:
-        return
+        return None
     serve = cfg.backend.get("serve")
     with contextlib.ExitStack() as stack:
         base_url = None
@@ -122,6 +124,7 @@ def _generate(cfg, spec, requests_by_sampling, cache, pipes, counts, images=None
         for sampling, reqs in missing.items():
             if reqs:
                 backend.generate(reqs, sampling, on_done)
+        return backend_runtime(backend)
 
 
 def evaluate(cfg: EvalRunConfig, pipes: Any = None) -> tuple[list[dict], list[dict], dict]:
@@ -179,7 +182,9 @@ def _plan(cfg: EvalRunConfig, version: str, items: dict[str, list[dict]]) -> tup
 
 
 def _evaluate_model(cfg, spec, items, cache, code_verdicts, pipes) -> tuple[list[dict], list[dict], dict]:
-    """One model: its samples from the cache or generated, judged, and scored per benchmark."""
+    """One model: its samples from the cache or generated, judged, and scored per benchmark, each score
+    with its environment stamp."""
+    from redstar_training.generation.environment import samples_origin, stamp_json
     from redstar_training.models.base_model import ensure_base_model
 
     ensure_base_model(spec["path"], spec.get("tiny_spec"))
@@ -188,14 +193,17 @@ def _evaluate_model(cfg, spec, items, cache, code_verdicts, pipes) -> tuple[list
     keys = [r.key for reqs in by_sampling.values() for r in reqs]
     counts: dict[str, Any] = {"found": cache.get_many(keys), "requested": 0, "generated": 0}
     from_cache = len(counts["found"])
+    cached = set(counts["found"])
     images = {it["problem_id"]: it["image"] for its in items.values() for it in its if it.get("image") is not None}
-    _generate(cfg, spec, by_sampling, cache, pipes, counts, images)
+    runtime = _generate(cfg, spec, by_sampling, cache, pipes, counts, images)
     outputs, scores = [], []
     for bench in cfg.benchmarks:
         bench_items = items[bench["name"]]
         rows = _judge_benchmark(spec, bench, bench_items, planned[bench["name"]], counts["found"], code_verdicts)
         outputs.extend(rows)
         s = _score(spec, bench, bench_items, rows, cfg)
+        origin = samples_origin([r.key for _, reqs in planned[bench["name"]] for r in reqs], cached)
+        s["environment"] = stamp_json(cfg.backend, runtime, origin, cfg.prompt_template, VERIFIER_VERSION, s)
         scores.append(s)
         log(
             pipes,
@@ -258,8 +266,10 @@ def _score(spec, bench, bench_items, rows, cfg) -> dict[str, Any]:
             per_problem[o["problem_id"]].append((o["extracted"], ok))
     sampled = [sum(v) / max(1, len(v)) for k, v in runs.items() if k != "greedy"]
     n = len(sampled)
-    extra = problem_metrics(per_problem, ks=(n,)) if n else {}
+    ks = range(1, n + 1)
+    extra = problem_metrics(per_problem, ks=ks) if n else {}
     mean, stderr = avg_at_n(sampled)
+    _, stderr_items = avg_at_n([sum(ok for _, ok in s) / len(s) for s in per_problem.values()])
     greedy = runs.get("greedy", [])
     return {
         "stage": spec["stage"],
@@ -273,6 +283,9 @@ def _score(spec, bench, bench_items, rows, cfg) -> dict[str, Any]:
         "stderr": stderr,
         "maj_at_n": extra.get(f"maj@{n}"),
         "pass_at_n": extra.get(f"pass@{n}"),
+        "pass_at_k": json.dumps({str(k): extra.get(f"pass@{k}") for k in ks}),
+        "maj_at_k": json.dumps({str(k): extra.get(f"maj@{k}") for k in ks}),
+        "stderr_items": stderr_items,
         "greedy_by_level": json.dumps({k: round(sum(v) / len(v), 4) for k, v in sorted(by_level.items())}),
         "seeds": json.dumps([cfg.seed + i for i in range(n)]),
         "temperature": float(bench.get("temperature", 0.6)) if n else None,

@@ -1,13 +1,20 @@
 """Benchmark metrics from per-sample verdicts, with the conventions papers use: `pass@1` greedy; `avg@n`,
-the mean accuracy over n sampled runs with its standard error across runs (n/a when n = 1); `maj@k`, the
-accuracy of the most common extracted answer among the first k samples (ties to the first seen); and
-`pass@k`, the unbiased estimator 1 - C(n-c, k) / C(n, k) of Chen et al. (2021), averaged over problems."""
+the mean accuracy over n sampled runs with its standard error across runs (n/a when n = 1); `pass@k`, the
+unbiased estimator 1 - C(n-c, k) / C(n, k) of Chen et al. (2021); `maj@n`, whether the most common extracted
+answer of all n samples is correct (ties to the first seen); `maj@k` for k < n, its expectation over k-sample
+subsets (all C(n, k) when at most 256, else 256 drawn from a fixed seed), votes kept in run order."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
+
+MAJ_SUBSETS = 256  # the most k-sample subsets maj@k votes over; past it, a fixed-seed draw of this many
+MAJ_SEED = 0
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -28,6 +35,32 @@ def majority_correct(answers: Sequence[str | None], correct: Sequence[bool], k: 
     top = max(counts.values())
     winner = next(a for a, _ in votes if counts[a] == top)
     return next(ok for a, ok in votes if a == winner)
+
+
+def majority_at_k(answers: Sequence[str | None], correct: Sequence[bool], k: int) -> float:
+    """maj@k of one problem: at k = n the vote of all samples, below it the mean vote over k-sample
+    subsets, since the first k samples alone are one noisy draw of k."""
+    n = len(answers)
+    if not 1 <= k <= n:
+        raise ValueError(f"maj@{k} needs 1 <= k <= {n} samples")
+    if k == n:
+        return float(majority_correct(answers, correct, n))
+    if not any(correct):
+        return 0.0
+    if all(correct) and all(answers):
+        return 1.0
+    subsets = _subsets(n, k)
+    wins = sum(majority_correct([answers[i] for i in sub], [correct[i] for i in sub], k) for sub in subsets)
+    return wins / len(subsets)
+
+
+@lru_cache(maxsize=1024)
+def _subsets(n: int, k: int) -> tuple[tuple[int, ...], ...]:
+    """The k-sample subsets maj@k votes over, each in run order; the same for every problem."""
+    if math.comb(n, k) <= MAJ_SUBSETS:
+        return tuple(itertools.combinations(range(n), k))
+    rng = random.Random(MAJ_SEED)
+    return tuple(tuple(sorted(rng.sample(range(n), k))) for _ in range(MAJ_SUBSETS))
 
 
 def avg_at_n(run_accuracies: Sequence[float]) -> tuple[float | None, float | None]:
@@ -56,6 +89,6 @@ def problem_metrics(samples: dict[str, list[tuple[str | None, bool]]], ks: Seque
                 samples
             )
             out[f"maj@{k}"] = sum(
-                majority_correct([a for a, _ in s], [ok for _, ok in s], k) for s in samples.values()
+                majority_at_k([a for a, _ in s], [ok for _, ok in s], k) for s in samples.values()
             ) / len(samples)
     return out
