@@ -190,5 +190,5 @@ def test_model_steps_side_by_side_make_what_one_at_a_time_makes(tiny_run, tmp_pa
     # each in its own child process (its worker tag names it), the CLI's own runs in the CLI's process
     assert len({r.dagster_run.tags["redstar/worker"] for r in sft}) == 3
     mine, reference = data_versions(instance), data_versions(tiny_run.instance)
-    assert ("sft_checkpoints", "cot-hard-20") in mine
+    assert ("sft_checkpoints", "cot-hard-20@s0") in mine
     assert mine == {k: reference[k] for k in mine}

@@ -248,7 +248,7 @@ def test_downstream_follows_trained_on_and_stale_follows_code_versions(tmp_path,
     current = {s.key.to_user_string(): s.code_version for s in defs.resolve_all_asset_specs()}
     stale = {(d.asset, d.partition): d.stale for d in downstream(instance, "problems", "arith-sub", current)}
     assert [k for k, why in stale.items() if why] == [("benchmark_scores", "cot-sub-10")]
-    assert "code version scores-v5 -> scores-bumped" in stale[("benchmark_scores", "cot-sub-10")]
+    assert "code version scores-v6 -> scores-bumped" in stale[("benchmark_scores", "cot-sub-10")]
     # ... and after it the table holds both materializations, the newest marked
     steps = [Step((AssetKey("benchmark_scores"),), "cot-sub-10"), Step((AssetKey("lineage"),), None)]
     assert execute(defs, instance, steps, {}) is None
@@ -256,7 +256,7 @@ def test_downstream_follows_trained_on_and_stale_follows_code_versions(tmp_path,
     assert table.height == 2 and table["scores_run_id"].n_unique() == 2  # one row for each materialization
     newest = table.filter(pl.col("latest"))
     assert newest.height == 1 and set(newest["code_versions"].struct.field("benchmark_scores")) == {"scores-bumped"}
-    assert set(table.filter(~pl.col("latest"))["code_versions"].struct.field("benchmark_scores")) == {"scores-v5"}
+    assert set(table.filter(~pl.col("latest"))["code_versions"].struct.field("benchmark_scores")) == {"scores-v6"}
     assert newest["scored_at"].min() > table.filter(~pl.col("latest"))["scored_at"].max()
     assert not any(d.stale for d in downstream(instance, "problems", "arith-sub", current))
     other = pl.read_parquet(data / "lineage" / "_" / "data.parquet").filter(pl.col("experiment") == "cot-add-10")

@@ -51,7 +51,7 @@ def test_every_rl_arm_starts_from_the_one_sft_checkpoint(tmp_path, monkeypatch):
             arm: folder_hash(data / "rl_checkpoints" / arm / "model")
         }
     report = latest_materialization(instance, "ablation_report", None)
-    arms_table = meta(report, "rl_arms")
-    for method in ARMS.values():
-        assert f"| {method} | sft-start |" in arms_table
+    compared = meta(report, "comparisons")
+    for arm in ARMS:
+        assert f"| RL vs its start | {arm} (rl) | sft-start (sft) |" in compared
     assert meta(report, "rl_curves").startswith("![")

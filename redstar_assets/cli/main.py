@@ -96,6 +96,8 @@ def plan(profile) -> dict:
         "experiments": [
             {
                 "name": e.name,
+                "arm": e.arm,
+                "training_seed": e.seed,
                 "base_model": e.base_model,
                 "stages": list(e.stages),
                 "subset": e.subset,
@@ -152,7 +154,11 @@ def print_plan(p: dict) -> None:
     print("experiments:")
     for e in p["experiments"]:
         start = f"  rl from {e['sft_from']}'s sft" if e["sft_from"] else ""
-        print(f"  {e['name']:<24} {e['base_model']:<22} stages={'+'.join(e['stages']):<12} subset={e['subset']}{start}")
+        seed = f"  seed {e['training_seed']}" if e["training_seed"] is not None else ""
+        print(
+            f"  {e['name']:<24} {e['base_model']:<22} stages={'+'.join(e['stages']):<12} subset={e['subset']}"
+            f"{start}{seed}"
+        )
     print("benchmarks:")
     for b in p["benchmarks"]:
         n, t = b["sampling"]["n"], b["sampling"]["temperature"]

@@ -394,6 +394,7 @@ def benchmarks_page() -> str:
                 ", ".join(f"`{k}: {v}`" for k, v in b.mapping.items())
                 + (f"; filter {_code(b.filter)}" if b.filter else "")
                 + (f"; answer via `{b.answer_transform}`" if b.answer_transform else ""),
+                b.protocol or "",
             )
         )
     lines = [
@@ -411,7 +412,10 @@ def benchmarks_page() -> str:
         "`REDSTAR_BENCHMARK_REGISTRY` names add entries or replace these; "
         "[Add a benchmark](../how-to/add-benchmark.md) shows how.",
         "",
-        *_table(("name", "where", "domain", "verifier / answer format", "sampling", "max tokens", "mapping"), rows),
+        *_table(
+            ("name", "where", "domain", "verifier / answer format", "sampling", "max tokens", "mapping", "protocol"),
+            rows,
+        ),
     ]
     return "\n".join(lines).rstrip() + "\n"
 

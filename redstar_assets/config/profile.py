@@ -84,9 +84,28 @@ def _benchmarks(path: Path, evaluation: EvaluationSpec) -> tuple[list[Any], dict
         raise ProfileError(str(exc)) from None
 
 
+def seeded_name(arm: str, seed: int | None) -> str:
+    """The partition of one seed's run of an arm: `arm@s<seed>`, or the arm's own name without seeds."""
+    return arm if seed is None else f"{arm}@s{seed}"
+
+
+def _start_of(e: ExperimentSpec, seed: int | None, parent: ExperimentSpec | None, where: str) -> str | None:
+    """The SFT partition an RL arm's seed starts from: the start's run of the same seed, or its first."""
+    if e.sft_from is None or parent is None or parent.seeds is None:
+        return e.sft_from
+    if e.sft_start == "shared" or seed is None:
+        return seeded_name(parent.name, parent.seeds[0])
+    if seed not in parent.seeds:
+        raise ProfileError(
+            f"{where}: experiments.{e.name}: seed {seed} starts from {e.sft_from!r}'s seed {seed} (sft_start: "
+            f"same_seed), which trains seeds {parent.seeds}; add it there or set sft_start: shared"
+        )
+    return seeded_name(parent.name, seed)
+
+
 def _experiments(specs: list[ExperimentSpec], where: str) -> list[Experiment]:
-    """Experiments as the stages read them: an RL arm with `sft_from` takes that experiment's base
-    model, subset and training recipe."""
+    """Experiments as the stages read them, one per training seed: an RL arm with `sft_from` takes
+    that experiment's base model, subset and training recipe, and starts from the run `sft_start` says."""
     by_name = {e.name: e for e in specs}
     out = []
     for e in specs:
@@ -99,19 +118,24 @@ def _experiments(specs: list[ExperimentSpec], where: str) -> list[Experiment]:
         base_model = inherited("base_model")
         if base_model is None:
             raise ProfileError(f"{where}: experiments.{e.name}.base_model is required")
-        out.append(
-            Experiment(
-                name=e.name,
-                base_model=base_model,
-                stages=tuple(e.stages),
-                subset=inherited("subset"),
-                training=inherited("training"),
-                rl=e.rl,
-                sft_from=e.sft_from,
-                description=e.description,
-                benchmarks=tuple(e.benchmarks) if e.benchmarks is not None else None,
+        if e.seeds is not None and e.stages == ["base"]:
+            raise ProfileError(f"{where}: experiments.{e.name}.seeds: a base-only experiment trains nothing to seed")
+        for seed in e.seeds if e.seeds is not None else [None]:
+            out.append(
+                Experiment(
+                    name=seeded_name(e.name, seed),
+                    base_model=base_model,
+                    stages=tuple(e.stages),
+                    subset=inherited("subset"),
+                    training=inherited("training"),
+                    rl=e.rl,
+                    sft_from=_start_of(e, seed, parent, where),
+                    description=e.description,
+                    benchmarks=tuple(e.benchmarks) if e.benchmarks is not None else None,
+                    arm=e.name,
+                    seed=seed,
+                )
             )
-        )
     return out
 
 

@@ -171,10 +171,41 @@ class ExperimentSpec(Section):
     benchmarks: list[str] | None = Field(
         default=None, description="Names from evaluation.benchmarks this experiment is scored on; null for all."
     )
+    seeds: list[NonNegativeInt] | None = Field(
+        default=None,
+        description="Training seeds: one training run per seed, each its own partition `<name>@s<seed>`, the "
+        "seed overriding the recipes' `seed`; null for one run under the recipes' seed. Evaluation sampling "
+        "seeds are evaluation.seed's, whatever the training seed.",
+    )
+    sft_start: Literal["same_seed", "shared"] = Field(
+        default="same_seed",
+        description="For an RL arm with sft_from whose start has seeds: `same_seed` starts seed s from the "
+        "start's seed s; `shared` starts every seed from the start's first seed.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seeds_are_distinct(cls, data: Any) -> Any:
+        """Seeds name partitions and runs (`name@s<seed>`), so each must be a distinct non-negative integer."""
+        if isinstance(data, dict) and "@" in str(data.get("name", "")):
+            raise ValueError(f"experiment {data['name']!r}: '@' is kept for seeds' partitions (`name@s0`)")
+        seeds = data.get("seeds") if isinstance(data, dict) else None
+        if seeds is None:
+            return data
+        ok = isinstance(seeds, list) and seeds and all(type(s) is int and s >= 0 for s in seeds)
+        if not ok or len(set(seeds)) != len(seeds):
+            raise ValueError(
+                f"experiment {data.get('name')!r}: seeds must be a non-empty list of distinct non-negative "
+                f"integers, got {seeds!r}"
+            )
+        return data
 
 
 @dataclass(frozen=True)
 class Experiment:
+    """One training run as the stages read it: a written experiment with `seeds` becomes one per seed,
+    named `<arm>@s<seed>`; `arm` is the written name, which the report pools over seeds."""
+
     name: str
     base_model: str
     stages: tuple[str, ...]
@@ -189,6 +220,12 @@ class Experiment:
     # names from evaluation.benchmarks this experiment is scored on; None = all of them (an arm that
     # only matters on one domain need not pay for generating on the other's benchmark)
     benchmarks: tuple[str, ...] | None = None
+    arm: str = ""  # the written experiment's name; its seeds' runs share it
+    seed: int | None = None  # the training seed, or None for the recipes' own
+
+    def __post_init__(self) -> None:
+        if not self.arm:
+            object.__setattr__(self, "arm", self.name)
 
 
 @dataclass

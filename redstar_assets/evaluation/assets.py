@@ -8,6 +8,7 @@ import polars as pl
 
 from redstar_assets.config.sections import Profile
 from redstar_assets.deploy.placement import model_placement
+from redstar_assets.evaluation.comparisons import VERDICT_NOTE, comparison_table, verdict_view
 from redstar_assets.evaluation.fingerprint import (
     SCORES_VERSION,
     eval_inputs,
@@ -19,13 +20,15 @@ from redstar_assets.evaluation.fingerprint import (
 from redstar_assets.evaluation.heldout import build_benchmark
 from redstar_assets.evaluation.report import (
     ablation_table,
+    arm_summary,
     benchmark_matrix,
     plot_scaling,
     plot_strategies,
 )
-from redstar_assets.evaluation.rl_report import plot_rl_curves, rl_comparison
+from redstar_assets.evaluation.rl_report import plot_rl_curves
+from redstar_assets.evaluation.stamps import with_commit_column
 from redstar_assets.launcher import ModelLauncher, reported
-from redstar_assets.lineage.metadata import lineage_metadata, markdown_table, preview
+from redstar_assets.lineage.metadata import code_commit, lineage_metadata, markdown_table, preview
 from redstar_assets.lineage.provenance import trained_on_metadata
 from redstar_assets.lineage.table import lineage_rows
 from redstar_assets.problems.inbox import written_sources
@@ -34,7 +37,7 @@ from redstar_training.files.run_config import config_hash
 
 DISJOINT_CHECK = "heldout_disjoint_from_training"
 # Bumped when how a score or the report is computed or stored changes, so older ones show as stale.
-REPORT_VERSION = "report-v3"
+REPORT_VERSION = "report-v4"
 LINEAGE_VERSION = "lineage-v1"
 
 
@@ -53,8 +56,9 @@ def trained_problem_ids(store, exp) -> set[str]:
     return ids
 
 
-SCORE_FIELDS = ("stage", "benchmark", "pass_at_1", "avg_at_n", "n", "stderr", "maj_at_n", "pass_at_n",
-                "num_problems", "model_version")  # fmt: skip
+SCORE_FIELDS = ("stage", "benchmark", "arm", "training_seed", "pass_at_1", "avg_at_n", "n", "stderr",
+                "stderr_items", "maj_at_n", "pass_at_n", "pass_at_k", "maj_at_k", "num_problems", "model_version",
+                "environment")  # fmt: skip
 
 
 def score_metadata(scores: pl.DataFrame) -> dict:
@@ -118,10 +122,10 @@ def write_heldout(context, store, experiment: str, benchmarks, pool: set[str]) -
     return held
 
 
-def evaluate_or_reuse(context, redstar, launcher, pipes, experiment, models, inputs, held: HeldoutFiles):
+def evaluate_or_reuse(context, redstar, launcher, pipes, exp, models, inputs, held: HeldoutFiles):
     """(scores, the evaluation's result), or (the last scores, None) when the checkpoints,
     benchmarks, sampling and verifier are those of the last evaluation."""
-    store = redstar.store()
+    store, experiment = redstar.store(), exp.name
     out_dir = store.folder("benchmark_scores", experiment)
     stamp = out_dir / "eval" / "eval_key"
     key = eval_key(inputs, held.versions, launcher.evaluation.threads)
@@ -144,9 +148,11 @@ def evaluate_or_reuse(context, redstar, launcher, pipes, experiment, models, inp
     # numbers is still a new score, so the report and lineage follow it.
     scores = pl.DataFrame(result["scores"], infer_schema_length=None).with_columns(
         pl.lit(experiment).alias("experiment"),
+        pl.lit(exp.arm).alias("arm"),
+        pl.lit(exp.seed, dtype=pl.Int64).alias("training_seed"),
         pl.col("stage").replace_strict({k: str(v) for k, v in inputs["models"].items()}).alias("model_version"),
     )
-    return scores, result
+    return with_commit_column(scores, code_commit()), result
 
 
 def _last_stage_mapping(profile: Profile, stage: str) -> dg.StaticPartitionMapping:
@@ -208,7 +214,7 @@ def build_evaluation_assets(
         models = stage_models(store, profile, exp)
         inputs = eval_inputs(stage_model_ids(context.instance, profile, exp, models), profile, exp)
         client = pipes_subprocess_client
-        scores, result = evaluate_or_reuse(context, redstar, launcher, client, exp.name, models, inputs, held)
+        scores, result = evaluate_or_reuse(context, redstar, launcher, client, exp, models, inputs, held)
         reused = result is None
         out_dir = store.folder("benchmark_scores", exp.name)
         version = store.write(scores, "benchmark_scores", exp.name)
@@ -222,11 +228,22 @@ def build_evaluation_assets(
         }
         yield dg.MaterializeResult(
             metadata={
-                "scores": dg.MetadataValue.md(markdown_table(scores.drop("model_path", "seeds", "model_version"))),
+                "scores": dg.MetadataValue.md(
+                    markdown_table(
+                        scores.drop(
+                            "model_path", "seeds", "model_version", "environment", "pass_at_k", "maj_at_k", strict=False
+                        )
+                    )
+                ),
                 "benchmark_sizes": dg.MetadataValue.json(held.sizes),
                 "benchmarks": dg.MetadataValue.json(
                     {
-                        b.name: {"sampling": b.sampling, "max_tokens": b.max_tokens, "overrides": b.overrides}
+                        b.name: {
+                            "sampling": b.sampling,
+                            "max_tokens": b.max_tokens,
+                            "overrides": b.overrides,
+                            "protocol": b.entry.protocol,
+                        }
                         for b in benchmarks
                     }
                 ),  # fmt: skip
@@ -277,50 +294,44 @@ def build_evaluation_assets(
 
     @over_all_scores(REPORT_VERSION)
     def ablation_report(context: dg.AssetExecutionContext, redstar: RedstarHome) -> dg.MaterializeResult:
-        """One table over all experiments (subset scale, difficulty strategy, domain mix, target format,
-        base model, stage, benchmark, pass@1, avg@n, n, stderr) assembled from the experiments' lineage in
-        the instance, with plots of score against subset scale and of the strategies side by side. The
-        answer to "how do data scale, difficulty and mix move the scores?"."""
+        """The ablation's answer to "how do data scale, difficulty, mix and RL move the scores?": each
+        arm's scores as the mean over its training seeds with standard errors across seeds and across
+        items, the comparisons of arms that differ in one factor with a paired per-item test, interval
+        and verdict (`redstar query` views `arms` and `comparisons`), and plots with error bars across
+        seeds. Assembled from the experiments' lineage in the instance."""
         store = redstar.store()
+        folder = store.folder("ablation_report")
         table = ablation_table(context.instance, store, profile)
         version = store.write(table, "ablation_report")
-        png = plot_scaling(table, store.folder("ablation_report") / "scaling.png")
-        strategies = plot_strategies(table, store.folder("ablation_report") / "strategies.png")
-        md = markdown_table(
-            table.select(
-                "experiment",
-                "stage",
-                "base_model",
-                "scale",
-                "strategy",
-                "mix",
-                "target_format",
-                "benchmark",
-                "pass_at_1",
-                "avg_at_n",
-                "n",
-                "stderr",
-            )
-        )
-        several = table["benchmark"].n_unique() > 1
-        matrix = markdown_table(benchmark_matrix(table, [b.name for b in profile.benchmarks])) if several else None
-        text = md + (f"\n\nBy benchmark (pass@1 / avg@n (stderr)):\n\n{matrix}" if matrix else "")
-        rl = rl_comparison(table, profile) if table.height else pl.DataFrame()
-        rl_md = markdown_table(rl) if rl.height else None
-        curves = plot_rl_curves(table, profile, store.folder("ablation_report") / "rl_curves.png")
-        text += f"\n\nRL arms against their SFT start (avg@n; 2 standard errors decide):\n\n{rl_md}" if rl_md else ""
-        (store.folder("ablation_report") / "report.md").write_text(text + "\n")
+        arms = arm_summary(table)
+        store.write(arms, "ablation_report", name="arms")
+        compared = comparison_table(store, profile)
+        store.write(compared, "ablation_report", name="comparisons")
+        png = plot_scaling(arms, folder / "scaling.png")
+        strategies = plot_strategies(arms, folder / "strategies.png")
+        md = markdown_table(arms.drop("base_model")) if arms.height else "_no scores yet_"
+        several = table.height and table["benchmark"].n_unique() > 1
+        matrix = markdown_table(benchmark_matrix(arms, [b.name for b in profile.benchmarks])) if several else None
+        verdicts = markdown_table(verdict_view(compared)) if compared.height else None
+        text = md + (f"\n\nBy benchmark (pass@1 / avg@n (se across seeds)):\n\n{matrix}" if matrix else "")
+        text += f"\n\nComparisons (a against b, {VERDICT_NOTE}):\n\n{verdicts}" if verdicts else ""
+        curves = plot_rl_curves(table, profile, folder / "rl_curves.png")
+        (folder / "report.md").write_text(text + "\n")
         return dg.MaterializeResult(
             metadata={
                 "table": dg.MetadataValue.md(md),
                 **({"by_benchmark": dg.MetadataValue.md(matrix)} if matrix else {}),
+                **({"comparisons": dg.MetadataValue.md(verdicts)} if verdicts else {}),
+                "verdicts": dg.MetadataValue.json(
+                    {v: compared.filter(pl.col("verdict") == v).height for v in compared["verdict"].unique().sort()}
+                ),
                 "plot": dg.MetadataValue.md(png.markdown),
                 "plot_path": dg.MetadataValue.path(str(png.path)),
                 "strategy_plot": dg.MetadataValue.md(strategies.markdown),
-                **({"rl_arms": dg.MetadataValue.md(rl_md)} if rl_md else {}),
                 **({"rl_curves": dg.MetadataValue.md(curves.markdown)} if curves else {}),
                 "rows": table.height,
-                "experiments": table["experiment"].n_unique(),
+                "experiments": table["experiment"].n_unique() if table.height else 0,
+                "arms": arms["arm"].n_unique() if arms.height else 0,
                 **lineage_metadata(
                     {"profile": profile.name},
                     {"benchmark_scores": store.versions("benchmark_scores", [e.name for e in profile.experiments])},

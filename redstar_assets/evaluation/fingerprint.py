@@ -21,7 +21,7 @@ from redstar_training.verify import VERIFIER_VERSION
 
 STAGE_ASSETS = STAGE_CHECKPOINTS
 
-SCORES_VERSION = "scores-v5"  # the evaluation stage's code version: bumped when its columns change
+SCORES_VERSION = "scores-v6"  # the evaluation stage's code version: bumped when its columns change
 
 
 def recorded_data_version(instance: dg.DagsterInstance, asset: str, partition: str | None) -> str | None:

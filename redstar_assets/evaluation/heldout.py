@@ -49,7 +49,8 @@ def benchmark_fingerprint(spec: EvalBenchmark) -> str:
     """What a benchmark's items and scoring depend on without building it: its registry entry and the
     profile's overrides, and its file's bytes when it reads a local file (a generator is fixed by its
     spec, a hub dataset by its id)."""
-    digest = hashlib.sha256(config_hash([dataclasses.asdict(spec.entry), spec.overrides]).encode())
+    entry = {k: v for k, v in dataclasses.asdict(spec.entry).items() if k != "protocol"}  # text, not scoring
+    digest = hashlib.sha256(config_hash([entry, spec.overrides]).encode())
     path = benchmarks_dir() / spec.entry.path if spec.entry.path and not spec.entry.generator else None
     if path is not None and path.is_file():
         with path.open("rb") as fh:

@@ -41,6 +41,8 @@ def ablation_table(instance: dg.DagsterInstance, store: Store, profile: Profile)
             rows.append(
                 {
                     "experiment": exp.name,
+                    "arm": exp.arm,
+                    "training_seed": exp.seed,
                     "stage": s["stage"],
                     "base_model": exp.base_model,
                     "scale": recipe.get("scale", 0) if trained else 0,
@@ -54,6 +56,7 @@ def ablation_table(instance: dg.DagsterInstance, store: Store, profile: Profile)
                     "avg_at_n": s["avg_at_n"],
                     "n": s["n"],
                     "stderr": s["stderr"],
+                    "stderr_items": s.get("stderr_items"),
                     "num_problems": s["num_problems"],
                     "subset_hash": subset_hash if trained else None,
                     "scored_run_id": record.run_id,
@@ -63,24 +66,50 @@ def ablation_table(instance: dg.DagsterInstance, store: Store, profile: Profile)
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-def benchmark_matrix(table: pl.DataFrame, benchmarks: list[str]) -> pl.DataFrame:
-    """Each (experiment, stage) as one row and each benchmark as a column, in the profile's order
-    ("pass@1 / avg@n (stderr)"; "-" where it was not scored): with several domains, the off-diagonal
-    cells are the transfer (a code-trained model on the math set, and the reverse) beside the mixed
-    arm's."""
-    rows = table.with_columns(
+ARM_AXES = ["arm", "stage", "base_model", "scale", "strategy", "mix", "target_format", "benchmark"]
+
+
+def arm_summary(table: pl.DataFrame) -> pl.DataFrame:
+    """One row per (arm, stage, benchmark): the mean over its training seeds of greedy pass@1 and of
+    avg@n, with their standard errors across seeds (null with one seed) beside the mean standard error
+    across items within a run: the two sources of noise shown apart."""
+    if table.height == 0:
+        return table
+    items = pl.col("stderr_items") if "stderr_items" in table.columns else pl.lit(None, dtype=pl.Float64)
+    return (
+        table.with_columns(items.alias("_items"))
+        .group_by(ARM_AXES, maintain_order=True)
+        .agg(
+            pl.len().alias("seeds"),
+            pl.col("pass_at_1").mean(),
+            (pl.col("pass_at_1").std() / pl.len().sqrt()).alias("pass_at_1_se_seeds"),
+            pl.col("avg_at_n").mean(),
+            (pl.col("avg_at_n").std() / pl.len().sqrt()).alias("avg_at_n_se_seeds"),
+            pl.col("_items").mean().alias("avg_at_n_se_items"),
+            pl.col("n").first(),
+        )
+    )
+
+
+def benchmark_matrix(arms: pl.DataFrame, benchmarks: list[str]) -> pl.DataFrame:
+    """Each (arm, stage) as one row and each benchmark as a column, in the profile's order ("pass@1 /
+    avg@n (standard error across seeds)", means over seeds; "-" where it was not scored): with several
+    domains, the off-diagonal cells are the transfer beside the mixed arm's."""
+    columns = ("pass_at_1", "avg_at_n", "avg_at_n_se_seeds")
+    rows = arms.with_columns(
         pl.format(
             "{} / {} ({})",
-            *[pl.col(c).map_elements(cell_text, return_dtype=pl.String) for c in ("pass_at_1", "avg_at_n", "stderr")],
+            *[pl.col(c).map_elements(cell_text, return_dtype=pl.String).fill_null("n/a") for c in columns],
         ).alias("cell")
     )
-    index = ["experiment", "stage", "mix", "target_format"]
+    index = ["arm", "stage", "mix", "target_format"]
     wide = rows.pivot(on="benchmark", index=index, values="cell")
     return wide.select(*index, *[b for b in benchmarks if b in wide.columns]).fill_null("-")
 
 
 def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
-    """Score against subset scale per benchmark: the random long-CoT ladder as a line, other arms as points."""
+    """Score against subset scale per benchmark, each arm's mean over its training seeds with the
+    standard error across seeds as error bars: the random long-CoT ladder as a line, other arms as points."""
     import matplotlib.ticker
 
     plt = figure()
@@ -93,7 +122,8 @@ def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
         ladder = rows.filter(
             (pl.col("stage") == "sft") & (pl.col("strategy") == "random") & (pl.col("target_format") == "long_cot")
         ).sort("scale")
-        ax.plot(ladder["scale"], ladder["pass_at_1"], "o-", label="SFT long-CoT, random")
+        ax.errorbar(ladder["scale"], ladder["pass_at_1"], yerr=_seed_errors(ladder), fmt="o-", capsize=3,
+                    label="SFT long-CoT, random")  # fmt: skip
         for label, cond, marker, color in [
             ("SFT long-CoT, hard-first", (pl.col("stage") == "sft") & (pl.col("strategy") == "hard_first"), "s", "C3"),
             ("SFT answer-only", (pl.col("stage") == "sft") & (pl.col("target_format") == "answer_only"), "x", "C1"),
@@ -101,15 +131,16 @@ def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
         ]:
             arm = rows.filter(cond)
             if arm.height:
-                ax.scatter(arm["scale"], arm["pass_at_1"], marker=marker, s=60, label=label, color=color, zorder=3)
+                ax.errorbar(arm["scale"], arm["pass_at_1"], yerr=_seed_errors(arm), fmt=marker, markersize=7,
+                            capsize=3, label=label, color=color, zorder=3)  # fmt: skip
         for base in rows.filter(pl.col("stage") == "base").iter_rows(named=True):
-            ax.axhline(base["pass_at_1"], ls="--", color="grey", label=f"untrained ({base['experiment']})")
+            ax.axhline(base["pass_at_1"], ls="--", color="grey", label=f"untrained ({base['arm']})")
         ax.set_xscale("log")
         ax.set_xticks(scales, [f"{x // 1000}k" if x >= 1000 and x % 1000 == 0 else str(x) for x in scales])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("subset scale (training traces)")
-        ax.set_ylabel("pass@1 (greedy)")
+        ax.set_ylabel("pass@1 (greedy), mean over seeds")
         ax.set_title(bench)
         ax.grid(alpha=0.3)
     if benchmarks:
@@ -118,9 +149,14 @@ def plot_scaling(table: pl.DataFrame, path: Path) -> Plot:
     return save_png(fig, path, "score vs scale")
 
 
+def _seed_errors(rows: pl.DataFrame) -> list[float]:
+    """Each arm's standard error of greedy pass@1 across its seeds; 0 where it has one seed."""
+    return [e or 0.0 for e in rows["pass_at_1_se_seeds"].to_list()]
+
+
 def plot_strategies(table: pl.DataFrame, path: Path) -> Plot:
-    """Trained arms side by side per benchmark (strategy, format and stage at their scale), with the
-    avg@n standard error as error bars: the strategy comparison of the report."""
+    """Trained arms side by side per benchmark (strategy, format and stage at their scale), their mean
+    over seeds with the standard error across seeds as error bars: the strategy comparison."""
     plt = figure()
     arms = table.filter(pl.col("stage") != "base") if table.height else table
     benchmarks = arms["benchmark"].unique(maintain_order=True).to_list() if arms.height else []
@@ -130,7 +166,7 @@ def plot_strategies(table: pl.DataFrame, path: Path) -> Plot:
         labels = [
             f"{r['strategy']}/{r['target_format']}\n{r['stage']} {r['scale']}" for r in rows.iter_rows(named=True)
         ]
-        errors = [e or 0.0 for e in rows["stderr"].to_list()]
+        errors = _seed_errors(rows)
         ax.bar(range(rows.height), rows["pass_at_1"].to_list(), yerr=errors, color="C0", capsize=3)
         ax.set_xticks(range(rows.height), labels, fontsize=6, rotation=45, ha="right")
         ax.set_ylim(0, 1.02)

@@ -1,11 +1,8 @@
-"""How the RL arms moved from their SFT start: a table per method (mean over training seeds, the
-difference from the start and its standard error across training and evaluation seeds) and a plot
-of held-out accuracy against RL steps, from the curve points the benchmark evaluator scored."""
+"""How the RL arms moved from their SFT start along the way: held-out accuracy against RL steps, from
+the curve points the benchmark evaluator scored (the report's comparisons test where they ended)."""
 
 from __future__ import annotations
 
-import math
-import statistics
 from pathlib import Path
 
 import polars as pl
@@ -27,51 +24,6 @@ def _arms(profile: Profile) -> dict[str, tuple[str, str]]:
 def _start(table: pl.DataFrame, start: str, bench: str) -> dict | None:
     rows = table.filter((pl.col("experiment") == start) & (pl.col("stage") == "sft") & (pl.col("benchmark") == bench))
     return rows.row(0, named=True) if rows.height else None
-
-
-def rl_comparison(table: pl.DataFrame, profile: Profile) -> pl.DataFrame:
-    """One row per (method, start, benchmark): the training seeds' mean avg@n after RL, the start's,
-    their difference, its standard error (across training and evaluation seeds), and whether the
-    difference exceeds 2 standard errors: `helps`, `hurts` or `no change`."""
-    rows = []
-    arms = _arms(profile)
-    finals = table.filter((pl.col("stage") == "rl") & pl.col("experiment").is_in(list(arms)))
-    for (method, start_name, bench), group in _grouped(finals, arms):
-        start = _start(table, start_name, bench)
-        if start is None:
-            continue
-        scores = [r["avg_at_n"] for r in group]
-        # the mean's variance from the seeds' spread (training and evaluation noise together), never
-        # below what the evaluation noise alone gives (two seeds can agree by chance), plus the start's
-        eval_var = sum(r["stderr"] ** 2 for r in group) / len(group) ** 2
-        seed_var = statistics.variance(scores) / len(scores) if len(scores) > 1 else float("nan")
-        diff = statistics.fmean(scores) - start["avg_at_n"]
-        se = math.sqrt(max(seed_var, eval_var) + start["stderr"] ** 2)
-        verdict = "helps" if diff > 2 * se else "hurts" if diff < -2 * se else "no change"
-        rows.append(
-            {
-                "method": method,
-                "start": start_name,
-                "benchmark": bench,
-                "seeds": len(scores),
-                "start_avg_at_n": start["avg_at_n"],
-                "rl_avg_at_n": round(statistics.fmean(scores), 4),
-                "difference": round(diff, 4),
-                "stderr": round(se, 4),
-                "verdict": verdict if not math.isnan(se) else "one seed",
-                "rl_pass_at_1": round(sum(r["pass_at_1"] for r in group) / len(group), 4),
-                "start_pass_at_1": start["pass_at_1"],
-            }
-        )
-    return pl.DataFrame(rows) if rows else pl.DataFrame()
-
-
-def _grouped(finals: pl.DataFrame, arms: dict[str, tuple[str, str]]):
-    groups: dict[tuple[str, str, str], list[dict]] = {}
-    for r in finals.iter_rows(named=True):
-        method, start = arms[r["experiment"]]
-        groups.setdefault((method, start, r["benchmark"]), []).append(r)
-    return sorted(groups.items())
 
 
 def plot_rl_curves(table: pl.DataFrame, profile: Profile, path: Path) -> Plot | None:

@@ -34,6 +34,8 @@ VIEWS = (
     View(
         "heldout", "benchmark_scores", "benchmark-*", "experiment", "the held-out items each experiment was scored on"
     ),
+    View("arms", "ablation_report", "arms", None, "each arm's scores: means over its training seeds, errors"),
+    View("comparisons", "ablation_report", "comparisons", None, "arms differing in one factor: paired test, verdict"),
     View("problems", "problems", "data", "source", "curated problems, one partition per source"),
     View("quarantine", "raw_problems", "quarantine", "source", "rows quarantined at ingestion (file, line, reason)"),
     View("traces", "verified_traces", "data", "source", "teacher traces with their verdicts and quality flags"),

@@ -21,14 +21,19 @@ CODE_VERSION_FIELDS = {a: pl.String for a in CHAIN}
 SOURCE_FIELDS = {"source": pl.String, "rows": pl.Int64, "data_version": pl.String}
 LINEAGE_SCHEMA: dict[str, Any] = {
     "experiment": pl.String,
+    "arm": pl.String,
     "stage": pl.String,
     "benchmark": pl.String,
     "pass_at_1": pl.Float64,
     "avg_at_n": pl.Float64,
     "n": pl.Int64,
     "stderr": pl.Float64,
+    "stderr_items": pl.Float64,
     "maj_at_n": pl.Float64,
     "pass_at_n": pl.Float64,
+    "pass_at_k": pl.String,
+    "maj_at_k": pl.String,
+    "environment": pl.String,
     "num_problems": pl.Int64,
     "checkpoint_hash": pl.String,
     "base_model": pl.String,
@@ -200,18 +205,27 @@ def lineage_rows(instance: dg.DagsterInstance, store=None) -> pl.DataFrame:
             rows.append(
                 {
                     "experiment": experiment,
+                    "arm": score.get("arm") or experiment.split("@")[0],
                     "stage": score["stage"],
                     "benchmark": score["benchmark"],
                     "pass_at_1": score.get("pass_at_1"),
                     "avg_at_n": score.get("avg_at_n"),
                     "n": score.get("n"),
                     "stderr": score.get("stderr"),
+                    "stderr_items": score.get("stderr_items"),
                     "maj_at_n": score.get("maj_at_n"),
                     "pass_at_n": score.get("pass_at_n"),
+                    "pass_at_k": score.get("pass_at_k"),
+                    "maj_at_k": score.get("maj_at_k"),
+                    "environment": score.get("environment"),
                     "num_problems": score.get("num_problems"),
                     "checkpoint_hash": score.get("model_version"),
                     "base_model": config.get("base_model"),
                     **chain,
+                    # an arm's seed (its RL run's too); else the SFT recipe's seed the chain recorded
+                    "training_seed": next(
+                        (v for v in (score.get("training_seed"), chain.get("training_seed")) if v is not None), None
+                    ),
                     "code_versions": {
                         **dict.fromkeys(CHAIN),
                         **code,

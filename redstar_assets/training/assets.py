@@ -29,6 +29,11 @@ SFT_VERSION = "sft-v2"
 RL_VERSION = "rl-v5"  # bumped when what an RL checkpoint is trained on changes
 
 
+def seeded(exp) -> dict:
+    """The run config's `seed` for one seed's run of an arm (over the recipe's); nothing without seeds."""
+    return {} if exp.seed is None else {"seed": exp.seed}
+
+
 def _checkpoint_asset(profile: Profile, name: str, stage: str, deps: list, code_version: str, condition):
     """The decorator of a trainer's asset: a model step with a blocking 'loads and generates' check."""
     loads = dg.AssetCheckSpec(
@@ -71,6 +76,8 @@ def build_training_assets(
         recipe = profile.training_recipes[exp.training]
         lineage = {
             "experiment": exp.name,
+            "arm": exp.arm,
+            "training_seed": exp.seed,
             "stage": "sft",
             "base_model": exp.base_model,
             "subset": exp.subset,
@@ -85,12 +92,13 @@ def build_training_assets(
             train_file=str(store.path("sft_subsets", exp.subset)),
             output_dir=str(out_dir),
             lineage=lineage,
+            **seeded(exp),
         )
         run = launcher.run(context, pipes_subprocess_client, "training", recipe.entry_point, run_config, out_dir)
         trained = {"sft_subsets": {exp.subset: subset_hash}}
         yield from checkpoint_results(
             run,
-            lineage_metadata(recipe.written(), trained)
+            lineage_metadata({**recipe.written(), **seeded(exp)}, trained)
             | trained_on_metadata(trained)
             | {"training_recipe": exp.training},
             plot_dir=out_dir,
@@ -146,6 +154,8 @@ def build_training_assets(
         lineage = {
             **sft_lineage,
             "experiment": exp.name,
+            "arm": exp.arm,
+            "training_seed": exp.seed,
             "sft_experiment": sft_partition,
             "sft_checkpoint_hash": folder_hash(sft_dir),
             "stage": "rl",
@@ -155,12 +165,14 @@ def build_training_assets(
             "pairs": rows,
         }
         data_file = {data_key: str(store.path("rl_checkpoints", exp.name, data_name))}
-        run_config = recipe.run_config(model=str(sft_dir), **data_file, output_dir=str(out_dir), lineage=lineage)
+        run_config = recipe.run_config(
+            model=str(sft_dir), **data_file, output_dir=str(out_dir), lineage=lineage, **seeded(exp)
+        )
         run = launcher.run(context, pipes_subprocess_client, "training", recipe.entry_point, run_config, out_dir)
         yield from checkpoint_results(
             run,
             lineage_metadata(
-                recipe.run_config(),
+                recipe.run_config(**seeded(exp)),
                 {
                     "sft_checkpoints": {sft_partition: lineage["sft_checkpoint_hash"]},
                     "verified_traces": store.versions("verified_traces", sources),

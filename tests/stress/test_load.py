@@ -109,7 +109,7 @@ def test_fifty_inbox_files_and_four_model_runs_side_by_side(tmp_path, scoreboard
             every=2,
         )
         launched = time.monotonic()
-        model_runs = [_launch(ui, "sft_checkpoints", p) for p in ("cot-random-20", "cot-random-40", "cot-hard-20")]
+        model_runs = [_launch(ui, "sft_checkpoints", p) for p in ("cot-random-20", "cot-random-40", "cot-hard-20@s0")]
         model_runs.append(_launch(ui, "benchmark_scores", "untrained"))
         ui.wait_for(
             "the four model runs",
