@@ -98,7 +98,7 @@ def test_the_tutorial_profile_loads(tmp_path):
     path = tmp_path / "my-study.yaml"
     path.write_text(yaml.safe_dump(profile))
     loaded = load_profile(str(path))
-    assert [e.name for e in loaded.experiments][:2] == ["base", "cot-1k"]
+    assert [e.name for e in loaded.experiments][:3] == ["base", "cot-1k@s0", "cot-1k@s1"]
     assert loaded.teacher.kind == "openai"
 
 
