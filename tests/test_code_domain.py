@@ -95,7 +95,7 @@ def test_a_code_only_and_a_mixed_experiment_run_end_to_end_through_benchmark_sco
     assert store.read("benchmark_scores", "untrained")["benchmark"].to_list() == ["arith-code-heldout"]
     # the report's by-benchmark matrix: the transfer cells beside the mixed arm's, "-" where not scored
     matrix = metadata("ablation_report", None)["by_benchmark"].value.splitlines()
-    assert matrix[0] == "| experiment | stage | mix | target_format | arith-heldout | arith-code-heldout |"
+    assert matrix[0] == "| arm | stage | mix | target_format | arith-heldout | arith-code-heldout |"
     rows = {line.split(" | ")[0].strip("| "): line for line in matrix[2:]}
     assert set(rows) == {"untrained", "code-only-20", "mix-20"}
     assert rows["untrained"].split(" | ")[4] == "-" and rows["code-only-20"].count(" / ") == 2

@@ -231,7 +231,7 @@ def test_streamed_table_has_the_hash_of_the_whole_and_surfaces_a_failed_part(tmp
 
 def test_profiles_validate_with_file_and_key(tmp_path):
     demo = load_profile("demo")
-    assert demo.experiment("cot-random-1k").stages == ("sft",)
+    assert demo.experiment("cot-random-1k@s1").stages == ("sft",) and demo.experiment("cot-random-1k@s1").seed == 1
     tiny = load_profile("demo-tiny")
     assert tiny.subset_recipes.keys().isdisjoint({"cot-random-1k"}) and tiny.teacher.kind == "procedural"
     bad = tmp_path / "bad.yaml"

@@ -78,7 +78,7 @@ def test_materialize_all_then_an_inbox_file_flows_to_a_new_report(tmp_path, tiny
         assert data_versions(instance) == data_versions(tiny_run.instance)  # same data as `redstar run`
         # the gpu pool (limit 1 on any fresh instance): model steps queued, none failed, none overlapped
         spans = _model_step_spans(instance, [r["runId"] for r in runs])
-        assert len(spans) == 3 + 2 + 4 and all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert len(spans) == 4 + 2 + 5 and all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
 
         # 3. The CLI reads what the UI made: the ablation table and a score's lineage.
         env = {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "REDSTAR_HOME": str(data), "PATH": str(BIN)}

@@ -290,3 +290,26 @@ def test_the_upstream_tree_labels_a_source_read_but_not_trained_on():
     lines = render(node)
     assert any("verified_traces[unused]  (read, not trained on" in line for line in lines)
     assert not any("verified_traces[used]  (read" in line for line in lines)
+
+
+def test_every_score_row_of_a_run_carries_its_environment_stamp_and_seed(tiny_run):
+    """Through the assets: each score row's stamp names the libraries, backend, dtype, device, sampling,
+    verifier, prompt hash and commit; the lineage table has the arm and training seed; the report's
+    comparisons are a view."""
+    table = pl.read_parquet(tiny_run.data / "lineage" / "_" / "data.parquet").filter(pl.col("latest"))
+    assert table.height and table["environment"].null_count() == 0
+    for row in table.iter_rows(named=True):
+        stamp = json.loads(row["environment"])
+        assert {"torch", "transformers", "trl"} <= set(stamp["libraries"]) and stamp["backend"] == "transformers"
+        assert stamp["code_commit"] == row["git_commit"] and stamp["verifier_version"].startswith("verify-")
+        assert stamp["dtype"] and stamp["device"] and len(stamp["prompt_template_hash"]) == 16
+        assert stamp["seeds"] == json.loads(_scores(tiny_run.data, row["experiment"])["seeds"][0])
+    seeded = (
+        table.filter(pl.col("arm") == "cot-hard-20").select("experiment", "training_seed").unique().sort("experiment")
+    )
+    assert seeded.rows() == [("cot-hard-20@s0", 0), ("cot-hard-20@s1", 1)]
+    columns, rows = run_query(
+        tiny_run.data, "SELECT a, b, seeds_a, verdict FROM comparisons WHERE comparison = 'hard-first vs random'"
+    )
+    assert {r[:3] for r in rows} == {("cot-hard-20 (sft)", "cot-random-20 (sft)", 2)}
+    assert all(r[3] in ("better", "worse", "no difference") for r in rows)
