@@ -173,8 +173,8 @@ def test_redstar_lineage_prints_each_scores_stamp_and_what_differs():
     assert [s["environment"].get("code_commit") for s in node.as_dict()["scores"]] == ["1111", "2222", None]
     text = "\n".join(render(node))
     assert "base arith: pass@1 0.250, avg@2 0.500" in text
-    assert "environment: transformers, float32 on cpux1 (x86_64)" in text and "torch=2.5.0" in text
-    assert "environment: transformers, bfloat16 on cpux1" in text and "code 2222" in text
+    assert "environment: transformers, float32 on cpu x1 (x86_64)" in text and "torch=2.5.0" in text
+    assert "environment: transformers, bfloat16 on cpu x1" in text and "code 2222" in text
     assert "differs from base on dtype: comparing them is suspect" in text
     assert "rl arith: pass@1 0.500\n" in text and "dtype and device not recorded (samples from the cache)" in text
     assert text.count("differs from") == 1  # the cached score's unrecorded runtime is no difference

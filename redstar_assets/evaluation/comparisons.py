@@ -240,8 +240,8 @@ def comparison_table(store: Store, profile: Profile, level: float = LEVEL) -> pl
                 {
                     **row,
                     "items": result.items,
-                    "mean_a": _seed_mean(a.verdicts),
-                    "mean_b": _seed_mean(b.verdicts),
+                    "mean_a": result.mean_a,
+                    "mean_b": result.mean_b,
                     "difference": result.seed_diff,
                     "item_difference": result.mean_diff,
                     "ci_low": result.ci_low,
@@ -252,17 +252,6 @@ def comparison_table(store: Store, profile: Profile, level: float = LEVEL) -> pl
                 }
             )
     return pl.DataFrame(rows, schema=COMPARISON_COLUMNS) if rows else pl.DataFrame(schema=COMPARISON_COLUMNS)
-
-
-def _seed_mean(verdicts: dict[str, dict[int | str, list[bool]]]) -> float:
-    """The arm's accuracy: the mean over its seeds of each seed's mean over items of its sample mean."""
-    seeds = {s for per in verdicts.values() for s in per}
-    per_seed = [
-        sum(sum(per[s]) / len(per[s]) for per in verdicts.values() if s in per)
-        / sum(1 for per in verdicts.values() if s in per)
-        for s in seeds
-    ]
-    return sum(per_seed) / len(per_seed)
 
 
 VERDICT_NOTE = f"verdict at level {LEVEL}: a paired sign-flip test over items, every seed and sample pooled"

@@ -35,6 +35,8 @@ class PairedResult:
     seed_diff: float
     seeds_a: int
     seeds_b: int
+    mean_a: float  # each arm's accuracy: the mean over its seeds
+    mean_b: float
 
 
 def paired_comparison(
@@ -87,6 +89,8 @@ def paired_comparison(
         seed_diff=_mean(seed_acc_a) - _mean(seed_acc_b),
         seeds_a=len(seed_acc_a),
         seeds_b=len(seed_acc_b),
+        mean_a=_mean(seed_acc_a),
+        mean_b=_mean(seed_acc_b),
     )
 
 

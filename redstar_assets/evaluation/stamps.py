@@ -59,7 +59,7 @@ def summary(stamp: dict[str, Any]) -> str:
     if _cached(stamp):
         ran = "dtype and device not recorded (samples from the cache)"
     else:
-        count = f"x{stamp['device_count']}" if stamp.get("device_count") else ""
+        count = f" x{stamp['device_count']}" if stamp.get("device_count") else ""
         name = f" ({stamp['device_name']})" if stamp.get("device_name") else ""
         mixed = ", some samples from the cache" if stamp.get("samples") == "mixed" else ""
         ran = f"{stamp.get('dtype')} on {stamp.get('device')}{count}{name}{mixed}"
