@@ -202,6 +202,15 @@ def comparison_table(store: Store, profile: Profile, level: float = LEVEL) -> pl
     across seeds, the paired per-item test, its interval and verdict, and what differs in the two
     sides' environment stamps. Sides scored on different items are refused, with both named."""
     arms = _arms(profile)
+    read: dict[tuple[str, str, str, bool], ArmOutputs | None] = {}
+
+    def outputs(arm: str, stage: str, bench: str, greedy: bool = False) -> ArmOutputs | None:
+        """An arm's outputs, read once however many comparisons it is a side of."""
+        key = (arm, stage, bench, greedy)
+        if key not in read:
+            read[key] = side_outputs(store, arms[arm], stage, bench, greedy)
+        return read[key]
+
     rows = []
     for plan in planned_comparisons(profile):
         runs_a, runs_b = arms[plan.a.arm], arms[plan.b.arm]
@@ -211,13 +220,12 @@ def comparison_table(store: Store, profile: Profile, level: float = LEVEL) -> pl
             if b.name in {x.name for x in profile.benchmarks_for(runs_b[0])}
         ]
         for bench in shared:
-            a = side_outputs(store, runs_a, plan.a.stage, bench)
-            b = side_outputs(store, runs_b, plan.b.stage, bench)
+            a, b = outputs(plan.a.arm, plan.a.stage, bench), outputs(plan.b.arm, plan.b.stage, bench)
             if a is None or b is None:
                 continue
             if a.sampled != b.sampled:  # one side sampled, the other greedy only: both greedy
-                a = side_outputs(store, runs_a, plan.a.stage, bench, greedy=True)
-                b = side_outputs(store, runs_b, plan.b.stage, bench, greedy=True)
+                a = outputs(plan.a.arm, plan.a.stage, bench, greedy=True)
+                b = outputs(plan.b.arm, plan.b.stage, bench, greedy=True)
                 assert a is not None and b is not None
             row = {
                 "comparison": plan.kind,

@@ -9,13 +9,14 @@ from typing import Any
 
 import polars as pl
 
+from redstar_training.generation.environment import CACHED
+
 # A stamp's fields whose difference makes two scores suspect to compare, libraries aside.
 COMPARED = ("backend", "server_version", "dtype", "device", "device_count", "verifier_version",
             "prompt_template_hash", "seeds", "temperature", "top_p", "max_new_tokens")  # fmt: skip
 # Fields only the run that generated the samples knows: a stamp whose samples all came from the cache
 # says `cached` there, which is "not recorded here", not a difference.
 RUNTIME = ("server_version", "dtype", "device", "device_count")
-CACHED = "cached"
 
 
 def parse(stamp: str | dict | None) -> dict[str, Any]:
