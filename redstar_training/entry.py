@@ -17,7 +17,7 @@ from redstar_training.pipes import dagster_pipes, log
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-_BULKY = ("loss_curve", "reward_groups")  # kept in the metrics file, left out of log lines
+_BULKY = ("loss_curve", "reward_groups", "reward_curve")  # kept in the metrics file, left out of log lines
 
 
 def report_checkpoint(pipes: Any, cfg: Any, metrics: dict[str, Any]) -> None:

@@ -1,7 +1,8 @@
 """RL arms from one SFT checkpoint, end to end at test scale (demo-rl-tiny through `redstar run`'s
 own code on a fresh instance): the SFT stage trains once, every arm's RL starts from that very
 checkpoint (by hash), one arm per method runs through Pipes, and the scores and lineage follow each
-arm back to the shared start."""
+arm back to the shared start; GRPO's control (shuffled rewards) runs beside it and the report
+compares GRPO with it."""
 
 import json
 
@@ -12,7 +13,7 @@ from support.fresh_run import run_profile
 from redstar_assets.lineage.records import latest_materialization, meta
 from redstar_training.trainers.checkpoints import folder_hash
 
-ARMS = {"rl-dpo": "dpo", "rl-grpo": "grpo", "rl-rloo": "rloo", "rl-rpp": "reinforce_pp"}
+ARMS = {"rl-dpo": "dpo", "rl-grpo": "grpo", "rl-grpo-control": "grpo", "rl-rloo": "rloo", "rl-rpp": "reinforce_pp"}
 
 
 @pytest.mark.slow
@@ -54,4 +55,7 @@ def test_every_rl_arm_starts_from_the_one_sft_checkpoint(tmp_path, monkeypatch):
     compared = meta(report, "comparisons")
     for arm in ARMS:
         assert f"| RL vs its start | {arm} (rl) | sft-start (sft) |" in compared
+    assert "| RL vs its control | rl-grpo (rl) | rl-grpo-control (rl) |" in compared
+    control = latest_materialization(instance, "rl_checkpoints", "rl-grpo-control")
+    assert meta(control, "rl_control") == "shuffled_rewards" and meta(control, "control") == "shuffled_rewards"
     assert meta(report, "rl_curves").startswith("![")

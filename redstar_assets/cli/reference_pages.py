@@ -243,7 +243,8 @@ def profile_page() -> str:
             "One RL recipe: `method` picks the trainer ("
             + ", ".join(f"`{m}`: `{c}`" for m, c in classes.items() if m != "sft")
             + f"; TRL {version}); the other keys are that config's fields, plus `max_pairs` "
-            "(DPO) or `max_problems` (online methods), which the asset reads."
+            "(DPO) or `max_problems` (online methods), and `samples`, `pass_rate_samples`, `candidates` "
+            "and `control`, which the asset reads (see the RL guide)."
         ),
     }
     page = _ProfilePage(notes)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from redstar_assets.config.sections import ProfileFile
-from redstar_assets.config.trl_recipes import ASSET_KEYS, DEFAULT_MAX_PROBLEMS, RL_METHODS, SET_BY_ASSET, trl_fields
+from redstar_assets.config.trl_recipes import (
+    ASSET_KEYS,
+    CONTROLS,
+    DEFAULT_MAX_PROBLEMS,
+    RL_METHODS,
+    SAMPLE_SOURCES,
+    SET_BY_ASSET,
+    trl_fields,
+)
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -43,6 +51,12 @@ _ASSET_KEY_HELP = {
     "method": "The RL method, which picks the trainer.",
     "max_pairs": "DPO: most preference pairs trained on; every pair when unset.",
     "max_problems": f"Online methods: most problems trained on; {DEFAULT_MAX_PROBLEMS} when unset.",
+    "samples": "Whose samples choose the problems: the teacher's verdicts (default), or the student's own "
+    "pass rate (kept when strictly between 0 and 1; for DPO, pairs of its own correct and incorrect samples).",
+    "pass_rate_samples": "samples: student: samples per candidate problem for the pass rate (default 8).",
+    "candidates": "samples: student: candidate problems sampled, outside the SFT subset first (default 256).",
+    "control": "The method family's control at the same budget: shuffled_rewards (online methods) or "
+    "swapped_pairs (DPO).",
 }
 _JSON_TYPES = {"float": "number", "int": "integer", "bool": "boolean", "str": "string", "list": "array"}
 _JSON_TYPES |= {"dict": "object", "none": "null"}
@@ -82,6 +96,10 @@ def profile_schema() -> dict[str, Any]:
             for key in sorted(ASSET_KEYS["dpo"] | ASSET_KEYS["online_rl"])
             if key != "method"
         },
+        "samples": _described({"enum": list(SAMPLE_SOURCES)}, "samples"),
+        "pass_rate_samples": _described({"type": "integer", "minimum": 2}, "pass_rate_samples"),
+        "candidates": _described(counts, "candidates"),
+        "control": _described({"enum": sorted(set(CONTROLS.values()))}, "control"),
     }
     out["properties"]["training_recipes"]["additionalProperties"] = _recipe(("sft",), SET_BY_ASSET["sft"], {})
     out["properties"]["rl_recipes"]["additionalProperties"] = _recipe(

@@ -33,6 +33,16 @@ RL_METHODS = tuple(RL_ENTRY_POINTS)
 # Recipe keys the assets read before launching (how much data the RL stage gets, which method).
 ASSET_KEYS = {"dpo": {"method", "max_pairs"}, "online_rl": {"method", "max_problems"}}
 DEFAULT_MAX_PROBLEMS = 64
+# Whose samples choose an RL arm's problems: the teacher's verdicts (a correct and a wrong trace; for
+# DPO its pairs), or the student's own samples, cut by its pass rate (for DPO, pairs of its own samples).
+SAMPLE_SOURCES = ("teacher", "student")
+# Each method family's control: the same run with the signal destroyed, so a gain can be told from drift.
+CONTROLS = {
+    "dpo": "swapped_pairs",  # chosen and rejected swapped in a random half of the pairs
+    "grpo": "shuffled_rewards",  # rewards permuted across each batch's completions
+    "rloo": "shuffled_rewards",
+    "reinforce_pp": "shuffled_rewards",
+}
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,10 @@ class TrainerRecipe:
     trl: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
     max_pairs: int | None = None  # DPO: None = every pair there is
     max_problems: int = DEFAULT_MAX_PROBLEMS  # online RL
+    samples: str = "teacher"  # whose samples choose the problems (SAMPLE_SOURCES)
+    pass_rate_samples: int = 8  # student: samples per candidate problem for its pass rate
+    candidates: int = 256  # student: candidate problems sampled (outside the SFT subset first)
+    control: str | None = None  # the family's control (CONTROLS), or None for the method itself
 
     @property
     def online(self) -> bool:
@@ -53,14 +67,23 @@ class TrainerRecipe:
     def entry_point(self) -> str:
         return "redstar_training.trainers.sft" if self.method == "sft" else RL_ENTRY_POINTS[self.method]
 
+    @property
+    def selection(self) -> dict[str, Any]:
+        """The recipe's keys that choose its data and control (not TRL's), as the profile wrote them."""
+        out: dict[str, Any] = {"samples": self.samples} if self.samples != "teacher" else {}
+        if self.samples == "student":
+            out |= {"pass_rate_samples": self.pass_rate_samples, "candidates": self.candidates}
+        return out | ({"control": self.control} if self.control else {})
+
     def run_config(self, **set_by_asset: Any) -> dict[str, Any]:
         """The trainer's run config: the recipe's TRL fields and the asset's own (paths, lineage)."""
         algorithm = {"algorithm": self.method} if self.online else {}
-        return {**self.trl, **algorithm, **set_by_asset}
+        control = {"control": self.control} if self.control else {}
+        return {**self.trl, **algorithm, **control, **set_by_asset}
 
     def written(self) -> dict[str, Any]:
         """The recipe as the profile wrote it (lineage records it)."""
-        return dict(self.trl)
+        return {**self.trl, **self.selection}
 
 
 def training_recipe(where: str, entry: str, data: Any) -> TrainerRecipe:
@@ -77,9 +100,41 @@ def rl_recipe(where: str, entry: str, data: Any) -> TrainerRecipe:
     if method not in RL_METHODS:
         raise ProfileError(f"{where}: {entry}.method {method!r} is not one of {RL_METHODS}")
     kind = "dpo" if method == "dpo" else "online_rl"
+    selection = _selection(where, entry, method, data)
     check_recipe(where, entry, data, method, SET_BY_ASSET[kind], ASSET_KEYS[kind] - {"method"})
     counts = {k: data.pop(k) for k in ("max_pairs", "max_problems") if k in data}
-    return TrainerRecipe(method, MappingProxyType(data), **counts)
+    return TrainerRecipe(method, MappingProxyType(data), **counts, **selection)
+
+
+def _selection(where: str, entry: str, method: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Pops and checks the keys that choose an RL recipe's data and control (`samples`,
+    `pass_rate_samples`, `candidates`, `control`)."""
+    out: dict[str, Any] = {}
+    samples = data.pop("samples", "teacher")
+    if samples not in SAMPLE_SOURCES:
+        raise ProfileError(f"{where}: {entry}.samples {samples!r} is not one of {SAMPLE_SOURCES}")
+    out["samples"] = samples
+    for key in ("pass_rate_samples", "candidates"):
+        if key in data:
+            value = data.pop(key)
+            if not (_kind_ok(value, "int") and value > 0):
+                raise ProfileError(f"{where}: {entry}.{key}: expected a positive integer, got {value!r}")
+            if samples != "student":
+                raise ProfileError(f"{where}: {entry}.{key} applies to samples: student only")
+            out[key] = value
+    if out.get("pass_rate_samples") == 1:
+        raise ProfileError(f"{where}: {entry}.pass_rate_samples: a pass rate strictly between 0 and 1 needs 2 or more")
+    if "control" in data:
+        control = data.pop("control")
+        if method not in CONTROLS:
+            raise ProfileError(f"{where}: {entry}: method {method!r} has no control defined")
+        if control != CONTROLS[method]:
+            raise ProfileError(
+                f"{where}: {entry}.control {control!r}: method {method!r} has no such control; its control is "
+                f"{CONTROLS[method]!r}"
+            )
+        out["control"] = control
+    return out
 
 
 def _mapping(where: str, entry: str, data: Any) -> dict[str, Any]:

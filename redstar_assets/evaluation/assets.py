@@ -25,7 +25,7 @@ from redstar_assets.evaluation.report import (
     plot_scaling,
     plot_strategies,
 )
-from redstar_assets.evaluation.rl_report import plot_rl_curves
+from redstar_assets.evaluation.rl_report import plot_rl_curves, training_rewards
 from redstar_assets.evaluation.stamps import with_commit_column
 from redstar_assets.launcher import ModelLauncher, reported
 from redstar_assets.lineage.metadata import code_commit, lineage_metadata, markdown_table, preview
@@ -315,7 +315,7 @@ def build_evaluation_assets(
         verdicts = markdown_table(verdict_view(compared)) if compared.height else None
         text = md + (f"\n\nBy benchmark (pass@1 / avg@n (se across seeds)):\n\n{matrix}" if matrix else "")
         text += f"\n\nComparisons (a against b, {VERDICT_NOTE}):\n\n{verdicts}" if verdicts else ""
-        curves = plot_rl_curves(table, profile, folder / "rl_curves.png")
+        curves = plot_rl_curves(table, profile, folder / "rl_curves.png", training_rewards(store, profile))
         (folder / "report.md").write_text(text + "\n")
         return dg.MaterializeResult(
             metadata={

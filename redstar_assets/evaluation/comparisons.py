@@ -1,7 +1,8 @@
 """The ablation's claims as paired comparisons: the arms that differ in one factor (a scale step,
 hard-first against random, a mix against each of its domains, long-CoT against answer-only, an RL
-method against its start, long-CoT against the untrained model), each tested per item over the same
-held-out items with every training seed and sample pooled, with an interval and a verdict."""
+method against its start and against its family's control, long-CoT against the untrained model),
+each tested per item over the same held-out items with every training seed and sample pooled, with
+an interval and a verdict."""
 
 from __future__ import annotations
 
@@ -129,7 +130,34 @@ def planned_comparisons(profile: Profile) -> list[Planned]:
         if "rl" in exp.stages:
             start = profile.experiment(exp.sft_from).arm if exp.sft_from else arm
             out.append(Planned("RL vs its start", Side(arm, "rl"), Side(start, "sft")))
+    out += _against_controls(profile, arms)
     out += _against_untrained(profile, arms, designs)
+    return out
+
+
+def _rl_design(profile: Profile, exp: Experiment) -> str | None:
+    """What an RL arm is besides its control: its start and its recipe without the `control` key."""
+    if "rl" not in exp.stages or exp.rl is None:
+        return None
+    recipe = profile.rl_recipes[exp.rl]
+    written = {k: v for k, v in recipe.written().items() if k != "control"}
+    start = profile.stage_partition(exp, "sft")
+    return json.dumps({"method": recipe.method, "start": start, "recipe": written}, sort_keys=True, default=str)
+
+
+def _against_controls(profile: Profile, arms: dict[str, list[Experiment]]) -> list[Planned]:
+    """Each RL method against its family's control: the arm whose recipe differs only in `control`,
+    from the same start (shuffled rewards for the online methods, swapped pairs for DPO)."""
+    out: list[Planned] = []
+    for control, runs in arms.items():
+        exp = runs[0]
+        design = _rl_design(profile, exp)
+        if design is None or profile.rl_recipes[exp.rl or ""].control is None:
+            continue
+        for arm, others in arms.items():
+            same = arm != control and _rl_design(profile, others[0]) == design
+            if same and profile.rl_recipes[others[0].rl or ""].control is None:
+                out.append(Planned("RL vs its control", Side(arm, "rl"), Side(control, "rl")))
     return out
 
 

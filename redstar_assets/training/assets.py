@@ -22,6 +22,7 @@ from redstar_assets.training.base_models import base_model_ref
 from redstar_assets.training.pairs import online_rl_problems, pair_ids, write_pairs
 from redstar_assets.training.partitions import sft_to_rl, stage_partitions, subset_to_experiments
 from redstar_assets.training.results import checkpoint_results
+from redstar_assets.training.student_choice import evaluation_sampling, student_choice
 from redstar_training.trainers.checkpoints import folder_hash
 
 LOADS_CHECK = "checkpoint_loads_and_generates"
@@ -134,12 +135,22 @@ def build_training_assets(
         files = [store.path("verified_traces", s) for s in sources]
         # what the pairs or problems are chosen on holds no trace text; the pairs' texts are streamed
         verdicts = scan_by_source(store, sources)
-        if recipe.online:  # problems with reference answers, the verifier as reward
+        sft_partition = profile.stage_partition(exp, "sft")  # an RL arm's start may be another experiment's
+        sft_dir = store.folder("sft_checkpoints", sft_partition) / "model"
+        sft_lineage = json.loads((sft_dir / "redstar_lineage.json").read_text())
+        sft_hash = folder_hash(sft_dir)
+        data_name, data_key = ("rl_problems", "problems_file") if recipe.online else ("pairs", "pairs_file")
+        chosen_by: dict = {}
+        if recipe.samples == "student":  # the student's own samples choose the problems (and DPO's pairs)
+            chosen_by = student_choice(
+                context, redstar, launcher, pipes_subprocess_client, profile, exp, (sft_dir, sft_hash), verdicts
+            )
+            data = chosen_by.pop("data")
+            pairs_version, rows = store.write(data, "rl_checkpoints", exp.name, name=data_name), data.height
+        elif recipe.online:  # problems with reference answers, the verifier as reward
             data = online_rl_problems(verdicts, recipe.max_problems)
-            data_name, data_key = "rl_problems", "problems_file"
             pairs_version, rows = store.write(data, "rl_checkpoints", exp.name, name=data_name), data.height
         else:
-            data_name, data_key = "pairs", "pairs_file"
             writer = store.writer("rl_checkpoints", exp.name, name=data_name)
             chosen = pair_ids(verdicts, recipe.max_pairs)
             rows = write_pairs(files, chosen, writer)
@@ -147,9 +158,6 @@ def build_training_assets(
         used = problems_by_source(
             store.read("rl_checkpoints", exp.name, data_name, columns=["problem_id"])["problem_id"], verdicts
         )
-        sft_partition = profile.stage_partition(exp, "sft")  # an RL arm's start may be another experiment's
-        sft_dir = store.folder("sft_checkpoints", sft_partition) / "model"
-        sft_lineage = json.loads((sft_dir / "redstar_lineage.json").read_text())
         out_dir = store.folder("rl_checkpoints", exp.name)
         lineage = {
             **sft_lineage,
@@ -157,16 +165,23 @@ def build_training_assets(
             "arm": exp.arm,
             "training_seed": exp.seed,
             "sft_experiment": sft_partition,
-            "sft_checkpoint_hash": folder_hash(sft_dir),
+            "sft_checkpoint_hash": sft_hash,
             "stage": "rl",
             "rl_recipe": exp.rl,
             "rl_method": method,
+            "rl_control": recipe.control,
+            "rl_samples": recipe.samples,
             "pairs_data_version": pairs_version,
             "pairs": rows,
         }
         data_file = {data_key: str(store.path("rl_checkpoints", exp.name, data_name))}
         run_config = recipe.run_config(
-            model=str(sft_dir), **data_file, output_dir=str(out_dir), lineage=lineage, **seeded(exp)
+            model=str(sft_dir),
+            **data_file,
+            output_dir=str(out_dir),
+            lineage=lineage,
+            **seeded(exp),
+            **evaluation_sampling(profile, exp, recipe),
         )
         run = launcher.run(context, pipes_subprocess_client, "training", recipe.entry_point, run_config, out_dir)
         yield from checkpoint_results(
@@ -186,7 +201,8 @@ def build_training_assets(
                 },
                 used,
             )
-            | {"rl_recipe": exp.rl, "rl_method": method},
+            | {"rl_recipe": exp.rl, "rl_method": method, "rl_control": recipe.control or "none"}
+            | chosen_by,
             plot_dir=out_dir,
         )
 

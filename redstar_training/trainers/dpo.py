@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from trl import DPOConfig
 
 from redstar_training.entry import run_entry_point
-from redstar_training.files.run_config import RunInputError
+from redstar_training.files.run_config import ConfigError, RunInputError
 from redstar_training.models.chat_template import prompt_messages
 from redstar_training.trainers import trainer_run
 
@@ -24,6 +25,7 @@ class DPORunConfig(DPOConfig, trainer_run.RunFields):
 
     model: str = ""
     pairs_file: str = ""  # parquet: prompt, chosen, rejected (strings)
+    control: str = ""  # "swapped_pairs": DPO's control (chosen and rejected swapped in a random half)
     curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
 
 
@@ -31,7 +33,14 @@ class DPORunConfig(DPOConfig, trainer_run.RunFields):
 PIPELINE_SET = (*trainer_run.PIPELINE_SET, *trainer_run.CURVE_KEYS)
 
 
-def load_pairs(pairs_file: str):
+def swapped(rows: list[dict], seed: int) -> list[dict]:
+    """DPO's control: each pair's chosen and rejected swapped with probability 1/2 (seeded), so the
+    preference carries no signal while the texts, lengths and steps stay those of the real arm."""
+    rng = random.Random(seed)
+    return [{**r, "chosen": r["rejected"], "rejected": r["chosen"]} if rng.random() < 0.5 else r for r in rows]
+
+
+def load_pairs(pairs_file: str, control: str = "", seed: int = 0):
     """The pairs as a datasets.Dataset, in problem id order when the file has problem ids (the pair
     writer keeps the trace files' order), so a seed shuffles the same data order either way."""
     import polars as pl
@@ -42,6 +51,11 @@ def load_pairs(pairs_file: str):
         raise RunInputError(f"{pairs_file}: no preference pairs; DPO needs problems with a correct and a wrong trace")
     if "problem_id" in frame.columns:
         frame = frame.sort("problem_id")
+    rows = list(frame.iter_rows(named=True))
+    if control:
+        if control != "swapped_pairs":
+            raise ConfigError(f"control {control!r}: DPO's control is 'swapped_pairs'")
+        rows = swapped(rows, seed)
     return Dataset.from_list(
         [
             {
@@ -49,7 +63,7 @@ def load_pairs(pairs_file: str):
                 "chosen": [{"role": "assistant", "content": r["chosen"]}],
                 "rejected": [{"role": "assistant", "content": r["rejected"]}],
             }
-            for r in frame.iter_rows(named=True)
+            for r in rows
         ]
     )
 
@@ -62,7 +76,7 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
     reused = trainer_run.reuse_if_finished(cfg, pipes)
     if reused is not None:
         return reused
-    dataset = load_pairs(cfg.pairs_file)
+    dataset = load_pairs(cfg.pairs_file, cfg.control, cfg.seed)
     trainer_dir = trainer_run.run_dir(cfg) / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
     tokenizer, model = load_model(cfg.model)  # safetensors only, no remote code
@@ -79,6 +93,9 @@ def train(cfg: DPORunConfig, pipes: Any = None) -> dict[str, Any]:
             "pairs": len(dataset),
             "completions": round(2 * len(dataset) * cfg.num_train_epochs),  # a pair is two completions, every epoch
             "last_reward_margin": history[-1].get("rewards/margins") if history else None,
+            "control": cfg.control or None,
+            # DPO's training reward: how often the implicit reward ranks the chosen answer above the rejected
+            "reward_curve": [(int(h["step"]), h["rewards/accuracies"]) for h in history if "rewards/accuracies" in h],
         }
 
     return trainer_run.train_and_save(trainer, tokenizer, cfg, pipes, history, metrics, {"sft_model": cfg.model})

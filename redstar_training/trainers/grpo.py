@@ -29,6 +29,7 @@ class OnlineRLFields(trainer_run.RunFields):
     model: str = ""
     problems_file: str = ""  # parquet: problem, answer (answer_format, tolerance, verify_mode optional)
     algorithm: str = "grpo"  # grpo | rloo | reinforce_pp (see the module docstring)
+    control: str = ""  # "shuffled_rewards": the family's control (rewards permuted across completions)
     curve_every: int = 0  # keep the policy every N optimizer steps (curve/step-N), to score along the way
 
 
@@ -109,6 +110,8 @@ def train(cfg: GRPORunConfig | RLOORunConfig, pipes: Any = None) -> dict[str, An
             "groups_with_unequal_rewards": sum(len(set(g)) > 1 for g in groups),
             "completions": sum(len(g) for g in groups),  # sampled and rewarded, the RL budget's unit
             "reward_groups": groups,
+            "control": cfg.control or None,
+            "reward_curve": [(int(h["step"]), h["reward"]) for h in history if "reward" in h],
         }
 
     return trainer_run.train_and_save(
@@ -122,7 +125,7 @@ def _trainer(cfg: GRPORunConfig | RLOORunConfig, dataset: Any, pipes: Any) -> tu
     from trl import GRPOTrainer, RLOOTrainer
 
     from redstar_training.models.folders import load_model
-    from redstar_training.trainers.rewards import accuracy_reward, format_reward
+    from redstar_training.trainers.rewards import ShuffledRewards, accuracy_reward, format_reward
 
     trainer_dir = trainer_run.run_dir(cfg) / "trainer"
     shutil.rmtree(trainer_dir, ignore_errors=True)
@@ -138,13 +141,19 @@ def _trainer(cfg: GRPORunConfig | RLOORunConfig, dataset: Any, pipes: Any) -> tu
         return rewards
 
     verifier_reward.__name__ = "verifier_accuracy"
+    rewards: list[Callable[..., list[float]]] = [verifier_reward, format_reward]
+    if cfg.control:
+        if cfg.control != "shuffled_rewards":
+            raise ConfigError(f"control {cfg.control!r}: the online methods' control is 'shuffled_rewards'")
+        shuffler = ShuffledRewards(cfg.seed)
+        rewards = [shuffler.wrap(r) for r in rewards]
     callback, history = trainer_run.history_callback(
         pipes, lambda logs: f"loss {logs['loss']:.4f} reward {logs.get('reward', float('nan')):.3f}"
     )
     trainer = trainer_cls(
         model=model,
-        # TRL's reward functions return list[float | None]: format_reward's list[float] is one (TRL only reads it)
-        reward_funcs=[verifier_reward, cast("Callable[..., list[float | None]]", format_reward)],
+        # TRL's reward functions return list[float | None]: a list[float] is one (TRL only reads it)
+        reward_funcs=[cast("Callable[..., list[float | None]]", r) for r in rewards],
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,

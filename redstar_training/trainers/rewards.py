@@ -4,7 +4,9 @@ dataset's other columns as keyword arguments: the reference answers come in `ans
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Callable
 
 from redstar_training.verify import default_verifier
 
@@ -55,3 +57,31 @@ def accuracy_reward(
 def format_reward(completions: list, **kwargs) -> list[float]:
     """1.0 for the trace format the pipeline trains: a closed think block, then a boxed answer."""
     return [1.0 if _THINK_THEN_BOXED.match(_text(c)) else 0.0 for c in completions]
+
+
+class ShuffledRewards:
+    """The online methods' control: every reward function's values permuted across the batch's
+    completions by one permutation per batch, so the rewards keep their distribution (and TRL's logged
+    mean) but lose their link to the completion that earned them."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+        self._batch: tuple[str, ...] | None = None
+        self._order: list[int] = []
+
+    def order(self, completions: list) -> list[int]:
+        """The batch's permutation: drawn at the first reward function's call on these completions,
+        reused by the others (TRL calls each reward function once per batch, in turn)."""
+        batch = tuple(_text(c) for c in completions)
+        if batch != self._batch or len(self._order) != len(batch):
+            self._batch, self._order = batch, list(range(len(batch)))
+            self._rng.shuffle(self._order)
+        return self._order
+
+    def wrap(self, reward: Callable[..., list[float]]) -> Callable[..., list[float]]:
+        def shuffled(completions: list, **kwargs) -> list[float]:
+            values = reward(completions, **kwargs)
+            return [values[j] for j in self.order(completions)]
+
+        shuffled.__name__ = getattr(reward, "__name__", "reward")
+        return shuffled
