@@ -15,12 +15,14 @@ from redstar_assets.evaluation.plots import Plot, figure, save_png
 
 
 def _arms(profile: Profile) -> dict[str, tuple[str, str]]:
-    """RL experiment -> (its method, the experiment whose SFT checkpoint it started from)."""
-    return {
-        e.name: (profile.rl_recipes[e.rl].method, profile.stage_partition(e, "sft"))
-        for e in profile.experiments
-        if "rl" in e.stages and e.rl
-    }
+    """RL experiment -> (its method, "control" added for a control arm, so it gets a colour of its own;
+    the experiment whose SFT checkpoint it started from)."""
+    out = {}
+    for e in profile.experiments:
+        if "rl" in e.stages and e.rl:
+            recipe = profile.rl_recipes[e.rl]
+            out[e.name] = (recipe.method + (" control" if recipe.control else ""), profile.stage_partition(e, "sft"))
+    return out
 
 
 def training_rewards(store, profile: Profile) -> dict[str, list[tuple[int, float]]]:

@@ -103,15 +103,16 @@ def train(cfg: GRPORunConfig | RLOORunConfig, pipes: Any = None) -> dict[str, An
     trainer, tokenizer, history, groups = _trainer(cfg, load_problems(cfg.problems_file), pipes)
 
     def metrics(_result: Any, _seconds: float) -> dict[str, Any]:
+        rewards = [(int(h["step"]), h["reward"]) for h in history if "reward" in h]  # generation steps only
         return {
-            "mean_reward_first": history[0].get("reward") if history else None,
-            "mean_reward_last": history[-1].get("reward") if history else None,
+            "mean_reward_first": rewards[0][1] if rewards else None,
+            "mean_reward_last": rewards[-1][1] if rewards else None,
             "groups": len(groups),
             "groups_with_unequal_rewards": sum(len(set(g)) > 1 for g in groups),
             "completions": sum(len(g) for g in groups),  # sampled and rewarded, the RL budget's unit
             "reward_groups": groups,
             "control": cfg.control or None,
-            "reward_curve": [(int(h["step"]), h["reward"]) for h in history if "reward" in h],
+            "reward_curve": rewards,
         }
 
     return trainer_run.train_and_save(
@@ -148,7 +149,7 @@ def _trainer(cfg: GRPORunConfig | RLOORunConfig, dataset: Any, pipes: Any) -> tu
         shuffler = ShuffledRewards(cfg.seed)
         rewards = [shuffler.wrap(r) for r in rewards]
     callback, history = trainer_run.history_callback(
-        pipes, lambda logs: f"loss {logs['loss']:.4f} reward {logs.get('reward', float('nan')):.3f}"
+        pipes, lambda logs: f"loss {logs['loss']:.4f}" + (f" reward {logs['reward']:.3f}" if "reward" in logs else "")
     )
     trainer = trainer_cls(
         model=model,
