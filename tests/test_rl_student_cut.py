@@ -4,13 +4,7 @@ cut that leaves fewer problems than the recipe asks for fails before training, n
 
 import polars as pl
 import pytest
-from dagster import DagsterInstance
-from support.dagster_dev import ROOT
-
-from redstar_assets.cli.run.execute import execute, register_sources
-from redstar_assets.cli.run.plan import plan_steps
-from redstar_assets.config.profile import load_profile
-from redstar_assets.factory import build_definitions
+from support.fresh_run import execute_profile
 
 PROFILE = """extends: demo-rl-tiny
 name: student-cut
@@ -33,15 +27,7 @@ def _errors(error) -> str:
 def test_a_cut_short_of_the_recipe_fails_before_training_naming_the_counts(tmp_path, monkeypatch):
     path = tmp_path / "student-cut.yaml"
     path.write_text(PROFILE)
-    data = tmp_path / "data"
-    (tmp_path / "dagster_home").mkdir()
-    (tmp_path / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
-    monkeypatch.setenv("REDSTAR_HOME", str(data))
-    profile = load_profile(str(path))
-    defs = build_definitions(profile, str(data))
-    instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
-    register_sources(instance, profile, data)
-    failed = execute(defs, instance, plan_steps(defs, instance, "rl_checkpoints"), {})
+    _, data, failed = execute_profile(str(path), tmp_path, monkeypatch, "rl_checkpoints")
     assert failed is not None
     messages = " ".join(_errors(e.step_failure_data.error) for e in failed.all_events if e.is_step_failure)
     assert "experiment 'dpo-student': the student's pass-rate cut kept" in messages

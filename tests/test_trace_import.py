@@ -134,13 +134,8 @@ def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, t
     benchmarks' own. The verdicts
     (legacy mode, as the harness read answers) are compared with the files' harness `score`, and
     equal the verifier's on the raw outputs: the rewrite to `<think>` form changes no verdict."""
-    from dagster import DagsterInstance
-    from support.dagster_dev import ROOT
+    from support.fresh_run import run_profile
 
-    from redstar_assets.cli.run.execute import execute, register_sources
-    from redstar_assets.cli.run.plan import plan_steps
-    from redstar_assets.config.profile import load_profile
-    from redstar_assets.factory import build_definitions
     from redstar_assets.lineage.records import latest_materialization
     from redstar_assets.storage import Store
     from redstar_training.verify import MathTask, MathVerifier
@@ -159,16 +154,7 @@ def test_released_sky_t1_traces_go_through_the_assets_to_a_subset(shared_data, t
         "subset_recipes:\n  sky-hard-40: {scale: 40, strategy: hard_first, target_format: long_cot, seed: 0}\n"
         "experiments:\n  - {name: untrained, base_model: tiny-qwen2, stages: [base]}\n"
     )
-    data = tmp_path / "data"
-    (tmp_path / "dagster_home").mkdir()
-    (tmp_path / "dagster_home" / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
-    monkeypatch.setenv("REDSTAR_HOME", str(data))
-    profile = load_profile(str(profile_path))
-    defs = build_definitions(profile, str(data))
-    instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
-    register_sources(instance, profile, data)
-    failed = execute(defs, instance, plan_steps(defs, instance, "sft_subsets"), {})
-    assert failed is None, [e.message for e in failed.all_events if e.is_failure]
+    instance, data = run_profile(str(profile_path), tmp_path, monkeypatch, "sft_subsets")
 
     store = Store(str(data))
     raw = [json.loads(line) for f in sorted((shared_data / "traces").glob("*.jsonl")) for line in f.open()]

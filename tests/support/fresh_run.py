@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run_profile(name: str, tmp_path: Path, monkeypatch):
-    """Materializes profile `name` into tmp_path/data with a new instance at tmp_path/dagster_home;
-    returns (instance, data root). Fails with the failed steps' messages."""
+def execute_profile(name: str, tmp_path: Path, monkeypatch, until: str | None = None):
+    """Runs profile `name` (a shipped name or a path) up to `until` (every asset when None) into
+    tmp_path/data with a new instance at tmp_path/dagster_home; returns (instance, data root, the
+    failed run's result or None)."""
     from dagster import DagsterInstance
 
     from redstar_assets.cli.run.execute import execute, register_sources
@@ -25,6 +26,12 @@ def run_profile(name: str, tmp_path: Path, monkeypatch):
     defs = build_definitions(profile, str(data))
     instance = DagsterInstance.from_config(str(tmp_path / "dagster_home"))
     register_sources(instance, profile, data)
-    failed = execute(defs, instance, plan_steps(defs, instance), {})
+    return instance, data, execute(defs, instance, plan_steps(defs, instance, until), {})
+
+
+def run_profile(name: str, tmp_path: Path, monkeypatch, until: str | None = None):
+    """Materializes profile `name` (up to `until`) and returns (instance, data root); fails with the
+    failed steps' messages."""
+    instance, data, failed = execute_profile(name, tmp_path, monkeypatch, until)
     assert failed is None, [e.message for e in failed.all_events if e.is_failure]
     return instance, data
