@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from redstar_assets.config.evaluation_suite import DEFAULT_SAMPLING
 from redstar_assets.config.sections import Experiment, Profile
 from redstar_assets.launcher import reported
 from redstar_assets.training.student_problems import (
@@ -24,30 +25,30 @@ from redstar_assets.training.student_problems import (
 CANDIDATES_BENCHMARK = "rl-candidates"
 
 
+def _sampled_as(profile: Profile, exp: Experiment, recipe) -> dict[str, float]:
+    """The temperature and top_p RL samples at: the experiment's first benchmark's (the registry's
+    default when it has none), each overridden by the recipe's own."""
+    benchmarks = profile.benchmarks_for(exp)
+    sampling = {**DEFAULT_SAMPLING, **(benchmarks[0].sampling if benchmarks else {})}
+    return {k: float(recipe.trl.get(k, sampling[k])) for k in ("temperature", "top_p")}
+
+
 def evaluation_sampling(profile: Profile, exp: Experiment, recipe) -> dict[str, Any]:
-    """An online method samples as the evaluation does (the experiment's first benchmark's
-    temperature and top_p), unless its recipe sets its own."""
+    """An online method samples as the evaluation does, unless its recipe sets its own (then TRL
+    reads the recipe's and nothing is added)."""
     if not recipe.online:
         return {}
-    benchmarks = profile.benchmarks_for(exp)
-    sampling = benchmarks[0].sampling if benchmarks else {}
-    return {k: float(sampling[k]) for k in ("temperature", "top_p") if k in sampling and k not in recipe.trl}
+    return {k: v for k, v in _sampled_as(profile, exp, recipe).items() if k not in recipe.trl}
 
 
 def _sampling(profile: Profile, exp: Experiment, recipe) -> dict[str, Any]:
-    """The candidates' sampling: the evaluation's temperature and top_p (or the recipe's own, which
-    training samples at), k samples, and the completion length training allows."""
+    """The candidates' sampling: as training samples, k samples, and the completion length training
+    allows (the benchmark's for DPO)."""
     benchmarks = profile.benchmarks_for(exp)
-    first = benchmarks[0] if benchmarks else None
-    sampling = dict(first.sampling) if first else {}
-    for key in ("temperature", "top_p"):
-        if key in recipe.trl:
-            sampling[key] = recipe.trl[key]
-    max_tokens = recipe.trl.get("max_completion_length") or (first.max_tokens if first else None)
+    max_tokens = recipe.trl.get("max_completion_length") or (benchmarks[0].max_tokens if benchmarks else None)
     return {
         "n": recipe.pass_rate_samples,
-        "temperature": float(sampling.get("temperature", 0.7)),
-        "top_p": float(sampling.get("top_p", 0.95)),
+        **_sampled_as(profile, exp, recipe),
         **({"max_tokens": int(max_tokens)} if max_tokens else {}),
     }
 
